@@ -1,0 +1,41 @@
+# natsim: the README's commands. Each target installs missing Debian packages first.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+
+.PHONY: all deps build run test bench sanitize fuzz format clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+run: build
+	./build/release/tools/natsim demo
+
+test: build
+	ctest --preset release -j $(JOBS) $(CTEST_ARGS)
+
+bench: build
+	./build/release/bench/bench_sim --benchmark_counters_tabular=true
+
+sanitize: deps
+	cmake --preset sanitize >/dev/null
+	cmake --build --preset sanitize -j $(JOBS)
+	ctest --preset sanitize -j $(JOBS) $(CTEST_ARGS)
+
+# Builds the libFuzzer targets and runs each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 20
+fuzz: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+	./scripts/run-fuzzers.sh build/fuzz/fuzz $(FUZZ_SECONDS)
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,45 @@
+#pragma once
+// Synthesises the IPv4/IPv6 and UDP/TCP headers of a simulated packet, and parses them
+// back. The simulator never needs real headers; captures and their tests do.
+#include <cstdint>
+#include <optional>
+
+#include "natsim/base/bytes.hpp"
+#include "natsim/base/endpoint.hpp"
+#include "natsim/base/result.hpp"
+#include "natsim/sim/packet.hpp"
+
+namespace natsim::sim {
+
+// RFC 1071: ones'-complement sum of 16-bit words, folded (not yet complemented).
+[[nodiscard]] std::uint32_t checksum_add(std::uint32_t sum, ByteView bytes);
+[[nodiscard]] std::uint16_t checksum_finish(std::uint32_t sum);
+
+// Writes the packet as it would appear on the wire into `out`, which must hold
+// p.wire_size() bytes; returns the number of bytes written.
+std::size_t encode_ip_packet(const Packet& p, MutableByteView out);
+
+enum class IpParseError : std::uint8_t {
+  truncated,
+  bad_version,
+  bad_header_length,
+  bad_total_length,
+  bad_ip_checksum,
+  unsupported_protocol,
+  bad_l4_length,
+  bad_l4_checksum,
+};
+
+struct ParsedIpPacket {
+  Endpoint src;
+  Endpoint dst;
+  IpProto proto = IpProto::udp;
+  std::uint8_t ttl = 0;
+  TcpHeader tcp;
+  ByteView payload;  // points into the parsed buffer
+};
+
+// Validates lengths and both checksums; never reads outside `bytes`.
+[[nodiscard]] boost::system::result<ParsedIpPacket, IpParseError> parse_ip_packet(ByteView bytes);
+
+}  // namespace natsim::sim

@@ -1,0 +1,194 @@
+#pragma once
+// Nodes: hosts (which only send and receive) and routers (which also forward). Every
+// node has interfaces, a routing table, UDP sockets and timers. A translating node
+// (a NAT in nat_models/) derives from Router and overrides receive().
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "natsim/base/bytes.hpp"
+#include "natsim/base/endpoint.hpp"
+#include "natsim/base/ip_address.hpp"
+#include "natsim/base/result.hpp"
+#include "natsim/base/time.hpp"
+#include "natsim/sim/counters.hpp"
+#include "natsim/sim/packet.hpp"
+#include "natsim/sim/random.hpp"
+#include "natsim/sim/routing_table.hpp"
+#include "natsim/sim/simulator.hpp"
+
+namespace natsim::sim {
+
+class Link;
+class Network;
+class Node;
+class PcapWriter;
+
+using NodeId = std::uint32_t;
+using TimerFn = InlineFunction<void(), 40>;
+
+struct Interface {
+  std::string name;  // "eth0", "eth1", ... in attachment order
+  Link* link = nullptr;
+  std::uint32_t member = 0;  // this interface's attachment index on the link
+  std::vector<InterfaceAddress> addresses;
+};
+
+// What a socket's receive handler sees; `payload` is valid only during the call.
+struct Datagram {
+  Endpoint from;
+  Endpoint to;
+  ByteView payload;
+  TimePoint at;
+};
+
+class UdpSocket {
+ public:
+  using Handler = std::function<void(const Datagram&)>;
+
+  UdpSocket(Node& node, Endpoint local) : node_(&node), local_(local) {}
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  [[nodiscard]] const Endpoint& local() const { return local_; }
+  [[nodiscard]] Node& node() const { return *node_; }
+
+  void on_receive(Handler handler) { handler_ = std::move(handler); }
+
+  // Errc::no_route when nothing routes to `to` (also counted as a drop at the node),
+  // Errc::invalid_argument for a payload larger than UDP allows or a family mismatch,
+  // Errc::closed after close().
+  Result<void> send_to(const Endpoint& to, ByteView payload);
+
+  // Releases the port now; the object itself is destroyed after the current event, so
+  // closing from inside the receive handler is safe.
+  void close();
+  [[nodiscard]] bool is_closed() const { return closed_; }
+
+  [[nodiscard]] std::uint64_t received() const { return received_; }
+  [[nodiscard]] std::uint64_t sent() const { return sent_; }
+
+ private:
+  friend class Node;
+  Node* node_;
+  Endpoint local_;
+  Handler handler_;
+  bool closed_ = false;
+  std::uint64_t received_ = 0;
+  std::uint64_t sent_ = 0;
+};
+
+class Node {
+ public:
+  Node(Network& net, std::string name, NodeId id);
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  virtual ~Node();
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] NodeId id() const { return id_; }
+  [[nodiscard]] Network& network() const { return net_; }
+  [[nodiscard]] TimePoint now() const;
+  [[nodiscard]] const Counters& counters() const { return counters_; }
+  [[nodiscard]] virtual bool forwards() const { return false; }
+
+  // --- interfaces and addresses
+  [[nodiscard]] std::size_t interface_count() const { return interfaces_.size(); }
+  [[nodiscard]] const Interface& interface(IfaceId id) const { return interfaces_.at(id); }
+  IfaceId add_interface(Link& link);  // normally called by Network::connect / attach
+  // Assigns an address and installs the connected route for its subnet.
+  void add_address(IfaceId iface, const InterfaceAddress& address);
+  void add_address(IfaceId iface, std::string_view address);  // throws on bad text
+  [[nodiscard]] bool owns(const IpAddress& address) const;
+  // The first address of `family` on `iface`, or on any interface if `iface` has none.
+  [[nodiscard]] std::optional<IpAddress> address(IpFamily family = IpFamily::v4,
+                                                 std::optional<IfaceId> iface = {}) const;
+
+  // --- routing
+  [[nodiscard]] RoutingTable& routes() { return routes_; }
+  [[nodiscard]] const RoutingTable& routes() const { return routes_; }
+  void add_route(const Prefix& prefix, IfaceId iface, std::optional<IpAddress> via = {});
+  // Default route for the gateway's family, through the interface that reaches it.
+  Result<void> set_default_route(const IpAddress& gateway);
+
+  // --- UDP
+  // Binds a wildcard IPv4 socket; port 0 picks a free ephemeral port.
+  Result<UdpSocket*> udp_bind(std::uint16_t port = 0);
+  // Binds `local`; an unspecified address is the family's wildcard.
+  Result<UdpSocket*> udp_bind(const Endpoint& local);
+  [[nodiscard]] UdpSocket* udp_socket(const Endpoint& local) const;
+
+  // --- timers (virtual time, traced under this node's name)
+  Result<TimerId> schedule_in(Duration delay, TimerFn fn);
+  Result<TimerId> schedule_at(TimePoint when, TimerFn fn);
+  bool cancel(TimerId id);
+
+  // Records packets this node receives and sends, on every interface.
+  void capture(PcapWriter* writer) { capture_ = writer; }
+
+  // --- packet path
+  // A packet arriving from a link on `in`: captured, then handed to process().
+  void receive(PacketPtr packet, IfaceId in);
+  // Originates a packet from this node's own stack: picks a source address if unset,
+  // routes and transmits it. Errc::no_route (and a counted drop) if nothing routes.
+  Result<void> send(PacketPtr packet);
+
+  [[nodiscard]] Rng& rng() { return rng_; }
+
+ protected:
+  // What the node does with an arriving packet. The default delivers packets for this
+  // node's addresses (and multicast/broadcast) locally, forwards the rest when
+  // forwards() is true, and drops them otherwise. Translating nodes override it.
+  virtual void process(PacketPtr packet, IfaceId in);
+  // Hands the packet to the socket bound to its destination.
+  void deliver_local(PacketPtr packet);
+  // Decrements the TTL and routes the packet onward.
+  void forward(PacketPtr packet);
+  // Routes and transmits without TTL handling; drops (no_route) if nothing routes.
+  bool route_out(PacketPtr packet);
+  void transmit(PacketPtr packet, IfaceId out, const IpAddress& next_hop);
+  void drop(PacketPtr packet, DropReason reason);
+
+  Counters counters_;
+
+ private:
+  friend class UdpSocket;
+  struct EndpointHash {
+    std::size_t operator()(const Endpoint& e) const noexcept { return e.hash(); }
+  };
+  [[nodiscard]] bool port_in_use(const Endpoint& local) const;
+  void close_socket(UdpSocket& socket);
+
+  Network& net_;
+  std::string name_;
+  NodeId id_;
+  Rng rng_;
+  std::vector<Interface> interfaces_;
+  boost::unordered_flat_set<IpAddress, std::hash<IpAddress>> owned_;
+  RoutingTable routes_;
+  boost::unordered_flat_map<Endpoint, std::unique_ptr<UdpSocket>, EndpointHash> sockets_;
+  boost::unordered_flat_map<std::uint32_t, std::uint32_t> port_users_;  // family<<16|port
+  std::uint16_t next_ephemeral_;
+  PcapWriter* capture_ = nullptr;
+};
+
+// Sends and receives; drops packets addressed to others.
+class Host : public Node {
+ public:
+  using Node::Node;
+};
+
+// Forwards packets between its interfaces by longest-prefix match.
+class Router : public Node {
+ public:
+  using Node::Node;
+  [[nodiscard]] bool forwards() const override { return true; }
+};
+
+}  // namespace natsim::sim

@@ -1,0 +1,45 @@
+#pragma once
+// Longest-prefix-match routing. One hash table per prefix length in use, probed from
+// the longest length down: a lookup costs a few hash probes however many routes exist.
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "natsim/base/ip_address.hpp"
+
+namespace natsim::sim {
+
+using IfaceId = std::uint32_t;
+
+struct Route {
+  Prefix prefix;
+  IfaceId iface = 0;
+  std::optional<IpAddress> via;  // next-hop router; none for a connected subnet
+
+  // The address a link must deliver to: the gateway, or the destination itself.
+  [[nodiscard]] const IpAddress& next_hop(const IpAddress& dst) const { return via ? *via : dst; }
+};
+
+class RoutingTable {
+ public:
+  // Adds or replaces the route for `route.prefix`.
+  void add(const Route& route);
+  bool remove(const Prefix& prefix);
+  [[nodiscard]] const Route* lookup(const IpAddress& dst) const;
+  [[nodiscard]] std::vector<Route> routes() const;
+  [[nodiscard]] std::size_t size() const;
+
+ private:
+  struct AddressHash {
+    std::size_t operator()(const IpAddress& a) const noexcept { return a.hash(); }
+  };
+  struct Level {
+    IpFamily family;
+    std::uint8_t length;
+    boost::unordered_flat_map<IpAddress, Route, AddressHash> routes;
+  };
+  std::vector<Level> levels_;  // longest prefix first
+};
+
+}  // namespace natsim::sim

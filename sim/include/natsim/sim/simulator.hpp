@@ -1,0 +1,89 @@
+#pragma once
+// The discrete-event core: virtual time and a queue of callbacks. Events at the same
+// time run in the order they were scheduled (a sequence number breaks ties), so a run
+// is a pure function of its inputs.
+#include <cstdint>
+#include <vector>
+
+#include "natsim/base/result.hpp"
+#include "natsim/base/time.hpp"
+#include "natsim/sim/inline_function.hpp"
+
+namespace natsim::sim {
+
+// Room for a link delivery (link, member, epoch, packet) or a node timer wrapping a
+// TimerFn, without a heap allocation.
+using EventFn = InlineFunction<void(), 56>;
+
+// Identifies one scheduled event. The sequence number doubles as a generation, so a
+// handle to an event that already ran or was cancelled never touches a reused slot.
+struct TimerId {
+  std::uint32_t slot = UINT32_MAX;
+  std::uint64_t seq = 0;
+  [[nodiscard]] bool valid() const { return slot != UINT32_MAX; }
+  friend bool operator==(const TimerId&, const TimerId&) = default;
+};
+
+class Simulator {
+ public:
+  Simulator() = default;
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+
+  [[nodiscard]] TimePoint now() const { return now_; }
+
+  // Fails with Errc::time_in_past for a time before now().
+  Result<TimerId> schedule_at(TimePoint when, EventFn fn);
+  Result<TimerId> schedule_in(Duration delay, EventFn fn);
+  // The hot-path form: the caller guarantees when >= now().
+  TimerId post_at(TimePoint when, EventFn fn);
+
+  // True if the event was pending and is now cancelled.
+  bool cancel(TimerId id);
+  [[nodiscard]] bool is_pending(TimerId id) const;
+
+  // Runs the next event; false when there is none.
+  bool step();
+  // Runs to idle (or until stop()); returns the number of events run.
+  std::uint64_t run();
+  // Runs every event at or before `until`, then sets now() to `until`.
+  std::uint64_t run_until(TimePoint until);
+  std::uint64_t run_for(Duration d) { return run_until(now_ + d); }
+  // Makes the innermost run*/step loop return after the current event.
+  void stop() { stop_requested_ = true; }
+
+  [[nodiscard]] std::size_t pending() const { return live_; }
+  [[nodiscard]] std::uint64_t events_run() const { return events_run_; }
+  // When the next live event is due, or kTimeNever.
+  [[nodiscard]] TimePoint next_event_time();
+
+ private:
+  struct Entry {
+    std::int64_t when;
+    std::uint64_t seq;
+    std::uint32_t slot;
+  };
+  struct Slot {
+    std::uint64_t seq = 0;  // 0 = free
+    EventFn fn;
+  };
+
+  static bool later(const Entry& a, const Entry& b) {
+    return a.when != b.when ? a.when > b.when : a.seq > b.seq;
+  }
+  void heap_push(Entry e);
+  void heap_pop();
+  void drop_stale_top();
+  bool run_top();
+
+  TimePoint now_ = kTimeZero;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t events_run_ = 0;
+  std::size_t live_ = 0;
+  bool stop_requested_ = false;
+  std::vector<Entry> heap_;  // 4-ary min-heap on (when, seq)
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+};
+
+}  // namespace natsim::sim

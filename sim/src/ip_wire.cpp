@@ -1,0 +1,175 @@
+#include "natsim/sim/ip_wire.hpp"
+
+#include <cassert>
+#include <cstring>
+
+namespace natsim::sim {
+
+namespace {
+
+void put16(std::uint8_t* p, std::uint16_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 8);
+  p[1] = static_cast<std::uint8_t>(v);
+}
+void put32(std::uint8_t* p, std::uint32_t v) {
+  put16(p, static_cast<std::uint16_t>(v >> 16));
+  put16(p + 2, static_cast<std::uint16_t>(v));
+}
+std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+std::uint32_t get32(const std::uint8_t* p) {
+  return (std::uint32_t{get16(p)} << 16) | get16(p + 2);
+}
+
+// RFC 768 / RFC 8200 §8.1: the pseudo-header covered by the UDP and TCP checksums.
+std::uint32_t pseudo_header_sum(const IpAddress& src, const IpAddress& dst, IpProto proto,
+                                std::size_t l4_length) {
+  std::uint32_t sum = checksum_add(0, ByteView(src.bytes().data(), src.size()));
+  sum = checksum_add(sum, ByteView(dst.bytes().data(), dst.size()));
+  return sum + static_cast<std::uint32_t>(proto) + static_cast<std::uint32_t>(l4_length >> 16) +
+         static_cast<std::uint32_t>(l4_length & 0xffff);
+}
+
+Endpoint endpoint_from(IpFamily family, const std::uint8_t* address, std::uint16_t port) {
+  if (family == IpFamily::v4) return Endpoint{IpAddress::v4(get32(address)), port};
+  IpAddress::Bytes16 b{};
+  std::memcpy(b.data(), address, 16);
+  return Endpoint{IpAddress::v6(b), port};
+}
+
+}  // namespace
+
+std::uint32_t checksum_add(std::uint32_t sum, ByteView bytes) {
+  std::size_t i = 0;
+  for (; i + 1 < bytes.size(); i += 2) sum += static_cast<std::uint32_t>((bytes[i] << 8) | bytes[i + 1]);
+  if (i < bytes.size()) sum += static_cast<std::uint32_t>(bytes[i] << 8);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  return sum;
+}
+
+std::uint16_t checksum_finish(std::uint32_t sum) {
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+std::size_t encode_ip_packet(const Packet& p, MutableByteView out) {
+  const std::size_t total = p.wire_size();
+  assert(out.size() >= total);
+  const std::size_t ip_len = p.ip_header_size();
+  const std::size_t l4_len = total - ip_len;
+  std::uint8_t* ip = out.data();
+  std::uint8_t* l4 = ip + ip_len;
+  if (p.src.address.is_v4()) {
+    // RFC 791 §3.1: version 4, IHL 5, DF set, no options.
+    ip[0] = 0x45;
+    ip[1] = 0;
+    put16(ip + 2, static_cast<std::uint16_t>(total));
+    put16(ip + 4, static_cast<std::uint16_t>(p.id));
+    put16(ip + 6, 0x4000);
+    ip[8] = p.ttl;
+    ip[9] = static_cast<std::uint8_t>(p.proto);
+    put16(ip + 10, 0);
+    std::memcpy(ip + 12, p.src.address.bytes().data(), 4);
+    std::memcpy(ip + 16, p.dst.address.bytes().data(), 4);
+    put16(ip + 10, checksum_finish(checksum_add(0, ByteView(ip, kIpv4HeaderSize))));
+  } else {
+    // RFC 8200 §3: version 6, no traffic class or flow label.
+    put32(ip, 0x60000000u);
+    put16(ip + 4, static_cast<std::uint16_t>(l4_len));
+    ip[6] = static_cast<std::uint8_t>(p.proto);
+    ip[7] = p.ttl;
+    std::memcpy(ip + 8, p.src.address.bytes().data(), 16);
+    std::memcpy(ip + 24, p.dst.address.bytes().data(), 16);
+  }
+  std::size_t checksum_at;
+  if (p.proto == IpProto::udp) {
+    put16(l4, p.src.port);
+    put16(l4 + 2, p.dst.port);
+    put16(l4 + 4, static_cast<std::uint16_t>(l4_len));
+    checksum_at = 6;
+  } else {
+    // RFC 9293 §3.1: data offset 5 words, no options.
+    put16(l4, p.src.port);
+    put16(l4 + 2, p.dst.port);
+    put32(l4 + 4, p.tcp.seq);
+    put32(l4 + 8, p.tcp.ack);
+    l4[12] = 5 << 4;
+    l4[13] = p.tcp.flags;
+    put16(l4 + 14, p.tcp.window);
+    put16(l4 + 18, 0);
+    checksum_at = 16;
+  }
+  put16(l4 + checksum_at, 0);
+  if (p.payload_size() > 0) std::memcpy(l4 + p.l4_header_size(), p.payload().data(), p.payload_size());
+  std::uint32_t sum = pseudo_header_sum(p.src.address, p.dst.address, p.proto, l4_len);
+  std::uint16_t checksum = checksum_finish(checksum_add(sum, ByteView(l4, l4_len)));
+  // RFC 768: a computed UDP checksum of zero is sent as all ones.
+  if (p.proto == IpProto::udp && checksum == 0) checksum = 0xffff;
+  put16(l4 + checksum_at, checksum);
+  return total;
+}
+
+boost::system::result<ParsedIpPacket, IpParseError> parse_ip_packet(ByteView bytes) {
+  if (bytes.empty()) return IpParseError::truncated;
+  ParsedIpPacket out;
+  const std::uint8_t version = bytes[0] >> 4;
+  std::size_t header_len;
+  std::size_t total_len;
+  IpFamily family;
+  std::uint8_t proto;
+  if (version == 4) {
+    if (bytes.size() < kIpv4HeaderSize) return IpParseError::truncated;
+    header_len = static_cast<std::size_t>(bytes[0] & 0x0fu) * 4;
+    if (header_len < kIpv4HeaderSize) return IpParseError::bad_header_length;
+    if (bytes.size() < header_len) return IpParseError::truncated;
+    total_len = get16(bytes.data() + 2);
+    if (total_len < header_len || total_len > bytes.size()) return IpParseError::bad_total_length;
+    if (checksum_finish(checksum_add(0, bytes.first(header_len))) != 0)
+      return IpParseError::bad_ip_checksum;
+    family = IpFamily::v4;
+    out.ttl = bytes[8];
+    proto = bytes[9];
+  } else if (version == 6) {
+    if (bytes.size() < kIpv6HeaderSize) return IpParseError::truncated;
+    header_len = kIpv6HeaderSize;
+    total_len = header_len + get16(bytes.data() + 4);
+    if (total_len > bytes.size()) return IpParseError::bad_total_length;
+    family = IpFamily::v6;
+    proto = bytes[6];
+    out.ttl = bytes[7];
+  } else {
+    return IpParseError::bad_version;
+  }
+  const std::size_t address_len = family == IpFamily::v4 ? 4 : 16;
+  const std::size_t src_at = family == IpFamily::v4 ? 12 : 8;
+  const ByteView l4 = bytes.subspan(header_len, total_len - header_len);
+  std::size_t l4_header;
+  if (proto == static_cast<std::uint8_t>(IpProto::udp)) {
+    if (l4.size() < kUdpHeaderSize) return IpParseError::truncated;
+    if (get16(l4.data() + 4) != l4.size()) return IpParseError::bad_l4_length;
+    out.proto = IpProto::udp;
+    l4_header = kUdpHeaderSize;
+  } else if (proto == static_cast<std::uint8_t>(IpProto::tcp)) {
+    if (l4.size() < kTcpHeaderSize) return IpParseError::truncated;
+    l4_header = static_cast<std::size_t>(l4[12] >> 4) * 4;
+    if (l4_header < kTcpHeaderSize || l4_header > l4.size()) return IpParseError::bad_l4_length;
+    out.proto = IpProto::tcp;
+    out.tcp.seq = get32(l4.data() + 4);
+    out.tcp.ack = get32(l4.data() + 8);
+    out.tcp.flags = l4[13];
+    out.tcp.window = get16(l4.data() + 14);
+  } else {
+    return IpParseError::unsupported_protocol;
+  }
+  out.src = endpoint_from(family, bytes.data() + src_at, get16(l4.data()));
+  out.dst = endpoint_from(family, bytes.data() + src_at + address_len, get16(l4.data() + 2));
+  const bool udp_checksum_absent =
+      out.proto == IpProto::udp && family == IpFamily::v4 && get16(l4.data() + 6) == 0;
+  if (!udp_checksum_absent) {
+    const std::uint32_t sum = pseudo_header_sum(out.src.address, out.dst.address, out.proto, l4.size());
+    if (checksum_finish(checksum_add(sum, l4)) != 0) return IpParseError::bad_l4_checksum;
+  }
+  out.payload = l4.subspan(l4_header);
+  return out;
+}
+
+}  // namespace natsim::sim

@@ -1,0 +1,276 @@
+#include "natsim/sim/node.hpp"
+
+#include <stdexcept>
+
+#include "natsim/sim/link.hpp"
+#include "natsim/sim/network.hpp"
+#include "natsim/sim/pcap.hpp"
+
+namespace natsim::sim {
+
+namespace {
+// RFC 6335 §6: the dynamic (ephemeral) port range.
+constexpr std::uint16_t kEphemeralFirst = 49152;
+constexpr std::uint32_t kEphemeralCount = 65536 - kEphemeralFirst;
+
+IpAddress wildcard(IpFamily family) {
+  return family == IpFamily::v4 ? IpAddress{} : IpAddress::v6({});
+}
+std::uint32_t port_key(const Endpoint& e) {
+  return (static_cast<std::uint32_t>(e.address.family()) << 16) | e.port;
+}
+}  // namespace
+
+// --- UdpSocket
+
+Result<void> UdpSocket::send_to(const Endpoint& to, ByteView payload) {
+  if (closed_) return Errc::closed;
+  if (payload.size() > kMaxUdpPayload || to.address.family() != local_.address.family()) {
+    return Errc::invalid_argument;
+  }
+  Network& net = node_->network();
+  PacketPtr p = net.packets().acquire();
+  p->proto = IpProto::udp;
+  p->src = local_;
+  p->dst = to;
+  p->assign(payload);
+  ++sent_;
+  return node_->send(std::move(p));
+}
+
+void UdpSocket::close() {
+  if (!closed_) node_->close_socket(*this);
+}
+
+// --- Node
+
+Node::Node(Network& net, std::string name, NodeId id)
+    : net_(net),
+      name_(std::move(name)),
+      id_(id),
+      rng_(net.rng_for("node:" + name_)),
+      next_ephemeral_(static_cast<std::uint16_t>(kEphemeralFirst + rng_.below(kEphemeralCount))) {}
+
+Node::~Node() = default;
+
+TimePoint Node::now() const { return net_.now(); }
+
+IfaceId Node::add_interface(Link& link) {
+  const auto id = static_cast<IfaceId>(interfaces_.size());
+  Interface iface;
+  iface.name = "eth" + std::to_string(id);
+  iface.link = &link;
+  iface.member = link.attach(*this, id);
+  interfaces_.push_back(std::move(iface));
+  return id;
+}
+
+void Node::add_address(IfaceId iface, const InterfaceAddress& address) {
+  Interface& i = interfaces_.at(iface);
+  i.addresses.push_back(address);
+  owned_.insert(address.address);
+  i.link->learn_address(i.member, address.address);
+  add_route(address.subnet(), iface);
+}
+
+void Node::add_address(IfaceId iface, std::string_view address) {
+  auto parsed = InterfaceAddress::parse(address);
+  if (!parsed) throw std::invalid_argument("bad interface address '" + std::string(address) + "'");
+  add_address(iface, *parsed);
+}
+
+bool Node::owns(const IpAddress& address) const { return owned_.contains(address); }
+
+std::optional<IpAddress> Node::address(IpFamily family, std::optional<IfaceId> iface) const {
+  if (iface && *iface < interfaces_.size()) {
+    for (const InterfaceAddress& a : interfaces_[*iface].addresses) {
+      if (a.address.family() == family) return a.address;
+    }
+  }
+  for (const Interface& i : interfaces_) {
+    for (const InterfaceAddress& a : i.addresses) {
+      if (a.address.family() == family) return a.address;
+    }
+  }
+  return std::nullopt;
+}
+
+void Node::add_route(const Prefix& prefix, IfaceId iface, std::optional<IpAddress> via) {
+  routes_.add(Route{prefix, iface, via});
+}
+
+Result<void> Node::set_default_route(const IpAddress& gateway) {
+  const Route* to_gateway = routes_.lookup(gateway);
+  if (to_gateway == nullptr) return Errc::no_route;
+  add_route(Prefix(wildcard(gateway.family()), 0), to_gateway->iface, gateway);
+  return {};
+}
+
+// --- UDP sockets
+
+bool Node::port_in_use(const Endpoint& local) const {
+  if (local.address.is_unspecified()) return port_users_.contains(port_key(local));
+  return sockets_.contains(local) ||
+         sockets_.contains(Endpoint{wildcard(local.address.family()), local.port});
+}
+
+Result<UdpSocket*> Node::udp_bind(std::uint16_t port) {
+  return udp_bind(Endpoint{IpAddress{}, port});
+}
+
+Result<UdpSocket*> Node::udp_bind(const Endpoint& requested) {
+  Endpoint local = requested;
+  if (!local.address.is_unspecified() && !owns(local.address) && !local.address.is_multicast()) {
+    return Errc::address_unavailable;
+  }
+  if (local.port == 0) {
+    bool found = false;
+    for (std::uint32_t tries = 0; tries < kEphemeralCount && !found; ++tries) {
+      local.port = next_ephemeral_;
+      next_ephemeral_ = next_ephemeral_ == 65535 ? kEphemeralFirst : next_ephemeral_ + 1;
+      found = !port_in_use(local);
+    }
+    if (!found) return Errc::no_free_port;
+  } else if (port_in_use(local)) {
+    return Errc::address_in_use;
+  }
+  auto socket = std::make_unique<UdpSocket>(*this, local);
+  UdpSocket* raw = socket.get();
+  sockets_.emplace(local, std::move(socket));
+  ++port_users_[port_key(local)];
+  return raw;
+}
+
+UdpSocket* Node::udp_socket(const Endpoint& local) const {
+  auto it = sockets_.find(local);
+  return it == sockets_.end() ? nullptr : it->second.get();
+}
+
+void Node::close_socket(UdpSocket& socket) {
+  socket.closed_ = true;
+  auto users = port_users_.find(port_key(socket.local_));
+  if (users != port_users_.end() && --users->second == 0) port_users_.erase(users);
+  auto it = sockets_.find(socket.local_);
+  std::unique_ptr<UdpSocket> doomed = std::move(it->second);
+  sockets_.erase(it);
+  // Destroyed after the current event: the caller may be running inside its handler.
+  net_.sim().post_at(now(), [doomed = std::move(doomed)] {});
+}
+
+// --- timers
+
+Result<TimerId> Node::schedule_in(Duration delay, TimerFn fn) {
+  if (delay < Duration::zero()) return Errc::time_in_past;
+  return schedule_at(now() + delay, std::move(fn));
+}
+
+Result<TimerId> Node::schedule_at(TimePoint when, TimerFn fn) {
+  return net_.sim().schedule_at(when, [this, fn = std::move(fn)]() mutable {
+    net_.trace().timer(now(), name_);
+    fn();
+  });
+}
+
+bool Node::cancel(TimerId id) { return net_.sim().cancel(id); }
+
+// --- packet path
+
+void Node::receive(PacketPtr packet, IfaceId in) {
+  if (capture_ != nullptr) capture_->write(now(), *packet);
+  process(std::move(packet), in);
+}
+
+void Node::process(PacketPtr packet, IfaceId /*in*/) {
+  const IpAddress& dst = packet->dst.address;
+  if (owns(dst) || dst.is_multicast() || dst.is_broadcast()) return deliver_local(std::move(packet));
+  if (!forwards()) return drop(std::move(packet), DropReason::not_forwarding);
+  forward(std::move(packet));
+}
+
+Result<void> Node::send(PacketPtr packet) {
+  if (packet->id == 0) packet->id = net_.next_packet_id();
+  const IpAddress dst = packet->dst.address;
+  if (owns(dst)) {
+    // Loopback: delivered as a separate event, never re-entrantly.
+    if (packet->src.address.is_unspecified()) packet->src.address = dst;
+    ++counters_.sent;
+    ++net_.counters().sent;
+    net_.trace().packet(now(), TraceKind::send, name_, *packet);
+    net_.sim().post_at(now(), [this, p = std::move(packet)]() mutable { deliver_local(std::move(p)); });
+    return {};
+  }
+  const Route* route = routes_.lookup(dst);
+  if (route == nullptr) {
+    drop(std::move(packet), DropReason::no_route);
+    return Errc::no_route;
+  }
+  if (packet->src.address.is_unspecified()) {
+    auto source = address(dst.family(), route->iface);
+    if (!source) {
+      drop(std::move(packet), DropReason::no_route);
+      return Errc::address_unavailable;
+    }
+    packet->src.address = *source;
+  }
+  ++counters_.sent;
+  counters_.bytes_sent += packet->wire_size();
+  ++net_.counters().sent;
+  net_.trace().packet(now(), TraceKind::send, name_, *packet);
+  transmit(std::move(packet), route->iface, route->next_hop(dst));
+  return {};
+}
+
+void Node::deliver_local(PacketPtr packet) {
+  UdpSocket* socket = nullptr;
+  if (packet->proto == IpProto::udp) {
+    auto it = sockets_.find(packet->dst);
+    if (it == sockets_.end()) {
+      it = sockets_.find(Endpoint{wildcard(packet->dst.address.family()), packet->dst.port});
+    }
+    if (it != sockets_.end()) socket = it->second.get();
+  }
+  if (socket == nullptr || !socket->handler_) {
+    return drop(std::move(packet), DropReason::port_unreachable);
+  }
+  ++counters_.delivered;
+  counters_.bytes_delivered += packet->payload_size();
+  ++net_.counters().delivered;
+  net_.trace().packet(now(), TraceKind::deliver, name_, *packet);
+  ++socket->received_;
+  socket->handler_(Datagram{packet->src, packet->dst, packet->payload(), now()});
+}
+
+void Node::forward(PacketPtr packet) {
+  // RFC 791 §3.2 / RFC 8200 §3: a router discards a packet whose TTL would reach zero.
+  if (packet->ttl <= 1) return drop(std::move(packet), DropReason::ttl_expired);
+  --packet->ttl;
+  ++counters_.forwarded;
+  ++net_.counters().forwarded;
+  net_.trace().packet(now(), TraceKind::forward, name_, *packet);
+  route_out(std::move(packet));
+}
+
+bool Node::route_out(PacketPtr packet) {
+  const Route* route = routes_.lookup(packet->dst.address);
+  if (route == nullptr) {
+    drop(std::move(packet), DropReason::no_route);
+    return false;
+  }
+  const IpAddress next_hop = route->next_hop(packet->dst.address);
+  transmit(std::move(packet), route->iface, next_hop);
+  return true;
+}
+
+void Node::transmit(PacketPtr packet, IfaceId out, const IpAddress& next_hop) {
+  if (capture_ != nullptr) capture_->write(now(), *packet);
+  const Interface& i = interfaces_[out];
+  i.link->transmit(i.member, std::move(packet), next_hop);
+}
+
+void Node::drop(PacketPtr packet, DropReason reason) {
+  counters_.count_drop(reason);
+  net_.counters().count_drop(reason);
+  net_.trace().packet(now(), TraceKind::drop, name_, *packet, reason);
+}
+
+}  // namespace natsim::sim

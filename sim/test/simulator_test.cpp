@@ -1,0 +1,118 @@
+#include "natsim/sim/simulator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace natsim::sim {
+namespace {
+
+TEST(Simulator, RunsEventsInTimeOrderAndTiesInSchedulingOrder) {
+  Simulator sim;
+  std::string order;
+  (void)sim.schedule_at(at(milliseconds(5)), [&] { order += 'c'; });
+  (void)sim.schedule_at(at(milliseconds(1)), [&] { order += 'a'; });
+  (void)sim.schedule_at(at(milliseconds(5)), [&] { order += 'd'; });
+  (void)sim.schedule_at(at(milliseconds(1)), [&] { order += 'b'; });
+  EXPECT_EQ(sim.run(), 4u);
+  EXPECT_EQ(order, "abcd");
+  EXPECT_EQ(sim.now(), at(milliseconds(5)));
+}
+
+TEST(Simulator, CancelledEventsNeverRun) {
+  Simulator sim;
+  int ran = 0;
+  auto keep = sim.schedule_in(milliseconds(1), [&] { ran += 1; }).value();
+  auto gone = sim.schedule_in(milliseconds(2), [&] { ran += 10; }).value();
+  EXPECT_TRUE(sim.is_pending(gone));
+  EXPECT_TRUE(sim.cancel(gone));
+  EXPECT_FALSE(sim.cancel(gone));
+  EXPECT_FALSE(sim.is_pending(gone));
+  EXPECT_EQ(sim.pending(), 1u);
+  sim.run();
+  EXPECT_EQ(ran, 1);
+  EXPECT_FALSE(sim.cancel(keep));  // already ran
+}
+
+TEST(Simulator, StaleHandleDoesNotCancelReusedSlot) {
+  Simulator sim;
+  int ran = 0;
+  auto first = sim.schedule_in(milliseconds(1), [] {}).value();
+  sim.run();
+  auto second = sim.schedule_in(milliseconds(1), [&] { ++ran; }).value();
+  EXPECT_EQ(first.slot, second.slot);  // the slot was reused...
+  EXPECT_FALSE(sim.cancel(first));     // ...but the old handle cannot touch it
+  sim.run();
+  EXPECT_EQ(ran, 1);
+}
+
+TEST(Simulator, PastTimesAreRejected) {
+  Simulator sim;
+  (void)sim.schedule_at(at(seconds(1)), [] {});
+  sim.run();
+  auto r = sim.schedule_at(at(milliseconds(999)), [] {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(Errc::time_in_past));
+  EXPECT_FALSE(sim.schedule_in(-nanoseconds(1), [] {}));
+  EXPECT_TRUE(sim.schedule_at(sim.now(), [] {}));  // "now" is not the past
+}
+
+TEST(Simulator, RunUntilStopsAtTheBoundaryAndAdvancesTime) {
+  Simulator sim;
+  std::vector<int> ran;
+  for (int i = 1; i <= 5; ++i) (void)sim.schedule_at(at(milliseconds(i * 10)), [&, i] { ran.push_back(i); });
+  EXPECT_EQ(sim.run_until(at(milliseconds(30))), 3u);  // the event at exactly 30ms runs
+  EXPECT_EQ(ran, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(sim.now(), at(milliseconds(30)));
+  sim.run_for(milliseconds(5));
+  EXPECT_EQ(sim.now(), at(milliseconds(35)));
+  EXPECT_EQ(ran.size(), 3u);
+  EXPECT_EQ(sim.next_event_time(), at(milliseconds(40)));
+  sim.run();
+  EXPECT_EQ(ran.size(), 5u);
+  EXPECT_EQ(sim.next_event_time(), kTimeNever);
+}
+
+TEST(Simulator, EventsCanScheduleMoreEventsAndStop) {
+  Simulator sim;
+  int ticks = 0;
+  std::function<void()> tick = [&] {
+    if (++ticks == 3) sim.stop();
+    (void)sim.schedule_in(milliseconds(1), [&] { tick(); });
+  };
+  (void)sim.schedule_in(milliseconds(1), [&] { tick(); });
+  sim.run();
+  EXPECT_EQ(ticks, 3);
+  EXPECT_EQ(sim.pending(), 1u);
+}
+
+TEST(Simulator, ManyEventsComeOutSorted) {
+  Simulator sim;
+  std::vector<std::int64_t> seen;
+  std::uint64_t x = 12345;
+  for (int i = 0; i < 5000; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const auto t = static_cast<std::int64_t>(x >> 40);
+    (void)sim.schedule_at(TimePoint{Duration{t}}, [&, t] { seen.push_back(t); });
+  }
+  sim.run();
+  ASSERT_EQ(seen.size(), 5000u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+}
+
+TEST(InlineFunction, LargeCapturesStillWork) {
+  Simulator sim;
+  std::array<std::uint64_t, 32> big{};
+  big[31] = 7;
+  std::uint64_t got = 0;
+  (void)sim.schedule_in(milliseconds(1), [big, &got] { got = big[31]; });
+  sim.run();
+  EXPECT_EQ(got, 7u);
+}
+
+}  // namespace
+}  // namespace natsim::sim
