@@ -10,7 +10,7 @@
 namespace natsim::sim {
 
 Link::Link(Network& net, std::string name, const LinkParams& params)
-    : net_(net), name_(std::move(name)), default_params_(params) {}
+    : net_(net), name_(std::move(name)), name_hash_(stable_hash(name_)), default_params_(params) {}
 
 std::uint32_t Link::attach(Node& node, IfaceId iface) {
   const auto member = static_cast<std::uint32_t>(members_.size());
@@ -50,7 +50,7 @@ void Link::set_up(bool up) {
 void Link::drop(PacketPtr packet, DropReason reason) {
   counters_.count_drop(reason);
   net_.counters().count_drop(reason);
-  net_.trace().packet(net_.now(), TraceKind::drop, name_, *packet, reason);
+  net_.trace().packet(net_.now(), TraceKind::drop, name_, name_hash_, *packet, reason);
 }
 
 std::optional<DropReason> Link::draw_loss(Channel& ch) {

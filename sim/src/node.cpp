@@ -47,6 +47,7 @@ void UdpSocket::close() {
 Node::Node(Network& net, std::string name, NodeId id)
     : net_(net),
       name_(std::move(name)),
+      name_hash_(stable_hash(name_)),
       id_(id),
       rng_(net.rng_for("node:" + name_)),
       next_ephemeral_(static_cast<std::uint16_t>(kEphemeralFirst + rng_.below(kEphemeralCount))) {}
@@ -166,7 +167,7 @@ Result<TimerId> Node::schedule_in(Duration delay, TimerFn fn) {
 
 Result<TimerId> Node::schedule_at(TimePoint when, TimerFn fn) {
   return net_.sim().schedule_at(when, [this, fn = std::move(fn)]() mutable {
-    net_.trace().timer(now(), name_);
+    net_.trace().timer(now(), name_, name_hash_);
     fn();
   });
 }
@@ -195,7 +196,7 @@ Result<void> Node::send(PacketPtr packet) {
     if (packet->src.address.is_unspecified()) packet->src.address = dst;
     ++counters_.sent;
     ++net_.counters().sent;
-    net_.trace().packet(now(), TraceKind::send, name_, *packet);
+    net_.trace().packet(now(), TraceKind::send, name_, name_hash_, *packet);
     net_.sim().post_at(now(), [this, p = std::move(packet)]() mutable { deliver_local(std::move(p)); });
     return {};
   }
@@ -215,7 +216,7 @@ Result<void> Node::send(PacketPtr packet) {
   ++counters_.sent;
   counters_.bytes_sent += packet->wire_size();
   ++net_.counters().sent;
-  net_.trace().packet(now(), TraceKind::send, name_, *packet);
+  net_.trace().packet(now(), TraceKind::send, name_, name_hash_, *packet);
   transmit(std::move(packet), route->iface, route->next_hop(dst));
   return {};
 }
@@ -235,7 +236,7 @@ void Node::deliver_local(PacketPtr packet) {
   ++counters_.delivered;
   counters_.bytes_delivered += packet->payload_size();
   ++net_.counters().delivered;
-  net_.trace().packet(now(), TraceKind::deliver, name_, *packet);
+  net_.trace().packet(now(), TraceKind::deliver, name_, name_hash_, *packet);
   ++socket->received_;
   socket->handler_(Datagram{packet->src, packet->dst, packet->payload(), now()});
 }
@@ -246,7 +247,7 @@ void Node::forward(PacketPtr packet) {
   --packet->ttl;
   ++counters_.forwarded;
   ++net_.counters().forwarded;
-  net_.trace().packet(now(), TraceKind::forward, name_, *packet);
+  net_.trace().packet(now(), TraceKind::forward, name_, name_hash_, *packet);
   route_out(std::move(packet));
 }
 
@@ -270,7 +271,7 @@ void Node::transmit(PacketPtr packet, IfaceId out, const IpAddress& next_hop) {
 void Node::drop(PacketPtr packet, DropReason reason) {
   counters_.count_drop(reason);
   net_.counters().count_drop(reason);
-  net_.trace().packet(now(), TraceKind::drop, name_, *packet, reason);
+  net_.trace().packet(now(), TraceKind::drop, name_, name_hash_, *packet, reason);
 }
 
 }  // namespace natsim::sim

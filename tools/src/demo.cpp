@@ -95,7 +95,8 @@ int run_demo(const DemoOptions& options) {
   net.run();
 
   std::printf("natsim demo: alice %s -> r1 -> core (20ms +-5ms, 5%% loss) -> r2 -> bob %s\n\n",
-              client->local().to_string().c_str(), bob_echo.to_string().c_str());
+              Endpoint{*alice.address(), client->local().port}.to_string().c_str(),
+              bob_echo.to_string().c_str());
   int answered = 0;
   for (std::size_t i = 0; i < rtt.size(); ++i) {
     if (rtt[i] == Duration::min()) {

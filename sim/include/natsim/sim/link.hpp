@@ -93,6 +93,7 @@ class Link {
 
   Network& net_;
   std::string name_;
+  std::uint64_t name_hash_;  // stable_hash(name_), for the trace digest
   LinkParams default_params_;
   std::vector<Member> members_;
   boost::unordered_flat_map<IpAddress, std::uint32_t, std::hash<IpAddress>> neighbors_;

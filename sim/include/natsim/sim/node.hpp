@@ -167,6 +167,7 @@ class Node {
 
   Network& net_;
   std::string name_;
+  std::uint64_t name_hash_;  // stable_hash(name_), for the trace digest
   NodeId id_;
   Rng rng_;
   std::vector<Interface> interfaces_;

@@ -34,12 +34,18 @@ class RoutingTable {
   struct AddressHash {
     std::size_t operator()(const IpAddress& a) const noexcept { return a.hash(); }
   };
-  struct Level {
-    IpFamily family;
+  // IPv4 keys are the masked 32-bit value: the hot path avoids 16-byte keys.
+  struct Level4 {
+    std::uint8_t length;
+    std::uint32_t mask;
+    boost::unordered_flat_map<std::uint32_t, Route> routes;
+  };
+  struct Level6 {
     std::uint8_t length;
     boost::unordered_flat_map<IpAddress, Route, AddressHash> routes;
   };
-  std::vector<Level> levels_;  // longest prefix first
+  std::vector<Level4> v4_;  // longest prefix first
+  std::vector<Level6> v6_;
 };
 
 }  // namespace natsim::sim

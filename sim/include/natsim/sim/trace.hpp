@@ -36,10 +36,17 @@ class Trace {
   void close_log();
   [[nodiscard]] bool logging() const { return log_ != nullptr; }
 
-  // `where` is the node or link name; `reason` matters only for drops.
-  void packet(TimePoint t, TraceKind kind, std::string_view where, const Packet& p,
-              DropReason reason = DropReason::kCount);
-  void timer(TimePoint t, std::string_view where);
+  // `where` is the node or link name and `where_hash` its stable_hash; `reason` matters
+  // only for drops. Deliveries, drops and timers enter the digest; sends and forwards
+  // only the log (a packet's path is implied by where and when it ends).
+  void packet(TimePoint t, TraceKind kind, std::string_view where, std::uint64_t where_hash,
+              const Packet& p, DropReason reason = DropReason::kCount) {
+    if (kind == TraceKind::deliver || kind == TraceKind::drop) {
+      digest_packet(t, kind, where_hash, p, reason);
+    }
+    if (log_ != nullptr) log_packet(t, kind, where, p, reason);
+  }
+  void timer(TimePoint t, std::string_view where, std::uint64_t where_hash);
 
  private:
   void mix(std::uint64_t v) {
@@ -47,8 +54,10 @@ class Trace {
     digest_ *= 0xff51afd7ed558ccdull;
     digest_ ^= digest_ >> 33;
   }
-  void mix_bytes(ByteView bytes);
-  void mix_string(std::string_view s);
+  void digest_packet(TimePoint t, TraceKind kind, std::uint64_t where_hash, const Packet& p,
+                     DropReason reason);
+  void log_packet(TimePoint t, TraceKind kind, std::string_view where, const Packet& p,
+                  DropReason reason);
 
   std::uint64_t digest_ = 0x6e617473696d0001ull;  // "natsim" + version
   std::uint64_t records_ = 0;
