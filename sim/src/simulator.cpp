@@ -1,13 +1,10 @@
 #include "natsim/sim/simulator.hpp"
 
 #include <cassert>
+#include <limits>
 #include <utility>
 
 namespace natsim::sim {
-
-namespace {
-constexpr std::size_t kArity = 4;  // a 4-ary heap halves the depth and stays cache friendly
-}
 
 Result<TimerId> Simulator::schedule_at(TimePoint when, EventFn fn) {
   if (when < now_) return Errc::time_in_past;
@@ -32,7 +29,7 @@ TimerId Simulator::post_at(TimePoint when, EventFn fn) {
   const std::uint64_t seq = next_seq_++;
   slots_[slot].seq = seq;
   slots_[slot].fn = std::move(fn);
-  heap_push(Entry{to_ns(when), seq, slot});
+  queue_push(Entry{to_ns(when), seq, slot});
   ++live_;
   return TimerId{slot, seq};
 }
@@ -43,7 +40,7 @@ bool Simulator::is_pending(TimerId id) const {
 
 bool Simulator::cancel(TimerId id) {
   if (!is_pending(id)) return false;
-  // The heap entry stays and is discarded when it reaches the top (lazy deletion).
+  // The queue entry stays and is skipped when it comes out (lazy deletion).
   Slot& s = slots_[id.slot];
   s.seq = 0;
   s.fn.reset();
@@ -52,51 +49,59 @@ bool Simulator::cancel(TimerId id) {
   return true;
 }
 
-void Simulator::heap_push(Entry e) {
-  std::size_t i = heap_.size();
-  heap_.push_back(e);
-  while (i > 0) {
-    const std::size_t parent = (i - 1) / kArity;
-    if (!later(heap_[parent], e)) break;
-    heap_[i] = heap_[parent];
-    i = parent;
-  }
-  heap_[i] = e;
+void Simulator::queue_push(const Entry& e) {
+  const int b = bucket_of(e.when);
+  buckets_[b].push_back(e);
+  if (b < 64) occupied_ |= std::uint64_t{1} << b;
 }
 
-void Simulator::heap_pop() {
-  const Entry last = heap_.back();
-  heap_.pop_back();
-  const std::size_t n = heap_.size();
-  if (n == 0) return;
-  std::size_t i = 0;
+bool Simulator::queue_settle(std::int64_t limit) {
   for (;;) {
-    const std::size_t first = i * kArity + 1;
-    if (first >= n) break;
-    std::size_t best = first;
-    const std::size_t end = first + kArity < n ? first + kArity : n;
-    for (std::size_t c = first + 1; c < end; ++c) {
-      if (later(heap_[best], heap_[c])) best = c;
+    std::vector<Entry>& zero = buckets_[0];
+    // Skip cancelled entries at the front of bucket 0.
+    while (head_ < zero.size() && slots_[zero[head_].slot].seq != zero[head_].seq) ++head_;
+    if (head_ < zero.size()) return last_ <= limit;
+    zero.clear();
+    head_ = 0;
+    occupied_ &= ~std::uint64_t{1};
+    const std::uint64_t rest = occupied_;
+    int b;
+    if (rest != 0) {
+      b = __builtin_ctzll(rest);
+    } else if (!buckets_[64].empty()) {
+      b = 64;
+    } else {
+      return false;
     }
-    if (!later(last, heap_[best])) break;
-    heap_[i] = heap_[best];
-    i = best;
+    std::vector<Entry>& from = buckets_[b];
+    std::int64_t min = std::numeric_limits<std::int64_t>::max();
+    for (const Entry& e : from) {
+      if (e.when < min && slots_[e.slot].seq == e.seq) min = e.when;
+    }
+    if (min == std::numeric_limits<std::int64_t>::max()) {  // only cancelled entries
+      from.clear();
+      if (b < 64) occupied_ &= ~(std::uint64_t{1} << b);
+      continue;
+    }
+    if (min > limit) return false;
+    last_ = min;
+    if (b < 64) occupied_ &= ~(std::uint64_t{1} << b);
+    // Every entry lands in a lower bucket, in order, so equal times keep their order.
+    for (const Entry& e : from) {
+      if (slots_[e.slot].seq == e.seq) queue_push(e);
+    }
+    from.clear();
   }
-  heap_[i] = last;
-}
-
-void Simulator::drop_stale_top() {
-  while (!heap_.empty() && slots_[heap_.front().slot].seq != heap_.front().seq) heap_pop();
 }
 
 TimePoint Simulator::next_event_time() {
-  drop_stale_top();
-  return heap_.empty() ? kTimeNever : TimePoint{Duration{heap_.front().when}};
+  if (!queue_settle(std::numeric_limits<std::int64_t>::max())) return kTimeNever;
+  return TimePoint{Duration{last_}};
 }
 
-bool Simulator::run_top() {
-  const Entry top = heap_.front();
-  heap_pop();
+bool Simulator::run_next(std::int64_t limit) {
+  if (!queue_settle(limit)) return false;
+  const Entry top = buckets_[0][head_++];
   Slot& s = slots_[top.slot];
   EventFn fn = std::move(s.fn);
   s.seq = 0;
@@ -108,11 +113,7 @@ bool Simulator::run_top() {
   return true;
 }
 
-bool Simulator::step() {
-  drop_stale_top();
-  if (heap_.empty()) return false;
-  return run_top();
-}
+bool Simulator::step() { return run_next(std::numeric_limits<std::int64_t>::max()); }
 
 std::uint64_t Simulator::run() {
   stop_requested_ = false;
@@ -125,10 +126,7 @@ std::uint64_t Simulator::run() {
 std::uint64_t Simulator::run_until(TimePoint until) {
   stop_requested_ = false;
   const std::uint64_t before = events_run_;
-  while (!stop_requested_) {
-    drop_stale_top();
-    if (heap_.empty() || heap_.front().when > to_ns(until)) break;
-    run_top();
+  while (!stop_requested_ && run_next(to_ns(until))) {
   }
   if (!stop_requested_ && until > now_) now_ = until;
   return events_run_ - before;

@@ -68,20 +68,31 @@ class Simulator {
     EventFn fn;
   };
 
-  static bool later(const Entry& a, const Entry& b) {
-    return a.when != b.when ? a.when > b.when : a.seq > b.seq;
+  // A radix heap: event times never precede the last one taken out, so entries are
+  // bucketed by the highest bit in which their time differs from it. Pushing is an
+  // append; each entry moves down a bucket at most once per bit. Entries with equal
+  // times stay in insertion (sequence) order.
+  static constexpr int kBuckets = 65;
+  void queue_push(const Entry& e);
+  // Makes bucket 0 hold the earliest entries if that time is <= limit; false if the
+  // queue is empty or its earliest entry is later than limit.
+  bool queue_settle(std::int64_t limit);
+  [[nodiscard]] int bucket_of(std::int64_t when) const {
+    const auto diff = static_cast<std::uint64_t>(when ^ last_);
+    return diff == 0 ? 0 : 64 - __builtin_clzll(diff);
   }
-  void heap_push(Entry e);
-  void heap_pop();
-  void drop_stale_top();
-  bool run_top();
+  // Runs the earliest live event if it is due by `limit`.
+  bool run_next(std::int64_t limit);
 
   TimePoint now_ = kTimeZero;
   std::uint64_t next_seq_ = 1;
   std::uint64_t events_run_ = 0;
   std::size_t live_ = 0;
   bool stop_requested_ = false;
-  std::vector<Entry> heap_;  // 4-ary min-heap on (when, seq)
+  std::int64_t last_ = 0;       // time of the last entry taken out
+  std::uint64_t occupied_ = 0;  // bit b set: buckets_[b] non-empty (b < 64)
+  std::size_t head_ = 0;        // read position in buckets_[0]
+  std::vector<Entry> buckets_[kBuckets];
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
 };
