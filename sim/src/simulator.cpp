@@ -16,32 +16,35 @@ Result<TimerId> Simulator::schedule_in(Duration delay, EventFn fn) {
   return post_at(now_ + delay, std::move(fn));
 }
 
-TimerId Simulator::post_at(TimePoint when, EventFn fn) {
-  assert(when >= now_);
-  std::uint32_t slot;
+std::uint32_t Simulator::acquire_slot() {
   if (!free_slots_.empty()) {
-    slot = free_slots_.back();
+    const std::uint32_t slot = free_slots_.back();
     free_slots_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
+    return slot;
   }
+  if ((slot_count_ >> kChunkBits) == chunks_.size()) {
+    chunks_.push_back(std::make_unique<Slot[]>(std::size_t{1} << kChunkBits));
+  }
+  return slot_count_++;
+}
+
+TimerId Simulator::enqueue(TimePoint when, std::uint32_t slot) {
+  assert(when >= now_);
   const std::uint64_t seq = next_seq_++;
-  slots_[slot].seq = seq;
-  slots_[slot].fn = std::move(fn);
+  slot_at(slot).seq = seq;
   queue_push(Entry{to_ns(when), seq, slot});
   ++live_;
   return TimerId{slot, seq};
 }
 
 bool Simulator::is_pending(TimerId id) const {
-  return id.valid() && id.slot < slots_.size() && slots_[id.slot].seq == id.seq;
+  return id.valid() && id.slot < slot_count_ && slot_at(id.slot).seq == id.seq;
 }
 
 bool Simulator::cancel(TimerId id) {
   if (!is_pending(id)) return false;
   // The queue entry stays and is skipped when it comes out (lazy deletion).
-  Slot& s = slots_[id.slot];
+  Slot& s = slot_at(id.slot);
   s.seq = 0;
   s.fn.reset();
   free_slots_.push_back(id.slot);
@@ -59,7 +62,7 @@ bool Simulator::queue_settle(std::int64_t limit) {
   for (;;) {
     std::vector<Entry>& zero = buckets_[0];
     // Skip cancelled entries at the front of bucket 0.
-    while (head_ < zero.size() && slots_[zero[head_].slot].seq != zero[head_].seq) ++head_;
+    while (head_ < zero.size() && slot_at(zero[head_].slot).seq != zero[head_].seq) ++head_;
     if (head_ < zero.size()) return last_ <= limit;
     zero.clear();
     head_ = 0;
@@ -76,7 +79,7 @@ bool Simulator::queue_settle(std::int64_t limit) {
     std::vector<Entry>& from = buckets_[b];
     std::int64_t min = std::numeric_limits<std::int64_t>::max();
     for (const Entry& e : from) {
-      if (e.when < min && slots_[e.slot].seq == e.seq) min = e.when;
+      if (e.when < min && slot_at(e.slot).seq == e.seq) min = e.when;
     }
     if (min == std::numeric_limits<std::int64_t>::max()) {  // only cancelled entries
       from.clear();
@@ -88,7 +91,7 @@ bool Simulator::queue_settle(std::int64_t limit) {
     if (b < 64) occupied_ &= ~(std::uint64_t{1} << b);
     // Every entry lands in a lower bucket, in order, so equal times keep their order.
     for (const Entry& e : from) {
-      if (slots_[e.slot].seq == e.seq) queue_push(e);
+      if (slot_at(e.slot).seq == e.seq) queue_push(e);
     }
     from.clear();
   }
@@ -102,14 +105,14 @@ TimePoint Simulator::next_event_time() {
 bool Simulator::run_next(std::int64_t limit) {
   if (!queue_settle(limit)) return false;
   const Entry top = buckets_[0][head_++];
-  Slot& s = slots_[top.slot];
-  EventFn fn = std::move(s.fn);
-  s.seq = 0;
-  free_slots_.push_back(top.slot);
+  Slot& s = slot_at(top.slot);
+  s.seq = 0;  // no longer pending: cancelling it from inside is a no-op
   --live_;
   now_ = TimePoint{Duration{top.when}};
   ++events_run_;
-  fn();
+  s.fn();
+  s.fn.reset();
+  free_slots_.push_back(top.slot);  // reusable only once it has finished
   return true;
 }
 

@@ -51,7 +51,7 @@ struct Endpoint {
     std::uint64_t h = address.hash() ^ (std::uint64_t{port} * 0x94d049bb133111ebull);
     return h ^ (h >> 29);
   }
-  constexpr auto operator<=>(const Endpoint&) const = default;
+  auto operator<=>(const Endpoint&) const = default;
 };
 
 }  // namespace natsim

@@ -27,12 +27,17 @@ class InlineFunction<R(Args...), Capacity> {
             class = std::enable_if_t<!std::is_same_v<D, InlineFunction> &&
                                      std::is_invocable_r_v<R, D&, Args...>>>
   InlineFunction(F&& f) {  // NOLINT(google-explicit-constructor): used like std::function
-    if constexpr (fits_inline<D>) {
-      ::new (static_cast<void*>(storage_)) D(std::forward<F>(f));
-      ops_ = &kInlineOps<D>;
+    construct(std::forward<F>(f));
+  }
+
+  // Replaces the target, constructing the new one in place (no intermediate move).
+  template <class F>
+  void emplace(F&& f) {
+    reset();
+    if constexpr (std::is_same_v<std::decay_t<F>, InlineFunction>) {
+      *this = std::move(f);
     } else {
-      *reinterpret_cast<D**>(storage_) = new D(std::forward<F>(f));
-      ops_ = &kHeapOps<D>;
+      construct(std::forward<F>(f));
     }
   }
 
@@ -67,6 +72,17 @@ class InlineFunction<R(Args...), Capacity> {
   R operator()(Args... args) { return ops_->call(storage_, std::forward<Args>(args)...); }
 
  private:
+  template <class F, class D = std::decay_t<F>>
+  void construct(F&& f) {
+    if constexpr (fits_inline<D>) {
+      ::new (static_cast<void*>(storage_)) D(std::forward<F>(f));
+      ops_ = &kInlineOps<D>;
+    } else {
+      *reinterpret_cast<D**>(storage_) = new D(std::forward<F>(f));
+      ops_ = &kHeapOps<D>;
+    }
+  }
+
   struct Ops {
     R (*call)(void*, Args&&...);
     void (*move)(void* from, void* to);  // move-constructs into `to`, destroys `from`

@@ -3,6 +3,7 @@
 // time run in the order they were scheduled (a sequence number breaks ties), so a run
 // is a pure function of its inputs.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "natsim/base/result.hpp"
@@ -35,8 +36,14 @@ class Simulator {
   // Fails with Errc::time_in_past for a time before now().
   Result<TimerId> schedule_at(TimePoint when, EventFn fn);
   Result<TimerId> schedule_in(Duration delay, EventFn fn);
-  // The hot-path form: the caller guarantees when >= now().
-  TimerId post_at(TimePoint when, EventFn fn);
+  // The hot-path form: the caller guarantees when >= now(). The callable is built in
+  // its slot directly.
+  template <class F>
+  TimerId post_at(TimePoint when, F&& fn) {
+    const std::uint32_t slot = acquire_slot();
+    slot_at(slot).fn.emplace(std::forward<F>(fn));
+    return enqueue(when, slot);
+  }
 
   // True if the event was pending and is now cancelled.
   bool cancel(TimerId id);
@@ -67,6 +74,14 @@ class Simulator {
     std::uint64_t seq = 0;  // 0 = free
     EventFn fn;
   };
+  // Slots live in fixed chunks so an event runs in place: scheduling more events
+  // while it runs never moves it.
+  static constexpr std::uint32_t kChunkBits = 8;
+  [[nodiscard]] Slot& slot_at(std::uint32_t i) const {
+    return chunks_[i >> kChunkBits][i & ((1u << kChunkBits) - 1)];
+  }
+  std::uint32_t acquire_slot();
+  TimerId enqueue(TimePoint when, std::uint32_t slot);
 
   // A radix heap: event times never precede the last one taken out, so entries are
   // bucketed by the highest bit in which their time differs from it. Pushing is an
@@ -93,7 +108,8 @@ class Simulator {
   std::uint64_t occupied_ = 0;  // bit b set: buckets_[b] non-empty (b < 64)
   std::size_t head_ = 0;        // read position in buckets_[0]
   std::vector<Entry> buckets_[kBuckets];
-  std::vector<Slot> slots_;
+  std::vector<std::unique_ptr<Slot[]>> chunks_;
+  std::uint32_t slot_count_ = 0;
   std::vector<std::uint32_t> free_slots_;
 };
 
