@@ -80,9 +80,13 @@ void Link::transmit(std::uint32_t from, PacketPtr packet, const IpAddress& next_
   if (lp.bandwidth_bps != 0) {
     const TimePoint start = std::max(now, ch.busy_until);
     // A FIFO drained at a constant rate: its backlog is the time until it is idle.
-    const double backlog_bytes =
-        static_cast<double>((start - now).count()) * static_cast<double>(lp.bandwidth_bps) / 8e9;
-    if (backlog_bytes + static_cast<double>(size) > static_cast<double>(lp.queue_bytes)) {
+    if (start > now) {
+      __extension__ using U128 = unsigned __int128;
+      const U128 backlog_bits_ns = static_cast<U128>((start - now).count()) * lp.bandwidth_bps;
+      const U128 limit_bits_ns = static_cast<U128>(lp.queue_bytes > size ? lp.queue_bytes - size : 0) *
+                                 8'000'000'000u;
+      if (backlog_bits_ns > limit_bits_ns) return drop(std::move(packet), DropReason::queue_full);
+    } else if (size > lp.queue_bytes) {
       return drop(std::move(packet), DropReason::queue_full);
     }
     const std::uint64_t bits_ns = static_cast<std::uint64_t>(size) * 8'000'000'000ull;

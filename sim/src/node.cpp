@@ -69,7 +69,9 @@ IfaceId Node::add_interface(Link& link) {
 void Node::add_address(IfaceId iface, const InterfaceAddress& address) {
   Interface& i = interfaces_.at(iface);
   i.addresses.push_back(address);
-  owned_.insert(address.address);
+  if (owned_.insert(address.address).second && owned_.size() <= kFewAddresses) {
+    few_owned_[owned_.size() - 1] = address.address;
+  }
   i.link->learn_address(i.member, address.address);
   add_route(address.subnet(), iface);
 }
@@ -79,8 +81,6 @@ void Node::add_address(IfaceId iface, std::string_view address) {
   if (!parsed) throw std::invalid_argument("bad interface address '" + std::string(address) + "'");
   add_address(iface, *parsed);
 }
-
-bool Node::owns(const IpAddress& address) const { return owned_.contains(address); }
 
 std::optional<IpAddress> Node::address(IpFamily family, std::optional<IfaceId> iface) const {
   if (iface && *iface < interfaces_.size()) {
@@ -139,6 +139,7 @@ Result<UdpSocket*> Node::udp_bind(const Endpoint& requested) {
   UdpSocket* raw = socket.get();
   sockets_.emplace(local, std::move(socket));
   ++port_users_[port_key(local)];
+  if (!local.address.is_unspecified()) ++specific_binds_;
   return raw;
 }
 
@@ -149,6 +150,7 @@ UdpSocket* Node::udp_socket(const Endpoint& local) const {
 
 void Node::close_socket(UdpSocket& socket) {
   socket.closed_ = true;
+  if (!socket.local_.address.is_unspecified()) --specific_binds_;
   auto users = port_users_.find(port_key(socket.local_));
   if (users != port_users_.end() && --users->second == 0) port_users_.erase(users);
   auto it = sockets_.find(socket.local_);
@@ -224,7 +226,8 @@ Result<void> Node::send(PacketPtr packet) {
 void Node::deliver_local(PacketPtr packet) {
   UdpSocket* socket = nullptr;
   if (packet->proto == IpProto::udp) {
-    auto it = sockets_.find(packet->dst);
+    // Most nodes bind only wildcard sockets: skip the exact probe when there are none.
+    auto it = specific_binds_ != 0 ? sockets_.find(packet->dst) : sockets_.end();
     if (it == sockets_.end()) {
       it = sockets_.find(Endpoint{wildcard(packet->dst.address.family()), packet->dst.port});
     }

@@ -53,9 +53,23 @@ bool Simulator::cancel(TimerId id) {
 }
 
 void Simulator::queue_push(const Entry& e) {
+  if (e.when < last_) rebase(e.when);
   const int b = bucket_of(e.when);
   buckets_[b].push_back(e);
   if (b < 64) occupied_ |= std::uint64_t{1} << b;
+}
+
+void Simulator::rebase(std::int64_t when) {
+  // Only after next_event_time() looked ahead of now(), or the queue drained through
+  // cancelled entries: re-bucket everything relative to the earlier time.
+  std::vector<Entry> all(buckets_[0].begin() + static_cast<std::ptrdiff_t>(head_),
+                         buckets_[0].end());
+  for (int b = 1; b < kBuckets; ++b) all.insert(all.end(), buckets_[b].begin(), buckets_[b].end());
+  for (auto& bucket : buckets_) bucket.clear();
+  head_ = 0;
+  occupied_ = 0;
+  last_ = when;
+  for (const Entry& e : all) queue_push(e);
 }
 
 bool Simulator::queue_settle(std::int64_t limit) {
@@ -76,23 +90,16 @@ bool Simulator::queue_settle(std::int64_t limit) {
     } else {
       return false;
     }
+    // Cancelled entries move along with the rest (checking them here would touch every
+    // slot); they are skipped when they reach the front of bucket 0.
     std::vector<Entry>& from = buckets_[b];
-    std::int64_t min = std::numeric_limits<std::int64_t>::max();
-    for (const Entry& e : from) {
-      if (e.when < min && slot_at(e.slot).seq == e.seq) min = e.when;
-    }
-    if (min == std::numeric_limits<std::int64_t>::max()) {  // only cancelled entries
-      from.clear();
-      if (b < 64) occupied_ &= ~(std::uint64_t{1} << b);
-      continue;
-    }
+    std::int64_t min = from.front().when;
+    for (const Entry& e : from) min = e.when < min ? e.when : min;
     if (min > limit) return false;
     last_ = min;
     if (b < 64) occupied_ &= ~(std::uint64_t{1} << b);
     // Every entry lands in a lower bucket, in order, so equal times keep their order.
-    for (const Entry& e : from) {
-      if (slot_at(e.slot).seq == e.seq) queue_push(e);
-    }
+    for (const Entry& e : from) queue_push(e);
     from.clear();
   }
 }

@@ -116,3 +116,71 @@ TEST(InlineFunction, LargeCapturesStillWork) {
 
 }  // namespace
 }  // namespace natsim::sim
+
+namespace natsim::sim {
+namespace {
+
+TEST(Simulator, SchedulingBeforeAPeekedEventStillRunsInOrder) {
+  Simulator sim;
+  std::string order;
+  (void)sim.schedule_at(at(seconds(10)), [&] { order += 'b'; });
+  EXPECT_EQ(sim.next_event_time(), at(seconds(10)));  // looks ahead of now()
+  (void)sim.schedule_at(at(seconds(1)), [&] { order += 'a'; });
+  (void)sim.schedule_at(at(seconds(10)), [&] { order += 'c'; });
+  sim.run();
+  EXPECT_EQ(order, "abc");
+}
+
+TEST(Simulator, QueueDrainedThroughCancelledEventsAcceptsEarlierTimes) {
+  Simulator sim;
+  auto late = sim.schedule_at(at(seconds(50)), [] {}).value();
+  sim.cancel(late);
+  EXPECT_EQ(sim.run(), 0u);
+  EXPECT_EQ(sim.now(), kTimeZero);
+  int ran = 0;
+  (void)sim.schedule_at(at(seconds(1)), [&] { ++ran; });
+  sim.run();
+  EXPECT_EQ(ran, 1);
+  EXPECT_EQ(sim.now(), at(seconds(1)));
+}
+
+TEST(Simulator, RandomisedAgainstAReferenceOrder) {
+  // Schedules, cancels and peeks at random; the run order must equal (time, seq) order.
+  Simulator sim;
+  std::uint64_t x = 99;
+  auto rnd = [&x] {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return x >> 33;
+  };
+  std::vector<std::pair<std::int64_t, int>> expected;
+  std::vector<std::pair<std::int64_t, int>> ran;
+  std::vector<std::pair<TimerId, std::pair<std::int64_t, int>>> live;
+  int next = 0;
+  int cancelled = 0;
+  for (int round = 0; round < 200; ++round) {
+    for (int k = 0; k < 20; ++k) {
+      const std::int64_t t = to_ns(sim.now()) + static_cast<std::int64_t>(rnd() % 1000);
+      const int id = next++;
+      auto timer = sim.post_at(TimePoint{Duration{t}}, [&ran, t, id] { ran.emplace_back(t, id); });
+      live.push_back({timer, {t, id}});
+    }
+    if (rnd() % 3 == 0 && !live.empty()) {
+      const std::size_t victim = rnd() % live.size();
+      cancelled += sim.cancel(live[victim].first) ? 1 : 0;
+      live.erase(live.begin() + static_cast<std::ptrdiff_t>(victim));
+    }
+    if (rnd() % 4 == 0) (void)sim.next_event_time();
+    sim.run_for(Duration{static_cast<std::int64_t>(rnd() % 700)});
+    std::erase_if(live, [&](const auto& l) { return !sim.is_pending(l.first); });
+  }
+  sim.run();
+  // Reference: everything not cancelled, sorted by time then id (id order = seq order).
+  std::vector<std::pair<std::int64_t, int>> sorted = ran;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(ran, sorted);
+  EXPECT_EQ(ran.size(), static_cast<std::size_t>(next - cancelled));
+  EXPECT_GT(cancelled, 20);
+}
+
+}  // namespace
+}  // namespace natsim::sim

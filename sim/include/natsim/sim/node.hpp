@@ -4,6 +4,7 @@
 // (a NAT in nat_models/) derives from Router and overrides receive().
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -105,7 +106,16 @@ class Node {
   // Assigns an address and installs the connected route for its subnet.
   void add_address(IfaceId iface, const InterfaceAddress& address);
   void add_address(IfaceId iface, std::string_view address);  // throws on bad text
-  [[nodiscard]] bool owns(const IpAddress& address) const;
+  [[nodiscard]] bool owns(const IpAddress& address) const {
+    // Most nodes have one or two addresses: compare them in place, no hash probe.
+    if (owned_.size() <= kFewAddresses) {
+      for (std::size_t i = 0; i < owned_.size(); ++i) {
+        if (few_owned_[i] == address) return true;
+      }
+      return false;
+    }
+    return owned_.contains(address);
+  }
   // The first address of `family` on `iface`, or on any interface if `iface` has none.
   [[nodiscard]] std::optional<IpAddress> address(IpFamily family = IpFamily::v4,
                                                  std::optional<IfaceId> iface = {}) const;
@@ -171,10 +181,13 @@ class Node {
   NodeId id_;
   Rng rng_;
   std::vector<Interface> interfaces_;
+  static constexpr std::size_t kFewAddresses = 2;
   boost::unordered_flat_set<IpAddress, std::hash<IpAddress>> owned_;
+  std::array<IpAddress, kFewAddresses> few_owned_;  // the first addresses, for owns()
   RoutingTable routes_;
   boost::unordered_flat_map<Endpoint, std::unique_ptr<UdpSocket>, EndpointHash> sockets_;
   boost::unordered_flat_map<std::uint32_t, std::uint32_t> port_users_;  // family<<16|port
+  std::size_t specific_binds_ = 0;  // sockets bound to a specific address
   std::uint16_t next_ephemeral_;
   PcapWriter* capture_ = nullptr;
 };

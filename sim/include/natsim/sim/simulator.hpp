@@ -89,6 +89,7 @@ class Simulator {
   // times stay in insertion (sequence) order.
   static constexpr int kBuckets = 65;
   void queue_push(const Entry& e);
+  void rebase(std::int64_t when);
   // Makes bucket 0 hold the earliest entries if that time is <= limit; false if the
   // queue is empty or its earliest entry is later than limit.
   bool queue_settle(std::int64_t limit);
