@@ -24,6 +24,14 @@ TEST(Duration, RejectsMalformedText) {
   }
 }
 
+TEST(Duration, LargeValuesRoundTripOrOverflowCleanly) {
+  EXPECT_EQ(parse_duration("15920001500159us"), microseconds(15920001500159));
+  EXPECT_EQ(parse_duration("9223372036s"), seconds(9223372036));
+  EXPECT_FALSE(parse_duration("9223372037s"));  // past INT64_MAX nanoseconds
+  EXPECT_FALSE(parse_duration("2562048h"));
+  EXPECT_EQ(parse_duration("1.5ns"), nanoseconds(1));  // below a nanosecond truncates
+}
+
 TEST(Duration, FormatsInLargestExactUnit) {
   EXPECT_EQ(format_duration(milliseconds(250)), "250ms");
   EXPECT_EQ(format_duration(milliseconds(1500)), "1500ms");

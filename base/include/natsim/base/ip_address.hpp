@@ -143,7 +143,7 @@ class Prefix {
   [[nodiscard]] std::string to_string() const {
     return address_.to_string() + "/" + std::to_string(length_);
   }
-  constexpr auto operator<=>(const Prefix&) const = default;
+  auto operator<=>(const Prefix&) const = default;
 
  private:
   IpAddress address_;

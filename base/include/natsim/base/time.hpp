@@ -44,11 +44,10 @@ using std::chrono::seconds;
   std::int64_t frac = 0;
   std::int64_t frac_scale = 1;
   bool any_digit = false;
-  constexpr std::int64_t kMaxWhole = 1'000'000'000'000;  // guards the multiply below
   for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (whole > (INT64_MAX - 9) / 10) return std::nullopt;
     whole = whole * 10 + (text[i] - '0');
     any_digit = true;
-    if (whole > kMaxWhole) return std::nullopt;
   }
   if (i < text.size() && text[i] == '.') {
     ++i;
@@ -79,7 +78,13 @@ using std::chrono::seconds;
     return std::nullopt;
   }
   if (whole > INT64_MAX / ns_per_unit) return std::nullopt;
-  return Duration{whole * ns_per_unit + frac * ns_per_unit / frac_scale};
+  // frac < frac_scale <= 1e9, so frac * (ns_per_unit / frac_scale) stays small; split the
+  // product to keep it exact for sub-nanosecond units too.
+  const std::int64_t frac_ns = ns_per_unit >= frac_scale
+                                   ? frac * (ns_per_unit / frac_scale)
+                                   : frac / (frac_scale / ns_per_unit);
+  if (whole * ns_per_unit > INT64_MAX - frac_ns) return std::nullopt;
+  return Duration{whole * ns_per_unit + frac_ns};
 }
 
 // Shortest exact rendering in the largest unit that divides the value ("250ms", "1500us").
