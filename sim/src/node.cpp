@@ -1,5 +1,6 @@
 #include "natsim/sim/node.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "natsim/sim/link.hpp"
@@ -76,6 +77,27 @@ void Node::add_address(IfaceId iface, const InterfaceAddress& address) {
   add_route(address.subnet(), iface);
 }
 
+bool Node::remove_address(IfaceId iface, const IpAddress& address) {
+  Interface& i = interfaces_.at(iface);
+  auto it = std::find_if(i.addresses.begin(), i.addresses.end(),
+                         [&](const InterfaceAddress& a) { return a.address == address; });
+  if (it == i.addresses.end()) return false;
+  const Prefix subnet = it->subnet();
+  i.addresses.erase(it);
+  i.link->forget_address(address);
+  routes_.remove(subnet);
+  // Rebuild the owned set: another interface may still hold the same address.
+  owned_.clear();
+  for (const Interface& other : interfaces_) {
+    for (const InterfaceAddress& a : other.addresses) {
+      if (owned_.insert(a.address).second && owned_.size() <= kFewAddresses) {
+        few_owned_[owned_.size() - 1] = a.address;
+      }
+    }
+  }
+  return true;
+}
+
 void Node::add_address(IfaceId iface, std::string_view address) {
   auto parsed = InterfaceAddress::parse(address);
   if (!parsed) throw std::invalid_argument("bad interface address '" + std::string(address) + "'");
@@ -148,6 +170,13 @@ UdpSocket* Node::udp_socket(const Endpoint& local) const {
   return it == sockets_.end() ? nullptr : it->second.get();
 }
 
+UdpSocket* Node::udp_listener(const Endpoint& dst) const {
+  // Most nodes bind only wildcard sockets: skip the exact probe when there are none.
+  auto it = specific_binds_ != 0 ? sockets_.find(dst) : sockets_.end();
+  if (it == sockets_.end()) it = sockets_.find(Endpoint{wildcard(dst.address.family()), dst.port});
+  return it == sockets_.end() ? nullptr : it->second.get();
+}
+
 void Node::close_socket(UdpSocket& socket) {
   socket.closed_ = true;
   if (!socket.local_.address.is_unspecified()) --specific_binds_;
@@ -179,6 +208,7 @@ bool Node::cancel(TimerId id) { return net_.sim().cancel(id); }
 // --- packet path
 
 void Node::receive(PacketPtr packet, IfaceId in) {
+  if (!up_) return drop(std::move(packet), DropReason::node_down);
   if (capture_ != nullptr) capture_->write(now(), *packet);
   process(std::move(packet), in);
 }
@@ -192,6 +222,10 @@ void Node::process(PacketPtr packet, IfaceId /*in*/) {
 
 Result<void> Node::send(PacketPtr packet) {
   if (packet->id == 0) packet->id = net_.next_packet_id();
+  if (!up_) {
+    drop(std::move(packet), DropReason::node_down);
+    return Errc::closed;
+  }
   const IpAddress dst = packet->dst.address;
   if (owns(dst)) {
     // Loopback: delivered as a separate event, never re-entrantly.
@@ -224,15 +258,7 @@ Result<void> Node::send(PacketPtr packet) {
 }
 
 void Node::deliver_local(PacketPtr packet) {
-  UdpSocket* socket = nullptr;
-  if (packet->proto == IpProto::udp) {
-    // Most nodes bind only wildcard sockets: skip the exact probe when there are none.
-    auto it = specific_binds_ != 0 ? sockets_.find(packet->dst) : sockets_.end();
-    if (it == sockets_.end()) {
-      it = sockets_.find(Endpoint{wildcard(packet->dst.address.family()), packet->dst.port});
-    }
-    if (it != sockets_.end()) socket = it->second.get();
-  }
+  UdpSocket* socket = packet->proto == IpProto::udp ? udp_listener(packet->dst) : nullptr;
   if (socket == nullptr || !socket->handler_) {
     return drop(std::move(packet), DropReason::port_unreachable);
   }

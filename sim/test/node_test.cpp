@@ -207,3 +207,42 @@ TEST(Network, NamesMustBeValidAndUnique) {
 
 }  // namespace
 }  // namespace natsim::sim
+
+namespace natsim::sim {
+namespace {
+
+TEST(Node, DownNodeDropsWhatArrivesAndWhatItSends) {
+  testing::Pair w;
+  w.listen();
+  UdpSocket* s = w.a.udp_bind().value();
+  w.b.set_up(false);
+  ASSERT_TRUE(s->send_to(testing::ep("10.0.0.2:9"), testing::bytes("x")));
+  w.net.run();
+  EXPECT_EQ(w.b.counters().drops(DropReason::node_down), 1u);
+  w.a.set_up(false);
+  EXPECT_FALSE(s->send_to(testing::ep("10.0.0.2:9"), testing::bytes("x")));
+  EXPECT_EQ(w.a.counters().drops(DropReason::node_down), 1u);
+  w.a.set_up(true);
+  w.b.set_up(true);
+  ASSERT_TRUE(s->send_to(testing::ep("10.0.0.2:9"), testing::bytes("x")));
+  w.net.run();
+  EXPECT_EQ(w.payloads.size(), 1u);
+}
+
+TEST(Node, RemovedAddressIsNoLongerOwnedOrRouted) {
+  testing::Pair w;
+  EXPECT_TRUE(w.b.owns(testing::ip("10.0.0.2")));
+  EXPECT_TRUE(w.b.remove_address(0, testing::ip("10.0.0.2")));
+  EXPECT_FALSE(w.b.remove_address(0, testing::ip("10.0.0.2")));
+  EXPECT_FALSE(w.b.owns(testing::ip("10.0.0.2")));
+  EXPECT_EQ(w.b.routes().lookup(testing::ip("10.0.0.1")), nullptr);
+  w.b.add_address(0, "10.0.0.3/24");
+  w.listen();
+  UdpSocket* s = w.a.udp_bind().value();
+  (void)s->send_to(testing::ep("10.0.0.3:9"), testing::bytes("new"));
+  w.net.run();
+  EXPECT_EQ(w.payloads, std::vector<std::string>{"new"});
+}
+
+}  // namespace
+}  // namespace natsim::sim

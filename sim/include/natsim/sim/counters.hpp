@@ -21,6 +21,7 @@ enum class DropReason : std::uint8_t {
   no_state,          // no translation or connection state for it
   exhausted,         // a resource (ports, mappings) ran out
   malformed,         // a packet that could not be parsed
+  node_down,         // the node was down (rebooting, crashed)
   kCount
 };
 
@@ -31,6 +32,7 @@ inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropRea
       "no_route",    "no_neighbor",      "link_down",      "mtu_exceeded", "random_loss",
       "burst_loss",  "queue_full",       "ttl_expired",    "port_unreachable",
       "not_forwarding", "filtered",      "no_state",       "exhausted",    "malformed",
+      "node_down",
   };
   static_assert(std::size(kNames) == kDropReasonCount);
   return kNames[static_cast<std::size_t>(r)];

@@ -69,6 +69,7 @@ class Link {
   // Called by nodes.
   std::uint32_t attach(Node& node, IfaceId iface);
   void learn_address(std::uint32_t member, const IpAddress& address);
+  void forget_address(const IpAddress& address) { neighbors_.erase(address); }
   void transmit(std::uint32_t from, PacketPtr packet, const IpAddress& next_hop);
 
  private:

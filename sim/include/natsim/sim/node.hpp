@@ -99,6 +99,11 @@ class Node {
   [[nodiscard]] const Counters& counters() const { return counters_; }
   [[nodiscard]] virtual bool forwards() const { return false; }
 
+  // A node that is down drops everything it receives or sends (node_down); its sockets,
+  // timers and state stay as they are.
+  void set_up(bool up) { up_ = up; }
+  [[nodiscard]] bool is_up() const { return up_; }
+
   // --- interfaces and addresses
   [[nodiscard]] std::size_t interface_count() const { return interfaces_.size(); }
   [[nodiscard]] const Interface& interface(IfaceId id) const { return interfaces_.at(id); }
@@ -106,6 +111,8 @@ class Node {
   // Assigns an address and installs the connected route for its subnet.
   void add_address(IfaceId iface, const InterfaceAddress& address);
   void add_address(IfaceId iface, std::string_view address);  // throws on bad text
+  // Removes an address and its connected route; false if `iface` did not have it.
+  bool remove_address(IfaceId iface, const IpAddress& address);
   [[nodiscard]] bool owns(const IpAddress& address) const {
     // Most nodes have one or two addresses: compare them in place, no hash probe.
     if (owned_.size() <= kFewAddresses) {
@@ -133,6 +140,8 @@ class Node {
   // Binds `local`; an unspecified address is the family's wildcard.
   Result<UdpSocket*> udp_bind(const Endpoint& local);
   [[nodiscard]] UdpSocket* udp_socket(const Endpoint& local) const;
+  // The socket a UDP packet to `dst` would be delivered to (exact bind, then wildcard).
+  [[nodiscard]] UdpSocket* udp_listener(const Endpoint& dst) const;
 
   // --- timers (virtual time, traced under this node's name)
   Result<TimerId> schedule_in(Duration delay, TimerFn fn);
@@ -188,6 +197,7 @@ class Node {
   boost::unordered_flat_map<Endpoint, std::unique_ptr<UdpSocket>, EndpointHash> sockets_;
   boost::unordered_flat_map<std::uint32_t, std::uint32_t> port_users_;  // family<<16|port
   std::size_t specific_binds_ = 0;  // sockets bound to a specific address
+  bool up_ = true;
   std::uint16_t next_ephemeral_;
   PcapWriter* capture_ = nullptr;
 };

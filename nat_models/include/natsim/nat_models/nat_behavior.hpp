@@ -1,0 +1,98 @@
+#pragma once
+// A NAT's behaviour as independent knobs, in RFC 4787 (UDP) and RFC 5382 (TCP)
+// vocabulary, and the named presets built from them.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "natsim/base/time.hpp"
+
+namespace natsim::nat {
+
+// RFC 4787 §4.1: what decides whether two flows from one internal endpoint share a mapping.
+enum class Mapping : std::uint8_t {
+  endpoint_independent,         // EIM: one mapping per internal endpoint
+  address_dependent,            // ADM: one per (internal endpoint, remote address)
+  address_and_port_dependent,   // APDM: one per (internal endpoint, remote endpoint)
+};
+
+// RFC 4787 §5: which inbound packets a mapping admits.
+enum class Filtering : std::uint8_t {
+  endpoint_independent,        // EIF: anyone who knows the external endpoint
+  address_dependent,           // ADF: addresses the internal endpoint has sent to
+  address_and_port_dependent,  // APDF: endpoints the internal endpoint has sent to
+};
+
+// RFC 4787 §4.2.1: how a new mapping's external port is chosen.
+enum class PortAssignment : std::uint8_t {
+  preserve,    // the internal port when free, else the next free one upward
+  sequential,  // the next free port after the last one given out
+  random,      // a random free port
+};
+
+// RFC 4787 §4.1: which external address a new mapping gets when there are several.
+enum class Pooling : std::uint8_t {
+  paired,     // every mapping of one internal address uses the same external address
+  arbitrary,  // each mapping may get any external address
+};
+
+// What the NAT does with traffic of a family (IPv4, IPv6).
+enum class Translation : std::uint8_t {
+  translate,  // NAPT onto the external address pool
+  firewall,   // no translation; state and filtering as for a NAT (a stateful firewall)
+  open,       // plain routing: no state, no filtering
+};
+
+struct NatBehavior {
+  Mapping mapping = Mapping::endpoint_independent;
+  Filtering filtering = Filtering::address_and_port_dependent;
+  PortAssignment port_assignment = PortAssignment::preserve;
+  std::uint16_t port_first = 1024;  // external port range for new mappings
+  std::uint16_t port_last = 65535;
+  bool preserve_parity = false;     // RFC 4787 REQ-4: external port parity = internal parity
+  Pooling pooling = Pooling::paired;
+  // RFC 4787 REQ-5: not below 2 minutes; 5 minutes or more recommended.
+  Duration udp_timeout = minutes(5);
+  // RFC 5382 REQ-5: established >= 2 h 4 min, transitory >= 4 min.
+  Duration tcp_established_timeout = hours(2) + minutes(4);
+  Duration tcp_transitory_timeout = minutes(4);
+  // RFC 4787 REQ-6: outbound packets always refresh; inbound ones only when this is set.
+  bool inbound_refresh = false;
+  // RFC 4787 REQ-9: hairpinning, and (REQ-9a) whether the hairpinned packet's source is
+  // the sender's external endpoint (true) or its internal one (false, non-compliant).
+  bool hairpinning = true;
+  bool hairpin_translate_source = true;
+  // 0 = unlimited. Reaching a cap drops the packet that needed a new mapping (exhausted).
+  std::uint32_t max_mappings_per_host = 0;
+  std::uint32_t max_mappings = 0;
+  // RFC 6888 REQ-3/4 style CGN port blocks: each internal address gets one block of this
+  // many consecutive ports on its external address (0 = no blocks).
+  std::uint16_t port_block_size = 0;
+  Translation ipv4 = Translation::translate;
+  Translation ipv6 = Translation::firewall;
+};
+
+[[nodiscard]] std::string_view to_string(Mapping m);
+[[nodiscard]] std::string_view to_string(Filtering f);
+[[nodiscard]] std::string_view to_string(PortAssignment p);
+[[nodiscard]] std::string_view to_string(Pooling p);
+[[nodiscard]] std::string_view to_string(Translation t);
+[[nodiscard]] std::optional<Mapping> parse_mapping(std::string_view text);
+[[nodiscard]] std::optional<Filtering> parse_filtering(std::string_view text);
+[[nodiscard]] std::optional<PortAssignment> parse_port_assignment(std::string_view text);
+[[nodiscard]] std::optional<Pooling> parse_pooling(std::string_view text);
+[[nodiscard]] std::optional<Translation> parse_translation(std::string_view text);
+
+struct Preset {
+  std::string_view name;
+  std::string_view description;
+  NatBehavior behavior;
+};
+
+// Every preset, in the order docs/nat-models.md lists them.
+[[nodiscard]] const std::vector<Preset>& presets();
+[[nodiscard]] std::optional<NatBehavior> preset(std::string_view name);
+
+}  // namespace natsim::nat

@@ -1,0 +1,72 @@
+#pragma once
+// A NAT gateway: a router whose WAN interfaces face the outside. Packets crossing from
+// a LAN interface to a WAN interface are translated (or, in firewall mode, only tracked)
+// by a NatTable per address family; packets from outside need a mapping and a
+// permission to get in. Runtime actions model what users' gateways do to sessions:
+// reboots, address changes, flushes, reconfiguration.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "natsim/nat_models/nat_behavior.hpp"
+#include "natsim/nat_models/nat_table.hpp"
+#include "natsim/sim/node.hpp"
+
+namespace natsim::nat {
+
+class NatGateway : public sim::Router {
+ public:
+  NatGateway(sim::Network& net, std::string name, sim::NodeId id,
+             const NatBehavior& behavior = *preset("port-restricted-cone"));
+
+  // Marks `iface` as outside. Its addresses join the external pool of their family
+  // unless a pool was set explicitly.
+  void set_wan(sim::IfaceId iface);
+  [[nodiscard]] bool is_wan(sim::IfaceId iface) const;
+  // Replaces the external pool of the addresses' family (they must be routed to this
+  // gateway by its upstream). Flushes that family's mappings.
+  void set_external_pool(const std::vector<IpAddress>& pool);
+
+  [[nodiscard]] const NatBehavior& behavior() const { return behavior_; }
+  // Applies new knobs. Existing mappings are flushed: their meaning may have changed.
+  void set_behavior(const NatBehavior& behavior);
+
+  // Loses every mapping; with `downtime`, drops all traffic until it has passed; with
+  // `new_wan_address`, comes back with that address on the first WAN interface.
+  void reboot(Duration downtime = Duration::zero(),
+              std::optional<InterfaceAddress> new_wan_address = {});
+  // The ISP hands out a new address: replaces the first WAN interface's address of that
+  // family and flushes the mappings that used the old one.
+  void change_wan_address(const InterfaceAddress& address);
+  void flush_mappings();
+
+  [[nodiscard]] std::vector<MappingInfo> mappings() const;
+  [[nodiscard]] NatCounters nat_counters() const;  // summed over both families
+  [[nodiscard]] const NatTable& table(IpFamily family) const {
+    return family == IpFamily::v4 ? v4_ : v6_;
+  }
+
+ protected:
+  void process(sim::PacketPtr packet, sim::IfaceId in) override;
+
+ private:
+  NatTable& table_for(IpFamily family) { return family == IpFamily::v4 ? v4_ : v6_; }
+  [[nodiscard]] Translation mode(IpFamily family) const {
+    return family == IpFamily::v4 ? behavior_.ipv4 : behavior_.ipv6;
+  }
+  [[nodiscard]] bool routes_to_wan(const IpAddress& dst) const;
+  [[nodiscard]] bool serves_locally(const NatTable& t, const sim::Packet& p) const;
+  void outbound(sim::PacketPtr packet);
+  void inbound(sim::PacketPtr packet);
+  void hairpin(sim::PacketPtr packet);
+  void refuse(sim::PacketPtr packet, NatDrop reason);
+  void rebuild_pools();
+
+  NatBehavior behavior_;
+  std::vector<sim::IfaceId> wan_;
+  std::optional<std::vector<IpAddress>> explicit_pool_[2];  // [v4, v6]
+  NatTable v4_;
+  NatTable v6_;
+};
+
+}  // namespace natsim::nat

@@ -1,0 +1,172 @@
+#pragma once
+// The translation state of one NAT for one address family: mappings, their filtering
+// permissions and TCP connection states, external port allocation, address pooling,
+// caps and expiry. It knows nothing of nodes or links; NatGateway drives it per packet.
+#include <boost/system/result.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "natsim/base/endpoint.hpp"
+#include "natsim/base/time.hpp"
+#include "natsim/nat_models/nat_behavior.hpp"
+#include "natsim/sim/packet.hpp"
+#include "natsim/sim/random.hpp"
+
+namespace natsim::nat {
+
+using sim::IpProto;
+
+// Why the NAT refused a packet (each also counts as a sim::DropReason at the gateway).
+enum class NatDrop : std::uint8_t {
+  no_mapping,        // inbound with no mapping for its destination (or TCP non-SYN outbound)
+  expired,           // the mapping existed but its timer ran out
+  filtered,          // the mapping exists but the filtering behaviour refuses this source
+  exhausted,         // no external port, or a mapping cap was reached
+  hairpin_disabled,  // an internal host addressed an external endpoint of this NAT
+  kCount
+};
+inline constexpr std::size_t kNatDropCount = static_cast<std::size_t>(NatDrop::kCount);
+[[nodiscard]] std::string_view to_string(NatDrop d);
+// Lets result<T, NatDrop>::value() throw (tests and tools; the packet path never calls it).
+[[noreturn]] void throw_exception_from_error(NatDrop d, const boost::source_location& loc);
+
+struct NatCounters {
+  std::uint64_t outbound = 0;  // packets translated inside -> outside
+  std::uint64_t inbound = 0;   // packets translated outside -> inside
+  std::uint64_t hairpinned = 0;
+  std::uint64_t mappings_created = 0;
+  std::uint64_t mappings_expired = 0;
+  std::array<std::uint64_t, kNatDropCount> dropped{};
+  [[nodiscard]] std::uint64_t drops(NatDrop d) const {
+    return dropped[static_cast<std::size_t>(d)];
+  }
+};
+
+// RFC 5382 §5: connection tracking is coarse on purpose: a connection is established
+// once a SYN has passed in each direction, and transitory before that and after a
+// FIN or RST.
+enum class TcpState : std::uint8_t { none, syn_out, syn_in, established, closing };
+
+struct MappingInfo {
+  IpProto proto = IpProto::udp;
+  Endpoint internal;
+  Endpoint external;
+  std::optional<Endpoint> remote;  // ADM: port 0; APDM: full endpoint; EIM: none
+  TimePoint expires;
+  std::vector<Endpoint> permitted;  // remotes with a live filtering permission
+};
+
+class NatTable {
+ public:
+  // `pool` is the external addresses (empty in firewall mode, where external = internal).
+  NatTable(const NatBehavior& behavior, std::vector<IpAddress> pool, bool translate,
+           sim::Rng rng);
+
+  using Outcome = boost::system::result<Endpoint, NatDrop>;
+
+  // A packet from `internal` to `remote`: the external endpoint to send it from, creating
+  // or refreshing the mapping and recording the permission for `remote`.
+  Outcome outbound(TimePoint now, IpProto proto, const Endpoint& internal, const Endpoint& remote,
+                   std::uint8_t tcp_flags = 0);
+  // A packet from `remote` to `external`: the internal endpoint to deliver it to.
+  Outcome inbound(TimePoint now, IpProto proto, const Endpoint& remote, const Endpoint& external,
+                  std::uint8_t tcp_flags = 0);
+
+  [[nodiscard]] bool is_external(const IpAddress& address) const;
+  // Whether a mapping (live or not yet collected) owns this external endpoint.
+  [[nodiscard]] bool maps(IpProto proto, const Endpoint& external) const {
+    return in_.contains(InKey{external, proto});
+  }
+  [[nodiscard]] const std::vector<IpAddress>& pool() const { return pool_; }
+  [[nodiscard]] bool translates() const { return translate_; }
+  void set_pool(std::vector<IpAddress> pool);  // flushes
+  void flush();
+
+  [[nodiscard]] std::size_t size() const { return live_; }
+  [[nodiscard]] std::vector<MappingInfo> mappings(TimePoint now) const;
+  [[nodiscard]] const NatCounters& counters() const { return counters_; }
+  [[nodiscard]] NatCounters& counters() { return counters_; }
+
+ private:
+  struct Permission {
+    Endpoint remote;
+    TimePoint expires;
+    TcpState tcp = TcpState::none;
+  };
+  struct Entry {
+    Endpoint internal;
+    Endpoint external;
+    Endpoint remote_key;
+    TimePoint expires;
+    std::vector<Permission> permissions;
+    IpProto proto = IpProto::udp;
+    std::uint32_t generation = 0;
+    bool live = false;
+  };
+  struct OutKey {
+    Endpoint internal;
+    Endpoint remote_key;
+    IpProto proto;
+    bool operator==(const OutKey&) const = default;
+  };
+  struct InKey {
+    Endpoint external;
+    IpProto proto;
+    bool operator==(const InKey&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const OutKey& k) const noexcept {
+      return k.internal.hash() ^ (k.remote_key.hash() * 3) ^ static_cast<std::size_t>(k.proto);
+    }
+    std::size_t operator()(const InKey& k) const noexcept {
+      return k.external.hash() ^ static_cast<std::size_t>(k.proto);
+    }
+  };
+  struct Subscriber {
+    std::uint32_t pool_index = 0;
+    std::uint32_t mappings = 0;
+    std::optional<std::uint32_t> block;  // CGN port block on its external address
+  };
+  struct Expiry {
+    std::int64_t at;
+    std::uint32_t id;
+    std::uint32_t generation;
+  };
+
+  [[nodiscard]] Endpoint remote_key(const Endpoint& remote) const;
+  [[nodiscard]] Duration timeout(IpProto proto, TcpState state) const;
+  boost::system::result<std::uint32_t, NatDrop> create(TimePoint now, IpProto proto,
+                                                       const Endpoint& internal,
+                                                       const Endpoint& key);
+  std::optional<std::uint16_t> allocate_port(IpProto proto, const IpAddress& external,
+                                             std::uint16_t internal_port, std::uint32_t first,
+                                             std::uint32_t last);
+  void remove(std::uint32_t id);
+  void expire(TimePoint now);
+  // Records that `p` was seen at `now` (outbound or admitted inbound) and updates the
+  // mapping's expiry from its permissions.
+  void touch(Entry& e, Permission& p, TimePoint now, bool outbound, std::uint8_t tcp_flags);
+  Permission* find_permission(Entry& e, const Endpoint& remote, TimePoint now);
+
+  NatBehavior behavior_;
+  std::vector<IpAddress> pool_;
+  bool translate_;
+  sim::Rng rng_;
+  std::vector<Entry> entries_;
+  std::vector<std::uint32_t> free_;
+  std::size_t live_ = 0;
+  boost::unordered_flat_map<OutKey, std::uint32_t, KeyHash> out_;
+  boost::unordered_flat_map<InKey, std::uint32_t, KeyHash> in_;
+  boost::unordered_flat_map<IpAddress, Subscriber, std::hash<IpAddress>> subscribers_;
+  std::vector<std::vector<bool>> blocks_used_;  // per pool address
+  std::vector<Expiry> expiries_;                // min-heap on `at`
+  std::uint32_t next_pool_ = 0;
+  std::uint32_t next_port_ = 0;
+  NatCounters counters_;
+};
+
+}  // namespace natsim::nat

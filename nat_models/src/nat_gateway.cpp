@@ -1,0 +1,191 @@
+#include "natsim/nat_models/nat_gateway.hpp"
+
+#include <algorithm>
+
+#include "natsim/sim/network.hpp"
+
+namespace natsim::nat {
+
+using sim::DropReason;
+using sim::IfaceId;
+using sim::PacketPtr;
+
+namespace {
+
+NatTable make_table(const NatBehavior& b, sim::Network& net, const std::string& name,
+                    IpFamily family, std::vector<IpAddress> pool) {
+  const Translation mode = family == IpFamily::v4 ? b.ipv4 : b.ipv6;
+  const char* tag = family == IpFamily::v4 ? ":v4" : ":v6";
+  return NatTable(b, std::move(pool), mode == Translation::translate,
+                  net.rng_for("nat:" + name + tag));
+}
+
+std::size_t family_index(IpFamily f) { return f == IpFamily::v4 ? 0 : 1; }
+
+}  // namespace
+
+NatGateway::NatGateway(sim::Network& net, std::string name, sim::NodeId id,
+                       const NatBehavior& behavior)
+    : Router(net, std::move(name), id),
+      behavior_(behavior),
+      v4_(make_table(behavior_, net, this->name(), IpFamily::v4, {})),
+      v6_(make_table(behavior_, net, this->name(), IpFamily::v6, {})) {}
+
+void NatGateway::set_wan(IfaceId iface) {
+  if (!is_wan(iface)) wan_.push_back(iface);
+  rebuild_pools();
+}
+
+bool NatGateway::is_wan(IfaceId iface) const {
+  return std::find(wan_.begin(), wan_.end(), iface) != wan_.end();
+}
+
+void NatGateway::set_external_pool(const std::vector<IpAddress>& pool) {
+  if (pool.empty()) return;
+  explicit_pool_[family_index(pool.front().family())] = pool;
+  rebuild_pools();
+}
+
+void NatGateway::rebuild_pools() {
+  for (IpFamily family : {IpFamily::v4, IpFamily::v6}) {
+    std::vector<IpAddress> pool;
+    if (const auto& chosen = explicit_pool_[family_index(family)]) {
+      pool = *chosen;
+    } else {
+      for (IfaceId w : wan_) {
+        for (const InterfaceAddress& a : interface(w).addresses) {
+          if (a.address.family() == family) pool.push_back(a.address);
+        }
+      }
+    }
+    table_for(family).set_pool(std::move(pool));
+  }
+}
+
+void NatGateway::set_behavior(const NatBehavior& behavior) {
+  behavior_ = behavior;
+  v4_ = make_table(behavior_, network(), name(), IpFamily::v4, v4_.pool());
+  v6_ = make_table(behavior_, network(), name(), IpFamily::v6, v6_.pool());
+}
+
+void NatGateway::flush_mappings() {
+  v4_.flush();
+  v6_.flush();
+}
+
+void NatGateway::reboot(Duration downtime, std::optional<InterfaceAddress> new_wan_address) {
+  flush_mappings();
+  if (new_wan_address) change_wan_address(*new_wan_address);
+  if (downtime > Duration::zero()) {
+    set_up(false);
+    (void)schedule_in(downtime, [this] { set_up(true); });
+  }
+}
+
+void NatGateway::change_wan_address(const InterfaceAddress& address) {
+  if (wan_.empty()) return;
+  const IfaceId w = wan_.front();
+  std::vector<IpAddress> old;
+  for (const InterfaceAddress& a : interface(w).addresses) {
+    if (a.address.family() == address.address.family()) old.push_back(a.address);
+  }
+  for (const IpAddress& a : old) remove_address(w, a);
+  add_address(w, address);
+  auto& chosen = explicit_pool_[family_index(address.address.family())];
+  if (chosen) std::replace_if(chosen->begin(), chosen->end(), [&](const IpAddress& a) {
+    return std::find(old.begin(), old.end(), a) != old.end();
+  }, address.address);
+  rebuild_pools();
+}
+
+std::vector<MappingInfo> NatGateway::mappings() const {
+  std::vector<MappingInfo> out = v4_.mappings(now());
+  for (MappingInfo& m : v6_.mappings(now())) out.push_back(std::move(m));
+  return out;
+}
+
+NatCounters NatGateway::nat_counters() const {
+  NatCounters sum = v4_.counters();
+  const NatCounters& b = v6_.counters();
+  sum.outbound += b.outbound;
+  sum.inbound += b.inbound;
+  sum.hairpinned += b.hairpinned;
+  sum.mappings_created += b.mappings_created;
+  sum.mappings_expired += b.mappings_expired;
+  for (std::size_t i = 0; i < kNatDropCount; ++i) sum.dropped[i] += b.dropped[i];
+  return sum;
+}
+
+bool NatGateway::serves_locally(const NatTable& t, const sim::Packet& p) const {
+  // The gateway's own services on its external address answer where no mapping exists.
+  return p.proto == sim::IpProto::udp && !t.maps(p.proto, p.dst) && udp_listener(p.dst) != nullptr;
+}
+
+bool NatGateway::routes_to_wan(const IpAddress& dst) const {
+  const sim::Route* r = routes().lookup(dst);
+  return r != nullptr && is_wan(r->iface);
+}
+
+void NatGateway::process(PacketPtr packet, IfaceId in) {
+  const IpAddress& dst = packet->dst.address;
+  if (mode(dst.family()) == Translation::open) return Router::process(std::move(packet), in);
+  if (is_wan(in)) return inbound(std::move(packet));
+  if (table_for(dst.family()).is_external(dst)) return hairpin(std::move(packet));
+  if (owns(dst) || dst.is_multicast() || dst.is_broadcast()) {
+    return deliver_local(std::move(packet));
+  }
+  if (!routes_to_wan(dst)) return forward(std::move(packet));  // LAN to LAN: untouched
+  outbound(std::move(packet));
+}
+
+void NatGateway::outbound(PacketPtr packet) {
+  NatTable& t = table_for(packet->dst.address.family());
+  auto external = t.outbound(now(), packet->proto, packet->src, packet->dst, packet->tcp.flags);
+  if (!external) return refuse(std::move(packet), external.error());
+  packet->src = *external;
+  forward(std::move(packet));
+}
+
+void NatGateway::inbound(PacketPtr packet) {
+  NatTable& t = table_for(packet->dst.address.family());
+  const bool for_table = t.translates() ? t.is_external(packet->dst.address)
+                                        : !owns(packet->dst.address);
+  if (!for_table) {
+    if (owns(packet->dst.address)) return deliver_local(std::move(packet));
+    // Outside traffic addressed to an inside address without translation: never let in.
+    return refuse(std::move(packet), NatDrop::no_mapping);
+  }
+  if (t.translates() && serves_locally(t, *packet)) return deliver_local(std::move(packet));
+  auto internal = t.inbound(now(), packet->proto, packet->src, packet->dst, packet->tcp.flags);
+  if (!internal) return refuse(std::move(packet), internal.error());
+  packet->dst = *internal;
+  forward(std::move(packet));
+}
+
+void NatGateway::hairpin(PacketPtr packet) {
+  NatTable& t = table_for(packet->dst.address.family());
+  if (serves_locally(t, *packet)) return deliver_local(std::move(packet));
+  // RFC 4787 REQ-9: a NAT MUST hairpin (the knob models those that do not).
+  if (!behavior_.hairpinning) return refuse(std::move(packet), NatDrop::hairpin_disabled);
+  // REQ-9a: the packet leaves the NAT from the sender's external endpoint, and is
+  // filtered at the target mapping as if it had arrived from outside.
+  auto external = t.outbound(now(), packet->proto, packet->src, packet->dst, packet->tcp.flags);
+  if (!external) return refuse(std::move(packet), external.error());
+  const Endpoint from = behavior_.hairpin_translate_source ? *external : packet->src;
+  auto internal = t.inbound(now(), packet->proto, from, packet->dst, packet->tcp.flags);
+  if (!internal) return refuse(std::move(packet), internal.error());
+  ++t.counters().hairpinned;
+  packet->src = from;
+  packet->dst = *internal;
+  forward(std::move(packet));
+}
+
+void NatGateway::refuse(PacketPtr packet, NatDrop reason) {
+  // RFC 4787 REQ-12 / RFC 5382 REQ-4: refused packets vanish silently (no ICMP).
+  DropReason r = DropReason::no_state;
+  if (reason == NatDrop::filtered || reason == NatDrop::hairpin_disabled) r = DropReason::filtered;
+  if (reason == NatDrop::exhausted) r = DropReason::exhausted;
+  drop(std::move(packet), r);
+}
+
+}  // namespace natsim::nat

@@ -1,0 +1,360 @@
+#include "natsim/nat_models/nat_table.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <stdexcept>
+#include <string>
+
+namespace natsim::nat {
+
+namespace {
+
+bool later(const auto& a, const auto& b) { return a.at > b.at; }
+
+using sim::tcp_flags::ack;
+using sim::tcp_flags::fin;
+using sim::tcp_flags::rst;
+using sim::tcp_flags::syn;
+
+}  // namespace
+
+std::string_view to_string(NatDrop d) {
+  constexpr std::string_view kNames[] = {"no_mapping", "expired", "filtered", "exhausted",
+                                         "hairpin_disabled"};
+  static_assert(std::size(kNames) == kNatDropCount);
+  return kNames[static_cast<std::size_t>(d)];
+}
+
+void throw_exception_from_error(NatDrop d, const boost::source_location& loc) {
+  throw std::runtime_error("NAT refused the packet (" + std::string(to_string(d)) + ") at " +
+                           loc.to_string());
+}
+
+NatTable::NatTable(const NatBehavior& behavior, std::vector<IpAddress> pool, bool translate,
+                   sim::Rng rng)
+    : behavior_(behavior), translate_(translate), rng_(rng) {
+  set_pool(std::move(pool));
+}
+
+void NatTable::set_pool(std::vector<IpAddress> pool) {
+  pool_ = std::move(pool);
+  flush();
+}
+
+void NatTable::flush() {
+  entries_.clear();
+  free_.clear();
+  out_.clear();
+  in_.clear();
+  subscribers_.clear();
+  expiries_.clear();
+  live_ = 0;
+  const std::uint32_t range = std::uint32_t{behavior_.port_last} - behavior_.port_first + 1;
+  const std::uint32_t blocks =
+      behavior_.port_block_size == 0 ? 0 : range / behavior_.port_block_size;
+  blocks_used_.assign(pool_.size(), std::vector<bool>(blocks, false));
+  next_port_ = behavior_.port_first;
+}
+
+bool NatTable::is_external(const IpAddress& address) const {
+  return std::find(pool_.begin(), pool_.end(), address) != pool_.end();
+}
+
+Endpoint NatTable::remote_key(const Endpoint& remote) const {
+  // A firewall never changes endpoints, so one mapping per internal endpoint suffices.
+  if (!translate_) return Endpoint{};
+  switch (behavior_.mapping) {
+    case Mapping::endpoint_independent: return Endpoint{};
+    case Mapping::address_dependent: return Endpoint{remote.address, 0};
+    case Mapping::address_and_port_dependent: return remote;
+  }
+  return Endpoint{};
+}
+
+Duration NatTable::timeout(IpProto proto, TcpState state) const {
+  if (proto == IpProto::udp) return behavior_.udp_timeout;
+  return state == TcpState::established ? behavior_.tcp_established_timeout
+                                        : behavior_.tcp_transitory_timeout;
+}
+
+NatTable::Outcome NatTable::outbound(TimePoint now, IpProto proto, const Endpoint& internal,
+                                     const Endpoint& remote, std::uint8_t tcp_flags) {
+  expire(now);
+  const Endpoint key = remote_key(remote);
+  std::uint32_t id;
+  auto it = out_.find(OutKey{internal, key, proto});
+  if (it != out_.end()) {
+    id = it->second;
+  } else {
+    // RFC 5382 §5: only a SYN opens a TCP mapping.
+    if (proto == IpProto::tcp && (tcp_flags & (syn | ack)) != syn) {
+      ++counters_.dropped[static_cast<std::size_t>(NatDrop::no_mapping)];
+      return NatDrop::no_mapping;
+    }
+    auto created = create(now, proto, internal, key);
+    if (!created) {
+      ++counters_.dropped[static_cast<std::size_t>(created.error())];
+      return created.error();
+    }
+    id = *created;
+  }
+  Entry& e = entries_[id];
+  Permission* p = find_permission(e, remote, now);
+  if (p == nullptr) {
+    e.permissions.push_back(Permission{remote, now, TcpState::none});
+    p = &e.permissions.back();
+  }
+  touch(e, *p, now, /*outbound=*/true, tcp_flags);
+  ++counters_.outbound;
+  return e.external;
+}
+
+NatTable::Outcome NatTable::inbound(TimePoint now, IpProto proto, const Endpoint& remote,
+                                    const Endpoint& external, std::uint8_t tcp_flags) {
+  auto fail = [this](NatDrop d) -> Outcome {
+    ++counters_.dropped[static_cast<std::size_t>(d)];
+    return d;
+  };
+  auto it = in_.find(InKey{external, proto});
+  if (it == in_.end()) return fail(NatDrop::no_mapping);
+  const std::uint32_t id = it->second;
+  if (entries_[id].expires <= now) {
+    remove(id);
+    ++counters_.mappings_expired;
+    return fail(NatDrop::expired);
+  }
+  expire(now);
+  Entry& e = entries_[id];
+  // RFC 4787 §5: a permission is the remote (address, or address and port) that the
+  // internal endpoint has sent to through this mapping, while it is fresh.
+  Permission* match = nullptr;
+  for (Permission& p : e.permissions) {
+    if (p.expires <= now) continue;
+    const bool same_address = p.remote.address == remote.address;
+    const bool exact = same_address && p.remote.port == remote.port;
+    if (exact) {
+      match = &p;
+      break;
+    }
+    if (behavior_.filtering == Filtering::endpoint_independent ||
+        (behavior_.filtering == Filtering::address_dependent && same_address)) {
+      match = match != nullptr ? match : &p;
+    }
+  }
+  const bool admitted = match != nullptr || behavior_.filtering == Filtering::endpoint_independent;
+  if (!admitted) return fail(NatDrop::filtered);
+  if (proto == IpProto::tcp) {
+    // Each TCP remote is its own connection with its own state and timer.
+    Permission* conn = match != nullptr && match->remote == remote ? match : nullptr;
+    if (conn == nullptr) {
+      e.permissions.push_back(Permission{remote, now, TcpState::none});
+      conn = &e.permissions.back();
+    }
+    touch(e, *conn, now, /*outbound=*/false, tcp_flags);
+  } else if (behavior_.inbound_refresh && match != nullptr) {
+    // RFC 4787 REQ-6a: inbound refresh is optional behaviour.
+    touch(e, *match, now, /*outbound=*/false, 0);
+  }
+  ++counters_.inbound;
+  return e.internal;
+}
+
+NatTable::Permission* NatTable::find_permission(Entry& e, const Endpoint& remote, TimePoint now) {
+  Permission* stale = nullptr;
+  for (Permission& p : e.permissions) {
+    if (p.remote == remote) return &p;
+    if (p.expires <= now && stale == nullptr) stale = &p;
+  }
+  if (stale != nullptr) {  // reuse an expired slot instead of growing
+    *stale = Permission{remote, now, TcpState::none};
+  }
+  return stale;
+}
+
+void NatTable::touch(Entry& e, Permission& p, TimePoint now, bool outbound,
+                     std::uint8_t tcp_flags) {
+  if (e.proto == IpProto::tcp) {
+    TcpState& s = p.tcp;
+    if ((tcp_flags & (rst | fin)) != 0) {
+      s = TcpState::closing;
+    } else if ((tcp_flags & syn) != 0) {
+      const TcpState other = outbound ? TcpState::syn_in : TcpState::syn_out;
+      if (s == other || s == TcpState::established) {
+        s = TcpState::established;  // SYN seen both ways (incl. simultaneous open)
+      } else if (s != TcpState::closing) {
+        s = outbound ? TcpState::syn_out : TcpState::syn_in;
+      }
+    }
+  }
+  p.expires = now + timeout(e.proto, p.tcp);
+  // The mapping lives as long as its longest-lived permission.
+  TimePoint latest = p.expires;
+  if (e.proto == IpProto::tcp) {
+    for (const Permission& q : e.permissions) latest = std::max(latest, q.expires);
+  } else {
+    latest = std::max(latest, e.expires);
+  }
+  e.expires = latest;
+}
+
+boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, IpProto proto,
+                                                               const Endpoint& internal,
+                                                               const Endpoint& key) {
+  if (behavior_.max_mappings != 0 && live_ >= behavior_.max_mappings) return NatDrop::exhausted;
+  auto sub_it = subscribers_.find(internal.address);
+  if (behavior_.max_mappings_per_host != 0 && sub_it != subscribers_.end() &&
+      sub_it->second.mappings >= behavior_.max_mappings_per_host) {
+    return NatDrop::exhausted;
+  }
+
+  Endpoint external = internal;
+  if (translate_) {
+    if (pool_.empty()) return NatDrop::exhausted;
+    const bool paired = behavior_.pooling == Pooling::paired || behavior_.port_block_size != 0;
+    Subscriber sub;
+    if (sub_it != subscribers_.end()) {
+      sub = sub_it->second;
+    } else {
+      sub.pool_index = next_pool_;
+      next_pool_ = (next_pool_ + 1) % static_cast<std::uint32_t>(pool_.size());
+    }
+    std::uint32_t pool_index = paired ? sub.pool_index
+                                      : static_cast<std::uint32_t>(rng_.below(pool_.size()));
+    std::uint32_t first = behavior_.port_first;
+    std::uint32_t last = behavior_.port_last;
+    if (behavior_.port_block_size != 0) {
+      if (!sub.block) {
+        // RFC 6888 REQ-4: a subscriber's ports come from its own block.
+        auto& used = blocks_used_[pool_index];
+        auto free_block = std::find(used.begin(), used.end(), false);
+        if (free_block == used.end()) return NatDrop::exhausted;
+        *free_block = true;
+        sub.block = static_cast<std::uint32_t>(free_block - used.begin());
+      }
+      first = behavior_.port_first + *sub.block * behavior_.port_block_size;
+      last = first + behavior_.port_block_size - 1;
+    }
+    auto port = allocate_port(proto, pool_[pool_index], internal.port, first, last);
+    if (!port) {
+      if (sub_it == subscribers_.end() && sub.block) blocks_used_[pool_index][*sub.block] = false;
+      return NatDrop::exhausted;
+    }
+    external = Endpoint{pool_[pool_index], *port};
+    sub_it = subscribers_.insert_or_assign(internal.address, sub).first;
+  } else if (sub_it == subscribers_.end()) {
+    sub_it = subscribers_.emplace(internal.address, Subscriber{}).first;
+  }
+  ++sub_it->second.mappings;
+
+  std::uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = static_cast<std::uint32_t>(entries_.size());
+    entries_.emplace_back();
+  }
+  Entry& e = entries_[id];
+  e.internal = internal;
+  e.external = external;
+  e.remote_key = key;
+  e.expires = now;
+  e.permissions.clear();
+  e.proto = proto;
+  e.live = true;
+  out_.emplace(OutKey{internal, key, proto}, id);
+  in_.emplace(InKey{external, proto}, id);
+  ++live_;
+  ++counters_.mappings_created;
+  // The expiry entry is pushed once the first packet has set the timer (see expire()).
+  expiries_.push_back(Expiry{to_ns(now), id, e.generation});
+  std::push_heap(expiries_.begin(), expiries_.end(), [](auto& a, auto& b) { return later(a, b); });
+  return id;
+}
+
+std::optional<std::uint16_t> NatTable::allocate_port(IpProto proto, const IpAddress& external,
+                                                     std::uint16_t internal_port,
+                                                     std::uint32_t first, std::uint32_t last) {
+  const std::uint32_t size = last - first + 1;
+  std::uint32_t start = first;
+  switch (behavior_.port_assignment) {
+    case PortAssignment::preserve:
+      start = internal_port >= first && internal_port <= last ? internal_port : first;
+      break;
+    case PortAssignment::sequential:
+      start = next_port_ >= first && next_port_ <= last ? next_port_ : first;
+      break;
+    case PortAssignment::random:
+      start = first + static_cast<std::uint32_t>(rng_.below(size));
+      break;
+  }
+  for (std::uint32_t i = 0; i < size; ++i) {
+    const std::uint32_t port = first + (start - first + i) % size;
+    // RFC 4787 REQ-4: keep the internal port's parity when asked to.
+    if (behavior_.preserve_parity && (port & 1u) != (internal_port & 1u)) continue;
+    if (in_.contains(InKey{Endpoint{external, static_cast<std::uint16_t>(port)}, proto})) continue;
+    if (behavior_.port_assignment == PortAssignment::sequential) next_port_ = port + 1;
+    return static_cast<std::uint16_t>(port);
+  }
+  return std::nullopt;
+}
+
+void NatTable::remove(std::uint32_t id) {
+  Entry& e = entries_[id];
+  assert(e.live);
+  out_.erase(OutKey{e.internal, e.remote_key, e.proto});
+  in_.erase(InKey{e.external, e.proto});
+  auto sub = subscribers_.find(e.internal.address);
+  if (sub != subscribers_.end() && --sub->second.mappings == 0) {
+    if (sub->second.block) blocks_used_[sub->second.pool_index][*sub->second.block] = false;
+    subscribers_.erase(sub);
+  }
+  e.live = false;
+  ++e.generation;
+  e.permissions.clear();
+  free_.push_back(id);
+  --live_;
+}
+
+void NatTable::expire(TimePoint now) {
+  auto cmp = [](auto& a, auto& b) { return later(a, b); };
+  // Lazy expiry: entries whose timer was extended since they were queued are requeued
+  // with their new time, at most once per timeout period.
+  while (!expiries_.empty() && expiries_.front().at <= to_ns(now)) {
+    std::pop_heap(expiries_.begin(), expiries_.end(), cmp);
+    const Expiry x = expiries_.back();
+    expiries_.pop_back();
+    Entry& e = entries_[x.id];
+    if (!e.live || e.generation != x.generation) continue;
+    if (e.expires <= now) {
+      remove(x.id);
+      ++counters_.mappings_expired;
+    } else {
+      expiries_.push_back(Expiry{to_ns(e.expires), x.id, x.generation});
+      std::push_heap(expiries_.begin(), expiries_.end(), cmp);
+    }
+  }
+}
+
+std::vector<MappingInfo> NatTable::mappings(TimePoint now) const {
+  std::vector<MappingInfo> out;
+  for (const Entry& e : entries_) {
+    if (!e.live || e.expires <= now) continue;
+    MappingInfo info;
+    info.proto = e.proto;
+    info.internal = e.internal;
+    info.external = e.external;
+    if (translate_ && behavior_.mapping != Mapping::endpoint_independent) info.remote = e.remote_key;
+    info.expires = e.expires;
+    for (const Permission& p : e.permissions) {
+      if (p.expires > now) info.permitted.push_back(p.remote);
+    }
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const MappingInfo& a, const MappingInfo& b) {
+    return std::tie(a.external, a.internal) < std::tie(b.external, b.internal);
+  });
+  return out;
+}
+
+}  // namespace natsim::nat
