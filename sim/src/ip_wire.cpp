@@ -2,6 +2,8 @@
 
 #include <cassert>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace natsim::sim {
 
@@ -37,6 +39,24 @@ Endpoint endpoint_from(IpFamily family, const std::uint8_t* address, std::uint16
 }
 
 }  // namespace
+
+const char* to_string(IpParseError e) {
+  switch (e) {
+    case IpParseError::truncated: return "truncated";
+    case IpParseError::bad_version: return "bad IP version";
+    case IpParseError::bad_header_length: return "bad header length";
+    case IpParseError::bad_total_length: return "bad total length";
+    case IpParseError::bad_ip_checksum: return "bad IP checksum";
+    case IpParseError::unsupported_protocol: return "unsupported protocol";
+    case IpParseError::bad_l4_length: return "bad UDP/TCP length";
+    case IpParseError::bad_l4_checksum: return "bad UDP/TCP checksum";
+  }
+  return "?";
+}
+
+void throw_exception_from_error(IpParseError e, const boost::source_location& loc) {
+  throw std::runtime_error(std::string("IP packet: ") + to_string(e) + " at " + loc.to_string());
+}
 
 std::uint32_t checksum_add(std::uint32_t sum, ByteView bytes) {
   std::size_t i = 0;

@@ -1,6 +1,8 @@
 #include "natsim/sim/pcap.hpp"
 
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "natsim/sim/ip_wire.hpp"
 
@@ -20,6 +22,19 @@ constexpr std::size_t kRecordHeaderSize = 16;
 constexpr std::uint32_t kSnapLength = 65535 + kIpv6HeaderSize;
 
 }  // namespace
+
+const char* to_string(PcapParseError e) {
+  switch (e) {
+    case PcapParseError::truncated: return "truncated";
+    case PcapParseError::bad_magic: return "not a pcap file";
+    case PcapParseError::bad_record_length: return "bad record length";
+  }
+  return "?";
+}
+
+void throw_exception_from_error(PcapParseError e, const boost::source_location& loc) {
+  throw std::runtime_error(std::string("pcap: ") + to_string(e) + " at " + loc.to_string());
+}
 
 PcapWriter::~PcapWriter() { close(); }
 

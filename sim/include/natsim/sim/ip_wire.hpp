@@ -30,6 +30,10 @@ enum class IpParseError : std::uint8_t {
   bad_l4_checksum,
 };
 
+[[nodiscard]] const char* to_string(IpParseError e);
+// Lets result<T, IpParseError>::value() throw (tests and tools, never the packet path).
+[[noreturn]] void throw_exception_from_error(IpParseError e, const boost::source_location& loc);
+
 struct ParsedIpPacket {
   Endpoint src;
   Endpoint dst;

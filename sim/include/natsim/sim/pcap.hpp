@@ -55,6 +55,8 @@ struct PcapFile {
 };
 
 enum class PcapParseError : std::uint8_t { truncated, bad_magic, bad_record_length };
+[[nodiscard]] const char* to_string(PcapParseError e);
+[[noreturn]] void throw_exception_from_error(PcapParseError e, const boost::source_location& loc);
 
 // Reads a whole pcap file image (either byte order, either resolution).
 [[nodiscard]] boost::system::result<PcapFile, PcapParseError> parse_pcap(ByteView file);
