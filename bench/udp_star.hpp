@@ -7,14 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "natsim/nat_models/site.hpp"
 #include "natsim/sim/network.hpp"
 
 namespace natsim::bench {
 
 struct UdpStar {
-  // `client_uplink` lets a caller put something (e.g. a NAT) between each client and the
-  // hub; by default clients attach to the hub directly.
-  explicit UdpStar(int clients, std::uint64_t seed = 1) : net(seed) {
+  // With `behind_nat`, every client sits alone behind its own NAT gateway (the gateway
+  // takes the spoke's address and link; the client is 192.168.1.2 on its LAN).
+  explicit UdpStar(int clients, bool behind_nat = false, std::uint64_t seed = 1) : net(seed) {
     using namespace natsim::sim;
     LinkParams lp;
     lp.latency = milliseconds(1);
@@ -29,8 +30,21 @@ struct UdpStar {
     });
     const Endpoint server_ep{*IpAddress::parse("10.0.0.1"), 3478};
     for (int i = 1; i <= clients; ++i) {
-      Host& h = net.add_host("c" + std::to_string(i));
-      attach(h, hub, i, lp);
+      Host* client;
+      if (behind_nat) {
+        nat::SiteOptions o;
+        o.behavior = *nat::preset("port-restricted-cone");
+        o.lan = *InterfaceAddress::parse("192.168.1.1/24");
+        o.wan = *InterfaceAddress::parse(spoke_net(i, 1) + "/30");
+        o.upstream = *InterfaceAddress::parse(spoke_net(i, 2) + "/30");
+        o.wan_link = lp;
+        o.lan_link = lp;
+        client = nat::add_site(net, hub, "n" + std::to_string(i), o).hosts.front();
+      } else {
+        client = &net.add_host("c" + std::to_string(i));
+        attach(*client, hub, i, lp);
+      }
+      Host& h = *client;
       UdpSocket* s = h.udp_bind().value();
       s->on_receive([this](const Datagram&) { ++client_rx; });
       const Duration start = milliseconds(10) * (i - 1) / clients;

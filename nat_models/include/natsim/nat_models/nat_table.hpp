@@ -2,6 +2,7 @@
 // The translation state of one NAT for one address family: mappings, their filtering
 // permissions and TCP connection states, external port allocation, address pooling,
 // caps and expiry. It knows nothing of nodes or links; NatGateway drives it per packet.
+#include <boost/container/small_vector.hpp>
 #include <boost/system/result.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <array>
@@ -102,7 +103,9 @@ class NatTable {
     Endpoint external;
     Endpoint remote_key;
     TimePoint expires;
-    std::vector<Permission> permissions;
+    // Most mappings talk to one or two remotes: keep those inside the entry (one cache
+    // line fewer per packet in large tables).
+    boost::container::small_vector<Permission, 2> permissions;
     IpProto proto = IpProto::udp;
     std::uint32_t generation = 0;
     bool live = false;
