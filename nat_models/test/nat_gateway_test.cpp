@@ -226,3 +226,83 @@ TEST(NatGateway, ExhaustedPortsDropAndCount) {
 
 }  // namespace
 }  // namespace natsim::nat
+
+namespace natsim::nat {
+namespace {
+
+// A host that records every TCP segment it receives (virtual TCP sockets come later).
+class TcpProbe : public sim::Host {
+ public:
+  using Host::Host;
+  struct Segment {
+    Endpoint from;
+    Endpoint to;
+    std::uint8_t flags;
+  };
+  std::vector<Segment> segments;
+
+  void send_segment(const Endpoint& from, const Endpoint& to, std::uint8_t flags) {
+    sim::PacketPtr p = network().packets().acquire();
+    p->proto = sim::IpProto::tcp;
+    p->src = from;
+    p->dst = to;
+    p->tcp.flags = flags;
+    (void)send(std::move(p));
+  }
+
+ protected:
+  void process(sim::PacketPtr packet, sim::IfaceId in) override {
+    if (packet->proto == sim::IpProto::tcp && owns(packet->dst.address)) {
+      segments.push_back({packet->src, packet->dst, packet->tcp.flags});
+      return;
+    }
+    Host::process(std::move(packet), in);
+  }
+};
+
+TEST(NatGatewayTcp, HandshakeCrossesAndUnsolicitedSynDoesNot) {
+  using namespace sim::tcp_flags;
+  World w;
+  auto& server = w.net.add_node<TcpProbe>("web");
+  auto sc = w.net.connect(server, w.core);
+  server.add_address(sc.a_iface, "198.51.100.80/24");
+  w.core.add_address(sc.b_iface, "198.51.100.1/24");
+  ASSERT_TRUE(server.set_default_route(ip("198.51.100.1")));
+
+  // The client is a TcpProbe behind a hand-built gateway.
+  auto& gw = w.net.add_node<NatGateway>("gw", *preset("port-restricted-cone"));
+  auto wan = w.net.connect(gw, w.core);
+  gw.add_address(wan.a_iface, "203.0.113.2/30");
+  w.core.add_address(wan.b_iface, "203.0.113.1/30");
+  ASSERT_TRUE(gw.set_default_route(ip("203.0.113.1")));
+  gw.set_wan(wan.a_iface);
+  auto& client = w.net.add_node<TcpProbe>("client");
+  auto lan = w.net.connect(client, gw);
+  client.add_address(lan.a_iface, "10.0.0.2/24");
+  gw.add_address(lan.b_iface, "10.0.0.1/24");
+  ASSERT_TRUE(client.set_default_route(ip("10.0.0.1")));
+
+  // An unsolicited SYN from outside goes nowhere.
+  server.send_segment(ep("198.51.100.80:80"), ep("203.0.113.2:40000"), syn);
+  w.net.run();
+  EXPECT_TRUE(client.segments.empty());
+
+  client.send_segment(ep("10.0.0.2:40000"), ep("198.51.100.80:80"), syn);
+  w.net.run();
+  ASSERT_EQ(server.segments.size(), 1u);
+  EXPECT_EQ(server.segments[0].from, ep("203.0.113.2:40000"));
+  server.send_segment(ep("198.51.100.80:80"), ep("203.0.113.2:40000"), syn | ack);
+  w.net.run();
+  ASSERT_EQ(client.segments.size(), 1u);
+  EXPECT_EQ(client.segments[0].to, ep("10.0.0.2:40000"));
+  EXPECT_EQ(client.segments[0].flags, syn | ack);
+  // Established: the mapping now lives for the established timeout.
+  auto m = gw.mappings();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].proto, sim::IpProto::tcp);
+  EXPECT_GT(m[0].expires, w.net.now() + hours(2));
+  EXPECT_EQ(gw.nat_counters().drops(NatDrop::no_mapping), 1u);
+}
+
+}  // namespace
+}  // namespace natsim::nat
