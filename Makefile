@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test bench sanitize fuzz format clean
+.PHONY: all deps build run test bench sanitize clang fuzz format clean
 
 all: build
 
@@ -26,6 +26,12 @@ sanitize: deps
 	cmake --preset sanitize >/dev/null
 	cmake --build --preset sanitize -j $(JOBS)
 	ctest --preset sanitize -j $(JOBS) $(CTEST_ARGS)
+
+# The same tests built with clang (the project must build with both compilers).
+clang: deps
+	cmake --preset clang >/dev/null
+	cmake --build --preset clang -j $(JOBS)
+	ctest --preset clang -j $(JOBS) $(CTEST_ARGS)
 
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20
