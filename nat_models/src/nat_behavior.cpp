@@ -87,8 +87,9 @@ std::vector<Preset> make_presets() {
   cgnat.port_assignment = PortAssignment::random;
   cgnat.port_block_size = 512;
   cgnat.udp_timeout = minutes(2);
-  out.push_back({"cgnat", "carrier-grade NAT: EIM + EIF, 512-port block per subscriber, random "
-                          "ports in the block, paired pooling, 2 min UDP timeout",
+  out.push_back({"cgnat",
+                 "carrier-grade NAT: EIM + EIF, 512-port block per subscriber, random "
+                 "ports in the block, paired pooling, 2 min UDP timeout",
                  cgnat});
 
   // Linux iptables MASQUERADE as commonly deployed: conntrack keeps the source port when
@@ -111,33 +112,47 @@ std::vector<Preset> make_presets() {
   strict.port_assignment = PortAssignment::random;
   strict.udp_timeout = seconds(30);
   strict.hairpinning = false;
-  out.push_back({"enterprise-strict",
-                 "APDM + APDF, random ports, 30 s UDP timeout, no hairpinning", strict});
+  out.push_back(
+      {"enterprise-strict", "APDM + APDF, random ports, 30 s UDP timeout, no hairpinning", strict});
 
   // No translation at all, but a stateful firewall for both families.
   NatBehavior firewall;
   firewall.ipv4 = Translation::firewall;
   firewall.ipv6 = Translation::firewall;
-  out.push_back({"firewall", "no translation; outbound allowed, inbound only as APDF replies",
-                 firewall});
+  out.push_back(
+      {"firewall", "no translation; outbound allowed, inbound only as APDF replies", firewall});
   return out;
 }
 
 }  // namespace
 
-std::string_view to_string(Mapping m) { return name_of(kMappingNames, m); }
-std::string_view to_string(Filtering f) { return name_of(kFilteringNames, f); }
-std::string_view to_string(PortAssignment p) { return name_of(kPortNames, p); }
-std::string_view to_string(Pooling p) { return name_of(kPoolingNames, p); }
-std::string_view to_string(Translation t) { return name_of(kTranslationNames, t); }
-std::optional<Mapping> parse_mapping(std::string_view t) { return value_of(kMappingNames, t); }
+std::string_view to_string(Mapping m) {
+  return name_of(kMappingNames, m);
+}
+std::string_view to_string(Filtering f) {
+  return name_of(kFilteringNames, f);
+}
+std::string_view to_string(PortAssignment p) {
+  return name_of(kPortNames, p);
+}
+std::string_view to_string(Pooling p) {
+  return name_of(kPoolingNames, p);
+}
+std::string_view to_string(Translation t) {
+  return name_of(kTranslationNames, t);
+}
+std::optional<Mapping> parse_mapping(std::string_view t) {
+  return value_of(kMappingNames, t);
+}
 std::optional<Filtering> parse_filtering(std::string_view t) {
   return value_of(kFilteringNames, t);
 }
 std::optional<PortAssignment> parse_port_assignment(std::string_view t) {
   return value_of(kPortNames, t);
 }
-std::optional<Pooling> parse_pooling(std::string_view t) { return value_of(kPoolingNames, t); }
+std::optional<Pooling> parse_pooling(std::string_view t) {
+  return value_of(kPoolingNames, t);
+}
 std::optional<Translation> parse_translation(std::string_view t) {
   return value_of(kTranslationNames, t);
 }

@@ -11,7 +11,8 @@ using nlohmann::json;
 
 std::string names_of_presets() {
   std::string out;
-  for (const Preset& p : presets()) out += (out.empty() ? "" : ", ") + std::string(p.name);
+  for (const Preset& p : presets())
+    out += (out.empty() ? "" : ", ") + std::string(p.name);
   return out;
 }
 
@@ -44,7 +45,8 @@ std::uint32_t as_uint(const json& v, const std::string& at, std::uint32_t max) {
 Duration as_duration(const json& v, const std::string& at) {
   const std::string& text = as_string(v, at, "a duration such as \"30s\" or \"5m\"");
   auto d = parse_duration(text);
-  if (!d) throw InputError(at, "bad duration '" + text + "', expected e.g. \"250ms\", \"30s\", \"5m\"");
+  if (!d)
+    throw InputError(at, "bad duration '" + text + "', expected e.g. \"250ms\", \"30s\", \"5m\"");
   return *d;
 }
 
@@ -63,43 +65,83 @@ NatBehavior behavior_from_json(const json& profile, const std::string& pointer) 
     const std::string at = pointer + "/preset";
     const std::string& name = as_string(*it, at, "a preset name");
     auto p = preset(name);
-    if (!p) throw InputError(at, "unknown preset '" + name + "', expected one of " + names_of_presets());
+    if (!p)
+      throw InputError(at, "unknown preset '" + name + "', expected one of " + names_of_presets());
     b = *p;
   }
   using Setter = std::function<void(const json&, const std::string&)>;
   const std::map<std::string, Setter> knobs = {
       {"preset", [](const json&, const std::string&) {}},
-      {"mapping", [&](const json& v, const std::string& at) { b.mapping = as_enum(v, at, parse_mapping, kMappingChoices); }},
-      {"filtering", [&](const json& v, const std::string& at) { b.filtering = as_enum(v, at, parse_filtering, kMappingChoices); }},
-      {"port_assignment", [&](const json& v, const std::string& at) { b.port_assignment = as_enum(v, at, parse_port_assignment, kPortChoices); }},
-      {"port_range", [&](const json& v, const std::string& at) {
+      {"mapping",
+       [&](const json& v, const std::string& at) {
+         b.mapping = as_enum(v, at, parse_mapping, kMappingChoices);
+       }},
+      {"filtering",
+       [&](const json& v, const std::string& at) {
+         b.filtering = as_enum(v, at, parse_filtering, kMappingChoices);
+       }},
+      {"port_assignment",
+       [&](const json& v, const std::string& at) {
+         b.port_assignment = as_enum(v, at, parse_port_assignment, kPortChoices);
+       }},
+      {"port_range",
+       [&](const json& v, const std::string& at) {
          if (!v.is_array() || v.size() != 2) throw InputError(at, "expected [first, last]");
          const auto first = as_uint(v[0], at + "/0", 65535);
          const auto last = as_uint(v[1], at + "/1", 65535);
-         if (first == 0 || first > last) throw InputError(at, "expected 1 <= first <= last <= 65535");
+         if (first == 0 || first > last)
+           throw InputError(at, "expected 1 <= first <= last <= 65535");
          b.port_first = static_cast<std::uint16_t>(first);
          b.port_last = static_cast<std::uint16_t>(last);
        }},
-      {"preserve_parity", [&](const json& v, const std::string& at) { b.preserve_parity = as_bool(v, at); }},
-      {"pooling", [&](const json& v, const std::string& at) { b.pooling = as_enum(v, at, parse_pooling, kPoolingChoices); }},
-      {"udp_timeout", [&](const json& v, const std::string& at) { b.udp_timeout = as_duration(v, at); }},
-      {"tcp_established_timeout", [&](const json& v, const std::string& at) { b.tcp_established_timeout = as_duration(v, at); }},
-      {"tcp_transitory_timeout", [&](const json& v, const std::string& at) { b.tcp_transitory_timeout = as_duration(v, at); }},
-      {"inbound_refresh", [&](const json& v, const std::string& at) { b.inbound_refresh = as_bool(v, at); }},
-      {"hairpinning", [&](const json& v, const std::string& at) { b.hairpinning = as_bool(v, at); }},
-      {"hairpin_translate_source", [&](const json& v, const std::string& at) { b.hairpin_translate_source = as_bool(v, at); }},
-      {"max_mappings_per_host", [&](const json& v, const std::string& at) { b.max_mappings_per_host = as_uint(v, at, UINT32_MAX); }},
-      {"max_mappings", [&](const json& v, const std::string& at) { b.max_mappings = as_uint(v, at, UINT32_MAX); }},
-      {"port_block_size", [&](const json& v, const std::string& at) { b.port_block_size = static_cast<std::uint16_t>(as_uint(v, at, 65535)); }},
-      {"ipv4", [&](const json& v, const std::string& at) { b.ipv4 = as_enum(v, at, parse_translation, kTranslationChoices); }},
-      {"ipv6", [&](const json& v, const std::string& at) { b.ipv6 = as_enum(v, at, parse_translation, kTranslationChoices); }},
+      {"preserve_parity",
+       [&](const json& v, const std::string& at) { b.preserve_parity = as_bool(v, at); }},
+      {"pooling",
+       [&](const json& v, const std::string& at) {
+         b.pooling = as_enum(v, at, parse_pooling, kPoolingChoices);
+       }},
+      {"udp_timeout",
+       [&](const json& v, const std::string& at) { b.udp_timeout = as_duration(v, at); }},
+      {"tcp_established_timeout",
+       [&](const json& v, const std::string& at) {
+         b.tcp_established_timeout = as_duration(v, at);
+       }},
+      {"tcp_transitory_timeout",
+       [&](const json& v, const std::string& at) {
+         b.tcp_transitory_timeout = as_duration(v, at);
+       }},
+      {"inbound_refresh",
+       [&](const json& v, const std::string& at) { b.inbound_refresh = as_bool(v, at); }},
+      {"hairpinning",
+       [&](const json& v, const std::string& at) { b.hairpinning = as_bool(v, at); }},
+      {"hairpin_translate_source",
+       [&](const json& v, const std::string& at) { b.hairpin_translate_source = as_bool(v, at); }},
+      {"max_mappings_per_host",
+       [&](const json& v, const std::string& at) {
+         b.max_mappings_per_host = as_uint(v, at, UINT32_MAX);
+       }},
+      {"max_mappings",
+       [&](const json& v, const std::string& at) { b.max_mappings = as_uint(v, at, UINT32_MAX); }},
+      {"port_block_size",
+       [&](const json& v, const std::string& at) {
+         b.port_block_size = static_cast<std::uint16_t>(as_uint(v, at, 65535));
+       }},
+      {"ipv4",
+       [&](const json& v, const std::string& at) {
+         b.ipv4 = as_enum(v, at, parse_translation, kTranslationChoices);
+       }},
+      {"ipv6",
+       [&](const json& v, const std::string& at) {
+         b.ipv6 = as_enum(v, at, parse_translation, kTranslationChoices);
+       }},
   };
   for (const auto& [key, value] : profile.items()) {
     const std::string at = pointer + "/" + pointer_token(key);
     auto knob = knobs.find(key);
     if (knob == knobs.end()) {
       std::string known;
-      for (const auto& [name, setter] : knobs) known += (known.empty() ? "" : ", ") + name;
+      for (const auto& [name, setter] : knobs)
+        known += (known.empty() ? "" : ", ") + name;
       throw InputError(at, "unknown key '" + key + "', expected one of " + known);
     }
     knob->second(value, at);

@@ -20,7 +20,9 @@ NatTable make_table(const NatBehavior& b, sim::Network& net, const std::string& 
                   net.rng_for("nat:" + name + tag));
 }
 
-std::size_t family_index(IpFamily f) { return f == IpFamily::v4 ? 0 : 1; }
+std::size_t family_index(IpFamily f) {
+  return f == IpFamily::v4 ? 0 : 1;
+}
 
 }  // namespace
 
@@ -89,18 +91,22 @@ void NatGateway::change_wan_address(const InterfaceAddress& address) {
   for (const InterfaceAddress& a : interface(w).addresses) {
     if (a.address.family() == address.address.family()) old.push_back(a.address);
   }
-  for (const IpAddress& a : old) remove_address(w, a);
+  for (const IpAddress& a : old)
+    remove_address(w, a);
   add_address(w, address);
   auto& chosen = explicit_pool_[family_index(address.address.family())];
-  if (chosen) std::replace_if(chosen->begin(), chosen->end(), [&](const IpAddress& a) {
-    return std::find(old.begin(), old.end(), a) != old.end();
-  }, address.address);
+  if (chosen)
+    std::replace_if(
+        chosen->begin(), chosen->end(),
+        [&](const IpAddress& a) { return std::find(old.begin(), old.end(), a) != old.end(); },
+        address.address);
   rebuild_pools();
 }
 
 std::vector<MappingInfo> NatGateway::mappings() const {
   std::vector<MappingInfo> out = v4_.mappings(now());
-  for (MappingInfo& m : v6_.mappings(now())) out.push_back(std::move(m));
+  for (MappingInfo& m : v6_.mappings(now()))
+    out.push_back(std::move(m));
   return out;
 }
 
@@ -112,7 +118,8 @@ NatCounters NatGateway::nat_counters() const {
   sum.hairpinned += b.hairpinned;
   sum.mappings_created += b.mappings_created;
   sum.mappings_expired += b.mappings_expired;
-  for (std::size_t i = 0; i < kNatDropCount; ++i) sum.dropped[i] += b.dropped[i];
+  for (std::size_t i = 0; i < kNatDropCount; ++i)
+    sum.dropped[i] += b.dropped[i];
   return sum;
 }
 
@@ -148,11 +155,12 @@ void NatGateway::outbound(PacketPtr packet) {
 
 void NatGateway::inbound(PacketPtr packet) {
   NatTable& t = table_for(packet->dst.address.family());
-  const bool for_table = t.translates() ? t.is_external(packet->dst.address)
-                                        : !owns(packet->dst.address);
+  const bool for_table =
+      t.translates() ? t.is_external(packet->dst.address) : !owns(packet->dst.address);
   if (!for_table) {
     if (owns(packet->dst.address)) return deliver_local(std::move(packet));
     // Outside traffic addressed to an inside address without translation: never let in.
+    ++t.counters().dropped[static_cast<std::size_t>(NatDrop::no_mapping)];
     return refuse(std::move(packet), NatDrop::no_mapping);
   }
   if (t.translates() && serves_locally(t, *packet)) return deliver_local(std::move(packet));
@@ -166,7 +174,10 @@ void NatGateway::hairpin(PacketPtr packet) {
   NatTable& t = table_for(packet->dst.address.family());
   if (serves_locally(t, *packet)) return deliver_local(std::move(packet));
   // RFC 4787 REQ-9: a NAT MUST hairpin (the knob models those that do not).
-  if (!behavior_.hairpinning) return refuse(std::move(packet), NatDrop::hairpin_disabled);
+  if (!behavior_.hairpinning) {
+    ++t.counters().dropped[static_cast<std::size_t>(NatDrop::hairpin_disabled)];
+    return refuse(std::move(packet), NatDrop::hairpin_disabled);
+  }
   // REQ-9a: the packet leaves the NAT from the sender's external endpoint, and is
   // filtered at the target mapping as if it had arrived from outside.
   auto external = t.outbound(now(), packet->proto, packet->src, packet->dst, packet->tcp.flags);
@@ -180,6 +191,7 @@ void NatGateway::hairpin(PacketPtr packet) {
   forward(std::move(packet));
 }
 
+// The NatTable has already counted `reason` in nat_counters(); this is the node's side.
 void NatGateway::refuse(PacketPtr packet, NatDrop reason) {
   // RFC 4787 REQ-12 / RFC 5382 REQ-4: refused packets vanish silently (no ICMP).
   DropReason r = DropReason::no_state;

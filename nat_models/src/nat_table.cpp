@@ -9,7 +9,9 @@ namespace natsim::nat {
 
 namespace {
 
-bool later(const auto& a, const auto& b) { return a.at > b.at; }
+bool later(const auto& a, const auto& b) {
+  return a.at > b.at;
+}
 
 using sim::tcp_flags::ack;
 using sim::tcp_flags::fin;
@@ -64,9 +66,12 @@ Endpoint NatTable::remote_key(const Endpoint& remote) const {
   // A firewall never changes endpoints, so one mapping per internal endpoint suffices.
   if (!translate_) return Endpoint{};
   switch (behavior_.mapping) {
-    case Mapping::endpoint_independent: return Endpoint{};
-    case Mapping::address_dependent: return Endpoint{remote.address, 0};
-    case Mapping::address_and_port_dependent: return remote;
+    case Mapping::endpoint_independent:
+      return Endpoint{};
+    case Mapping::address_dependent:
+      return Endpoint{remote.address, 0};
+    case Mapping::address_and_port_dependent:
+      return remote;
   }
   return Endpoint{};
 }
@@ -83,6 +88,12 @@ NatTable::Outcome NatTable::outbound(TimePoint now, IpProto proto, const Endpoin
   const Endpoint key = remote_key(remote);
   std::uint32_t id;
   auto it = out_.find(OutKey{internal, key, proto});
+  if (it != out_.end() && entries_[it->second].expires <= now) {
+    // Timed out but not yet swept: it is gone, whatever comes next must start afresh.
+    remove(it->second);
+    ++counters_.mappings_expired;
+    it = out_.end();
+  }
   if (it != out_.end()) {
     id = it->second;
   } else {
@@ -175,14 +186,15 @@ void NatTable::touch(Entry& e, Permission& p, TimePoint now, bool outbound,
                      std::uint8_t tcp_flags) {
   if (e.proto == IpProto::tcp) {
     TcpState& s = p.tcp;
+    const TcpState own_syn = outbound ? TcpState::syn_out : TcpState::syn_in;
+    const TcpState their_syn = outbound ? TcpState::syn_in : TcpState::syn_out;
     if ((tcp_flags & (rst | fin)) != 0) {
       s = TcpState::closing;
     } else if ((tcp_flags & syn) != 0) {
-      const TcpState other = outbound ? TcpState::syn_in : TcpState::syn_out;
-      if (s == other || s == TcpState::established) {
+      if (s == TcpState::none || s == TcpState::closing) {
+        s = own_syn;  // a new connection, possibly reusing a closed one's 4-tuple
+      } else if (s == their_syn) {
         s = TcpState::established;  // SYN seen both ways (incl. simultaneous open)
-      } else if (s != TcpState::closing) {
-        s = outbound ? TcpState::syn_out : TcpState::syn_in;
       }
     }
   }
@@ -190,9 +202,18 @@ void NatTable::touch(Entry& e, Permission& p, TimePoint now, bool outbound,
   // The mapping lives as long as its longest-lived permission.
   TimePoint latest = p.expires;
   if (e.proto == IpProto::tcp) {
-    for (const Permission& q : e.permissions) latest = std::max(latest, q.expires);
+    for (const Permission& q : e.permissions)
+      latest = std::max(latest, q.expires);
   } else {
     latest = std::max(latest, e.expires);
+  }
+  if (latest < e.expires) {
+    // A FIN or RST shortened the life: queue the earlier deadline too (the later queue
+    // entry finds the mapping gone or requeues it).
+    expiries_.push_back(
+        Expiry{to_ns(latest), static_cast<std::uint32_t>(&e - entries_.data()), e.generation});
+    std::push_heap(expiries_.begin(), expiries_.end(),
+                   [](auto& a, auto& b) { return later(a, b); });
   }
   e.expires = latest;
 }
@@ -218,8 +239,8 @@ boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, Ip
       sub.pool_index = next_pool_;
       next_pool_ = (next_pool_ + 1) % static_cast<std::uint32_t>(pool_.size());
     }
-    std::uint32_t pool_index = paired ? sub.pool_index
-                                      : static_cast<std::uint32_t>(rng_.below(pool_.size()));
+    std::uint32_t pool_index =
+        paired ? sub.pool_index : static_cast<std::uint32_t>(rng_.below(pool_.size()));
     std::uint32_t first = behavior_.port_first;
     std::uint32_t last = behavior_.port_last;
     if (behavior_.port_block_size != 0) {
@@ -344,7 +365,8 @@ std::vector<MappingInfo> NatTable::mappings(TimePoint now) const {
     info.proto = e.proto;
     info.internal = e.internal;
     info.external = e.external;
-    if (translate_ && behavior_.mapping != Mapping::endpoint_independent) info.remote = e.remote_key;
+    if (translate_ && behavior_.mapping != Mapping::endpoint_independent)
+      info.remote = e.remote_key;
     info.expires = e.expires;
     for (const Permission& p : e.permissions) {
       if (p.expires > now) info.permitted.push_back(p.remote);

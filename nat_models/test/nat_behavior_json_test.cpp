@@ -50,12 +50,14 @@ TEST(NatProfileJson, ErrorsNameThePointerAndTheExpectation) {
   EXPECT_EQ(error_of(json::parse(R"({"mapping": "sym"})")),
             "/topology/sites/1/nat/mapping: unknown value 'sym', expected endpoint-independent, "
             "address-dependent or address-and-port-dependent");
-  EXPECT_NE(error_of(json::parse(R"({"preset": "fullcone"})"))
-                .find("/topology/sites/1/nat/preset: unknown preset 'fullcone', expected one of open, "
-                      "full-cone"),
-            std::string::npos);
-  EXPECT_NE(error_of(json::parse(R"({"hairpin": true})")).find("/nat/hairpin: unknown key 'hairpin'"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(json::parse(R"({"preset": "fullcone"})"))
+          .find("/topology/sites/1/nat/preset: unknown preset 'fullcone', expected one of open, "
+                "full-cone"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(json::parse(R"({"hairpin": true})")).find("/nat/hairpin: unknown key 'hairpin'"),
+      std::string::npos);
   EXPECT_EQ(error_of(json::parse(R"({"udp_timeout": 120})")),
             "/topology/sites/1/nat/udp_timeout: expected a duration such as \"30s\" or \"5m\"");
   EXPECT_EQ(error_of(json::parse(R"({"udp_timeout": "2 min"})")),

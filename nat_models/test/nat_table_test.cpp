@@ -19,7 +19,8 @@ const TimePoint t0 = at(seconds(1));
 NatTable make(const NatBehavior& b, std::vector<const char*> pool = {"203.0.113.2"},
               std::uint64_t seed = 1) {
   std::vector<IpAddress> addresses;
-  for (const char* a : pool) addresses.push_back(ip(a));
+  for (const char* a : pool)
+    addresses.push_back(ip(a));
   return NatTable(b, addresses, true, sim::Rng(seed));
 }
 
@@ -84,7 +85,8 @@ TEST(Filtering, EachModeAdmitsExactlyWhatTheRfcSays) {
   };
   for (const FilterCase& c : cases) {
     auto t = make(with(Mapping::endpoint_independent, c.filtering));
-    const Endpoint ext = t.outbound(t0, kUdp, ep("10.0.0.2:5000"), ep("198.51.100.10:3478")).value();
+    const Endpoint ext =
+        t.outbound(t0, kUdp, ep("10.0.0.2:5000"), ep("198.51.100.10:3478")).value();
     EXPECT_EQ(t.inbound(t0, kUdp, ep("198.51.100.10:3478"), ext).has_value(), c.same_endpoint)
         << to_string(c.filtering);
     EXPECT_EQ(t.inbound(t0, kUdp, ep("198.51.100.10:3479"), ext).has_value(), c.other_port)
@@ -285,9 +287,11 @@ TEST(Caps, PerHostAndTotalLimitsExhaust) {
   auto t = make(b);
   EXPECT_TRUE(t.outbound(t0, kUdp, ep("10.0.0.2:1"), ep("198.51.100.10:1")));
   EXPECT_TRUE(t.outbound(t0, kUdp, ep("10.0.0.2:2"), ep("198.51.100.10:1")));
-  EXPECT_EQ(t.outbound(t0, kUdp, ep("10.0.0.2:3"), ep("198.51.100.10:1")).error(), NatDrop::exhausted);
+  EXPECT_EQ(t.outbound(t0, kUdp, ep("10.0.0.2:3"), ep("198.51.100.10:1")).error(),
+            NatDrop::exhausted);
   EXPECT_TRUE(t.outbound(t0, kUdp, ep("10.0.0.3:1"), ep("198.51.100.10:1")));
-  EXPECT_EQ(t.outbound(t0, kUdp, ep("10.0.0.4:1"), ep("198.51.100.10:1")).error(), NatDrop::exhausted);
+  EXPECT_EQ(t.outbound(t0, kUdp, ep("10.0.0.4:1"), ep("198.51.100.10:1")).error(),
+            NatDrop::exhausted);
   EXPECT_TRUE(t.outbound(t0, kUdp, ep("10.0.0.2:1"), ep("198.51.100.10:1")));  // existing: fine
   EXPECT_EQ(t.counters().drops(NatDrop::exhausted), 2u);
 }
@@ -313,7 +317,8 @@ TEST(PortBlocks, SubscribersGetDisjointBlocks) {
     ranges.emplace_back(lo, hi);
   }
   std::set<int> blocks;
-  for (auto [lo, hi] : ranges) blocks.insert((lo - 1024) / 100);
+  for (auto [lo, hi] : ranges)
+    blocks.insert((lo - 1024) / 100);
   EXPECT_EQ(blocks.size(), 4u);
   // A fifth subscriber finds no block.
   EXPECT_EQ(t.outbound(t0, kUdp, ep("100.64.0.9:1"), ep("198.51.100.10:1")).error(),

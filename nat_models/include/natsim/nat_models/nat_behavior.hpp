@@ -13,9 +13,9 @@ namespace natsim::nat {
 
 // RFC 4787 §4.1: what decides whether two flows from one internal endpoint share a mapping.
 enum class Mapping : std::uint8_t {
-  endpoint_independent,         // EIM: one mapping per internal endpoint
-  address_dependent,            // ADM: one per (internal endpoint, remote address)
-  address_and_port_dependent,   // APDM: one per (internal endpoint, remote endpoint)
+  endpoint_independent,        // EIM: one mapping per internal endpoint
+  address_dependent,           // ADM: one per (internal endpoint, remote address)
+  address_and_port_dependent,  // APDM: one per (internal endpoint, remote endpoint)
 };
 
 // RFC 4787 §5: which inbound packets a mapping admits.
@@ -51,7 +51,7 @@ struct NatBehavior {
   PortAssignment port_assignment = PortAssignment::preserve;
   std::uint16_t port_first = 1024;  // external port range for new mappings
   std::uint16_t port_last = 65535;
-  bool preserve_parity = false;     // RFC 4787 REQ-4: external port parity = internal parity
+  bool preserve_parity = false;  // RFC 4787 REQ-4: external port parity = internal parity
   Pooling pooling = Pooling::paired;
   // RFC 4787 REQ-5: not below 2 minutes; 5 minutes or more recommended.
   Duration udp_timeout = minutes(5);

@@ -2,10 +2,10 @@
 // The translation state of one NAT for one address family: mappings, their filtering
 // permissions and TCP connection states, external port allocation, address pooling,
 // caps and expiry. It knows nothing of nodes or links; NatGateway drives it per packet.
+#include <array>
 #include <boost/container/small_vector.hpp>
 #include <boost/system/result.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -64,8 +64,7 @@ struct MappingInfo {
 class NatTable {
  public:
   // `pool` is the external addresses (empty in firewall mode, where external = internal).
-  NatTable(const NatBehavior& behavior, std::vector<IpAddress> pool, bool translate,
-           sim::Rng rng);
+  NatTable(const NatBehavior& behavior, std::vector<IpAddress> pool, bool translate, sim::Rng rng);
 
   using Outcome = boost::system::result<Endpoint, NatDrop>;
 
