@@ -20,8 +20,8 @@ using TransactionId = std::array<std::uint8_t, kTransactionIdSize>;
 enum class Class : std::uint8_t { request = 0, indication = 1, success = 2, error = 3 };
 
 namespace method {
-inline constexpr std::uint16_t binding = 0x001;            // RFC 8489
-inline constexpr std::uint16_t allocate = 0x003;           // RFC 8656
+inline constexpr std::uint16_t binding = 0x001;   // RFC 8489
+inline constexpr std::uint16_t allocate = 0x003;  // RFC 8656
 inline constexpr std::uint16_t refresh = 0x004;
 inline constexpr std::uint16_t send = 0x006;
 inline constexpr std::uint16_t data = 0x007;
@@ -71,7 +71,9 @@ inline constexpr std::uint16_t ice_controlling = 0x802A;
 inline constexpr std::uint16_t response_origin = 0x802B;  // RFC 5780 §7.3
 inline constexpr std::uint16_t other_address = 0x802C;    // RFC 5780 §7.4
 
-[[nodiscard]] constexpr bool comprehension_required(std::uint16_t type) { return type < 0x8000; }
+[[nodiscard]] constexpr bool comprehension_required(std::uint16_t type) {
+  return type < 0x8000;
+}
 // Types this implementation understands (the rest, if comprehension-required, get 420).
 [[nodiscard]] bool known(std::uint16_t type);
 [[nodiscard]] std::string_view name(std::uint16_t type);

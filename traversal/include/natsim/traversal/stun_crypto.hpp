@@ -22,10 +22,9 @@ using Sha256Digest = std::array<std::uint8_t, 32>;
 
 // RFC 8489 §9.2.2: the long-term key, MD5 or SHA-256 of "username:realm:password"
 // (the password already processed by OpaqueString/SASLprep by the caller).
-[[nodiscard]] std::vector<std::uint8_t> long_term_key(std::string_view username,
-                                                     std::string_view realm,
-                                                     std::string_view password,
-                                                     PasswordAlgorithm algorithm = PasswordAlgorithm::md5);
+[[nodiscard]] std::vector<std::uint8_t> long_term_key(
+    std::string_view username, std::string_view realm, std::string_view password,
+    PasswordAlgorithm algorithm = PasswordAlgorithm::md5);
 // RFC 8489 §14.4: USERHASH = SHA-256("username:realm").
 [[nodiscard]] Sha256Digest userhash(std::string_view username, std::string_view realm);
 

@@ -27,11 +27,11 @@
 namespace natsim::traversal::stun {
 
 enum class ParseError : std::uint8_t {
-  too_short,         // fewer than 20 bytes
-  not_stun,          // top two bits set (ChannelData, RTP, ...)
-  bad_length,        // length field not a multiple of 4 or not the datagram's size
-  bad_attribute,     // an attribute runs past the message
-  after_fingerprint, // something follows FINGERPRINT
+  too_short,          // fewer than 20 bytes
+  not_stun,           // top two bits set (ChannelData, RTP, ...)
+  bad_length,         // length field not a multiple of 4 or not the datagram's size
+  bad_attribute,      // an attribute runs past the message
+  after_fingerprint,  // something follows FINGERPRINT
 };
 [[nodiscard]] std::string_view to_string(ParseError e);
 
@@ -59,7 +59,10 @@ class Message {
   [[nodiscard]] std::uint16_t method() const { return method_; }
   [[nodiscard]] Class cls() const { return class_; }
   [[nodiscard]] const TransactionId& transaction_id() const { return tid_; }
-  [[nodiscard]] bool classic() const { return !has_cookie_; }  // RFC 3489 peer
+  [[nodiscard]] bool classic() const { return cookie_ != kMagicCookie; }  // RFC 3489 peer
+  // The 32 bits after the length: the magic cookie, or for RFC 3489 the first part of
+  // its 128-bit transaction ID (echo it back in responses).
+  [[nodiscard]] std::uint32_t cookie() const { return cookie_; }
   [[nodiscard]] ByteView bytes() const { return bytes_; }
 
   [[nodiscard]] std::vector<Attribute> attributes() const;
@@ -92,15 +95,17 @@ class Message {
   std::uint16_t method_ = 0;
   Class class_ = Class::request;
   TransactionId tid_{};
-  bool has_cookie_ = true;
+  std::uint32_t cookie_ = kMagicCookie;
 };
 
 // Builds a message into `out`. Every add_* is a no-op once the buffer is full; finish()
 // then reports failure, so a caller checks once.
 class Writer {
  public:
+  // `cookie` other than the magic cookie writes an RFC 3489 message whose 128-bit
+  // transaction ID is cookie + tid.
   Writer(MutableByteView out, std::uint16_t method, Class cls, const TransactionId& tid,
-         bool classic = false);
+         std::uint32_t cookie = kMagicCookie);
 
   void add(std::uint16_t type, ByteView value);
   void add_text(std::uint16_t type, std::string_view value);
@@ -117,6 +122,10 @@ class Writer {
   void add_message_integrity_sha256(ByteView key);
   void add_fingerprint();
 
+  // RFC 8489 §14: padding is zero on sending. RFC 5769's vectors pad with spaces to show
+  // that receivers ignore it; this reproduces them byte for byte.
+  void set_padding_byte(std::uint8_t byte) { padding_ = byte; }
+
   [[nodiscard]] bool ok() const { return ok_; }
   [[nodiscard]] std::size_t size() const { return size_; }
   // The finished message, or nullopt if it did not fit.
@@ -129,6 +138,7 @@ class Writer {
   MutableByteView out_;
   std::size_t size_ = 0;
   bool ok_ = true;
+  std::uint8_t padding_ = 0;
   TransactionId tid_;
 };
 
