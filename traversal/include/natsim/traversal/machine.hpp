@@ -1,0 +1,86 @@
+#pragma once
+// The shape every sans-I/O protocol machine has, and the one pump() both drivers (the
+// simulator's and Asio's) call after every input.
+//
+//   handle_datagram(now, local, remote, bytes)   input: a datagram arrived
+//   handle_timeout(now)                          input: the deadline from poll_timeout passed
+//   poll_transmit(out) -> optional<Transmit>     output: a datagram written into `out`
+//   poll_timeout()     -> optional<TimePoint>    output: when to call handle_timeout next
+//   poll_event()       -> optional<Event>        output: results for the application
+//
+// Machines never touch sockets, clocks or threads, which is why the same code runs on
+// virtual and real networks and every test of it is deterministic.
+#include <concepts>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "natsim/base/bytes.hpp"
+#include "natsim/base/endpoint.hpp"
+#include "natsim/base/time.hpp"
+
+namespace natsim::traversal {
+
+struct Transmit {
+  Endpoint local;        // the local endpoint to send from
+  Endpoint remote;       // where to
+  std::size_t size = 0;  // bytes written at the start of the caller's buffer
+};
+
+template <class M>
+concept ProtocolMachine = requires(M m, TimePoint now, Endpoint e, ByteView in,
+                                   MutableByteView out) {
+  m.handle_datagram(now, e, e, in);
+  m.handle_timeout(now);
+  { m.poll_transmit(out) } -> std::same_as<std::optional<Transmit>>;
+  { m.poll_timeout() } -> std::same_as<std::optional<TimePoint>>;
+  {m.poll_event()};
+};
+
+// Drains a machine after an input: every transmit goes to send(local, remote, bytes),
+// every event to on_event(event). Returns the machine's next deadline.
+template <ProtocolMachine M, class Send, class OnEvent>
+std::optional<TimePoint> pump(M& machine, MutableByteView buffer, Send&& send, OnEvent&& on_event) {
+  while (auto t = machine.poll_transmit(buffer)) {
+    send(t->local, t->remote, ByteView(buffer.data(), t->size));
+  }
+  while (auto e = machine.poll_event())
+    on_event(*e);
+  return machine.poll_timeout();
+}
+
+// A FIFO of datagrams a machine has decided to send, copied out on poll_transmit.
+class TransmitQueue {
+ public:
+  void push(const Endpoint& local, const Endpoint& remote, ByteView bytes) {
+    queue_.push_back(Item{local, remote, std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+  }
+  // Copies the oldest datagram into `out`; one that does not fit is dropped (counted).
+  std::optional<Transmit> pop(MutableByteView out) {
+    while (!queue_.empty()) {
+      Item item = std::move(queue_.front());
+      queue_.pop_front();
+      if (item.bytes.size() > out.size()) {
+        ++oversized_;
+        continue;
+      }
+      std::copy(item.bytes.begin(), item.bytes.end(), out.begin());
+      return Transmit{item.local, item.remote, item.bytes.size()};
+    }
+    return std::nullopt;
+  }
+  [[nodiscard]] bool empty() const { return queue_.empty(); }
+  [[nodiscard]] std::uint64_t oversized() const { return oversized_; }
+
+ private:
+  struct Item {
+    Endpoint local;
+    Endpoint remote;
+    std::vector<std::uint8_t> bytes;
+  };
+  std::deque<Item> queue_;
+  std::uint64_t oversized_ = 0;
+};
+
+}  // namespace natsim::traversal

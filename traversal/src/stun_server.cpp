@@ -1,0 +1,138 @@
+#include "natsim/traversal/stun_server.hpp"
+
+#include <array>
+
+#include "natsim/traversal/stun_crypto.hpp"
+#include "natsim/traversal/stun_message.hpp"
+
+namespace natsim::traversal::stun {
+
+StunServer::StunServer(ServerConfig config) : config_(std::move(config)) {}
+
+std::vector<Endpoint> StunServer::local_endpoints() const {
+  const Endpoint& p = config_.primary;
+  if (!rfc5780()) return {p};
+  const IpAddress a2 = *config_.alternate_address;
+  const std::uint16_t p2 = *config_.alternate_port;
+  return {p, Endpoint{p.address, p2}, Endpoint{a2, p.port}, Endpoint{a2, p2}};
+}
+
+std::optional<Endpoint> StunServer::other_address() const {
+  if (!rfc5780()) return std::nullopt;
+  return Endpoint{*config_.alternate_address, *config_.alternate_port};
+}
+
+void StunServer::send_error(const Endpoint& local, const Endpoint& remote, const Message& request,
+                            std::uint16_t code, const std::vector<std::uint16_t>& unknown) {
+  std::array<std::uint8_t, 512> buf{};
+  Writer w(buf, request.method(), Class::error, request.transaction_id(), request.cookie());
+  w.add_error(code);
+  if (!unknown.empty()) w.add_unknown_attributes(unknown);
+  if (!config_.software.empty()) w.add_text(attr::software, config_.software);
+  if (!request.classic()) w.add_fingerprint();
+  if (auto bytes = w.finish()) {
+    out_.push(local, remote, *bytes);
+    ++counters_.error_responses;
+  } else {
+    ++counters_.dropped_other;
+  }
+}
+
+void StunServer::handle_datagram(TimePoint, const Endpoint& local, const Endpoint& remote,
+                                 ByteView bytes) {
+  auto parsed = Message::parse(bytes);
+  if (!parsed) {
+    ++counters_.dropped_malformed;  // RFC 8489 §6.3: fails the basic checks → discard
+    return;
+  }
+  const Message& m = *parsed;
+  // RFC 8489 §7.3: a FINGERPRINT that does not verify means this is not STUN.
+  if (m.has(attr::fingerprint) && !m.fingerprint_ok()) {
+    ++counters_.dropped_bad_fingerprint;
+    return;
+  }
+  if (m.cls() == Class::indication) {
+    ++counters_.indications;
+    return;
+  }
+  if (m.cls() != Class::request) {
+    ++counters_.dropped_other;
+    return;
+  }
+  ++counters_.requests;
+  // RFC 8489 §6.3.1: unknown comprehension-required attributes → 420.
+  if (auto unknown = m.unknown_required(); !unknown.empty()) {
+    return send_error(local, remote, m, error::unknown_attribute, unknown);
+  }
+  if (m.method() != method::binding) return send_error(local, remote, m, error::bad_request);
+
+  std::vector<std::uint8_t> key;
+  if (config_.username) {
+    // RFC 8489 §9.1.3: both USERNAME and MESSAGE-INTEGRITY, else 400; wrong ones, 401.
+    auto user = m.text(attr::username);
+    const bool has_mi = m.has(attr::message_integrity) || m.has(attr::message_integrity_sha256);
+    if (!user || !has_mi) return send_error(local, remote, m, error::bad_request);
+    key.assign(config_.password.begin(), config_.password.end());
+    if (*user != *config_.username || m.check_integrity(key) != IntegrityResult::ok) {
+      return send_error(local, remote, m, error::unauthenticated);
+    }
+  }
+
+  // RFC 5780 §6.1: CHANGE-REQUEST picks the endpoint the response leaves from.
+  Endpoint source = local;
+  if (m.has(attr::change_request)) {
+    auto change = m.change_request();
+    if (!change) return send_error(local, remote, m, error::bad_request);
+    if ((change->first || change->second) && !rfc5780()) {
+      return send_error(local, remote, m, error::unknown_attribute, {attr::change_request});
+    }
+    if (change->first) {
+      source.address = local.address == config_.primary.address ? *config_.alternate_address
+                                                                : config_.primary.address;
+    }
+    if (change->second) {
+      source.port =
+          local.port == config_.primary.port ? *config_.alternate_port : config_.primary.port;
+    }
+  }
+  // RFC 5780 §7.5: RESPONSE-PORT sends the response to another port of the same address.
+  Endpoint destination = remote;
+  if (auto rp = m.find(attr::response_port)) {
+    if (rp->value.size() != 4 || m.classic())
+      return send_error(local, remote, m, error::bad_request);
+    destination.port = static_cast<std::uint16_t>((rp->value[0] << 8) | rp->value[1]);
+  }
+
+  std::vector<std::uint8_t> buf(kHeaderSize + 256 + bytes.size());
+  Writer w(buf, method::binding, Class::success, m.transaction_id(), m.cookie());
+  if (m.classic()) {
+    // RFC 3489 §11.2: MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS.
+    w.add_address(attr::mapped_address, remote);
+    w.add_address(attr::source_address, source);
+    w.add_address(attr::changed_address, other_address().value_or(config_.primary));
+    ++counters_.classic;
+  } else {
+    w.add_xor_address(attr::xor_mapped_address, remote);
+    w.add_address(attr::mapped_address, remote);  // for clients that predate XOR
+    if (rfc5780()) {
+      w.add_address(attr::response_origin, source);
+      w.add_address(attr::other_address, *other_address());
+    }
+  }
+  if (!config_.software.empty()) w.add_text(attr::software, config_.software);
+  // RFC 5780 §7.6: a request with PADDING gets a response padded to at least its size.
+  if (m.has(attr::padding) && w.size() + 4 + 4 + 8 < bytes.size()) {
+    w.add(attr::padding, std::vector<std::uint8_t>(bytes.size() - w.size() - 4 - 8, 0));
+  }
+  if (!key.empty()) w.add_message_integrity(key);
+  if (!m.classic()) w.add_fingerprint();
+  auto out = w.finish();
+  if (!out) {
+    ++counters_.dropped_other;
+    return;
+  }
+  out_.push(source, destination, *out);
+  ++counters_.responses;
+}
+
+}  // namespace natsim::traversal::stun
