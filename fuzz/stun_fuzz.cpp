@@ -1,0 +1,62 @@
+// STUN parsing and the STUN machines: never read out of bounds, never trust a length,
+// never throw on what a peer sends.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "natsim/traversal/nat_discovery.hpp"
+#include "natsim/traversal/stun_client.hpp"
+#include "natsim/traversal/stun_message.hpp"
+#include "natsim/traversal/stun_server.hpp"
+
+using namespace natsim;
+using namespace natsim::traversal;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const ByteView bytes(data, size);
+  (void)stun::Message::looks_like_stun(bytes);
+  if (auto m = stun::Message::parse(bytes)) {
+    for (const auto& a : m->attributes()) (void)stun::attr::name(a.type);
+    (void)m->mapped_address();
+    (void)m->address(stun::attr::other_address);
+    (void)m->xor_address(stun::attr::xor_relayed_address);
+    (void)m->error_code();
+    (void)m->change_request();
+    (void)m->unknown_required();
+    (void)m->unknown_attributes_value();
+    (void)m->text(stun::attr::username);
+    (void)m->u32(stun::attr::lifetime);
+    (void)m->fingerprint_ok();
+    const std::uint8_t key[] = {'k', 'e', 'y'};
+    (void)m->check_integrity(key);
+  }
+  const Endpoint server{IpAddress::v4(192, 0, 2, 1), 3478};
+  const Endpoint peer{IpAddress::v4(198, 51, 100, 7), 40000};
+  std::array<std::uint8_t, 2048> out{};
+
+  stun::ServerConfig config;
+  config.primary = server;
+  config.alternate_address = IpAddress::v4(192, 0, 2, 2);
+  config.alternate_port = 3479;
+  stun::StunServer s(config);
+  s.handle_datagram(kTimeZero, server, peer, bytes);
+  while (s.poll_transmit(out)) {
+  }
+
+  stun::StunClient c(1);
+  c.send_binding(kTimeZero, peer, server);
+  c.handle_datagram(kTimeZero, peer, server, bytes);
+  while (c.poll_transmit(out)) {
+  }
+  while (c.poll_event()) {
+  }
+
+  DiscoveryOptions o;
+  o.local = peer;
+  o.server = server;
+  NatDiscovery d(1, o);
+  d.start(kTimeZero);
+  d.handle_datagram(kTimeZero, peer, server, bytes);
+  d.handle_timeout(at(seconds(10)));
+  return 0;
+}
