@@ -23,7 +23,8 @@ void BM_EventQueue(benchmark::State& state) {
     decltype(next_delay)* delay;
     void operator()() const { sim->post_at(sim->now() + (*delay)(), Hold{*this}); }
   };
-  for (std::size_t i = 0; i < pending; ++i) sim.post_at(sim.now() + next_delay(), Hold{&sim, &next_delay});
+  for (std::size_t i = 0; i < pending; ++i)
+    sim.post_at(sim.now() + next_delay(), Hold{&sim, &next_delay});
   for (auto _ : state) {
     sim.step();
   }

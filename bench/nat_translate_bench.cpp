@@ -26,7 +26,8 @@ void translate(benchmark::State& state, std::uint32_t n, std::uint32_t active) {
   TimePoint now = at(seconds(1));
   for (std::uint32_t i = 0; i < n; ++i) {
     // Up to 250 ports per host, hosts 10.x.y.z.
-    internal[i] = Endpoint{IpAddress::v4(10u << 24 | (i / 250 + 2)), static_cast<std::uint16_t>(10000 + i % 250)};
+    internal[i] = Endpoint{IpAddress::v4(10u << 24 | (i / 250 + 2)),
+                           static_cast<std::uint16_t>(10000 + i % 250)};
     external[i] = table.outbound(now, sim::IpProto::udp, internal[i], remote).value();
   }
   // Visit mappings in a scrambled order so large tables are not walked in cache order.

@@ -16,15 +16,20 @@ void run_star(benchmark::State& state, bool behind_nat) {
   const auto delivered = static_cast<std::int64_t>(star.delivered() - before);
   state.SetItemsProcessed(delivered);
   state.counters["events_per_pkt"] =
-      static_cast<double>(star.net.sim().events_run() - events_before) / static_cast<double>(delivered);
+      static_cast<double>(star.net.sim().events_run() - events_before) /
+      static_cast<double>(delivered);
   state.counters["pool_packets"] = static_cast<double>(star.net.packets().allocated());
 }
-void BM_UdpStar(benchmark::State& state) { run_star(state, false); }
+void BM_UdpStar(benchmark::State& state) {
+  run_star(state, false);
+}
 BENCHMARK(BM_UdpStar)->Arg(2)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
 
 // The same star with every client behind its own port-restricted-cone NAT (one more
 // hop each way plus two translations per round trip, a cost ns-3 does not pay).
-void BM_UdpStarNat(benchmark::State& state) { run_star(state, true); }
+void BM_UdpStarNat(benchmark::State& state) {
+  run_star(state, true);
+}
 BENCHMARK(BM_UdpStarNat)->Arg(2)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
