@@ -34,8 +34,12 @@ Site add_site(sim::Network& net, sim::Router& upstream, const std::string& name,
   const sim::IfaceId gw_lan = net.attach(gw, lan);
   gw.add_address(gw_lan, options.lan);
   std::vector<sim::Host*> hosts;
-  for (int i = 1; i <= options.hosts; ++i) {
-    sim::Host& h = net.add_host(name + "-h" + std::to_string(i));
+  const int count =
+      options.host_names.empty() ? options.hosts : static_cast<int>(options.host_names.size());
+  for (int i = 1; i <= count; ++i) {
+    sim::Host& h = net.add_host(options.host_names.empty()
+                                    ? name + "-h" + std::to_string(i)
+                                    : options.host_names[static_cast<std::size_t>(i - 1)]);
     const sim::IfaceId iface = net.attach(h, lan);
     // Host addresses follow the gateway's: gateway .1 -> hosts .2, .3, ...
     const IpAddress address = offset_address(options.lan.address, static_cast<std::uint32_t>(i));

@@ -15,6 +15,7 @@ struct SiteOptions {
   // The LAN: the gateway takes the first host address, hosts the following ones.
   InterfaceAddress lan = *InterfaceAddress::parse("10.0.0.1/24");
   int hosts = 1;
+  std::vector<std::string> host_names;  // if set, the hosts' names (and their count)
   // The WAN link: the gateway's address and the upstream router's, same subnet.
   InterfaceAddress wan = *InterfaceAddress::parse("203.0.113.2/30");
   InterfaceAddress upstream = *InterfaceAddress::parse("203.0.113.1/30");

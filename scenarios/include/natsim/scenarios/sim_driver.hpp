@@ -53,6 +53,16 @@ class SimDriver {
     reschedule(deadline);
   }
 
+  // Stops driving: cancels the timer and closes the sockets (their ports are free at
+  // once). Safe to call from the event handler.
+  void close() {
+    node_.cancel(timer_);
+    armed_.reset();
+    for (sim::UdpSocket* s : sockets_)
+      s->close();
+    sockets_.clear();
+  }
+
   [[nodiscard]] std::uint64_t unroutable() const { return unroutable_; }
 
  private:
@@ -69,6 +79,7 @@ class SimDriver {
   }
 
   void reschedule(std::optional<TimePoint> deadline) {
+    if (sockets_.empty()) return;  // closed
     if (deadline == armed_) return;
     node_.cancel(timer_);
     armed_ = deadline;

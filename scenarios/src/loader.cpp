@@ -1,0 +1,537 @@
+#include "natsim/scenarios/loader.hpp"
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "json_reader.hpp"
+#include "natsim/nat_models/nat_behavior_json.hpp"
+
+namespace natsim::scenarios {
+
+using detail::Reader;
+using nlohmann::json;
+
+namespace {
+
+// --- pieces
+
+nat::NatBehavior parse_nat(const Reader& r) {
+  // "nat": "symmetric" is shorthand for {"preset": "symmetric"}.
+  if (r.json().is_string()) {
+    auto p = nat::preset(r.string());
+    if (!p) {
+      std::string names;
+      for (const auto& preset : nat::presets())
+        names += (names.empty() ? "" : ", ") + std::string(preset.name);
+      r.fail("unknown preset '" + r.string() + "', expected one of " + names);
+    }
+    return *p;
+  }
+  return nat::behavior_from_json(r.json(), r.pointer());
+}
+
+Range parse_range(const Reader& r) {
+  if (r.json().is_number()) {
+    const double v = r.number(-1e18, 1e18);
+    return Range{v, v};
+  }
+  r.only({"min", "max"});
+  Range range;
+  if (auto m = r.get("min")) range.min = m->number(-1e18, 1e18);
+  if (auto m = r.get("max")) range.max = m->number(-1e18, 1e18);
+  if (!range.min && !range.max) r.fail("expected a number or {\"min\": ..., \"max\": ...}");
+  if (range.min && range.max && *range.min > *range.max) r.fail("min is greater than max");
+  return range;
+}
+
+std::vector<std::uint64_t> parse_seeds(const Reader& r) {
+  std::vector<std::uint64_t> seeds;
+  if (r.json().is_array()) {
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      seeds.push_back(static_cast<std::uint64_t>(r[i].integer(0, INT64_MAX)));
+    }
+  } else {
+    r.only({"from", "count"});
+    const auto from = r.at("from").integer(0, INT64_MAX);
+    const auto count = r.at("count").integer(1, 1'000'000);
+    for (std::int64_t i = 0; i < count; ++i)
+      seeds.push_back(static_cast<std::uint64_t>(from + i));
+  }
+  if (seeds.empty()) r.fail("expected at least one seed");
+  return seeds;
+}
+
+ServerSpec parse_server(const Reader& r) {
+  r.only({"name", "type", "address", "port", "alternate_address", "alternate_port", "link"});
+  ServerSpec s;
+  s.name = r.at("name").name();
+  const std::string& type = r.at("type").string();
+  if (type == "stun") {
+    s.kind = ServerKind::stun;
+  } else if (type == "echo") {
+    s.kind = ServerKind::echo;
+    s.port = 7;
+  } else {
+    r.at("type").fail("unknown server type '" + type + "', expected stun or echo");
+  }
+  s.address = r.at("address").address();
+  if (auto p = r.get("port")) s.port = static_cast<std::uint16_t>(p->integer(1, 65535));
+  if (auto a = r.get("alternate_address")) {
+    if (s.kind != ServerKind::stun) a->fail("only STUN servers have an alternate address");
+    s.alternate_address = a->address();
+    if (s.alternate_address->family() != s.address.family())
+      a->fail("address family differs from 'address'");
+  }
+  if (auto p = r.get("alternate_port"))
+    s.alternate_port = static_cast<std::uint16_t>(p->integer(1, 65535));
+  if (auto l = r.get("link")) s.link = parse_link_params(l->json(), l->pointer());
+  return s;
+}
+
+SiteSpec parse_site(const Reader& r, const sim::LinkParams& core) {
+  r.only({"name", "nat", "hosts", "lan", "wan", "uplink", "lan_link", "sites"});
+  SiteSpec s;
+  s.pointer = r.pointer();
+  s.name = r.at("name").name();
+  s.nat = r.has("nat") ? parse_nat(r.at("nat")) : *nat::preset("port-restricted-cone");
+  if (auto h = r.get("hosts")) {
+    if (h->json().is_number()) {
+      const auto n = h->integer(0, 250);
+      for (std::int64_t i = 1; i <= n; ++i)
+        s.hosts.push_back(s.name + "-h" + std::to_string(i));
+    } else {
+      for (std::size_t i = 0; i < h->size(); ++i)
+        s.hosts.push_back((*h)[i].name());
+    }
+  } else {
+    s.hosts.push_back(s.name + "-h1");
+  }
+  if (auto a = r.get("lan")) s.lan = a->interface_address();
+  if (auto a = r.get("wan")) s.wan = a->interface_address();
+  s.uplink = core;
+  if (auto l = r.get("uplink")) s.uplink = parse_link_params(l->json(), l->pointer(), core);
+  if (auto l = r.get("lan_link")) s.lan_link = parse_link_params(l->json(), l->pointer());
+  if (auto nested = r.get("sites")) {
+    for (std::size_t i = 0; i < nested->size(); ++i)
+      s.sites.push_back(parse_site((*nested)[i], {}));
+  }
+  return s;
+}
+
+// Cross-reference tables built from the topology.
+struct Names {
+  std::map<std::string, std::string> kinds;  // name -> "host" | "site" | "server"
+  std::map<std::string, ServerKind> servers;
+
+  void add(const std::string& name, const std::string& kind, const std::string& pointer) {
+    if (!kinds.emplace(name, kind).second) {
+      throw InputError(pointer, "duplicate name '" + name +
+                                    "' (names of hosts, sites and servers share one namespace)");
+    }
+  }
+  void add_site(const SiteSpec& s) {
+    add(s.name, "site", s.pointer + "/name");
+    for (std::size_t i = 0; i < s.hosts.size(); ++i)
+      add(s.hosts[i], "host", s.pointer + "/hosts");
+    for (const SiteSpec& n : s.sites)
+      add_site(n);
+  }
+  void require(const Reader& r, const std::string& kind) const {
+    const std::string name = r.string();
+    auto it = kinds.find(name);
+    if (it == kinds.end() || it->second != kind) {
+      std::string known;
+      for (const auto& [n, k] : kinds) {
+        if (k == kind) known += (known.empty() ? "" : ", ") + n;
+      }
+      r.fail("no " + kind + " named '" + name + "'" +
+             (known.empty() ? "" : " (" + kind + "s: " + known + ")"));
+    }
+  }
+  void require_server(const Reader& r, ServerKind kind) const {
+    require(r, "server");
+    if (servers.at(r.string()) != kind) {
+      r.fail("server '" + r.string() + "' is not a" +
+             (kind == ServerKind::stun ? " STUN" : "n echo") + " server");
+    }
+  }
+};
+
+const char* action_type(const ActionBody& b) {
+  constexpr const char* kNames[] = {"probe",  "binding",        "send",  "link",
+                                    "reboot", "change_address", "flush", "set_nat"};
+  return kNames[b.index()];
+}
+
+Action parse_action(const Reader& r, const Names& names, std::size_t index) {
+  Action a;
+  a.pointer = r.pointer();
+  a.id = r.has("id") ? r.at("id").name() : "#" + std::to_string(index);
+  a.at = r.has("at") ? r.at("at").duration() : Duration::zero();
+  const std::string& kind = r.at("action").string();
+  if (kind == "probe") {
+    r.only({"at", "id", "action", "host", "server", "lifetime"});
+    ProbeAction p;
+    names.require(r.at("host"), "host");
+    names.require_server(r.at("server"), ServerKind::stun);
+    p.host = r.at("host").string();
+    p.server = r.at("server").string();
+    if (auto l = r.get("lifetime")) p.lifetime = l->boolean();
+    a.body = p;
+  } else if (kind == "binding") {
+    r.only({"at", "id", "action", "host", "server", "port"});
+    BindingAction b;
+    names.require(r.at("host"), "host");
+    names.require_server(r.at("server"), ServerKind::stun);
+    b.host = r.at("host").string();
+    b.server = r.at("server").string();
+    if (auto p = r.get("port")) b.port = static_cast<std::uint16_t>(p->integer(1, 65535));
+    a.body = b;
+  } else if (kind == "send") {
+    r.only({"at", "id", "action", "host", "server", "count", "interval", "size", "port"});
+    SendAction s;
+    names.require(r.at("host"), "host");
+    names.require_server(r.at("server"), ServerKind::echo);
+    s.host = r.at("host").string();
+    s.server = r.at("server").string();
+    if (auto c = r.get("count")) s.count = static_cast<int>(c->integer(1, 1'000'000));
+    if (auto i = r.get("interval")) s.interval = i->duration();
+    if (auto z = r.get("size")) s.size = static_cast<std::size_t>(z->integer(4, 1400));
+    if (auto p = r.get("port")) s.port = static_cast<std::uint16_t>(p->integer(1, 65535));
+    a.body = s;
+  } else if (kind == "link") {
+    LinkAction l;
+    l.target = r.at("target").string();
+    const auto dot = l.target.rfind('.');
+    const std::string owner = l.target.substr(0, dot);
+    const std::string which = dot == std::string::npos ? "" : l.target.substr(dot + 1);
+    auto it = names.kinds.find(owner);
+    const bool ok = it != names.kinds.end() &&
+                    ((it->second == "site" && (which == "uplink" || which == "lan")) ||
+                     (it->second == "server" && which == "link"));
+    if (!ok)
+      r.at("target").fail("unknown link '" + l.target +
+                          "', expected \"<site>.uplink\", \"<site>.lan\" or \"<server>.link\"");
+    l.changes = json::object();
+    for (const auto& [key, value] : r.json().items()) {
+      if (key == "at" || key == "id" || key == "action" || key == "target") continue;
+      if (key == "up") {
+        l.up = r.at("up").boolean();
+        continue;
+      }
+      l.changes[key] = value;
+    }
+    (void)parse_link_params(l.changes, r.pointer());  // validates the keys and values now
+    a.body = l;
+  } else if (kind == "reboot") {
+    r.only({"at", "id", "action", "site", "downtime", "new_address"});
+    names.require(r.at("site"), "site");
+    RebootAction b{r.at("site").string(), Duration::zero(), std::nullopt};
+    if (auto d = r.get("downtime")) b.downtime = d->duration();
+    if (auto n = r.get("new_address")) b.new_address = n->interface_address();
+    a.body = b;
+  } else if (kind == "change_address") {
+    r.only({"at", "id", "action", "site", "address"});
+    names.require(r.at("site"), "site");
+    a.body = ChangeAddressAction{r.at("site").string(), r.at("address").interface_address()};
+  } else if (kind == "flush") {
+    r.only({"at", "id", "action", "site"});
+    names.require(r.at("site"), "site");
+    a.body = FlushAction{r.at("site").string()};
+  } else if (kind == "set_nat") {
+    r.only({"at", "id", "action", "site", "nat"});
+    names.require(r.at("site"), "site");
+    a.body = SetNatAction{r.at("site").string(), parse_nat(r.at("nat"))};
+  } else {
+    r.at("action").fail(
+        "unknown action '" + kind +
+        "', expected probe, binding, send, link, reboot, change_address, flush or set_nat");
+  }
+  return a;
+}
+
+Expectation parse_expectation(const Reader& r,
+                              const std::map<std::string, const Action*>& actions) {
+  Expectation e;
+  e.pointer = r.pointer();
+  if (r.has("counter")) {
+    r.only({"counter", "metric", "value"});
+    e.counter = r.at("counter").string();
+    e.metric = r.at("metric").string();
+    e.value = parse_range(r.at("value"));
+    return e;
+  }
+  e.action = r.at("action").string();
+  auto it = actions.find(e.action);
+  if (it == actions.end()) r.at("action").fail("no action with id '" + e.action + "'");
+  const ActionBody& body = it->second->body;
+  auto field = [&](const char* key, auto allowed) -> std::optional<Reader> {
+    auto f = r.get(key);
+    if (f && !allowed) {
+      f->fail(std::string("'") + key + "' does not apply to a " + action_type(body) + " action");
+    }
+    return f;
+  };
+  const bool probe = std::holds_alternative<ProbeAction>(body);
+  const bool binding = std::holds_alternative<BindingAction>(body);
+  const bool send = std::holds_alternative<SendAction>(body);
+  r.only({"action", "mapping", "filtering", "hairpinning", "outcome", "rtt_ms", "delivered",
+          "echoed", "mapped_changed_from", "lifetime_s"});
+  auto one_of = [](const Reader& f, std::initializer_list<const char*> values) {
+    const std::string& v = f.string();
+    for (const char* ok : values) {
+      if (v == ok) return v;
+    }
+    std::string list;
+    for (const char* ok : values)
+      list += (list.empty() ? "" : ", ") + std::string(ok);
+    f.fail("unknown value '" + v + "', expected " + list);
+  };
+  if (auto f = field("mapping", probe)) {
+    e.mapping = one_of(*f, {"none", "endpoint-independent", "address-dependent",
+                            "address-and-port-dependent", "undetermined"});
+  }
+  if (auto f = field("filtering", probe)) {
+    e.filtering = one_of(*f, {"endpoint-independent", "address-dependent",
+                              "address-and-port-dependent", "undetermined"});
+  }
+  if (auto f = field("hairpinning", probe)) e.hairpinning = f->boolean();
+  if (auto f = field("lifetime_s", probe)) e.lifetime_s = parse_range(*f);
+  if (auto f = field("outcome", binding)) e.outcome = one_of(*f, {"success", "error", "timeout"});
+  if (auto f = field("rtt_ms", binding)) e.rtt_ms = parse_range(*f);
+  if (auto f = field("mapped_changed_from", binding)) {
+    e.mapped_changed_from = f->string();
+    auto other = actions.find(*e.mapped_changed_from);
+    if (other == actions.end() || !std::holds_alternative<BindingAction>(other->second->body)) {
+      f->fail("no binding action with id '" + *e.mapped_changed_from + "'");
+    }
+  }
+  if (auto f = field("delivered", send)) e.delivered = parse_range(*f);
+  if (auto f = field("echoed", send)) e.echoed = parse_range(*f);
+  return e;
+}
+
+// RFC 6901 pointer application for the matrix: the pointer must name an existing value
+// (or a new key of an existing object), so typos are errors rather than new keys.
+void set_pointer(json& doc, const std::string& pointer, const std::string& where,
+                 const json& value) {
+  try {
+    const json::json_pointer ptr(pointer);
+    if (ptr.empty()) throw InputError(where, "the matrix cannot replace the whole document");
+    const json::json_pointer parent = ptr.parent_pointer();
+    if (!doc.contains(parent) || !doc.at(parent).is_structured()) {
+      throw InputError(where, "'" + pointer + "' does not point into the document");
+    }
+    if (doc.at(parent).is_array() && !doc.contains(ptr)) {
+      throw InputError(where, "'" + pointer + "' is past the end of its array");
+    }
+    doc[ptr] = value;
+  } catch (const json::exception& e) {
+    throw InputError(where, "bad JSON Pointer '" + pointer + "'");
+  }
+}
+
+std::size_t line_of(std::string_view text, std::size_t byte, std::size_t* column) {
+  std::size_t line = 1;
+  std::size_t col = 1;
+  for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  *column = col;
+  return line;
+}
+
+}  // namespace
+
+sim::LinkParams parse_link_params(const json& j, const std::string& pointer, sim::LinkParams base) {
+  const Reader r(j, pointer);
+  r.only({"latency", "jitter", "reorder", "loss", "burst", "bandwidth", "queue_bytes", "mtu",
+          "duplicate"});
+  sim::LinkParams p = base;
+  if (auto v = r.get("latency")) p.latency = v->duration();
+  if (auto v = r.get("jitter")) p.jitter = v->duration();
+  if (auto v = r.get("reorder")) p.reorder = v->boolean();
+  if (auto v = r.get("loss")) p.loss = v->number(0, 1);
+  if (auto v = r.get("burst")) {
+    v->only({"p_good_to_bad", "p_bad_to_good", "loss_good", "loss_bad"});
+    sim::GilbertElliott ge;
+    if (auto x = v->get("p_good_to_bad")) ge.p_good_to_bad = x->number(0, 1);
+    if (auto x = v->get("p_bad_to_good")) ge.p_bad_to_good = x->number(0, 1);
+    if (auto x = v->get("loss_good")) ge.loss_good = x->number(0, 1);
+    if (auto x = v->get("loss_bad")) ge.loss_bad = x->number(0, 1);
+    p.burst = ge;
+  }
+  if (auto v = r.get("bandwidth")) p.bandwidth_bps = v->bandwidth();
+  if (auto v = r.get("queue_bytes"))
+    p.queue_bytes = static_cast<std::size_t>(v->integer(1, 1LL << 32));
+  if (auto v = r.get("mtu")) p.mtu = static_cast<std::size_t>(v->integer(68, 65535));
+  if (auto v = r.get("duplicate")) p.duplicate = v->number(0, 1);
+  return p;
+}
+
+Scenario parse_scenario(const json& doc, const std::string& file) {
+  const Reader r(doc, "");
+  r.only({"$schema", "name", "description", "seed", "seeds", "duration", "topology", "timeline",
+          "expect", "matrix"});
+  Scenario s;
+  s.file = file;
+  s.name = r.at("name").string();
+  if (auto d = r.get("description")) s.description = d->string();
+  if (r.has("seed") && r.has("seeds"))
+    r.at("seeds").fail("give either 'seed' or 'seeds', not both");
+  if (auto v = r.get("seed")) s.seeds = {static_cast<std::uint64_t>(v->integer(0, INT64_MAX))};
+  if (auto v = r.get("seeds")) s.seeds = parse_seeds(*v);
+  if (auto d = r.get("duration")) s.duration = d->duration();
+
+  const Reader topo = r.at("topology");
+  topo.only({"core", "servers", "sites"});
+  if (auto c = topo.get("core")) s.core = parse_link_params(c->json(), c->pointer());
+  Names names;
+  if (auto servers = topo.get("servers")) {
+    for (std::size_t i = 0; i < servers->size(); ++i) {
+      ServerSpec spec = parse_server((*servers)[i]);
+      if (!(*servers)[i].has("link")) spec.link = s.core;
+      names.add(spec.name, "server", (*servers)[i].pointer() + "/name");
+      names.servers[spec.name] = spec.kind;
+      s.servers.push_back(std::move(spec));
+    }
+  }
+  if (auto sites = topo.get("sites")) {
+    for (std::size_t i = 0; i < sites->size(); ++i) {
+      s.sites.push_back(parse_site((*sites)[i], s.core));
+      names.add_site(s.sites.back());
+    }
+  }
+
+  std::map<std::string, const Action*> by_id;
+  if (auto timeline = r.get("timeline")) {
+    for (std::size_t i = 0; i < timeline->size(); ++i) {
+      s.timeline.push_back(parse_action((*timeline)[i], names, i));
+    }
+    for (std::size_t i = 0; i < s.timeline.size(); ++i) {
+      const Action& a = s.timeline[i];
+      if (i > 0 && a.at < s.timeline[i - 1].at) {
+        throw InputError(a.pointer + "/at", "time in the past: " + format_duration(a.at) +
+                                                " is before the previous action's " +
+                                                format_duration(s.timeline[i - 1].at) +
+                                                " (list actions in time order)");
+      }
+      if (!by_id.emplace(a.id, &a).second) {
+        throw InputError(a.pointer + "/id", "duplicate action id '" + a.id + "'");
+      }
+    }
+  }
+  if (s.duration && !s.timeline.empty() && *s.duration < s.timeline.back().at) {
+    throw InputError("/duration", "shorter than the timeline (last action at " +
+                                      format_duration(s.timeline.back().at) + ")");
+  }
+  if (auto expect = r.get("expect")) {
+    for (std::size_t i = 0; i < expect->size(); ++i) {
+      s.expectations.push_back(parse_expectation((*expect)[i], by_id));
+    }
+  }
+  return s;
+}
+
+std::vector<Scenario> load_scenario_text(std::string_view text, const std::string& file) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& e) {
+    std::size_t column = 0;
+    const std::size_t line = line_of(text, e.byte, &column);
+    // nlohmann's message starts with "[json.exception.parse_error.101] parse error at ...:".
+    std::string what = e.what();
+    if (auto colon = what.find(": ", what.find("parse error")); colon != std::string::npos) {
+      what = what.substr(colon + 2);
+    }
+    throw InputError(file + ":" + std::to_string(line) + ":" + std::to_string(column), what);
+  }
+  try {
+    const Reader root(doc, "");
+    std::vector<json> variants{doc};
+    std::vector<std::string> labels{""};
+    if (auto matrix = root.get("matrix")) {
+      for (std::size_t i = 0; i < matrix->size(); ++i) {
+        const Reader entry = (*matrix)[i];
+        entry.only({"pointer", "values", "set"});
+        // Each choice is a list of assignments; variants multiply across entries.
+        struct Assignment {
+          std::string pointer;
+          std::string where;  // location of the pointer in the file, for errors
+          json value;
+        };
+        std::vector<std::vector<Assignment>> choices;
+        std::vector<std::string> names;
+        if (entry.has("pointer")) {
+          const Reader values = entry.at("values");
+          if (values.size() == 0) values.fail("empty matrix: give at least one value");
+          const std::string& ptr = entry.at("pointer").string();
+          for (std::size_t k = 0; k < values.size(); ++k) {
+            const json& v = values[k].json();
+            choices.push_back({Assignment{ptr, entry.pointer() + "/pointer", v}});
+            names.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+          }
+        } else {
+          const Reader sets = entry.at("set");
+          if (sets.size() == 0) sets.fail("empty matrix: give at least one set");
+          for (std::size_t k = 0; k < sets.size(); ++k) {
+            if (!sets[k].json().is_object() || sets[k].json().empty()) {
+              sets[k].fail("expected an object of {\"/json/pointer\": value}");
+            }
+            std::vector<Assignment> assignment;
+            std::string label;
+            for (const auto& [ptr, value] : sets[k].json().items()) {
+              assignment.push_back(
+                  Assignment{ptr, sets[k].pointer() + "/" + pointer_token(ptr), value});
+              label += (label.empty() ? "" : ",") +
+                       (value.is_string() ? value.get<std::string>() : value.dump());
+            }
+            choices.push_back(std::move(assignment));
+            names.push_back(label);
+          }
+        }
+        std::vector<json> next;
+        std::vector<std::string> next_labels;
+        for (std::size_t v = 0; v < variants.size(); ++v) {
+          for (std::size_t c = 0; c < choices.size(); ++c) {
+            json d = variants[v];
+            for (const Assignment& a : choices[c])
+              set_pointer(d, a.pointer, a.where, a.value);
+            next.push_back(std::move(d));
+            next_labels.push_back(labels[v].empty() ? names[c] : labels[v] + " " + names[c]);
+          }
+        }
+        variants = std::move(next);
+        labels = std::move(next_labels);
+      }
+    }
+    std::vector<Scenario> out;
+    for (std::size_t v = 0; v < variants.size(); ++v) {
+      variants[v].erase("matrix");
+      out.push_back(parse_scenario(variants[v], file));
+      out.back().variant = labels[v];
+    }
+    return out;
+  } catch (const InputError& e) {
+    throw InputError(file + ": " + e.where(),
+                     std::string(e.what()).substr(e.where().empty() ? 0 : e.where().size() + 2));
+  }
+}
+
+std::vector<Scenario> load_scenario_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "cannot read the file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return load_scenario_text(buffer.str(), path);
+}
+
+}  // namespace natsim::scenarios

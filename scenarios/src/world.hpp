@@ -1,0 +1,62 @@
+#pragma once
+// The simulated world a scenario describes: the network, servers with their machines,
+// sites, and lookups by name. Built by the runner, one per run.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "natsim/nat_models/site.hpp"
+#include "natsim/scenarios/runner.hpp"
+#include "natsim/scenarios/scenario.hpp"
+#include "natsim/scenarios/sim_driver.hpp"
+#include "natsim/sim/pcap.hpp"
+#include "natsim/traversal/stun_server.hpp"
+
+namespace natsim::scenarios::detail {
+
+struct ServerNode {
+  const ServerSpec* spec;
+  sim::Host* host;
+  sim::Link* link;
+  std::unique_ptr<traversal::stun::StunServer> stun;
+  std::unique_ptr<SimDriver<traversal::stun::StunServer>> driver;
+  std::map<std::uint32_t, std::uint64_t> echo_received;  // per send action tag
+};
+
+struct SiteNode {
+  const SiteSpec* spec;
+  nat::NatGateway* gateway;
+  sim::Link* uplink;
+  sim::Link* lan;
+  sim::Router* upstream;
+  sim::IfaceId upstream_iface;
+
+  // The ISP routes a new WAN address to the site, as it would after a renumbering.
+  void readdress(const InterfaceAddress& address) const {
+    upstream->add_route(
+        Prefix(address.address, static_cast<std::uint8_t>(address.address.size() * 8)),
+        upstream_iface);
+  }
+};
+
+class World {
+ public:
+  World(const Scenario& scenario, std::uint64_t seed, const RunOptions& options);
+
+  sim::Network net;
+  sim::Router* core;
+  std::map<std::string, ServerNode> servers;
+  std::map<std::string, SiteNode> sites;
+  std::map<std::string, sim::Host*> hosts;
+  std::vector<std::unique_ptr<sim::PcapWriter>> captures;
+
+ private:
+  void add_server(const ServerSpec& spec, std::size_t index);
+  void add_site(const SiteSpec& spec, sim::Router& upstream, bool nested);
+  std::size_t next_site_ = 0;
+  std::size_t next_nested_ = 0;
+  const RunOptions& options_;
+};
+
+}  // namespace natsim::scenarios::detail
