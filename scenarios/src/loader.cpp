@@ -521,8 +521,9 @@ std::vector<Scenario> load_scenario_text(std::string_view text, const std::strin
     }
     return out;
   } catch (const InputError& e) {
-    throw InputError(file + ": " + e.where(),
-                     std::string(e.what()).substr(e.where().empty() ? 0 : e.where().size() + 2));
+    const std::string what =
+        std::string(e.what()).substr(e.where().empty() ? 0 : e.where().size() + 2);
+    throw InputError(e.where().empty() ? file : file + ": " + e.where(), what);
   }
 }
 
