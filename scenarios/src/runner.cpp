@@ -5,13 +5,12 @@
 
 #include "natsim/nat_models/nat_behavior_json.hpp"
 #include "natsim/scenarios/loader.hpp"
+#include "natsim/scenarios/world.hpp"
 #include "natsim/traversal/nat_discovery.hpp"
 #include "natsim/traversal/stun_client.hpp"
-#include "world.hpp"
 
 namespace natsim::scenarios {
 
-using detail::World;
 using nlohmann::json;
 namespace stun = traversal::stun;
 
@@ -145,12 +144,12 @@ void start_action(World& w, Actors& actors, Outcome& out, std::uint32_t index, s
           if (body.up) link->set_up(*body.up);
           out.finished = true;
         } else if constexpr (std::is_same_v<T, RebootAction>) {
-          const detail::SiteNode& site = w.sites.at(body.site);
+          const SiteNode& site = w.sites.at(body.site);
           if (body.new_address) site.readdress(*body.new_address);
           site.gateway->reboot(body.downtime, body.new_address);
           out.finished = true;
         } else if constexpr (std::is_same_v<T, ChangeAddressAction>) {
-          const detail::SiteNode& site = w.sites.at(body.site);
+          const SiteNode& site = w.sites.at(body.site);
           site.readdress(body.address);
           site.gateway->change_wan_address(body.address);
           out.finished = true;
@@ -331,7 +330,7 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
   for (auto& [name, node] : w.servers) {
     if (node.spec->kind != ServerKind::echo) continue;
     sim::UdpSocket* s = node.host->udp_bind(Endpoint{node.spec->address, node.spec->port}).value();
-    detail::ServerNode* n = &node;
+    ServerNode* n = &node;
     s->on_receive([n, s](const sim::Datagram& d) {
       if (d.payload.size() >= 4) {
         const std::uint32_t tag = (std::uint32_t{d.payload[0]} << 24) |

@@ -1,10 +1,10 @@
-#include "world.hpp"
+#include "natsim/scenarios/world.hpp"
 
 #include <stdexcept>
 
 #include "natsim/base/input_error.hpp"
 
-namespace natsim::scenarios::detail {
+namespace natsim::scenarios {
 
 namespace {
 // Address plan (docs/scenario-format.md): infrastructure links in 198.18.0.0/15, top-level
@@ -15,14 +15,18 @@ IpAddress add(const char* base, std::uint32_t n) {
 }
 }  // namespace
 
-World::World(const Scenario& scenario, std::uint64_t seed, const RunOptions& options)
-    : net(seed), core(&net.add_router("internet")), options_(options) {
+World::World(Scenario scenario, std::uint64_t seed, const RunOptions& options)
+    : scenario_(std::move(scenario)),
+      net(seed),
+      core(&net.add_router("internet")),
+      options_(options) {
   if (!options.trace_path.empty() && !net.trace().open_log(options.trace_path.c_str())) {
     throw InputError(options.trace_path, "cannot write the trace file");
   }
-  for (std::size_t i = 0; i < scenario.servers.size(); ++i)
-    add_server(scenario.servers[i], i);
-  for (const SiteSpec& s : scenario.sites)
+  // Built from the member copy: servers and sites keep pointers to their specs.
+  for (std::size_t i = 0; i < scenario_.servers.size(); ++i)
+    add_server(scenario_.servers[i], i);
+  for (const SiteSpec& s : scenario_.sites)
     add_site(s, *core, false);
 }
 
@@ -106,4 +110,4 @@ void World::add_site(const SiteSpec& spec, sim::Router& upstream, bool nested) {
     add_site(child, site.gateway, true);
 }
 
-}  // namespace natsim::scenarios::detail
+}  // namespace natsim::scenarios

@@ -1,6 +1,7 @@
 #pragma once
 // The simulated world a scenario describes: the network, servers with their machines,
-// sites, and lookups by name. Built by the runner, one per run.
+// sites, and lookups by name. The runner builds one per run; tests build one with
+// WorldBuilder and put their own applications on its hosts.
 #include <map>
 #include <memory>
 #include <string>
@@ -13,7 +14,7 @@
 #include "natsim/sim/pcap.hpp"
 #include "natsim/traversal/stun_server.hpp"
 
-namespace natsim::scenarios::detail {
+namespace natsim::scenarios {
 
 struct ServerNode {
   const ServerSpec* spec;
@@ -42,8 +43,23 @@ struct SiteNode {
 
 class World {
  public:
-  World(const Scenario& scenario, std::uint64_t seed, const RunOptions& options);
+  World(Scenario scenario, std::uint64_t seed, const RunOptions& options = {});
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
 
+  // Lookups by the names of the scenario; throw std::out_of_range for unknown names.
+  [[nodiscard]] sim::Host& host(const std::string& name) const { return *hosts.at(name); }
+  [[nodiscard]] nat::NatGateway& gateway(const std::string& site) const {
+    return *sites.at(site).gateway;
+  }
+  // A server's primary endpoint (address and port).
+  [[nodiscard]] Endpoint server(const std::string& name) const {
+    const ServerSpec& s = *servers.at(name).spec;
+    return Endpoint{s.address, s.port};
+  }
+  [[nodiscard]] const Scenario& scenario() const { return scenario_; }
+
+  Scenario scenario_;  // first: the specs below point into it
   sim::Network net;
   sim::Router* core;
   std::map<std::string, ServerNode> servers;
@@ -56,7 +72,7 @@ class World {
   void add_site(const SiteSpec& spec, sim::Router& upstream, bool nested);
   std::size_t next_site_ = 0;
   std::size_t next_nested_ = 0;
-  const RunOptions& options_;
+  RunOptions options_;
 };
 
-}  // namespace natsim::scenarios::detail
+}  // namespace natsim::scenarios
