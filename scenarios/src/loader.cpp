@@ -73,8 +73,10 @@ ServerSpec parse_server(const Reader& r) {
   } else if (type == "echo") {
     s.kind = ServerKind::echo;
     s.port = 7;
+  } else if (type == "host") {
+    s.kind = ServerKind::host;
   } else {
-    r.at("type").fail("unknown server type '" + type + "', expected stun or echo");
+    r.at("type").fail("unknown server type '" + type + "', expected stun, echo or host");
   }
   s.address = r.at("address").address();
   if (auto p = r.get("port")) s.port = static_cast<std::uint16_t>(p->integer(1, 65535));

@@ -55,6 +55,16 @@ WorldBuilder& WorldBuilder::echo_server(std::string name, std::string_view addre
   return *this;
 }
 
+WorldBuilder& WorldBuilder::public_host(std::string name, std::string_view address) {
+  ServerSpec s;
+  s.name = std::move(name);
+  s.kind = ServerKind::host;
+  s.address = parse_address(address);
+  s.link = scenario_.core;
+  scenario_.servers.push_back(std::move(s));
+  return *this;
+}
+
 SiteSpec* WorldBuilder::find_site(std::vector<SiteSpec>& sites, const std::string& name) {
   for (SiteSpec& s : sites) {
     if (s.name == name) return &s;

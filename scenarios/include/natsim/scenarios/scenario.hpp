@@ -29,7 +29,9 @@ struct SiteSpec {
   std::string pointer;          // where it was defined, for messages
 };
 
-enum class ServerKind : std::uint8_t { stun, echo };
+// stun: a STUN server (RFC 5780 with an alternate address); echo: a UDP echo server;
+// host: a public host with no service, for an application a test puts there.
+enum class ServerKind : std::uint8_t { stun, echo, host };
 
 struct ServerSpec {
   std::string name;

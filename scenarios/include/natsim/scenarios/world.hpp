@@ -52,6 +52,9 @@ class World {
   [[nodiscard]] nat::NatGateway& gateway(const std::string& site) const {
     return *sites.at(site).gateway;
   }
+  [[nodiscard]] sim::Host& server_host(const std::string& name) const {
+    return *servers.at(name).host;
+  }
   // A server's primary endpoint (address and port).
   [[nodiscard]] Endpoint server(const std::string& name) const {
     const ServerSpec& s = *servers.at(name).spec;

@@ -31,6 +31,8 @@ class WorldBuilder {
                             std::string_view alternate_address = {});
   // A UDP echo server.
   WorldBuilder& echo_server(std::string name, std::string_view address, std::uint16_t port = 7);
+  // A public host with no natsim service, for the application under test.
+  WorldBuilder& public_host(std::string name, std::string_view address);
   // A site (NAT gateway named `name` with `hosts` behind it) under the core, or nested
   // behind the site `parent`.
   WorldBuilder& site(std::string name, const nat::NatBehavior& nat, std::vector<std::string> hosts,
