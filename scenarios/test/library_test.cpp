@@ -14,7 +14,8 @@ std::vector<std::string> library_files() {
   std::vector<std::string> files;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(NATSIM_SCENARIO_DIR)) {
     const auto& p = entry.path();
-    if (entry.is_regular_file() && p.extension() == ".json" && p.filename() != "natsim.schema.json") {
+    if (entry.is_regular_file() && p.extension() == ".json" &&
+        p.filename() != "natsim.schema.json") {
       files.push_back(p.string());
     }
   }
@@ -22,7 +23,9 @@ std::vector<std::string> library_files() {
   return files;
 }
 
-TEST(Library, HasAtLeastFifteenScenarios) { EXPECT_GE(library_files().size(), 15u); }
+TEST(Library, HasAtLeastFifteenScenarios) {
+  EXPECT_GE(library_files().size(), 15u);
+}
 
 TEST(Library, EveryScenarioPassesAndIsDeterministic) {
   for (const std::string& file : library_files()) {
@@ -37,7 +40,8 @@ TEST(Library, EveryScenarioPassesAndIsDeterministic) {
       for (std::uint64_t seed : s.seeds) {
         const RunResult a = run_scenario(s, seed);
         SCOPED_TRACE(file + " [" + s.variant + "] seed " + std::to_string(seed));
-        for (const auto& e : a.expectations) EXPECT_TRUE(e.passed) << e.pointer << ": " << e.message;
+        for (const auto& e : a.expectations)
+          EXPECT_TRUE(e.passed) << e.pointer << ": " << e.message;
         for (const auto& action : a.actions) {
           EXPECT_TRUE(action["finished"].get<bool>()) << action.dump();
           EXPECT_FALSE(action.contains("error")) << action.dump();
