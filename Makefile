@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test bench sanitize clang fuzz format clean
+.PHONY: all deps build run test bench sanitize clang fuzz format clean interop
 
 all: build
 
@@ -32,6 +32,11 @@ clang: deps
 	cmake --preset clang >/dev/null
 	cmake --build --preset clang -j $(JOBS)
 	ctest --preset clang -j $(JOBS) $(CTEST_ARGS)
+
+# natsim's STUN server and probe against real peers (Vovida stun, coturn) on loopback.
+interop: build
+	NATSIM_EXTRA_PACKAGES="stun-client coturn" ./scripts/install-deps.sh
+	./scripts/interop-stun.sh build/release/tools/natsim
 
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20

@@ -36,7 +36,8 @@ void Reader::expect_object() const {
 
 void Reader::only(std::initializer_list<const char*> keys) const {
   expect_object();
-  for (const auto& [key, value] : j_->items()) {
+  for (const auto& item : j_->items()) {
+    const std::string& key = item.key();  // not a structured binding: lambdas capture it
     if (std::none_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; })) {
       std::string known;
       for (const char* k : keys)

@@ -249,3 +249,24 @@ TEST(StunSim, ShortTermAuthenticationIsEnforced) {
 
 }  // namespace
 }  // namespace natsim::scenarios
+
+namespace natsim::scenarios {
+namespace {
+
+TEST(StunSim, ClassicErrorReasonsArePaddedAndCarryNoSoftware) {
+  StunWorld w;
+  Raw raw(w);
+  std::array<std::uint8_t, 64> buf{};
+  stun::Writer req(buf, 0x0ff, stun::Class::request, tid(3), 0x01020304);  // unknown method
+  auto m = raw.ask(*req.finish());
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->classic());
+  EXPECT_EQ(m->error_code()->code, 400);
+  EXPECT_EQ(m->error_code()->reason.size() % 4, 0u);  // RFC 3489 §11.2.9
+  EXPECT_EQ(m->error_code()->reason, "Bad Request ");
+  EXPECT_FALSE(m->has(stun::attr::software));
+  EXPECT_FALSE(m->has(stun::attr::fingerprint));
+}
+
+}  // namespace
+}  // namespace natsim::scenarios

@@ -88,8 +88,8 @@ int run_demo(const DemoOptions& options) {
     (void)alice.schedule_in(milliseconds(100) * i, [&, i] {
       const std::string text = "ping " + std::to_string(i);
       sent_at[static_cast<std::size_t>(i)] = alice.now();
-      (void)client->send_to(bob_echo, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()),
-                                              text.size()));
+      (void)client->send_to(
+          bob_echo, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
     });
   }
   net.run();
@@ -110,8 +110,10 @@ int run_demo(const DemoOptions& options) {
   std::printf("\n%d of %d pings answered; simulated %.3f s in %llu events\n\n", answered,
               options.pings, to_ns(net.now()) / 1e9,
               static_cast<unsigned long long>(net.sim().events_run()));
-  for (const auto& node : net.nodes()) print_counters(node->name().c_str(), node->counters());
-  for (const auto& link : net.links()) print_counters(link->name().c_str(), link->counters());
+  for (const auto& node : net.nodes())
+    print_counters(node->name().c_str(), node->counters());
+  for (const auto& link : net.links())
+    print_counters(link->name().c_str(), link->counters());
   std::printf("\nseed %llu  digest %016llx\n", static_cast<unsigned long long>(options.seed),
               static_cast<unsigned long long>(net.trace().digest()));
   if (pcap.is_open()) {

@@ -32,8 +32,8 @@ int list_presets(bool json) {
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::printf("%-22s %-5s %-5s %-11s %-8s %-8s %s\n", "preset", "map", "filt", "ports",
-              "hairpin", "udp", "description");
+  std::printf("%-22s %-5s %-5s %-11s %-8s %-8s %s\n", "preset", "map", "filt", "ports", "hairpin",
+              "udp", "description");
   for (const nat::Preset& p : nat::presets()) {
     const nat::NatBehavior& b = p.behavior;
     const bool translates = b.ipv4 == nat::Translation::translate;

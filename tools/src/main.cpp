@@ -4,6 +4,8 @@
 
 #include "demo.hpp"
 #include "list.hpp"
+#include "probe.hpp"
+#include "serve_stun.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"natsim: a deterministic NAT-traversal test harness"};
@@ -12,8 +14,9 @@ int main(int argc, char** argv) {
 
   natsim::tools::DemoOptions demo;
   CLI::App* demo_cmd =
-      app.add_subcommand("demo", "Run a small built-in network (two routers, an impaired core) "
-                                 "and print what happened");
+      app.add_subcommand("demo",
+                         "Run a small built-in network (two routers, an impaired core) "
+                         "and print what happened");
   demo_cmd->add_option("--seed", demo.seed, "Seed for every random choice")->capture_default_str();
   demo_cmd->add_option("--pings", demo.pings, "Number of UDP echo requests")
       ->check(CLI::Range(1, 100000))
@@ -27,6 +30,42 @@ int main(int argc, char** argv) {
   CLI::App* presets_cmd = list_cmd->add_subcommand("presets", "NAT presets and their knobs");
   presets_cmd->add_flag("--json", list_json, "Machine-readable output");
 
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Run a server on real sockets");
+  serve_cmd->require_subcommand(1);
+  natsim::tools::ServeStunOptions serve;
+  CLI::App* stun_cmd = serve_cmd->add_subcommand(
+      "stun",
+      "STUN Binding server (RFC 8489; RFC 5780 with --alternate; answers RFC 3489 "
+      "clients) until SIGINT/SIGTERM");
+  stun_cmd->add_option("--listen", serve.listen, "Primary endpoint IP:PORT")->required();
+  stun_cmd->add_option("--alternate", serve.alternate,
+                       "Alternate endpoint IP:PORT (another address and port): enables RFC 5780 "
+                       "and binds all four address/port combinations");
+  stun_cmd->add_option("--software", serve.software, "SOFTWARE attribute (empty: none)")
+      ->capture_default_str();
+  stun_cmd->add_flag("--json-log", serve.json_log,
+                     "Log every datagram and the final counters as JSON Lines on stderr");
+
+  natsim::tools::ProbeOptions probe;
+  CLI::App* probe_cmd = app.add_subcommand(
+      "probe", "Classify the NAT between here and an RFC 5780 STUN server (RFC 5780 section 4)");
+  probe_cmd->add_option("--stun", probe.stun, "STUN server IP:PORT")->required();
+  probe_cmd->add_option("--local", probe.local,
+                        "Local IP:PORT to probe from (default: the address routed to the server, "
+                        "any port)");
+  probe_cmd
+      ->add_option("--timeout-ms", probe.timeout_ms,
+                   "Give up after this many ms (default 30000; 3600000 with --lifetime)")
+      ->check(CLI::Range(1, 86'400'000));
+  probe_cmd->add_flag("--json", probe.json, "Print a JSON object instead of a table");
+  probe_cmd->add_flag("--lifetime", probe.lifetime,
+                      "Also measure the binding lifetime with a second socket (behind a NAT "
+                      "this takes minutes)");
+  probe_cmd
+      ->add_option("--lifetime-max", probe.lifetime_max,
+                   "Longest idle time the lifetime search tries (e.g. 90s, 10m)")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -35,5 +74,7 @@ int main(int argc, char** argv) {
   }
   if (demo_cmd->parsed()) return natsim::tools::run_demo(demo);
   if (presets_cmd->parsed()) return natsim::tools::list_presets(list_json);
+  if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
+  if (probe_cmd->parsed()) return natsim::tools::run_probe(probe);
   return 2;
 }

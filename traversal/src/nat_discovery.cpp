@@ -121,7 +121,11 @@ void NatDiscovery::on_result(TimePoint now, const BindingResult& r) {
       report_.other_address = r.other_address;
       if (*r.mapped == options_.local) {
         report_.mapping = MappingBehavior::none;
-        return r.other_address ? start_filtering(now) : finish(now);
+        if (!r.other_address) {
+          report_.notes.push_back("the server does not support RFC 5780 (no OTHER-ADDRESS)");
+          return finish(now);
+        }
+        return start_filtering(now);
       }
       if (!r.other_address) {
         report_.notes.push_back("the server does not support RFC 5780 (no OTHER-ADDRESS)");

@@ -1,6 +1,7 @@
 #include "natsim/traversal/stun_server.hpp"
 
 #include <array>
+#include <string>
 
 #include "natsim/traversal/stun_crypto.hpp"
 #include "natsim/traversal/stun_message.hpp"
@@ -26,9 +27,17 @@ void StunServer::send_error(const Endpoint& local, const Endpoint& remote, const
                             std::uint16_t code, const std::vector<std::uint16_t>& unknown) {
   std::array<std::uint8_t, 512> buf{};
   Writer w(buf, request.method(), Class::error, request.transaction_id(), request.cookie());
-  w.add_error(code);
+  if (request.classic()) {
+    // RFC 3489 §11.2.9: the reason phrase is padded with spaces to a multiple of 4.
+    std::string reason(error::reason(code));
+    reason.resize((reason.size() + 3) & ~std::size_t{3}, ' ');
+    w.add_error(code, reason);
+  } else {
+    w.add_error(code);
+  }
   if (!unknown.empty()) w.add_unknown_attributes(unknown);
-  if (!config_.software.empty()) w.add_text(attr::software, config_.software);
+  // SOFTWARE and FINGERPRINT do not exist in RFC 3489: classic answers go without.
+  if (!request.classic() && !config_.software.empty()) w.add_text(attr::software, config_.software);
   if (!request.classic()) w.add_fingerprint();
   if (auto bytes = w.finish()) {
     out_.push(local, remote, *bytes);
@@ -119,7 +128,7 @@ void StunServer::handle_datagram(TimePoint, const Endpoint& local, const Endpoin
       w.add_address(attr::other_address, *other_address());
     }
   }
-  if (!config_.software.empty()) w.add_text(attr::software, config_.software);
+  if (!m.classic() && !config_.software.empty()) w.add_text(attr::software, config_.software);
   // RFC 5780 §7.6: a request with PADDING gets a response padded to at least its size.
   if (m.has(attr::padding) && w.size() + 4 + 4 + 8 < bytes.size()) {
     w.add(attr::padding, std::vector<std::uint8_t>(bytes.size() - w.size() - 4 - 8, 0));
