@@ -14,7 +14,7 @@ build: deps
 	cmake --build --preset release -j $(JOBS)
 
 run: build
-	./build/release/tools/natsim demo
+	./build/release/tools/natsim run scenarios/library/quickstart.json
 
 test: build
 	ctest --preset release -j $(JOBS) $(CTEST_ARGS)

@@ -493,8 +493,11 @@ std::vector<Scenario> load_scenario_text(std::string_view text, const std::strin
             for (const auto& [ptr, value] : sets[k].json().items()) {
               assignment.push_back(
                   Assignment{ptr, sets[k].pointer() + "/" + pointer_token(ptr), value});
-              label += (label.empty() ? "" : ",") +
-                       (value.is_string() ? value.get<std::string>() : value.dump());
+              // Labels name the variant by its scalar values; objects are left out.
+              if (value.is_primitive()) {
+                label += (label.empty() ? "" : ",") +
+                         (value.is_string() ? value.get<std::string>() : value.dump());
+              }
             }
             choices.push_back(std::move(assignment));
             names.push_back(label);

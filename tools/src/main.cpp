@@ -5,6 +5,7 @@
 #include "demo.hpp"
 #include "list.hpp"
 #include "probe.hpp"
+#include "run.hpp"
 #include "serve_stun.hpp"
 
 int main(int argc, char** argv) {
@@ -66,6 +67,38 @@ int main(int argc, char** argv) {
                    "Longest idle time the lifetime search tries (e.g. 90s, 10m)")
       ->capture_default_str();
 
+  natsim::tools::RunCommand run;
+  CLI::App* run_cmd =
+      app.add_subcommand("run",
+                         "Run scenario files in virtual time and check their expectations "
+                         "(exit 0 all held, 1 one failed, 2 bad input)");
+  run_cmd->add_option("files", run.files, "Scenario files")->required()->check(CLI::ExistingFile);
+  run_cmd->add_option("--seed", run.seed, "Run only this seed (replaces the files' seeds)");
+  run_cmd->add_option("--variant", run.variant, "Run only this matrix variant (0-based)");
+  run_cmd->add_flag("--json", run.json, "Print the report as JSON");
+  run_cmd->add_option(
+      "--pcap", run.pcap_dir,
+      "Write pcaps of every gateway and server to DIR/<scenario>-v<variant>-s<seed>/");
+  run_cmd->add_option(
+      "--trace", run.trace_path,
+      "Write the JSON Lines trace to FILE (FILE.<n> per run when there are several)");
+  run_cmd->add_option("--jobs", run.jobs, "Runs in parallel (default: one per core)")
+      ->check(CLI::Range(1, 1024));
+  run_cmd->add_option(
+      "--shard", run.shard,
+      "Run only slice I of N (0-based, e.g. 3/8): for spreading sweeps over machines");
+  run_cmd->add_flag("--quiet", run.quiet, "No progress on stderr");
+
+  std::vector<std::string> validate_files;
+  CLI::App* validate_cmd = app.add_subcommand(
+      "validate", "Check scenario files without running them (exit 2 if one is bad)");
+  validate_cmd->add_option("files", validate_files, "Scenario files")->required();
+
+  std::vector<std::string> merge_files;
+  CLI::App* merge_cmd = app.add_subcommand(
+      "merge", "Merge JSON reports of 'natsim run --json' (e.g. from shards) into one");
+  merge_cmd->add_option("reports", merge_files, "Report files")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -76,5 +109,8 @@ int main(int argc, char** argv) {
   if (presets_cmd->parsed()) return natsim::tools::list_presets(list_json);
   if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
   if (probe_cmd->parsed()) return natsim::tools::run_probe(probe);
+  if (run_cmd->parsed()) return natsim::tools::run_scenarios(run);
+  if (validate_cmd->parsed()) return natsim::tools::validate_scenarios(validate_files);
+  if (merge_cmd->parsed()) return natsim::tools::merge_reports(merge_files);
   return 2;
 }
