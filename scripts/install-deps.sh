@@ -10,6 +10,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev libpugixml-dev libcli11-dev
   libclang-rt-14-dev # libFuzzer and sanitizer runtimes for clang
+  python3-jsonschema # checks scenarios/natsim.schema.json against every scenario file
 )
 # Extra packages a caller wants too (e.g. interop peers), space-separated.
 if [[ -n "${NATSIM_EXTRA_PACKAGES:-}" ]]; then

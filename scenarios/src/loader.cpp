@@ -54,7 +54,7 @@ std::vector<std::uint64_t> parse_seeds(const Reader& r) {
     }
   } else {
     r.only({"from", "count"});
-    const auto from = r.at("from").integer(0, INT64_MAX);
+    const auto from = r.at("from").integer(0, INT64_MAX - 1'000'000);
     const auto count = r.at("count").integer(1, 1'000'000);
     for (std::int64_t i = 0; i < count; ++i)
       seeds.push_back(static_cast<std::uint64_t>(from + i));
@@ -261,6 +261,7 @@ Expectation parse_expectation(const Reader& r,
   if (r.has("counter")) {
     r.only({"counter", "metric", "value"});
     e.counter = r.at("counter").string();
+    if (e.counter.empty()) r.at("counter").fail("expected a node or link name (or \"network\")");
     e.metric = r.at("metric").string();
     e.value = parse_range(r.at("value"));
     return e;
@@ -464,6 +465,9 @@ std::vector<Scenario> load_scenario_text(std::string_view text, const std::strin
       for (std::size_t i = 0; i < matrix->size(); ++i) {
         const Reader entry = (*matrix)[i];
         entry.only({"pointer", "values", "set"});
+        if (entry.has("set") == entry.has("pointer")) {
+          entry.fail("expected either \"pointer\" with \"values\", or \"set\"");
+        }
         // Each choice is a list of assignments; variants multiply across entries.
         struct Assignment {
           std::string pointer;

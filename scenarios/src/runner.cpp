@@ -1,5 +1,6 @@
 #include "natsim/scenarios/runner.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -354,8 +355,14 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
                               });
   }
   const Duration last = scenario.timeline.empty() ? Duration::zero() : scenario.timeline.back().at;
-  // Without a duration the run lasts until every action has had ten minutes to finish.
-  w.net.run_until(TimePoint{scenario.duration.value_or(last + minutes(10))});
+  // Without a duration the run lasts until every action has had ten minutes to finish
+  // (an hour more when a probe searches for the binding lifetime).
+  const bool lifetime =
+      std::any_of(scenario.timeline.begin(), scenario.timeline.end(), [](const Action& a) {
+        const auto* p = std::get_if<ProbeAction>(&a.body);
+        return p != nullptr && p->lifetime;
+      });
+  w.net.run_until(TimePoint{scenario.duration.value_or(last + minutes(lifetime ? 70 : 10))});
 
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (const auto* send = std::get_if<SendAction>(&outcomes[i].action->body)) {

@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Interop: natsim's STUN server and NAT probe against independent implementations from
+# Debian, all on loopback (127.0.0.1 and 127.0.0.2; never any other address).
+#
+#   a) natsim serve stun (RFC 5780 mode) answering
+#        - Vovida `stun` 0.97 (package stun-client): the classic RFC 3489 client
+#        - coturn `turnutils_stunclient` (package coturn): an RFC 5389/5780 client
+#   b) natsim probe (RFC 5780 discovery) against coturn `turnserver -S` on two addresses
+#
+# Usage: scripts/interop-stun.sh [PATH/TO/natsim]     (default build/release/tools/natsim)
+# Prints PASS/FAIL per check and ends with "N passed, M failed"; exits 1 on any failure,
+# 2 when a required program is missing. Servers run on free ports and are stopped by PID
+# on exit; every client runs under `timeout`. Logs: kept in a temp dir on failure
+# (INTEROP_KEEP_LOGS=1 keeps them always).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NATSIM=${1:-$ROOT/build/release/tools/natsim}
+[[ $NATSIM == /* ]] || NATSIM=$PWD/$NATSIM
+JSON_FIELD=$ROOT/tools/test/json_field.cmake
+CMAKE=${CMAKE:-cmake}
+
+PASS=0
+FAIL=0
+PIDS=()
+TMP=$(mktemp -d /tmp/natsim-interop.XXXXXX)
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# alive = exists and is not a zombie
+alive() {
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+stop_pid() {
+  local pid=$1 i
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 30); do
+      alive "$pid" || break
+      sleep 0.1
+    done
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$? i
+  trap - EXIT
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
+  if [ "$rc" != 0 ] || [ "${INTEROP_KEEP_LOGS:-0}" = 1 ]; then
+    log "logs kept in $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# check DESCRIPTION CMD...: run a test command, count and print PASS/FAIL
+check() {
+  local desc=$1
+  shift
+  if "$@"; then
+    PASS=$((PASS + 1))
+    log "PASS: $desc"
+  else
+    FAIL=$((FAIL + 1))
+    log "FAIL: $desc"
+  fi
+}
+has() { grep -Eq -- "$2" "$1"; }
+# all_of FILE REGEX...: every REGEX matches a line of FILE
+all_of() {
+  local file=$1 re
+  shift
+  for re in "$@"; do grep -Eq -- "$re" "$file" || return 1; done
+}
+eq() { [ "$1" = "$2" ]; }
+
+# json FILE a;b;c: sets J_a, J_b, J_c from a JSON object; returns 1 unless it parses
+json() {
+  local line
+  "$CMAKE" -DFILE="$1" -DFIELDS="$2" -P "$JSON_FIELD" >"$TMP/fields" 2>"$TMP/fields.err" || return 1
+  while IFS= read -r line; do printf -v "J_${line%%=*}" '%s' "${line#*=}"; done <"$TMP/fields"
+}
+
+port_free() {
+  command -v ss >/dev/null || return 0
+  ! ss -Hlnu "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hlnt "sport = :$1" 2>/dev/null | grep -q .
+}
+# A port P with P and P+1 free (UDP and TCP), above Linux's ephemeral range (to 60999)
+# and Vovida stun's random client ports (16384-32767).
+pick_pair() {
+  local p i
+  for i in $(seq 1 50); do
+    p=$((61000 + RANDOM % 4000))
+    port_free "$p" && port_free $((p + 1)) && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+if [ ! -x "$NATSIM" ]; then
+  echo "interop-stun: no natsim program at $NATSIM (build it first: make build)" >&2
+  exit 2
+fi
+for program in stun turnutils_stunclient turnserver timeout "$CMAKE"; do
+  if ! command -v "$program" >/dev/null; then
+    echo "interop-stun: missing $program (NATSIM_EXTRA_PACKAGES=\"stun-client coturn\" scripts/install-deps.sh)" >&2
+    exit 2
+  fi
+done
+log "natsim: $NATSIM; logs in $TMP"
+
+# ---------------------------------------------------------------------------------------
+# a) natsim serve stun --listen 127.0.0.1:P --alternate 127.0.0.2:P+1
+# ---------------------------------------------------------------------------------------
+start_natsim_server() {
+  local attempt i
+  for attempt in 1 2 3 4 5; do
+    P=$(pick_pair) || return 1
+    "$NATSIM" serve stun --listen "127.0.0.1:$P" --alternate "127.0.0.2:$((P + 1))" --json-log \
+      >"$TMP/serve.out" 2>"$TMP/serve.log" &
+    SERVE_PID=$!
+    PIDS+=("$SERVE_PID")
+    log "started natsim serve stun pid=$SERVE_PID on 127.0.0.1:$P / 127.0.0.2:$((P + 1))"
+    for i in $(seq 1 50); do
+      [ "$(grep -c '^listening on' "$TMP/serve.out")" -ge 4 ] && return 0
+      alive "$SERVE_PID" || break
+      sleep 0.1
+    done
+    log "natsim serve stun did not start (attempt $attempt): $(tail -1 "$TMP/serve.out" "$TMP/serve.log" | tr '\n' ' ')"
+    stop_pid "$SERVE_PID"
+  done
+  return 1
+}
+
+if start_natsim_server; then
+  P2=$((P + 1))
+
+  # Vovida stun 0.97: RFC 3489 tests I (no change), II (change IP), III (change port),
+  # I(2) at the CHANGED-ADDRESS, and a hairpin test. Its exit code is the NAT class:
+  # 0x00 open + 0x01 "port preserved" = 1 on loopback.
+  rc=0
+  # (-v: its test trace goes to stderr, the verdict to stdout; keep both in one file)
+  timeout 10 stun "127.0.0.1:$P" -i 127.0.0.1 -v >"$TMP/stun.out" 2>&1 || rc=$?
+  log "stun exit code $rc: $(grep -E '^Primary:|^Return value' "$TMP/stun.out" | tr '\n\t' '  ')"
+  check "stun (RFC 3489) vs natsim serve: exit 1 = Open (0x00) + port preserved (0x01)" eq "$rc" 1
+  check "stun vs natsim serve: prints 'Primary: Open'" has "$TMP/stun.out" '^Primary: Open'
+  check "stun vs natsim serve: tests I, II, III all answered, 'is nat = 0'" \
+    all_of "$TMP/stun.out" '^test I = 1$' '^test II = 1$' '^test III = 1$' '^is nat += 0$'
+  check "stun vs natsim serve: CHANGED-ADDRESS = 127.0.0.2:$P2" \
+    has "$TMP/stun.out" "^ChangedAddress = 127\.0\.0\.2:$P2\$"
+  check "stun vs natsim serve: change-IP answer from 127.0.0.2:$P, change-port from 127.0.0.1:$P2" \
+    all_of "$TMP/stun.out" "^SourceAddress = 127\.0\.0\.2:$P\$" "^SourceAddress = 127\.0\.0\.1:$P2\$"
+  if grep -q 'problem parsing' "$TMP/stun.out"; then
+    # Known deviation of traversal/'s StunServer: RFC 3489 (§11.2.6, §11.2.9) wants text
+    # values in multiples of 4 bytes, and Vovida applies that to 0x8022 (SOFTWARE, its
+    # "ServerName"); "natsim" is 6 bytes. stun complains but still uses the response.
+    log "NOTE: stun: $(grep -m1 'Bad length' "$TMP/stun.out") (SOFTWARE length not a multiple of 4)"
+  fi
+
+  # coturn's turnutils_stunclient: RFC 5780 requests (plain, CHANGE-REQUEST, RESPONSE-PORT
+  # + PADDING); prints the reflexive address, OTHER-ADDRESS and RESPONSE-ORIGIN.
+  rc=0
+  timeout 10 turnutils_stunclient -p "$P" 127.0.0.1 >"$TMP/stunclient.out" 2>&1 || rc=$?
+  grep -E 'reflexive|Other addr|Response origin' "$TMP/stunclient.out" | sed 's/^/    /' || true
+  check "turnutils_stunclient vs natsim serve: exit 0" eq "$rc" 0
+  reflexive=$(sed -n 's/.*UDP reflexive addr: \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$TMP/stunclient.out" | head -1)
+  check "turnutils_stunclient vs natsim serve: UDP reflexive addr is 127.0.0.1:<its port> ($reflexive)" \
+    has "$TMP/serve.log" "\"dir\":\"in\",\"local\":\"127\.0\.0\.1:$P\",\"remote\":\"${reflexive:-none}\""
+  check "turnutils_stunclient vs natsim serve: 'Other addr: 127.0.0.2:$P2'" \
+    has "$TMP/stunclient.out" "Other addr: : 127\.0\.0\.2:$P2\$"
+  check "turnutils_stunclient vs natsim serve: CHANGE-REQUEST answered from 'Response origin: 127.0.0.2:$P2'" \
+    has "$TMP/stunclient.out" "Response origin: : 127\.0\.0\.2:$P2\$"
+
+  # Stop the server: it exits 0 on SIGTERM and prints its counters.
+  kill -TERM "$SERVE_PID"
+  rc=0
+  timeout 5 tail --pid="$SERVE_PID" -f /dev/null || true
+  wait "$SERVE_PID" || rc=$?
+  sed -n '/^stopped by/,$p' "$TMP/serve.out" | tr -s ' ' | tr '\n' ' ' | sed 's/^/    /;s/$/\n/'
+  check "natsim serve stun: exits 0 on SIGTERM" eq "$rc" 0
+  check "natsim serve stun: answered RFC 3489 requests from stun (classic > 0)" \
+    has "$TMP/serve.out" '^  classic +[1-9][0-9]*$'
+  check "natsim serve stun: no malformed, error, unroutable or failed datagrams" \
+    all_of "$TMP/serve.out" '^  dropped_malformed +0$' '^  error_responses +0$' '^  unroutable +0$' \
+    '^  send_errors +0$'
+else
+  check "natsim serve stun starts on 127.0.0.1:P / 127.0.0.2:P+1" false
+fi
+
+# ---------------------------------------------------------------------------------------
+# b) natsim probe against coturn (STUN only, RFC 5780 on two addresses)
+# ---------------------------------------------------------------------------------------
+start_coturn() {
+  local attempt i
+  for attempt in 1 2 3 4 5; do
+    Q=$(pick_pair) || return 1
+    # -n: no config file; -S: STUN only (no TURN users needed); two -L addresses of one
+    # family switch RFC 5780 on. --userdb keeps coturn's SQLite file out of /var.
+    turnserver -n --no-cli --no-tls --no-dtls -S -L 127.0.0.1 -L 127.0.0.2 -p "$Q" \
+      --alt-listening-port $((Q + 1)) --userdb "$TMP/turndb" --log-file stdout --simple-log \
+      --pidfile "$TMP/turnserver.pid" >"$TMP/turnserver.log" 2>&1 &
+    TURN_PID=$!
+    PIDS+=("$TURN_PID")
+    log "started turnserver pid=$TURN_PID on 127.0.0.1:$Q / 127.0.0.2:$((Q + 1))"
+    # Ready when it answers a Binding request with OTHER-ADDRESS.
+    for i in $(seq 1 20); do
+      alive "$TURN_PID" || break
+      if timeout 1 turnutils_stunclient -p "$Q" 127.0.0.1 2>&1 | grep -q 'Other addr'; then
+        return 0
+      fi
+      sleep 0.2
+    done
+    log "turnserver did not start (attempt $attempt): $(tail -2 "$TMP/turnserver.log" | tr '\n' ' ')"
+    stop_pid "$TURN_PID"
+  done
+  return 1
+}
+
+if start_coturn; then
+  Q2=$((Q + 1))
+  rc=0
+  timeout 40 "$NATSIM" probe --stun "127.0.0.1:$Q" --json >"$TMP/probe.json" 2>"$TMP/probe.err" || rc=$?
+  sed 's/^/    /' "$TMP/probe.json"
+  check "natsim probe vs coturn: exit 0" eq "$rc" 0
+  if json "$TMP/probe.json" "local;mapped;other_address;mapping;filtering;hairpinning;completed"; then
+    check "natsim probe vs coturn: JSON parses" true
+    check "natsim probe vs coturn: other_address = 127.0.0.2:$Q2 (got $J_other_address)" \
+      eq "$J_other_address" "127.0.0.2:$Q2"
+    check "natsim probe vs coturn: mapping none, mapped == local ($J_mapped)" \
+      bash -c '[ "$1" = none ] && [ "$2" = "$3" ]' _ "$J_mapping" "$J_mapped" "$J_local"
+    check "natsim probe vs coturn: filtering endpoint-independent (got $J_filtering)" \
+      eq "$J_filtering" endpoint-independent
+    check "natsim probe vs coturn: completed, hairpinning not tested without NAT" \
+      bash -c '[ "$1" = true ] && [ "$2" = null ]' _ "$J_completed" "$J_hairpinning"
+  else
+    check "natsim probe vs coturn: JSON parses ($(tr -s ' \n' ' ' <"$TMP/fields.err" | head -c 160))" false
+  fi
+  rc=0
+  timeout 40 "$NATSIM" probe --stun "127.0.0.1:$Q" >"$TMP/probe.txt" 2>&1 || rc=$?
+  check "natsim probe vs coturn (table): exit 0, 'mapping none', 'filtering endpoint-independent'" \
+    bash -c '[ "$1" = 0 ] && grep -Eq "^  mapping +none$" "$2" &&
+             grep -Eq "^  filtering +endpoint-independent$" "$2"' _ "$rc" "$TMP/probe.txt"
+else
+  check "coturn turnserver starts on 127.0.0.1:Q / 127.0.0.2:Q+1" false
+fi
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
