@@ -35,8 +35,42 @@ bool parse_shard(const std::string& text, std::size_t* index, std::size_t* count
   return *count > 0 && *index < *count;
 }
 
+// One line per action: what it found or did.
+void print_actions(const json& actions) {
+  for (const json& a : actions) {
+    const std::string id = a["id"].get<std::string>();
+    std::string line;
+    if (a.contains("error")) {
+      line = "error: " + a["error"].get<std::string>();
+    } else if (a.value("type", "") == "probe") {
+      const json& h = a["hairpinning"];
+      line = "probe    mapping " + a["mapping"].get<std::string>() + ", filtering " +
+             a["filtering"].get<std::string>() + ", hairpinning " +
+             (h.is_null() ? "n/a" : (h.get<bool>() ? "yes" : "no")) + ", mapped " +
+             (a["mapped"].is_null() ? "-" : a["mapped"].get<std::string>());
+      if (a.contains("binding_lifetime_s")) {
+        line += ", lifetime " + json(a["binding_lifetime_s"]).dump() + " s";
+      }
+    } else if (a.value("type", "") == "binding") {
+      line = "binding  " + a["outcome"].get<std::string>() + ", mapped " +
+             (a["mapped"].is_null() ? "-" : a["mapped"].get<std::string>()) + ", " +
+             std::to_string(a["transmissions"].get<int>()) + " transmission(s)";
+    } else if (a.value("type", "") == "send") {
+      line = "send     " + std::to_string(a["sent"].get<std::uint64_t>()) + " sent, " +
+             std::to_string(a["delivered"].get<std::uint64_t>()) + " delivered, " +
+             std::to_string(a["echoed"].get<std::uint64_t>()) + " echoed";
+    } else {
+      line = "done";
+    }
+    std::printf("      %8.1fs  %-16s %s\n", a["at_ms"].get<double>() / 1000.0, id.c_str(),
+                line.c_str());
+  }
+}
+
 void print_table(const Plan& plan, const std::vector<Job>& jobs,
                  const std::vector<scenarios::RunResult>& results, double wall_s) {
+  // A few runs get their actions and expectations spelled out; sweeps get a line each.
+  const bool detail = results.size() <= 3;
   std::size_t passed = 0;
   for (std::size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
@@ -46,10 +80,14 @@ void print_table(const Plan& plan, const std::vector<Job>& jobs,
                 r.variant.empty() ? "" : ("[" + r.variant + "]").c_str(),
                 static_cast<unsigned long long>(r.seed), scenarios::digest_hex(r.digest).c_str(),
                 to_seconds(r.simulated));
-    if (!r.passed) {
-      for (const auto& e : r.expectations) {
-        if (!e.passed) std::printf("      %s: %s\n", e.pointer.c_str(), e.message.c_str());
+    if (detail) print_actions(r.actions);
+    for (const auto& e : r.expectations) {
+      if (!e.passed || detail) {
+        std::printf("      %s %s: %s\n", e.passed ? "ok  " : "FAIL", e.pointer.c_str(),
+                    e.message.c_str());
       }
+    }
+    if (!r.passed) {
       std::printf("      replay: %s\n", scenarios::replay_command(plan, jobs[i]).c_str());
     }
   }
