@@ -31,23 +31,11 @@ WorldBuilder& WorldBuilder::core_link(const sim::LinkParams& params) {
   return *this;
 }
 
-WorldBuilder& WorldBuilder::stun_server(std::string name, std::string_view address,
-                                        std::string_view alternate_address) {
+WorldBuilder& WorldBuilder::add_server(std::string name, ServerKind kind, std::string_view address,
+                                       std::uint16_t port) {
   ServerSpec s;
   s.name = std::move(name);
-  s.kind = ServerKind::stun;
-  s.address = parse_address(address);
-  if (!alternate_address.empty()) s.alternate_address = parse_address(alternate_address);
-  s.link = scenario_.core;
-  scenario_.servers.push_back(std::move(s));
-  return *this;
-}
-
-WorldBuilder& WorldBuilder::echo_server(std::string name, std::string_view address,
-                                        std::uint16_t port) {
-  ServerSpec s;
-  s.name = std::move(name);
-  s.kind = ServerKind::echo;
+  s.kind = kind;
   s.address = parse_address(address);
   s.port = port;
   s.link = scenario_.core;
@@ -55,14 +43,22 @@ WorldBuilder& WorldBuilder::echo_server(std::string name, std::string_view addre
   return *this;
 }
 
-WorldBuilder& WorldBuilder::public_host(std::string name, std::string_view address) {
-  ServerSpec s;
-  s.name = std::move(name);
-  s.kind = ServerKind::host;
-  s.address = parse_address(address);
-  s.link = scenario_.core;
-  scenario_.servers.push_back(std::move(s));
+WorldBuilder& WorldBuilder::stun_server(std::string name, std::string_view address,
+                                        std::string_view alternate_address) {
+  add_server(std::move(name), ServerKind::stun, address, 3478);
+  if (!alternate_address.empty()) {
+    scenario_.servers.back().alternate_address = parse_address(alternate_address);
+  }
   return *this;
+}
+
+WorldBuilder& WorldBuilder::echo_server(std::string name, std::string_view address,
+                                        std::uint16_t port) {
+  return add_server(std::move(name), ServerKind::echo, address, port);
+}
+
+WorldBuilder& WorldBuilder::public_host(std::string name, std::string_view address) {
+  return add_server(std::move(name), ServerKind::host, address, 0);
 }
 
 SiteSpec* WorldBuilder::find_site(std::vector<SiteSpec>& sites, const std::string& name) {

@@ -47,6 +47,8 @@ class WorldBuilder {
   [[nodiscard]] std::unique_ptr<World> build() const;
 
  private:
+  WorldBuilder& add_server(std::string name, ServerKind kind, std::string_view address,
+                           std::uint16_t port);
   SiteSpec* find_site(std::vector<SiteSpec>& sites, const std::string& name);
 
   std::uint64_t seed_;
