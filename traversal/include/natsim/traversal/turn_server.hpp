@@ -1,0 +1,119 @@
+#pragma once
+// A TURN server (RFC 8656) over UDP: long-term credentials with expiring nonces
+// (RFC 8489 §9.2, MD5 and SHA-256), allocations with relayed transport addresses,
+// permissions and channels with expiry, per-user quotas, peer-address denial and
+// relayed-bytes accounting. Sans-I/O: the relay endpoints are a fixed range that a
+// driver binds up front (relay_endpoints()).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "natsim/base/ip_address.hpp"
+#include "natsim/traversal/machine.hpp"
+#include "natsim/traversal/stun_constants.hpp"
+#include "natsim/traversal/stun_message.hpp"
+
+namespace natsim::traversal::turn {
+
+struct ServerConfig {
+  Endpoint listen;          // where clients reach the server (UDP)
+  IpAddress relay_address;  // relayed transport addresses use this address
+  std::uint16_t relay_port_first = 49152;
+  std::uint16_t relay_port_count = 64;
+  std::string realm = "natsim";
+  std::map<std::string, std::string> users;  // username -> password
+  Duration default_lifetime = minutes(10);   // RFC 8656 §7.2
+  Duration max_lifetime = hours(1);
+  Duration nonce_lifetime = hours(1);
+  std::uint32_t max_allocations_per_user = 10;
+  std::vector<Prefix> denied_peers;  // CreatePermission/ChannelBind to these get 403
+  bool offer_sha256 = true;          // PASSWORD-ALGORITHMS with SHA-256 and MD5
+  std::string software = "natsim";
+};
+
+struct ServerCounters {
+  std::uint64_t requests = 0;
+  std::uint64_t challenges = 0;     // 401 with a fresh nonce
+  std::uint64_t stale_nonces = 0;   // 438
+  std::uint64_t auth_failures = 0;  // 401 for a bad user or integrity
+  std::uint64_t allocations = 0;    // created
+  std::uint64_t allocations_expired = 0;
+  std::uint64_t quota_rejections = 0;     // 486
+  std::uint64_t capacity_rejections = 0;  // 508
+  std::uint64_t forbidden = 0;            // 403
+  std::uint64_t errors = 0;               // every error response
+  std::uint64_t relayed_to_peer = 0;      // datagrams
+  std::uint64_t relayed_to_client = 0;
+  std::uint64_t bytes_to_peer = 0;
+  std::uint64_t bytes_to_client = 0;
+  std::uint64_t dropped_no_permission = 0;
+  std::uint64_t dropped_malformed = 0;
+};
+
+class TurnServer {
+ public:
+  TurnServer(std::uint64_t seed, ServerConfig config);
+
+  // The listening endpoint first, then every relay endpoint: bind them all.
+  [[nodiscard]] std::vector<Endpoint> local_endpoints() const;
+  [[nodiscard]] std::size_t allocation_count() const { return allocations_.size(); }
+
+  void handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                       ByteView bytes);
+  void handle_timeout(TimePoint now);
+  [[nodiscard]] std::optional<Transmit> poll_transmit(MutableByteView out) { return out_.pop(out); }
+  [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
+  [[nodiscard]] std::optional<int> poll_event() { return std::nullopt; }
+
+  [[nodiscard]] const ServerCounters& counters() const { return counters_; }
+
+ private:
+  struct Channel {
+    Endpoint peer;
+    TimePoint expires;
+  };
+  struct Allocation {
+    Endpoint client;
+    std::string user;
+    Endpoint relay;
+    TimePoint expires;
+    stun::TransactionId allocate_tid{};
+    std::map<IpAddress, TimePoint> permissions;
+    std::map<std::uint16_t, Channel> channels;
+  };
+  struct Auth {
+    std::string user;
+    std::vector<std::uint8_t> key;
+    bool sha256 = false;
+  };
+
+  void handle_client(TimePoint now, const Endpoint& remote, ByteView bytes);
+  void handle_peer(TimePoint now, Allocation& a, const Endpoint& peer, ByteView bytes);
+  std::optional<Auth> authenticate(TimePoint now, const stun::Message& m, const Endpoint& remote);
+  void allocate(TimePoint now, const stun::Message& m, const Endpoint& remote, const Auth& auth);
+  void refresh(TimePoint now, const stun::Message& m, const Endpoint& remote, const Auth& auth);
+  void create_permission(TimePoint now, const stun::Message& m, const Endpoint& remote,
+                         const Auth& auth);
+  void channel_bind(TimePoint now, const stun::Message& m, const Endpoint& remote,
+                    const Auth& auth);
+  void send_indication(TimePoint now, const stun::Message& m, const Endpoint& remote);
+  void error(const stun::Message& m, const Endpoint& remote, std::uint16_t code,
+             const Auth* auth = nullptr, bool challenge = false, TimePoint now = {});
+  [[nodiscard]] std::string make_nonce(TimePoint now);
+  [[nodiscard]] bool nonce_fresh(std::string_view nonce, TimePoint now) const;
+  [[nodiscard]] bool denied(const IpAddress& peer) const;
+  void expire(TimePoint now);
+  Allocation* find(const Endpoint& client);
+
+  ServerConfig config_;
+  std::uint64_t secret_;
+  std::map<Endpoint, Allocation> allocations_;    // by client 5-tuple (UDP, one listen address)
+  std::map<Endpoint, Endpoint> relay_to_client_;  // relay endpoint -> client
+  std::vector<bool> port_used_;
+  TransmitQueue out_;
+  ServerCounters counters_;
+};
+
+}  // namespace natsim::traversal::turn

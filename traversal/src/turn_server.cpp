@@ -1,0 +1,496 @@
+#include "natsim/traversal/turn_server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include "natsim/base/random.hpp"
+#include "natsim/traversal/stun_crypto.hpp"
+#include "natsim/traversal/stun_message.hpp"
+#include "natsim/traversal/turn_wire.hpp"
+#include "natsim/traversal/wire.hpp"
+
+namespace natsim::traversal::turn {
+
+using stun::Class;
+using stun::Message;
+using stun::Writer;
+namespace attr = stun::attr;
+namespace method = stun::method;
+namespace error_code = stun::error;
+
+namespace {
+constexpr Duration kPermissionLifetime = minutes(5);  // RFC 8656 §9
+constexpr Duration kChannelLifetime = minutes(10);    // RFC 8656 §12
+// RFC 8489 §9.2: a nonce starting with this cookie announces security features; "gAAA"
+// is the 24-bit feature set with "Password algorithms" (the first bit) set.
+constexpr std::string_view kNonceCookie = "obMatJos2gAAA";
+constexpr std::size_t kMaxBuffer = 1500 + 128;
+}  // namespace
+
+TurnServer::TurnServer(std::uint64_t seed, ServerConfig config)
+    : config_(std::move(config)),
+      secret_(Rng(seed)()),
+      port_used_(config_.relay_port_count, false) {}
+
+std::vector<Endpoint> TurnServer::local_endpoints() const {
+  std::vector<Endpoint> out{config_.listen};
+  for (std::uint16_t i = 0; i < config_.relay_port_count; ++i) {
+    out.push_back(
+        Endpoint{config_.relay_address, static_cast<std::uint16_t>(config_.relay_port_first + i)});
+  }
+  return out;
+}
+
+std::string TurnServer::make_nonce(TimePoint now) {
+  // Stateless: the issue time and a MAC over it under the server's secret.
+  const auto t = static_cast<unsigned long long>(to_ns(now));
+  char time_hex[17];
+  std::snprintf(time_hex, sizeof time_hex, "%016llx", t);
+  std::uint8_t key[8];
+  for (int i = 0; i < 8; ++i)
+    key[i] = static_cast<std::uint8_t>(secret_ >> (8 * i));
+  const auto mac = stun::hmac_sha1(key, stun::as_bytes(time_hex));
+  char mac_hex[17];
+  std::snprintf(mac_hex, sizeof mac_hex, "%02x%02x%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2],
+                mac[3], mac[4], mac[5], mac[6], mac[7]);
+  return std::string(config_.offer_sha256 ? kNonceCookie : "") + time_hex + mac_hex;
+}
+
+bool TurnServer::nonce_fresh(std::string_view nonce, TimePoint now) const {
+  if (config_.offer_sha256) {
+    if (!nonce.starts_with(kNonceCookie)) return false;
+    nonce.remove_prefix(kNonceCookie.size());
+  }
+  if (nonce.size() != 32) return false;
+  const std::string time_hex(nonce.substr(0, 16));
+  std::uint8_t key[8];
+  for (int i = 0; i < 8; ++i)
+    key[i] = static_cast<std::uint8_t>(secret_ >> (8 * i));
+  const auto mac = stun::hmac_sha1(key, stun::as_bytes(time_hex));
+  char mac_hex[17];
+  std::snprintf(mac_hex, sizeof mac_hex, "%02x%02x%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2],
+                mac[3], mac[4], mac[5], mac[6], mac[7]);
+  if (nonce.substr(16) != mac_hex) return false;
+  unsigned long long issued = 0;
+  if (std::sscanf(time_hex.c_str(), "%16llx", &issued) != 1) return false;
+  return to_ns(now) - static_cast<std::int64_t>(issued) < config_.nonce_lifetime.count();
+}
+
+bool TurnServer::denied(const IpAddress& peer) const {
+  return std::any_of(config_.denied_peers.begin(), config_.denied_peers.end(),
+                     [&](const Prefix& p) { return p.contains(peer); });
+}
+
+TurnServer::Allocation* TurnServer::find(const Endpoint& client) {
+  auto it = allocations_.find(client);
+  return it == allocations_.end() ? nullptr : &it->second;
+}
+
+void TurnServer::error(const Message& m, const Endpoint& remote, std::uint16_t code,
+                       const Auth* auth, bool challenge, TimePoint now) {
+  std::array<std::uint8_t, kMaxBuffer> buf{};
+  Writer w(buf, m.method(), Class::error, m.transaction_id());
+  w.add_error(code);
+  if (challenge) {
+    // RFC 8489 §9.2.4: REALM and a fresh NONCE, and the algorithms on offer.
+    w.add_text(attr::realm, config_.realm);
+    w.add_text(attr::nonce, make_nonce(now));
+    if (config_.offer_sha256) {
+      const std::uint8_t algorithms[] = {0x00, 0x02, 0x00, 0x00,
+                                         0x00, 0x01, 0x00, 0x00};  // SHA-256, MD5
+      w.add(attr::password_algorithms, algorithms);
+    }
+  }
+  if (!config_.software.empty()) w.add_text(attr::software, config_.software);
+  if (auth != nullptr) {
+    if (auth->sha256) {
+      w.add_message_integrity_sha256(auth->key);
+    } else {
+      w.add_message_integrity(auth->key);
+    }
+  }
+  w.add_fingerprint();
+  if (auto bytes = w.finish()) out_.push(config_.listen, remote, *bytes);
+  ++counters_.errors;
+}
+
+std::optional<TurnServer::Auth> TurnServer::authenticate(TimePoint now, const Message& m,
+                                                         const Endpoint& remote) {
+  const bool has_mi = m.has(attr::message_integrity) || m.has(attr::message_integrity_sha256);
+  if (!has_mi) {
+    ++counters_.challenges;
+    error(m, remote, error_code::unauthenticated, nullptr, true, now);
+    return std::nullopt;
+  }
+  auto user = m.text(attr::username);
+  auto realm = m.text(attr::realm);
+  auto nonce = m.text(attr::nonce);
+  if (!user || !realm || !nonce) {
+    error(m, remote, error_code::bad_request);  // RFC 8489 §9.2.4
+    return std::nullopt;
+  }
+  if (!nonce_fresh(*nonce, now)) {
+    ++counters_.stale_nonces;
+    error(m, remote, error_code::stale_nonce, nullptr, true, now);
+    return std::nullopt;
+  }
+  auto it = config_.users.find(std::string(*user));
+  Auth auth;
+  auth.user = std::string(*user);
+  auth.sha256 = m.has(attr::message_integrity_sha256);
+  if (auto algorithm = m.find(attr::password_algorithm);
+      algorithm && algorithm->value.size() >= 2) {
+    const std::uint16_t id = wire::get16(algorithm->value.data());
+    if (id != static_cast<std::uint16_t>(stun::PasswordAlgorithm::md5) &&
+        !(config_.offer_sha256 &&
+          id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::sha256))) {
+      error(m, remote, error_code::bad_request);
+      return std::nullopt;
+    }
+    auth.sha256 = auth.sha256 || id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::sha256);
+  }
+  if (it == config_.users.end() || *realm != config_.realm) {
+    ++counters_.auth_failures;
+    error(m, remote, error_code::unauthenticated, nullptr, true, now);
+    return std::nullopt;
+  }
+  const auto key = stun::long_term_key(
+      *user, config_.realm, it->second,
+      auth.sha256 ? stun::PasswordAlgorithm::sha256 : stun::PasswordAlgorithm::md5);
+  if (m.check_integrity(key) != stun::IntegrityResult::ok) {
+    ++counters_.auth_failures;
+    error(m, remote, error_code::unauthenticated, nullptr, true, now);
+    return std::nullopt;
+  }
+  auth.key = key;
+  return auth;
+}
+
+void TurnServer::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                                 ByteView bytes) {
+  expire(now);
+  if (local == config_.listen) return handle_client(now, remote, bytes);
+  auto client = relay_to_client_.find(local);
+  if (client == relay_to_client_.end()) {
+    ++counters_.dropped_no_permission;
+    return;
+  }
+  handle_peer(now, allocations_.at(client->second), remote, bytes);
+}
+
+void TurnServer::handle_client(TimePoint now, const Endpoint& remote, ByteView bytes) {
+  if (!bytes.empty() && (bytes[0] & 0xC0) == 0x40) {
+    // RFC 8656 §12.6: ChannelData from the client goes to the bound peer.
+    auto cd = parse_channel_data(bytes);
+    Allocation* a = find(remote);
+    if (!cd || a == nullptr) {
+      ++counters_.dropped_malformed;
+      return;
+    }
+    auto ch = a->channels.find(cd->channel);
+    if (ch == a->channels.end() || ch->second.expires <= now) {
+      ++counters_.dropped_no_permission;
+      return;
+    }
+    out_.push(a->relay, ch->second.peer, cd->data);
+    ++counters_.relayed_to_peer;
+    counters_.bytes_to_peer += cd->data.size();
+    return;
+  }
+  auto m = Message::parse(bytes);
+  if (!m || (m->has(attr::fingerprint) && !m->fingerprint_ok())) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  if (m->cls() == Class::indication) {
+    if (m->method() == method::send) send_indication(now, *m, remote);
+    return;
+  }
+  if (m->cls() != Class::request) return;
+  ++counters_.requests;
+  if (auto unknown = m->unknown_required(); !unknown.empty()) {
+    std::array<std::uint8_t, kMaxBuffer> buf{};
+    Writer w(buf, m->method(), Class::error, m->transaction_id());
+    w.add_error(error_code::unknown_attribute);
+    w.add_unknown_attributes(unknown);
+    w.add_fingerprint();
+    if (auto out = w.finish()) out_.push(config_.listen, remote, *out);
+    ++counters_.errors;
+    return;
+  }
+  const std::uint16_t mth = m->method();
+  if (mth == method::binding) {
+    std::array<std::uint8_t, kMaxBuffer> buf{};
+    Writer w(buf, method::binding, Class::success, m->transaction_id());
+    w.add_xor_address(attr::xor_mapped_address, remote);
+    w.add_fingerprint();
+    if (auto out = w.finish()) out_.push(config_.listen, remote, *out);
+    return;
+  }
+  if (mth != method::allocate && mth != method::refresh && mth != method::create_permission &&
+      mth != method::channel_bind) {
+    return error(*m, remote, error_code::bad_request);
+  }
+  auto auth = authenticate(now, *m, remote);
+  if (!auth) return;
+  switch (mth) {
+    case method::allocate:
+      return allocate(now, *m, remote, *auth);
+    case method::refresh:
+      return refresh(now, *m, remote, *auth);
+    case method::create_permission:
+      return create_permission(now, *m, remote, *auth);
+    default:
+      return channel_bind(now, *m, remote, *auth);
+  }
+}
+
+namespace {
+
+// A success response, integrity-protected with the request's key.
+template <class Fill>
+void respond(TransmitQueue& out, const Endpoint& from, const Endpoint& to, const Message& m,
+             const std::vector<std::uint8_t>& key, bool sha256, const std::string& software,
+             Fill fill) {
+  std::array<std::uint8_t, kMaxBuffer> buf{};
+  Writer w(buf, m.method(), Class::success, m.transaction_id());
+  fill(w);
+  if (!software.empty()) w.add_text(attr::software, software);
+  if (sha256) {
+    w.add_message_integrity_sha256(key);
+  } else {
+    w.add_message_integrity(key);
+  }
+  w.add_fingerprint();
+  if (auto bytes = w.finish()) out.push(from, to, *bytes);
+}
+
+}  // namespace
+
+void TurnServer::allocate(TimePoint now, const Message& m, const Endpoint& remote,
+                          const Auth& auth) {
+  if (Allocation* existing = find(remote)) {
+    // RFC 8656 §7.2: a retransmitted Allocate gets the same answer; another is 437.
+    if (existing->allocate_tid != m.transaction_id())
+      return error(m, remote, error_code::allocation_mismatch, &auth);
+    return respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software,
+                   [&](Writer& w) {
+                     w.add_xor_address(attr::xor_relayed_address, existing->relay);
+                     w.add_u32(attr::lifetime,
+                               static_cast<std::uint32_t>((existing->expires - now) / seconds(1)));
+                     w.add_xor_address(attr::xor_mapped_address, remote);
+                   });
+  }
+  auto transport = m.u32(attr::requested_transport);
+  if (!transport) return error(m, remote, error_code::bad_request, &auth);
+  if ((*transport >> 24) != kTransportUdp)
+    return error(m, remote, error_code::unsupported_transport, &auth);
+  const auto user_allocations = static_cast<std::uint32_t>(
+      std::count_if(allocations_.begin(), allocations_.end(),
+                    [&](const auto& kv) { return kv.second.user == auth.user; }));
+  if (user_allocations >= config_.max_allocations_per_user) {
+    ++counters_.quota_rejections;
+    return error(m, remote, error_code::allocation_quota_reached, &auth);
+  }
+  // RFC 8656 §7.2: EVEN-PORT asks for an even relay port.
+  const bool even = m.has(attr::even_port);
+  std::optional<std::uint16_t> port;
+  for (std::uint16_t i = 0; i < config_.relay_port_count && !port; ++i) {
+    const auto p = static_cast<std::uint16_t>(config_.relay_port_first + i);
+    if (!port_used_[i] && (!even || p % 2 == 0)) port = p;
+  }
+  if (!port) {
+    ++counters_.capacity_rejections;
+    return error(m, remote, error_code::insufficient_capacity, &auth);
+  }
+  port_used_[*port - config_.relay_port_first] = true;
+  Duration lifetime = config_.default_lifetime;
+  if (auto requested = m.u32(attr::lifetime)) {
+    lifetime =
+        std::clamp(Duration{seconds(*requested)}, config_.default_lifetime, config_.max_lifetime);
+  }
+  Allocation a;
+  a.client = remote;
+  a.user = auth.user;
+  a.relay = Endpoint{config_.relay_address, *port};
+  a.expires = now + lifetime;
+  a.allocate_tid = m.transaction_id();
+  relay_to_client_[a.relay] = remote;
+  const Endpoint relay = a.relay;
+  allocations_.emplace(remote, std::move(a));
+  ++counters_.allocations;
+  respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software, [&](Writer& w) {
+    w.add_xor_address(attr::xor_relayed_address, relay);
+    w.add_u32(attr::lifetime, static_cast<std::uint32_t>(lifetime / seconds(1)));
+    w.add_xor_address(attr::xor_mapped_address, remote);
+  });
+}
+
+void TurnServer::refresh(TimePoint now, const Message& m, const Endpoint& remote,
+                         const Auth& auth) {
+  Allocation* a = find(remote);
+  if (a == nullptr || a->user != auth.user)
+    return error(m, remote, error_code::allocation_mismatch, &auth);
+  const std::uint32_t requested =
+      m.u32(attr::lifetime)
+          .value_or(static_cast<std::uint32_t>(config_.default_lifetime / seconds(1)));
+  Duration lifetime{0};
+  if (requested == 0) {
+    // RFC 8656 §7.3: LIFETIME 0 deletes the allocation.
+    port_used_[a->relay.port - config_.relay_port_first] = false;
+    relay_to_client_.erase(a->relay);
+    allocations_.erase(remote);
+  } else {
+    lifetime = std::min(Duration{seconds(requested)}, config_.max_lifetime);
+    a->expires = now + lifetime;
+  }
+  respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software, [&](Writer& w) {
+    w.add_u32(attr::lifetime, static_cast<std::uint32_t>(lifetime / seconds(1)));
+  });
+}
+
+void TurnServer::create_permission(TimePoint now, const Message& m, const Endpoint& remote,
+                                   const Auth& auth) {
+  Allocation* a = find(remote);
+  if (a == nullptr || a->user != auth.user)
+    return error(m, remote, error_code::allocation_mismatch, &auth);
+  std::vector<IpAddress> peers;
+  // Decode every XOR-PEER-ADDRESS in order (a request may carry several, RFC 8656 §9.1):
+  // each through a one-attribute message, since Message::xor_address finds the first.
+  for (const stun::Attribute& at : m.attributes()) {
+    if (at.type != attr::xor_peer_address) continue;
+    std::array<std::uint8_t, 64> one{};
+    Writer w(one, m.method(), m.cls(), m.transaction_id());
+    w.add(at.type, at.value);
+    auto single = Message::parse(*w.finish());
+    auto peer = single ? single->xor_address(attr::xor_peer_address) : std::nullopt;
+    if (!peer) return error(m, remote, error_code::bad_request, &auth);
+    peers.push_back(peer->address);
+  }
+  if (peers.empty()) return error(m, remote, error_code::bad_request, &auth);
+  for (const IpAddress& p : peers) {
+    if (p.family() != a->relay.address.family())
+      return error(m, remote, error_code::peer_address_family_mismatch, &auth);
+    if (denied(p)) {
+      ++counters_.forbidden;
+      return error(m, remote, error_code::forbidden, &auth);
+    }
+  }
+  for (const IpAddress& p : peers)
+    a->permissions[p] = now + kPermissionLifetime;
+  respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software, [](Writer&) {});
+}
+
+void TurnServer::channel_bind(TimePoint now, const Message& m, const Endpoint& remote,
+                              const Auth& auth) {
+  Allocation* a = find(remote);
+  if (a == nullptr || a->user != auth.user)
+    return error(m, remote, error_code::allocation_mismatch, &auth);
+  auto number = m.u32(attr::channel_number);
+  auto peer = m.xor_address(attr::xor_peer_address);
+  if (!number || !peer || !valid_channel(static_cast<std::uint16_t>(*number >> 16))) {
+    return error(m, remote, error_code::bad_request, &auth);
+  }
+  const auto channel = static_cast<std::uint16_t>(*number >> 16);
+  if (peer->address.family() != a->relay.address.family()) {
+    return error(m, remote, error_code::peer_address_family_mismatch, &auth);
+  }
+  if (denied(peer->address)) {
+    ++counters_.forbidden;
+    return error(m, remote, error_code::forbidden, &auth);
+  }
+  // RFC 8656 §11.2: a channel stays with one peer, a peer with one channel.
+  for (const auto& [c, bound] : a->channels) {
+    const bool same_channel = c == channel;
+    const bool same_peer = bound.peer == *peer;
+    if (same_channel != same_peer && bound.expires > now)
+      return error(m, remote, error_code::bad_request, &auth);
+  }
+  a->channels[channel] = Channel{*peer, now + kChannelLifetime};
+  a->permissions[peer->address] = now + kPermissionLifetime;
+  respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software, [](Writer&) {});
+}
+
+void TurnServer::send_indication(TimePoint now, const Message& m, const Endpoint& remote) {
+  // RFC 8656 §10.2: no response either way; without a permission the data is dropped.
+  Allocation* a = find(remote);
+  auto peer = m.xor_address(attr::xor_peer_address);
+  auto data = m.find(attr::data);
+  if (a == nullptr || !peer || !data) {
+    ++counters_.dropped_malformed;
+    return;
+  }
+  auto perm = a->permissions.find(peer->address);
+  if (perm == a->permissions.end() || perm->second <= now) {
+    ++counters_.dropped_no_permission;
+    return;
+  }
+  out_.push(a->relay, *peer, data->value);
+  ++counters_.relayed_to_peer;
+  counters_.bytes_to_peer += data->value.size();
+}
+
+void TurnServer::handle_peer(TimePoint now, Allocation& a, const Endpoint& peer, ByteView bytes) {
+  // RFC 8656 §10.3: only peers with a permission reach the client.
+  auto perm = a.permissions.find(peer.address);
+  if (perm == a.permissions.end() || perm->second <= now) {
+    ++counters_.dropped_no_permission;
+    return;
+  }
+  std::vector<std::uint8_t> buf(bytes.size() + 64);
+  for (const auto& [channel, bound] : a.channels) {
+    if (bound.peer == peer && bound.expires > now) {
+      // §12.7: ChannelData (no padding over UDP).
+      if (auto n = write_channel_data(buf, channel, bytes, false)) {
+        out_.push(config_.listen, a.client, ByteView(buf.data(), *n));
+        ++counters_.relayed_to_client;
+        counters_.bytes_to_client += bytes.size();
+      }
+      return;
+    }
+  }
+  stun::TransactionId tid{};
+  const std::uint64_t r = Rng(secret_ ^ counters_.relayed_to_client)();
+  for (std::size_t i = 0; i < 8; ++i)
+    tid[i] = static_cast<std::uint8_t>(r >> (8 * i));
+  Writer w(buf, method::data, Class::indication, tid);
+  w.add_xor_address(attr::xor_peer_address, peer);
+  w.add(attr::data, bytes);
+  w.add_fingerprint();
+  if (auto out = w.finish()) {
+    out_.push(config_.listen, a.client, *out);
+    ++counters_.relayed_to_client;
+    counters_.bytes_to_client += bytes.size();
+  }
+}
+
+void TurnServer::expire(TimePoint now) {
+  for (auto it = allocations_.begin(); it != allocations_.end();) {
+    Allocation& a = it->second;
+    if (a.expires > now) {
+      std::erase_if(a.permissions, [&](const auto& kv) { return kv.second <= now; });
+      std::erase_if(a.channels, [&](const auto& kv) { return kv.second.expires <= now; });
+      ++it;
+      continue;
+    }
+    port_used_[a.relay.port - config_.relay_port_first] = false;
+    relay_to_client_.erase(a.relay);
+    ++counters_.allocations_expired;
+    it = allocations_.erase(it);
+  }
+}
+
+void TurnServer::handle_timeout(TimePoint now) {
+  expire(now);
+}
+
+std::optional<TimePoint> TurnServer::poll_timeout() const {
+  std::optional<TimePoint> earliest;
+  for (const auto& [client, a] : allocations_) {
+    if (!earliest || a.expires < *earliest) earliest = a.expires;
+  }
+  return earliest;
+}
+
+}  // namespace natsim::traversal::turn
