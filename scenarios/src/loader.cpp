@@ -64,7 +64,8 @@ std::vector<std::uint64_t> parse_seeds(const Reader& r) {
 }
 
 ServerSpec parse_server(const Reader& r) {
-  r.only({"name", "type", "address", "port", "alternate_address", "alternate_port", "link"});
+  r.only({"name", "type", "address", "port", "alternate_address", "alternate_port", "link", "users",
+          "realm", "relay_ports"});
   ServerSpec s;
   s.name = r.at("name").name();
   const std::string& type = r.at("type").string();
@@ -75,9 +76,27 @@ ServerSpec parse_server(const Reader& r) {
     s.port = 7;
   } else if (type == "host") {
     s.kind = ServerKind::host;
+  } else if (type == "turn") {
+    s.kind = ServerKind::turn;
   } else {
-    r.at("type").fail("unknown server type '" + type + "', expected stun, echo or host");
+    r.at("type").fail("unknown server type '" + type + "', expected stun, echo, turn or host");
   }
+  const bool turn = s.kind == ServerKind::turn;
+  for (const char* key : {"users", "realm", "relay_ports"}) {
+    if (r.has(key) && !turn) r.at(key).fail(std::string("only TURN servers have '") + key + "'");
+  }
+  if (auto users = r.get("users")) {
+    if (!users->json().is_object() || users->json().empty()) {
+      users->fail("expected an object of {\"username\": \"password\"}");
+    }
+    for (const auto& item : users->json().items()) {
+      s.users[item.key()] = users->at(item.key().c_str()).string();
+    }
+  }
+  if (turn && s.users.empty()) r.fail("a TURN server needs 'users'");
+  if (auto realm = r.get("realm")) s.realm = realm->string();
+  if (auto ports = r.get("relay_ports"))
+    s.relay_ports = static_cast<std::uint16_t>(ports->integer(1, 16384));
   s.address = r.at("address").address();
   if (auto p = r.get("port")) s.port = static_cast<std::uint16_t>(p->integer(1, 65535));
   if (auto a = r.get("alternate_address")) {

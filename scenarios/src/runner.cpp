@@ -224,6 +224,16 @@ std::optional<double> counter_value(const World& w, const std::string& name,
       }
     }
   }
+  if (auto it = w.servers.find(name); it != w.servers.end() && it->second.turn) {
+    const auto& t = it->second.turn->counters();
+    if (metric == "turn.allocations") return static_cast<double>(t.allocations);
+    if (metric == "turn.relayed_to_peer") return static_cast<double>(t.relayed_to_peer);
+    if (metric == "turn.relayed_to_client") return static_cast<double>(t.relayed_to_client);
+    if (metric == "turn.bytes_to_peer") return static_cast<double>(t.bytes_to_peer);
+    if (metric == "turn.bytes_to_client") return static_cast<double>(t.bytes_to_client);
+    if (metric == "turn.auth_failures") return static_cast<double>(t.auth_failures);
+    if (metric == "turn.dropped_no_permission") return static_cast<double>(t.dropped_no_permission);
+  }
   *why = "unknown metric '" + metric + "' (sent, delivered, forwarded, dropped, drops.<reason>" +
          std::string(is_gateway ? ", nat.outbound, nat.inbound, nat.hairpinned, nat.mappings, "
                                   "nat.mappings_created, nat.mappings_expired, nat.drops.<reason>"
@@ -421,6 +431,15 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
         drops[std::string(sim::to_string(static_cast<sim::DropReason>(r)))] = c.dropped[r];
     }
     if (!drops.empty()) j["drops"] = drops;
+    if (auto it = w.servers.find(node->name()); it != w.servers.end() && it->second.turn) {
+      const auto& t = it->second.turn->counters();
+      j["turn"] = {{"allocations", t.allocations},
+                   {"relayed_to_peer", t.relayed_to_peer},
+                   {"relayed_to_client", t.relayed_to_client},
+                   {"bytes_to_peer", t.bytes_to_peer},
+                   {"bytes_to_client", t.bytes_to_client},
+                   {"auth_failures", t.auth_failures}};
+    }
     result.counters[node->name()] = j;
   }
   w.net.trace().close_log();

@@ -61,6 +61,22 @@ void World::add_server(const ServerSpec& spec, std::size_t index) {
     node.driver =
         std::make_unique<SimDriver<traversal::stun::StunServer>>(*node.host, *node.stun, sockets);
   }
+  if (spec.kind == ServerKind::turn) {
+    traversal::turn::ServerConfig config;
+    config.listen = Endpoint{spec.address, spec.port};
+    config.relay_address = spec.address;
+    config.relay_port_count = spec.relay_ports;
+    config.realm = spec.realm;
+    config.users = spec.users;
+    node.turn =
+        std::make_unique<traversal::turn::TurnServer>(net.rng_for("turn:" + spec.name)(), config);
+    // Every relay port is bound up front: the machine hands them out.
+    std::vector<sim::UdpSocket*> sockets;
+    for (const Endpoint& e : node.turn->local_endpoints())
+      sockets.push_back(node.host->udp_bind(e).value());
+    node.turn_driver =
+        std::make_unique<SimDriver<traversal::turn::TurnServer>>(*node.host, *node.turn, sockets);
+  }
   if (!options_.pcap_dir.empty()) {
     captures.push_back(std::make_unique<sim::PcapWriter>());
     if (!captures.back()->open(options_.pcap_dir + "/" + spec.name + ".pcap")) {

@@ -3,6 +3,7 @@
 // actions and the expectations a run must meet. docs/scenario-format.md describes the
 // file format; scenarios/natsim.schema.json is its JSON Schema.
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -30,8 +31,9 @@ struct SiteSpec {
 };
 
 // stun: a STUN server (RFC 5780 with an alternate address); echo: a UDP echo server;
+// turn: a TURN server (RFC 8656) that also answers Binding requests;
 // host: a public host with no service, for an application a test puts there.
-enum class ServerKind : std::uint8_t { stun, echo, host };
+enum class ServerKind : std::uint8_t { stun, echo, host, turn };
 
 struct ServerSpec {
   std::string name;
@@ -41,6 +43,10 @@ struct ServerSpec {
   std::optional<IpAddress> alternate_address;  // RFC 5780 STUN
   std::uint16_t alternate_port = 3479;
   sim::LinkParams link;
+  // TURN only.
+  std::map<std::string, std::string> users;  // username -> password
+  std::string realm = "natsim";
+  std::uint16_t relay_ports = 64;  // relayed ports from 49152
 };
 
 struct ProbeAction {

@@ -13,6 +13,7 @@
 #include "natsim/scenarios/sim_driver.hpp"
 #include "natsim/sim/pcap.hpp"
 #include "natsim/traversal/stun_server.hpp"
+#include "natsim/traversal/turn_server.hpp"
 
 namespace natsim::scenarios {
 
@@ -22,6 +23,8 @@ struct ServerNode {
   sim::Link* link;
   std::unique_ptr<traversal::stun::StunServer> stun;
   std::unique_ptr<SimDriver<traversal::stun::StunServer>> driver;
+  std::unique_ptr<traversal::turn::TurnServer> turn;
+  std::unique_ptr<SimDriver<traversal::turn::TurnServer>> turn_driver;
   std::map<std::uint32_t, std::uint64_t> echo_received;  // per send action tag
 };
 
