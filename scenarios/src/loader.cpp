@@ -145,6 +145,7 @@ SiteSpec parse_site(const Reader& r, const sim::LinkParams& core) {
 struct Names {
   std::map<std::string, std::string> kinds;  // name -> "host" | "site" | "server"
   std::map<std::string, ServerKind> servers;
+  std::map<std::string, std::map<std::string, std::string>> turn_users;
 
   void add(const std::string& name, const std::string& kind, const std::string& pointer) {
     if (!kinds.emplace(name, kind).second) {
@@ -171,18 +172,19 @@ struct Names {
              (known.empty() ? "" : " (" + kind + "s: " + known + ")"));
     }
   }
-  void require_server(const Reader& r, ServerKind kind) const {
+  void require_server(const Reader& r, ServerKind kind, bool or_turn = false) const {
     require(r, "server");
-    if (servers.at(r.string()) != kind) {
-      r.fail("server '" + r.string() + "' is not a" +
-             (kind == ServerKind::stun ? " STUN" : "n echo") + " server");
+    const ServerKind actual = servers.at(r.string());
+    if (actual != kind && !(or_turn && actual == ServerKind::turn)) {
+      constexpr const char* kKinds[] = {" STUN", "n echo", " host", " TURN"};
+      r.fail("server '" + r.string() + "' is not a" + kKinds[static_cast<int>(kind)] + " server");
     }
   }
 };
 
 const char* action_type(const ActionBody& b) {
-  constexpr const char* kNames[] = {"probe",  "binding",        "send",  "link",
-                                    "reboot", "change_address", "flush", "set_nat"};
+  constexpr const char* kNames[] = {"probe",          "binding", "send",    "link", "reboot",
+                                    "change_address", "flush",   "set_nat", "relay"};
   return kNames[b.index()];
 }
 
@@ -205,7 +207,7 @@ Action parse_action(const Reader& r, const Names& names, std::size_t index) {
     r.only({"at", "id", "action", "host", "server", "port"});
     BindingAction b;
     names.require(r.at("host"), "host");
-    names.require_server(r.at("server"), ServerKind::stun);
+    names.require_server(r.at("server"), ServerKind::stun, /*or_turn=*/true);
     b.host = r.at("host").string();
     b.server = r.at("server").string();
     if (auto p = r.get("port")) b.port = static_cast<std::uint16_t>(p->integer(1, 65535));
@@ -222,6 +224,24 @@ Action parse_action(const Reader& r, const Names& names, std::size_t index) {
     if (auto z = r.get("size")) s.size = static_cast<std::size_t>(z->integer(4, 1400));
     if (auto p = r.get("port")) s.port = static_cast<std::uint16_t>(p->integer(1, 65535));
     a.body = s;
+  } else if (kind == "relay") {
+    r.only({"at", "id", "action", "host", "peer", "server", "user", "count", "interval", "size"});
+    RelayAction x;
+    names.require(r.at("host"), "host");
+    names.require(r.at("peer"), "host");
+    names.require_server(r.at("server"), ServerKind::turn);
+    x.host = r.at("host").string();
+    x.peer = r.at("peer").string();
+    if (x.peer == x.host) r.at("peer").fail("the peer must be another host");
+    x.server = r.at("server").string();
+    x.user = r.at("user").string();
+    if (!names.turn_users.at(x.server).contains(x.user)) {
+      r.at("user").fail("no user '" + x.user + "' on TURN server '" + x.server + "'");
+    }
+    if (auto c = r.get("count")) x.count = static_cast<int>(c->integer(1, 1'000'000));
+    if (auto i = r.get("interval")) x.interval = i->duration();
+    if (auto z = r.get("size")) x.size = static_cast<std::size_t>(z->integer(1, 1200));
+    a.body = x;
   } else if (kind == "link") {
     LinkAction l;
     l.target = r.at("target").string();
@@ -298,7 +318,8 @@ Expectation parse_expectation(const Reader& r,
   };
   const bool probe = std::holds_alternative<ProbeAction>(body);
   const bool binding = std::holds_alternative<BindingAction>(body);
-  const bool send = std::holds_alternative<SendAction>(body);
+  const bool relay = std::holds_alternative<RelayAction>(body);
+  const bool send = std::holds_alternative<SendAction>(body) || relay;
   r.only({"action", "mapping", "filtering", "hairpinning", "outcome", "rtt_ms", "delivered",
           "echoed", "mapped_changed_from", "lifetime_s"});
   auto one_of = [](const Reader& f, std::initializer_list<const char*> values) {
@@ -321,7 +342,8 @@ Expectation parse_expectation(const Reader& r,
   }
   if (auto f = field("hairpinning", probe)) e.hairpinning = f->boolean();
   if (auto f = field("lifetime_s", probe)) e.lifetime_s = parse_range(*f);
-  if (auto f = field("outcome", binding)) e.outcome = one_of(*f, {"success", "error", "timeout"});
+  if (auto f = field("outcome", binding || relay))
+    e.outcome = one_of(*f, {"success", "error", "timeout"});
   if (auto f = field("rtt_ms", binding)) e.rtt_ms = parse_range(*f);
   if (auto f = field("mapped_changed_from", binding)) {
     e.mapped_changed_from = f->string();
@@ -422,6 +444,7 @@ Scenario parse_scenario(const json& doc, const std::string& file) {
       if (!(*servers)[i].has("link")) spec.link = s.core;
       names.add(spec.name, "server", (*servers)[i].pointer() + "/name");
       names.servers[spec.name] = spec.kind;
+      names.turn_users[spec.name] = spec.users;
       s.servers.push_back(std::move(spec));
     }
   }

@@ -9,6 +9,7 @@
 #include "natsim/scenarios/world.hpp"
 #include "natsim/traversal/nat_discovery.hpp"
 #include "natsim/traversal/stun_client.hpp"
+#include "natsim/traversal/turn_client.hpp"
 
 namespace natsim::scenarios {
 
@@ -37,6 +38,23 @@ struct Outcome {
   std::uint64_t delivered = 0;  // counted by the echo server, read after the run
   std::uint64_t echoed = 0;
   std::string error;  // an action that could not run (e.g. a bind failure)
+  // relay actions
+  std::optional<std::string> relay_outcome;  // success | error | timeout
+  std::optional<Endpoint> relayed;
+  std::string relay_detail;  // the TURN error, when the allocation or permission failed
+  std::uint64_t relayed_bytes = 0;
+  Duration setup{0};
+};
+
+// One relay action's machines: the allocating host's TURN client and the peer's STUN
+// client (which learns the peer's public address, then hands its socket back).
+struct RelayRun {
+  std::unique_ptr<traversal::turn::TurnClient> turn;
+  std::unique_ptr<SimDriver<traversal::turn::TurnClient>> turn_driver;
+  std::unique_ptr<stun::StunClient> stun;
+  std::unique_ptr<SimDriver<stun::StunClient>> stun_driver;
+  std::optional<Endpoint> peer_mapped;
+  bool permission_requested = false;
 };
 
 // Owns the machines and drivers started by actions; they live until the run ends.
@@ -45,6 +63,7 @@ struct Actors {
   std::vector<std::unique_ptr<SimDriver<traversal::NatDiscovery>>> probe_drivers;
   std::vector<std::unique_ptr<stun::StunClient>> clients;
   std::vector<std::unique_ptr<SimDriver<stun::StunClient>>> client_drivers;
+  std::vector<std::unique_ptr<RelayRun>> relays;
 };
 
 Endpoint server_endpoint(const World& w, const std::string& name) {
@@ -133,6 +152,83 @@ void start_action(World& w, Actors& actors, Outcome& out, std::uint32_t index, s
             });
           }
           out.finished = true;  // its numbers are read at the end of the run
+        } else if constexpr (std::is_same_v<T, RelayAction>) {
+          sim::Host& h = *w.hosts.at(body.host);
+          sim::Host& p = *w.hosts.at(body.peer);
+          sim::UdpSocket* hs = bind(h, 0);
+          sim::UdpSocket* ps = hs == nullptr ? nullptr : bind(p, 0);
+          if (ps == nullptr) return;
+          const ServerSpec& spec = *w.servers.at(body.server).spec;
+          const Endpoint server = Endpoint{spec.address, spec.port};
+          actors.relays.push_back(std::make_unique<RelayRun>());
+          RelayRun& run = *actors.relays.back();
+          traversal::turn::ClientConfig config;
+          config.local = Endpoint{*h.address(), hs->local().port};
+          config.server = server;
+          config.username = body.user;
+          config.password = spec.users.at(body.user);
+          run.turn = std::make_unique<traversal::turn::TurnClient>(seed ^ index, config);
+          run.turn_driver = std::make_unique<SimDriver<traversal::turn::TurnClient>>(
+              h, *run.turn, std::vector{hs});
+          run.stun = std::make_unique<stun::StunClient>(seed ^ index ^ 0x5a5a);
+          run.stun_driver =
+              std::make_unique<SimDriver<stun::StunClient>>(p, *run.stun, std::vector{ps});
+          const TimePoint started = w.net.now();
+          // Once both the relayed address and the peer's public address are known, the
+          // host permits the peer, and the peer starts sending to the relayed address.
+          auto maybe_permit = [&w, &run]() {
+            if (run.permission_requested || !run.peer_mapped || !run.turn->relayed()) return;
+            run.permission_requested = true;
+            run.turn->create_permission(w.net.now(), run.peer_mapped->address);
+            run.turn_driver->pump();
+          };
+          run.stun_driver->on_event([&, ps, maybe_permit](const stun::BindingResult& r) {
+            if (r.outcome != stun::BindingResult::Outcome::success || !r.mapped) {
+              out.error = "the peer could not learn its public address from the TURN server";
+              out.finished = true;
+              return;
+            }
+            run.peer_mapped = r.mapped;
+            run.stun_driver->detach();
+            ps->on_receive([&out](const sim::Datagram&) { ++out.echoed; });
+            maybe_permit();
+          });
+          run.turn_driver->on_event([&, ps, started,
+                                     maybe_permit](const traversal::turn::ClientEvent& e) {
+            if (const auto* allocated = std::get_if<traversal::turn::Allocated>(&e)) {
+              out.relayed = allocated->relayed;
+              maybe_permit();
+            } else if (const auto* f = std::get_if<traversal::turn::Failed>(&e)) {
+              if (out.relay_outcome) return;  // a later refresh failing does not change the result
+              out.relay_outcome = f->code == 0 ? "timeout" : "error";
+              out.relay_detail =
+                  f->code == 0 ? "no answer" : std::to_string(f->code) + " " + f->reason;
+              out.finished = true;
+              out.ended = w.net.now();
+            } else if (std::holds_alternative<traversal::turn::PermissionCreated>(e)) {
+              if (out.relay_outcome) return;
+              out.relay_outcome = "success";
+              out.setup = w.net.now() - started;
+              out.finished = true;
+              out.ended = w.net.now();
+              const Endpoint relayed = *out.relayed;
+              std::vector<std::uint8_t> payload(body.size, 0x5a);
+              for (int k = 0; k < body.count; ++k) {
+                (void)p.schedule_in(body.interval * k, [&out, ps, relayed, payload] {
+                  ++out.sent;
+                  (void)ps->send_to(relayed, payload);
+                });
+              }
+            } else if (const auto* d = std::get_if<traversal::turn::PeerData>(&e)) {
+              ++out.delivered;
+              out.relayed_bytes += d->data.size();
+              run.turn->send(w.net.now(), d->peer, d->data);  // the echo, back through the relay
+            }
+          });
+          run.turn->allocate(w.net.now());
+          run.turn_driver->pump();
+          run.stun->send_binding(w.net.now(), Endpoint{*p.address(), ps->local().port}, server);
+          run.stun_driver->pump();
         } else if constexpr (std::is_same_v<T, LinkAction>) {
           const auto dot = body.target.rfind('.');
           const std::string owner = body.target.substr(0, dot);
@@ -311,6 +407,10 @@ ExpectationResult evaluate(const Expectation& e, const World& w,
                   ", got " + endpoint_json(b.mapped).dump());
       }
     }
+    if (o.relay_outcome && e.outcome) {
+      check(*o.relay_outcome == *e.outcome,
+            "outcome: expected " + *e.outcome + ", got " + *o.relay_outcome);
+    }
     if (e.delivered)
       check(e.delivered->contains(static_cast<double>(o.delivered)),
             "delivered: expected " + range_text(*e.delivered) + ", got " +
@@ -409,6 +509,17 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
       a["mapped"] = endpoint_json(o.binding->mapped);
       a["rtt_ms"] = ms(o.binding->rtt);
       a["transmissions"] = o.binding->transmissions;
+    } else if (std::holds_alternative<RelayAction>(o.action->body)) {
+      a["type"] = "relay";
+      a["path"] = "relay";
+      a["outcome"] = o.relay_outcome.value_or("timeout");
+      a["relayed"] = endpoint_json(o.relayed);
+      a["setup_ms"] = ms(o.setup);
+      a["sent"] = o.sent;
+      a["delivered"] = o.delivered;
+      a["echoed"] = o.echoed;
+      a["relayed_bytes"] = o.relayed_bytes;
+      if (!o.relay_detail.empty()) a["detail"] = o.relay_detail;
     } else if (std::holds_alternative<SendAction>(o.action->body)) {
       a["type"] = "send";
       a["sent"] = o.sent;

@@ -55,6 +55,12 @@ void print_actions(const json& actions) {
       line = "binding  " + a["outcome"].get<std::string>() + ", mapped " +
              (a["mapped"].is_null() ? "-" : a["mapped"].get<std::string>()) + ", " +
              std::to_string(a["transmissions"].get<int>()) + " transmission(s)";
+    } else if (a.value("type", "") == "relay") {
+      line = "relay    " + a["outcome"].get<std::string>() + ", relayed " +
+             (a["relayed"].is_null() ? "-" : a["relayed"].get<std::string>()) + ", " +
+             std::to_string(a["sent"].get<std::uint64_t>()) + " sent, " +
+             std::to_string(a["delivered"].get<std::uint64_t>()) + " delivered, " +
+             std::to_string(a["echoed"].get<std::uint64_t>()) + " echoed";
     } else if (a.value("type", "") == "send") {
       line = "send     " + std::to_string(a["sent"].get<std::uint64_t>()) + " sent, " +
              std::to_string(a["delivered"].get<std::uint64_t>()) + " delivered, " +

@@ -1,1 +1,681 @@
-// placeholder
+#include "natsim/traversal/turn_client.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "natsim/traversal/stun_crypto.hpp"
+#include "natsim/traversal/stun_message.hpp"
+#include "natsim/traversal/turn_wire.hpp"
+#include "natsim/traversal/wire.hpp"
+
+namespace natsim::traversal::turn {
+
+namespace {
+
+using stun::Class;
+using stun::IntegrityResult;
+using stun::Message;
+using stun::PasswordAlgorithm;
+using stun::Writer;
+namespace attr = stun::attr;
+namespace method = stun::method;
+namespace error = stun::error;
+
+// When to refresh something that lives `lifetime`: a minute before it expires, or at
+// half its lifetime when that is short (never sooner than a second, so a server that
+// grants 0 cannot make us spin).
+Duration refresh_delay(Duration lifetime) {
+  const Duration d =
+      lifetime > 2 * kAllocationRefreshMargin ? lifetime - kAllocationRefreshMargin : lifetime / 2;
+  return std::max<Duration>(d, seconds(1));
+}
+
+std::uint32_t lifetime_seconds(Duration d) {
+  const auto s = std::chrono::duration_cast<seconds>(d).count();
+  return static_cast<std::uint32_t>(std::clamp<std::int64_t>(s, 0, 0xffffffff));
+}
+
+std::string text_of(std::string_view s) {
+  return std::string(s);
+}
+
+}  // namespace
+
+std::string_view to_string(TurnClient::State s) {
+  switch (s) {
+    case TurnClient::State::idle:
+      return "idle";
+    case TurnClient::State::allocating:
+      return "allocating";
+    case TurnClient::State::allocated:
+      return "allocated";
+    case TurnClient::State::releasing:
+      return "releasing";
+    case TurnClient::State::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+TurnClient::TurnClient(std::uint64_t seed, ClientConfig config)
+    : rng_(seed), config_(std::move(config)) {}
+
+stun::TransactionId TurnClient::new_id() {
+  stun::TransactionId id;
+  const std::uint64_t a = rng_();
+  const std::uint64_t b = rng_();
+  std::memcpy(id.data(), &a, 8);
+  std::memcpy(id.data() + 8, &b, 4);
+  return id;
+}
+
+std::uint16_t TurnClient::method_of(Purpose p) {
+  switch (p) {
+    case Purpose::allocate:
+      return method::allocate;
+    case Purpose::refresh:
+    case Purpose::release:
+      return method::refresh;
+    case Purpose::permission:
+      return method::create_permission;
+    case Purpose::channel:
+      return method::channel_bind;
+  }
+  return 0;
+}
+
+std::optional<Endpoint> TurnClient::relayed() const {
+  if (state_ != State::allocated && state_ != State::releasing) return std::nullopt;
+  return relayed_;
+}
+
+std::optional<Endpoint> TurnClient::mapped() const {
+  if (state_ != State::allocated && state_ != State::releasing) return std::nullopt;
+  return mapped_;
+}
+
+bool TurnClient::has_permission(const IpAddress& peer) const {
+  auto it = permissions_.find(peer);
+  return it != permissions_.end() && it->second.installed;
+}
+
+std::optional<std::uint16_t> TurnClient::channel(const Endpoint& peer) const {
+  auto it = channels_.find(peer);
+  if (it == channels_.end() || !it->second.bound) return std::nullopt;
+  return it->second.number;
+}
+
+// --- commands
+
+void TurnClient::allocate(TimePoint now) {
+  if (state_ == State::allocating || state_ == State::allocated || state_ == State::releasing) {
+    return;
+  }
+  reset_allocation();
+  state_ = State::allocating;
+  Transaction t;
+  t.purpose = Purpose::allocate;
+  start(now, std::move(t));
+}
+
+void TurnClient::create_permission(TimePoint now, const IpAddress& peer) {
+  if (state_ != State::allocated) {
+    events_.emplace_back(Failed{method::create_permission, 0, "no allocation"});
+    return;
+  }
+  request_permission(now, peer, true);
+}
+
+void TurnClient::bind_channel(TimePoint now, const Endpoint& peer) {
+  if (state_ != State::allocated) {
+    events_.emplace_back(Failed{method::channel_bind, 0, "no allocation"});
+    return;
+  }
+  std::uint16_t number = 0;
+  if (auto it = channels_.find(peer); it != channels_.end()) {
+    if (it->second.pending) return;
+    number = it->second.number;  // RFC 8656 §12.1: re-binding the same pair refreshes it
+  } else {
+    if (next_channel_ > kChannelMax) {
+      events_.emplace_back(Failed{method::channel_bind, 0, "no free channel number"});
+      return;
+    }
+    number = next_channel_++;
+    channels_[peer] = Channel{number, {}, false, false};
+    channel_peers_[number] = peer;
+  }
+  // RFC 8656 §12: a channel binding also installs the permission for the peer's address;
+  // track it (not yet installed) so Data indications from that peer are accepted.
+  permissions_.try_emplace(peer.address);
+  request_channel(now, peer, number);
+  for (Transaction& t : transactions_) {
+    if (t.purpose == Purpose::channel && t.peer == peer) t.announce = true;
+  }
+}
+
+void TurnClient::send(TimePoint /*now*/, const Endpoint& peer, ByteView data) {
+  if (state_ != State::allocated) {
+    ++counters_.send_dropped;
+    return;
+  }
+  auto ch = channels_.find(peer);
+  if (ch != channels_.end() && ch->second.bound) {
+    // RFC 8656 §12.5: over UDP the ChannelData message need not be padded.
+    std::vector<std::uint8_t> buf(kChannelHeaderSize + data.size());
+    const auto n = write_channel_data(buf, ch->second.number, data, false);
+    if (!n) {
+      ++counters_.send_dropped;
+      return;
+    }
+    out_.push(config_.local, config_.server, ByteView(buf.data(), *n));
+    ++counters_.channel_data_out;
+    counters_.bytes_out += data.size();
+    return;
+  }
+  // RFC 8656 §11.1: a Send indication with XOR-PEER-ADDRESS and DATA; indications
+  // carry no credentials (they cannot be authenticated).
+  std::vector<std::uint8_t> buf(stun::kHeaderSize + 24 + 4 + data.size() + 4);
+  Writer w(buf, method::send, Class::indication, new_id());
+  w.add_xor_address(attr::xor_peer_address, peer);
+  w.add(attr::data, data);
+  const auto bytes = w.finish();
+  if (!bytes) {
+    ++counters_.send_dropped;
+    return;
+  }
+  out_.push(config_.local, config_.server, *bytes);
+  ++counters_.send_indications;
+  counters_.bytes_out += data.size();
+}
+
+void TurnClient::release(TimePoint now) {
+  if (state_ == State::releasing) return;
+  if (state_ != State::allocated) {
+    // Nothing to delete on the server (an Allocate in flight is abandoned).
+    reset_allocation();
+    state_ = State::idle;
+    events_.emplace_back(Released{});
+    return;
+  }
+  // RFC 8656 §8.1: a Refresh with LIFETIME 0 deletes the allocation. Pending
+  // permission and channel transactions no longer matter.
+  transactions_.clear();
+  permissions_.clear();
+  channels_.clear();
+  channel_peers_.clear();
+  refresh_at_.reset();
+  state_ = State::releasing;
+  Transaction t;
+  t.purpose = Purpose::release;
+  start(now, std::move(t));
+}
+
+void TurnClient::request_permission(TimePoint now, const IpAddress& peer, bool announce) {
+  Permission& p = permissions_[peer];
+  if (p.pending) {
+    for (Transaction& t : transactions_) {
+      if (t.purpose == Purpose::permission && t.peer_ip == peer) t.announce |= announce;
+    }
+    return;
+  }
+  p.pending = true;
+  Transaction t;
+  t.purpose = Purpose::permission;
+  t.peer_ip = peer;
+  t.announce = announce;
+  start(now, std::move(t));
+}
+
+void TurnClient::request_channel(TimePoint now, const Endpoint& peer, std::uint16_t number) {
+  Channel& c = channels_[peer];
+  c.pending = true;
+  Transaction t;
+  t.purpose = Purpose::channel;
+  t.peer = peer;
+  t.channel = number;
+  start(now, std::move(t));
+}
+
+void TurnClient::reset_allocation() {
+  transactions_.clear();
+  permissions_.clear();
+  channels_.clear();
+  channel_peers_.clear();
+  refresh_at_.reset();
+  relayed_ = {};
+  mapped_ = {};
+  lifetime_ = {};
+  expires_ = {};
+  next_channel_ = kChannelMin;
+}
+
+void TurnClient::fail_allocation(std::uint16_t m, std::uint16_t code, std::string reason) {
+  reset_allocation();
+  state_ = State::failed;
+  events_.emplace_back(Failed{m, code, std::move(reason)});
+}
+
+// --- requests
+
+void TurnClient::start(TimePoint now, Transaction t) {
+  t.id = new_id();
+  t.rto = config_.retransmit.rto;
+  t.sent = 0;
+  build(t);
+  ++counters_.requests;
+  transmit(t, now);
+  transactions_.push_back(std::move(t));
+}
+
+void TurnClient::build(Transaction& t) {
+  std::vector<std::uint8_t> buf(stun::kHeaderSize + 256 + config_.username.size() + realm_.size() +
+                                nonce_.size() + config_.software.size() +
+                                password_algorithms_.size());
+  Writer w(buf, method_of(t.purpose), Class::request, t.id);
+  switch (t.purpose) {
+    case Purpose::allocate:
+      // RFC 8656 §7.1: REQUESTED-TRANSPORT (UDP: protocol 17, then 3 bytes RFFU), and
+      // optionally the LIFETIME the client would like.
+      w.add_u32(attr::requested_transport, std::uint32_t{kTransportUdp} << 24);
+      w.add_u32(attr::lifetime, lifetime_seconds(config_.lifetime));
+      if (!config_.software.empty()) w.add_text(attr::software, config_.software);
+      break;
+    case Purpose::refresh:
+      w.add_u32(attr::lifetime, lifetime_seconds(config_.lifetime));  // RFC 8656 §8.1
+      break;
+    case Purpose::release:
+      w.add_u32(attr::lifetime, 0);  // RFC 8656 §8.1: LIFETIME 0 deletes the allocation
+      break;
+    case Purpose::permission:
+      // RFC 8656 §10.1: the port of XOR-PEER-ADDRESS is ignored by the server (§9).
+      w.add_xor_address(attr::xor_peer_address, Endpoint{t.peer_ip, 0});
+      break;
+    case Purpose::channel:
+      // RFC 8656 §18.1: CHANNEL-NUMBER is the number then 16 bits RFFU.
+      w.add_u32(attr::channel_number, std::uint32_t{t.channel} << 16);
+      w.add_xor_address(attr::xor_peer_address, t.peer);
+      break;
+  }
+  t.authenticated = !key_.empty();
+  t.key = key_;
+  if (t.authenticated) {
+    // RFC 8489 §9.2.3.2: USERNAME, REALM and NONCE from the last 401/438, and when the
+    // server offered PASSWORD-ALGORITHMS, that list echoed unchanged (the server checks
+    // it, §9.2.4) and the PASSWORD-ALGORITHM chosen from it; then the integrity
+    // attribute of the chosen algorithm (MESSAGE-INTEGRITY-SHA256 for SHA-256).
+    w.add_text(attr::username, config_.username);
+    w.add_text(attr::realm, realm_);
+    w.add_text(attr::nonce, nonce_);
+    if (!password_algorithms_.empty()) {
+      w.add(attr::password_algorithms, password_algorithms_);
+      std::uint8_t value[4] = {};
+      wire::put16(value, static_cast<std::uint16_t>(algorithm_));  // no parameters
+      w.add(attr::password_algorithm, value);
+    }
+    if (algorithm_ == PasswordAlgorithm::sha256) {
+      w.add_message_integrity_sha256(key_);
+    } else {
+      w.add_message_integrity(key_);
+    }
+  }
+  w.add_fingerprint();
+  const auto bytes = w.finish();
+  // The buffer is sized for every attribute above; an overflow is a programming error.
+  if (bytes) {
+    t.request.assign(bytes->begin(), bytes->end());
+  } else {
+    t.request.clear();
+  }
+}
+
+void TurnClient::transmit(Transaction& t, TimePoint now) {
+  if (!t.request.empty()) out_.push(config_.local, config_.server, t.request);
+  if (t.sent > 0) ++counters_.retransmissions;
+  ++t.sent;
+  // RFC 8489 §6.2.1: RTO doubles after each transmission; after the Rc-th the client
+  // waits Rm × RTO (the initial RTO) before it gives up.
+  const stun::RetransmitPolicy& p = config_.retransmit;
+  t.deadline = t.sent >= p.rc ? now + p.rto * p.rm : now + t.rto;
+  t.rto *= 2;
+}
+
+// --- input
+
+void TurnClient::handle_datagram(TimePoint now, const Endpoint& /*local*/, const Endpoint& remote,
+                                 ByteView bytes) {
+  // A TURN session over UDP is the 5-tuple client <-> server: nothing else is ours.
+  if (remote != config_.server) {
+    ++counters_.foreign;
+    return;
+  }
+  // RFC 8656 §12.4 / RFC 7983: a first byte 0x40-0x7F is ChannelData, 0x00-0x3F STUN.
+  if (!bytes.empty() && (bytes[0] & 0xC0) == 0x40) {
+    on_channel_data(bytes);
+    return;
+  }
+  auto m = Message::parse(bytes);
+  if (!m || m->classic()) {
+    ++counters_.malformed;
+    return;
+  }
+  switch (m->cls()) {
+    case Class::success:
+    case Class::error:
+      on_response(now, *m);
+      return;
+    case Class::indication:
+      if (m->method() == method::data) {
+        on_data_indication(*m);
+        return;
+      }
+      break;
+    case Class::request:
+      break;
+  }
+  ++counters_.malformed;  // a client expects no requests and no other indications
+}
+
+void TurnClient::on_channel_data(ByteView bytes) {
+  auto cd = parse_channel_data(bytes);
+  if (!cd) {
+    ++counters_.malformed;
+    return;
+  }
+  // RFC 8656 §12.6: data on a channel not bound to a peer is discarded.
+  auto it = channel_peers_.find(cd->channel);
+  if (it == channel_peers_.end()) {
+    ++counters_.unknown_channel;
+    return;
+  }
+  ++counters_.channel_data_in;
+  push_peer_data(it->second, cd->data, true);
+}
+
+void TurnClient::on_data_indication(const Message& m) {
+  // RFC 8656 §11.4: a Data indication without XOR-PEER-ADDRESS or DATA is discarded,
+  // and so is one from a peer the client has no permission for.
+  const auto peer = m.xor_address(attr::xor_peer_address);
+  const auto data = m.find(attr::data);
+  if (!peer || !data) {
+    ++counters_.malformed;
+    return;
+  }
+  if (state_ != State::allocated || !permissions_.contains(peer->address)) {
+    ++counters_.no_permission;
+    return;
+  }
+  ++counters_.data_indications;
+  push_peer_data(*peer, data->value, false);
+}
+
+void TurnClient::push_peer_data(const Endpoint& peer, ByteView data, bool via_channel) {
+  counters_.bytes_in += data.size();
+  events_.emplace_back(
+      PeerData{peer, std::vector<std::uint8_t>(data.begin(), data.end()), via_channel});
+}
+
+bool TurnClient::learn_credentials(const Message& m) {
+  const auto nonce = m.text(attr::nonce);
+  const auto realm = m.text(attr::realm);
+  if (!nonce || nonce->empty()) return false;
+  if (realm) {
+    realm_ = text_of(*realm);
+  } else if (realm_.empty()) {
+    return false;
+  }
+  nonce_ = text_of(*nonce);
+  if (auto algorithms = m.find(attr::password_algorithms)) {
+    // RFC 8489 §14.11: entries of (algorithm, parameters length, parameters padded to 4).
+    // §9.2.3.2: pick one we support; we prefer SHA-256 when offered, else MD5.
+    bool sha256 = false;
+    bool md5 = false;
+    const ByteView v = algorithms->value;
+    for (std::size_t pos = 0; pos + 4 <= v.size();) {
+      const std::uint16_t alg = wire::get16(v.data() + pos);
+      const std::size_t len = wire::get16(v.data() + pos + 2);
+      sha256 |= alg == static_cast<std::uint16_t>(PasswordAlgorithm::sha256);
+      md5 |= alg == static_cast<std::uint16_t>(PasswordAlgorithm::md5);
+      pos += 4 + ((len + 3) & ~std::size_t{3});
+    }
+    if (!sha256 && !md5) return false;  // nothing we can compute a key with
+    algorithm_ = sha256 ? PasswordAlgorithm::sha256 : PasswordAlgorithm::md5;
+    password_algorithms_.assign(v.begin(), v.end());
+  } else if (m.error_code() && m.error_code()->code == error::unauthenticated) {
+    // A 401 without PASSWORD-ALGORITHMS: plain RFC 5389 long-term credentials (MD5).
+    algorithm_ = PasswordAlgorithm::md5;
+    password_algorithms_.clear();
+  }
+  // RFC 8489 §9.2.2: key = MD5 or SHA-256 of "username:realm:password" (no SASLprep /
+  // OpaqueString processing here: the caller passes the processed strings).
+  key_ = stun::long_term_key(config_.username, realm_, config_.password, algorithm_);
+  return true;
+}
+
+void TurnClient::on_response(TimePoint now, const Message& m) {
+  auto it = std::find_if(transactions_.begin(), transactions_.end(),
+                         [&](const Transaction& t) { return t.id == m.transaction_id(); });
+  if (it == transactions_.end()) {
+    ++counters_.unmatched;
+    return;
+  }
+  // RFC 8489 §9.2.5: a response with MESSAGE-INTEGRITY(-SHA256) that does not verify
+  // with the request's key is discarded as if never received (the transaction goes on).
+  if (it->authenticated && m.check_integrity(it->key) == IntegrityResult::mismatch) {
+    ++counters_.bad_integrity;
+    return;
+  }
+  std::optional<stun::ErrorCodeValue> err;
+  if (m.cls() == Class::error) {
+    err = m.error_code();
+    if (!err) {
+      ++counters_.malformed;  // an error response without a valid ERROR-CODE
+      return;
+    }
+  } else if (it->purpose == Purpose::allocate && !m.xor_address(attr::xor_relayed_address)) {
+    ++counters_.malformed;  // RFC 8656 §7.3: the relayed address is the point
+    return;
+  }
+  Transaction t = std::move(*it);
+  transactions_.erase(it);
+  ++counters_.responses;
+  if (!err) {
+    on_success(now, t, m);
+    return;
+  }
+  const std::uint16_t code = err->code;
+  if (code == error::unauthenticated) {
+    ++counters_.unauthenticated;
+    // RFC 8489 §9.2.5: a 401 with REALM and NONCE is answered once with credentials;
+    // a second 401 in the same exchange means the credentials are wrong.
+    if (!t.auth_retried && learn_credentials(m)) {
+      t.auth_retried = true;
+      start(now, std::move(t));
+      return;
+    }
+  } else if (code == error::stale_nonce) {
+    ++counters_.stale_nonce;
+    // RFC 8489 §9.2.5: 438 carries a new NONCE (and REALM): retry once with it.
+    if (!t.nonce_retried && learn_credentials(m)) {
+      t.nonce_retried = true;
+      start(now, std::move(t));
+      return;
+    }
+  } else {
+    ++counters_.error_responses;
+  }
+  // RFC 8656 §7.4, §8.3, §10.3, §12.3: 403, 437, 441, 442, 486, 508 and other errors
+  // are final: no retry.
+  std::string reason = err->reason.empty() ? text_of(error::reason(code)) : text_of(err->reason);
+  on_failure(t, code, std::move(reason));
+}
+
+void TurnClient::on_success(TimePoint now, const Transaction& t, const Message& m) {
+  switch (t.purpose) {
+    case Purpose::allocate: {
+      // RFC 8656 §7.3: XOR-RELAYED-ADDRESS, XOR-MAPPED-ADDRESS and LIFETIME.
+      relayed_ = *m.xor_address(attr::xor_relayed_address);
+      mapped_ = m.xor_address(attr::xor_mapped_address).value_or(Endpoint{});
+      const auto granted = m.u32(attr::lifetime);
+      lifetime_ = granted ? Duration(seconds(*granted)) : config_.lifetime;
+      expires_ = now + lifetime_;
+      refresh_at_ = now + refresh_delay(lifetime_);
+      state_ = State::allocated;
+      events_.emplace_back(Allocated{relayed_, mapped_, lifetime_});
+      return;
+    }
+    case Purpose::refresh: {
+      // RFC 8656 §8.3: the LIFETIME in the response is the new remaining lifetime.
+      const auto granted = m.u32(attr::lifetime);
+      lifetime_ = granted ? Duration(seconds(*granted)) : config_.lifetime;
+      expires_ = now + lifetime_;
+      refresh_at_ = now + refresh_delay(lifetime_);
+      return;
+    }
+    case Purpose::release:
+      reset_allocation();
+      state_ = State::idle;
+      events_.emplace_back(Released{});
+      return;
+    case Purpose::permission: {
+      // RFC 8656 §9: a permission lasts 300 s from its last refresh.
+      Permission& p = permissions_[t.peer_ip];
+      p.installed = true;
+      p.pending = false;
+      p.refresh_at = now + kPermissionRefresh;
+      if (t.announce) events_.emplace_back(PermissionCreated{t.peer_ip});
+      return;
+    }
+    case Purpose::channel: {
+      auto it = channels_.find(t.peer);
+      if (it == channels_.end()) return;  // forgotten meanwhile
+      Channel& c = it->second;
+      const bool first = !c.bound;
+      c.bound = true;
+      c.pending = false;
+      c.refresh_at = now + kChannelRefresh;  // RFC 8656 §12: bindings last 10 minutes
+      // RFC 8656 §12.2: a ChannelBind also installs or refreshes the permission.
+      Permission& p = permissions_[t.peer.address];
+      p.installed = true;
+      if (!p.pending) p.refresh_at = now + kPermissionRefresh;
+      if (first || t.announce) events_.emplace_back(ChannelBound{t.peer, c.number});
+      return;
+    }
+  }
+}
+
+void TurnClient::on_failure(const Transaction& t, std::uint16_t code, std::string reason) {
+  switch (t.purpose) {
+    case Purpose::allocate:
+      fail_allocation(method::allocate, code, std::move(reason));
+      return;
+    case Purpose::refresh:
+      // RFC 8656 §8.3: a failed refresh (437: the allocation is gone) leaves us without
+      // a usable allocation.
+      fail_allocation(method::refresh, code, std::move(reason));
+      return;
+    case Purpose::release:
+      if (code == error::allocation_mismatch) {
+        // RFC 8656 §8.3: 437 to a deleting Refresh: the allocation is already gone.
+        reset_allocation();
+        state_ = State::idle;
+        events_.emplace_back(Released{});
+        return;
+      }
+      reset_allocation();
+      state_ = State::idle;
+      events_.emplace_back(Failed{method::refresh, code, std::move(reason)});
+      return;
+    case Purpose::permission:
+      // RFC 8656 §10.3: the permission is not installed (or no longer refreshed).
+      permissions_.erase(t.peer_ip);
+      events_.emplace_back(Failed{method::create_permission, code, std::move(reason)});
+      return;
+    case Purpose::channel: {
+      // RFC 8656 §12.3: the binding failed; forget it (bind_channel may try again).
+      if (auto it = channels_.find(t.peer); it != channels_.end()) {
+        channel_peers_.erase(it->second.number);
+        channels_.erase(it);
+      }
+      events_.emplace_back(Failed{method::channel_bind, code, std::move(reason)});
+      return;
+    }
+  }
+}
+
+void TurnClient::handle_timeout(TimePoint now) {
+  // Transactions: retransmit, or give up (Failed with code 0). on_failure may clear the
+  // list, so restart the scan after each one that ends.
+  for (std::size_t i = 0; i < transactions_.size();) {
+    Transaction& t = transactions_[i];
+    if (t.deadline > now) {
+      ++i;
+      continue;
+    }
+    if (t.sent < config_.retransmit.rc) {
+      transmit(t, now);
+      ++i;
+      continue;
+    }
+    Transaction done = std::move(t);
+    transactions_.erase(transactions_.begin() + static_cast<std::ptrdiff_t>(i));
+    ++counters_.timeouts;
+    on_failure(done, 0, "timeout");
+    i = 0;
+  }
+  if (state_ != State::allocated) return;
+  // RFC 8656 §8: refresh the allocation before it expires.
+  if (refresh_at_ && *refresh_at_ <= now) {
+    refresh_at_.reset();
+    ++counters_.allocation_refreshes;
+    Transaction t;
+    t.purpose = Purpose::refresh;
+    start(now, std::move(t));
+  }
+  // RFC 8656 §9: permissions expire after 300 s; refresh at 240 s.
+  std::vector<IpAddress> due_permissions;
+  for (const auto& [address, p] : permissions_) {
+    if (p.installed && !p.pending && p.refresh_at <= now) due_permissions.push_back(address);
+  }
+  for (const IpAddress& address : due_permissions) {
+    ++counters_.permission_refreshes;
+    request_permission(now, address, false);
+  }
+  // RFC 8656 §12: channel bindings expire after 600 s; refresh at 540 s.
+  std::vector<std::pair<Endpoint, std::uint16_t>> due_channels;
+  for (const auto& [peer, c] : channels_) {
+    if (c.bound && !c.pending && c.refresh_at <= now) due_channels.emplace_back(peer, c.number);
+  }
+  for (const auto& due : due_channels) {
+    ++counters_.channel_refreshes;
+    request_channel(now, due.first, due.second);
+  }
+}
+
+std::optional<TimePoint> TurnClient::poll_timeout() const {
+  std::optional<TimePoint> earliest;
+  const auto consider = [&earliest](TimePoint t) {
+    if (!earliest || t < *earliest) earliest = t;
+  };
+  for (const Transaction& t : transactions_)
+    consider(t.deadline);
+  if (state_ == State::allocated) {
+    if (refresh_at_) consider(*refresh_at_);
+    for (const auto& entry : permissions_) {
+      if (entry.second.installed && !entry.second.pending) consider(entry.second.refresh_at);
+    }
+    for (const auto& entry : channels_) {
+      if (entry.second.bound && !entry.second.pending) consider(entry.second.refresh_at);
+    }
+  }
+  return earliest;
+}
+
+std::optional<ClientEvent> TurnClient::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  ClientEvent e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+}  // namespace natsim::traversal::turn

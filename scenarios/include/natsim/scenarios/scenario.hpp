@@ -67,6 +67,18 @@ struct SendAction {
   std::size_t size = 100;
   std::uint16_t port = 0;
 };
+// A relayed exchange: `host` allocates on the TURN `server` and gives `peer` (who learnt
+// its own public address with a Binding to the same server) a permission; the peer sends
+// `count` datagrams to the relayed address and `host` echoes each back through the relay.
+struct RelayAction {
+  std::string host;
+  std::string peer;
+  std::string server;
+  std::string user;
+  int count = 10;
+  Duration interval = milliseconds(100);
+  std::size_t size = 100;
+};
 struct LinkAction {
   std::string target;  // "<site>.uplink", "<site>.lan" or "<server>.link"
   std::optional<bool> up;
@@ -91,7 +103,7 @@ struct SetNatAction {
 };
 
 using ActionBody = std::variant<ProbeAction, BindingAction, SendAction, LinkAction, RebootAction,
-                                ChangeAddressAction, FlushAction, SetNatAction>;
+                                ChangeAddressAction, FlushAction, SetNatAction, RelayAction>;
 
 struct Action {
   std::string id;  // unique; defaults to "#<index>"

@@ -63,6 +63,14 @@ class SimDriver {
     sockets_.clear();
   }
 
+  // Stops driving but leaves the sockets open (and their mappings alive) for the caller,
+  // who installs its own receive handlers on them afterwards.
+  void detach() {
+    node_.cancel(timer_);
+    armed_.reset();
+    sockets_.clear();
+  }
+
   [[nodiscard]] std::uint64_t unroutable() const { return unroutable_; }
 
  private:
