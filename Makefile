@@ -37,6 +37,7 @@ clang: deps
 interop: build
 	NATSIM_EXTRA_PACKAGES="stun-client coturn" ./scripts/install-deps.sh
 	./scripts/interop-stun.sh build/release/tools/natsim
+	./scripts/interop-turn.sh build/release/tools/natsim
 
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20

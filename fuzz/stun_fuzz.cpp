@@ -1,5 +1,5 @@
-// STUN parsing and the STUN machines: never read out of bounds, never trust a length,
-// never throw on what a peer sends.
+// STUN parsing and the STUN and TURN machines: never read out of bounds, never trust a
+// length, never throw on what a peer sends.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +8,8 @@
 #include "natsim/traversal/stun_client.hpp"
 #include "natsim/traversal/stun_message.hpp"
 #include "natsim/traversal/stun_server.hpp"
+#include "natsim/traversal/turn_client.hpp"
+#include "natsim/traversal/turn_server.hpp"
 
 using namespace natsim;
 using namespace natsim::traversal;
@@ -16,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ByteView bytes(data, size);
   (void)stun::Message::looks_like_stun(bytes);
   if (auto m = stun::Message::parse(bytes)) {
-    for (const auto& a : m->attributes()) (void)stun::attr::name(a.type);
+    for (const auto& a : m->attributes())
+      (void)stun::attr::name(a.type);
     (void)m->mapped_address();
     (void)m->address(stun::attr::other_address);
     (void)m->xor_address(stun::attr::xor_relayed_address);
@@ -49,6 +52,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (c.poll_transmit(out)) {
   }
   while (c.poll_event()) {
+  }
+
+  // TURN: the server on its listening and relay endpoints, the client from its server.
+  turn::ServerConfig tc;
+  tc.listen = server;
+  tc.relay_address = server.address;
+  tc.relay_port_first = 50000;
+  tc.relay_port_count = 2;
+  tc.users = {{"alice", "secret"}};
+  turn::TurnServer ts(1, tc);
+  ts.handle_datagram(kTimeZero, server, peer, bytes);
+  ts.handle_datagram(kTimeZero, Endpoint{server.address, 50000}, peer, bytes);
+  while (ts.poll_transmit(out)) {
+  }
+  turn::ClientConfig cc;
+  cc.local = peer;
+  cc.server = server;
+  cc.username = "alice";
+  cc.password = "secret";
+  turn::TurnClient tcl(1, cc);
+  tcl.allocate(kTimeZero);
+  tcl.handle_datagram(kTimeZero, peer, server, bytes);
+  while (tcl.poll_transmit(out)) {
+  }
+  while (tcl.poll_event()) {
   }
 
   DiscoveryOptions o;

@@ -5,6 +5,7 @@
 #include "demo.hpp"
 #include "list.hpp"
 #include "probe.hpp"
+#include "probe_turn.hpp"
 #include "run.hpp"
 #include "serve_stun.hpp"
 
@@ -50,7 +51,27 @@ int main(int argc, char** argv) {
   natsim::tools::ProbeOptions probe;
   CLI::App* probe_cmd = app.add_subcommand(
       "probe", "Classify the NAT between here and an RFC 5780 STUN server (RFC 5780 section 4)");
-  probe_cmd->add_option("--stun", probe.stun, "STUN server IP:PORT")->required();
+  CLI::Option* stun_opt = probe_cmd->add_option("--stun", probe.stun, "STUN server IP:PORT");
+  natsim::tools::ProbeTurnOptions probe_turn;
+  CLI::Option* turn_opt = probe_cmd->add_option(
+      "--turn", probe_turn.server,
+      "Instead of --stun: test a TURN server IP:PORT (UDP): allocate, relay to "
+      "--peer, release");
+  turn_opt->excludes(stun_opt);
+  probe_cmd->add_option("--user", probe_turn.user, "With --turn: NAME:PASSWORD")->needs(turn_opt);
+  probe_cmd->add_option("--realm", probe_turn.realm, "With --turn: the realm the server must use")
+      ->needs(turn_opt);
+  probe_cmd
+      ->add_option("--peer", probe_turn.peer,
+                   "With --turn: a UDP echo peer IP:PORT to relay to (Send indication and "
+                   "ChannelData)")
+      ->needs(turn_opt);
+  probe_cmd
+      ->add_option("--hold-ms", probe_turn.hold_ms,
+                   "With --turn: keep the allocation this many ms (refreshing it) before the "
+                   "channel test and release")
+      ->check(CLI::Range(0, 86'400'000))
+      ->needs(turn_opt);
   probe_cmd->add_option("--local", probe.local,
                         "Local IP:PORT to probe from (default: the address routed to the server, "
                         "any port)");
@@ -108,6 +129,16 @@ int main(int argc, char** argv) {
   if (demo_cmd->parsed()) return natsim::tools::run_demo(demo);
   if (presets_cmd->parsed()) return natsim::tools::list_presets(list_json);
   if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
+  if (probe_cmd->parsed() && !probe_turn.server.empty()) {
+    probe_turn.local = probe.local;
+    probe_turn.timeout_ms = probe.timeout_ms;
+    probe_turn.json = probe.json;
+    return natsim::tools::run_probe_turn(probe_turn);
+  }
+  if (probe_cmd->parsed() && probe.stun.empty()) {
+    std::fprintf(stderr, "natsim probe: --stun or --turn is required (see --help)\n");
+    return 2;
+  }
   if (probe_cmd->parsed()) return natsim::tools::run_probe(probe);
   if (run_cmd->parsed()) return natsim::tools::run_scenarios(run);
   if (validate_cmd->parsed()) return natsim::tools::validate_scenarios(validate_files);

@@ -57,7 +57,7 @@ struct Allocated {
 };
 struct Failed {
   std::uint16_t method;  // stun::method::allocate, refresh, create_permission, channel_bind
-  std::uint16_t code;    // 0 = timeout
+  std::uint16_t code;    // 0 = no answer: "timeout", or a local refusal ("no allocation")
   std::string reason;
 };
 struct PermissionCreated {
