@@ -61,9 +61,12 @@ inline constexpr std::uint16_t use_candidate = 0x0025;
 inline constexpr std::uint16_t padding = 0x0026;        // RFC 5780 §7.4
 inline constexpr std::uint16_t response_port = 0x0027;  // RFC 5780 §7.5
 // Comprehension-optional (0x8000-0xFFFF).
+inline constexpr std::uint16_t additional_address_family = 0x8000;  // RFC 8656
+inline constexpr std::uint16_t address_error_code = 0x8001;         // RFC 8656
 inline constexpr std::uint16_t password_algorithms = 0x8002;
 inline constexpr std::uint16_t alternate_domain = 0x8003;
 inline constexpr std::uint16_t software = 0x8022;
+inline constexpr std::uint16_t icmp = 0x8004;  // RFC 8656
 inline constexpr std::uint16_t alternate_server = 0x8023;
 inline constexpr std::uint16_t fingerprint = 0x8028;
 inline constexpr std::uint16_t ice_controlled = 0x8029;

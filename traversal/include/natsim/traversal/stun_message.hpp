@@ -48,6 +48,7 @@ struct ErrorCodeValue {
   std::string_view reason;
 };
 
+// A view: it points into the bytes it was parsed from, which must outlive it.
 class Message {
  public:
   // Validates header, length and attribute framing; never reads past `datagram`.
