@@ -1,0 +1,13 @@
+#pragma once
+// Checking a run's expectations against the outcomes and counters.
+#include <map>
+#include <string>
+
+#include "outcome.hpp"
+
+namespace natsim::scenarios::detail {
+
+[[nodiscard]] ExpectationResult evaluate(const Expectation& e, const World& w,
+                                         const std::map<std::string, Outcome*>& by_id);
+
+}  // namespace natsim::scenarios::detail
