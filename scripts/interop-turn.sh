@@ -14,9 +14,25 @@
 #   answered with the new NONCE), a wrong password (exit 1, 401), the table output and
 #   usage errors (exit 2).
 #
+# And the reverse pairing: coturn's client turnutils_uclient against `natsim serve turn`
+# (traversal/turn_server on real sockets, --json-log), on 127.0.0.1 with a 300-port relay
+# range the script picks:
+#   turnutils_uclient -v -c -p P -u alice -w secret -e 127.0.0.1 -r PEER -n 10 127.0.0.1
+#       ChannelData (-c: one allocation, no RTCP pair), and with -s Send/Data indications:
+#       "tot_send_msgs=10, tot_recv_msgs=10", "Total lost packets 0", a relayed address in
+#       natsim's range, natsim's counters: allocations >= 1, relayed >= 10 each way.
+#   Without --allow-loopback-peers the loopback peer is refused (403, natsim counts
+#   forbidden). The same uclient run against coturn is the control.
+#   Known gaps of natsim's server (printed as "KNOWN GAP", counted apart, not failures):
+#   uclient picks channel numbers in RFC 5766's 0x4000-0x7FFF, natsim accepts RFC 8656's
+#   0x4000-0x4FFF only (the ChannelData run is repeated until uclient's two random channels
+#   fall in that range); EVEN-PORT with the R bit gets no RESERVATION-TOKEN and a
+#   RESERVATION-TOKEN is not checked; REQUESTED-ADDRESS-FAMILY IPv6 gets an IPv4 relay
+#   instead of 440.
+#
 # Usage: scripts/interop-turn.sh [PATH/TO/natsim]     (default build/release/tools/natsim)
-# Prints PASS/FAIL per check and ends with "N passed, M failed"; exits 1 on any failure,
-# 2 when a required program is missing. Everything started here runs on free ports, is
+# Prints PASS/FAIL per check (and KNOWN GAP lines) and ends with "N passed, M failed";
+# exits 1 on any failure, 2 when a required program is missing. Everything started here runs on free ports, is
 # stopped by PID on exit (trap EXIT), and every client runs under `timeout`. Logs: kept in
 # a temp dir on failure (INTEROP_KEEP_LOGS=1 keeps them always).
 set -euo pipefail
@@ -30,6 +46,7 @@ PYTHON=/usr/bin/python3
 
 PASS=0
 FAIL=0
+KNOWN=0
 PIDS=()
 TMP=$(mktemp -d /tmp/natsim-interop-turn.XXXXXX)
 
@@ -52,6 +69,10 @@ stop_pid() {
     alive "$pid" && kill -KILL "$pid" 2>/dev/null
   fi
   wait "$pid" 2>/dev/null || true
+  # Forget it: a recycled PID must not be signalled at exit.
+  local p keep=()
+  for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
 }
 cleanup() {
   local rc=$? i
@@ -78,6 +99,11 @@ check() {
     FAIL=$((FAIL + 1))
     log "FAIL: $desc"
   fi
+}
+# known_gap DESCRIPTION: a documented gap of natsim's TURN server (not a failure)
+known_gap() {
+  KNOWN=$((KNOWN + 1))
+  log "KNOWN GAP: $*"
 }
 has() { grep -Eq -- "$2" "$1"; }
 eq() { [ "$1" = "$2" ]; }
@@ -125,7 +151,7 @@ if [ ! -x "$NATSIM" ]; then
   echo "interop-turn: no natsim program at $NATSIM (build it first: make build)" >&2
   exit 2
 fi
-for program in turnserver turnutils_stunclient timeout "$CMAKE"; do
+for program in turnserver turnutils_stunclient turnutils_uclient timeout "$CMAKE"; do
   if ! command -v "$program" >/dev/null; then
     echo "interop-turn: missing $program (NATSIM_EXTRA_PACKAGES=coturn scripts/install-deps.sh)" >&2
     exit 2
@@ -297,6 +323,16 @@ if start_coturn turnserver; then
     bash -c '[ "$1" = 1 ] && grep -q "not '"'"'other.org'"'"'" "$2" && grep -q "\"released\": true" "$2"' \
     _ "$rc" "$TMP/realm.json"
 
+  # Control for d): coturn's own client against coturn, ChannelData (its random channel
+  # numbers 0x4000-0x7FFF are all accepted here).
+  rc=0
+  timeout 30 turnutils_uclient -v -c -p "$P" -u alice -w secret -e 127.0.0.1 -r "$PEER" -n 10 \
+    127.0.0.1 >"$TMP/uclient-coturn.txt" 2>&1 || rc=$?
+  grep -E 'tot_send_msgs=[0-9]+, tot_recv|Total lost' "$TMP/uclient-coturn.txt" | sed 's/^/    /'
+  check "control: turnutils_uclient -c vs coturn: exit 0, 10 sent, 10 received, 0 lost (exit $rc)" \
+    bash -c '[ "$1" = 0 ] && grep -q "tot_send_msgs=10, tot_recv_msgs=10" "$2" &&
+             grep -q "Total lost packets 0 (" "$2"' _ "$rc" "$TMP/uclient-coturn.txt"
+
   stop_pid "$TURN_PID"
 else
   check "coturn turnserver starts on 127.0.0.1" false
@@ -327,6 +363,240 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------
+# d) the reverse pairing: coturn's turnutils_uclient against `natsim serve turn`
+# ---------------------------------------------------------------------------------------
+NRELAY_COUNT=300 # failed uclient runs leave their two allocations (10 min) behind
+# pick_block SIZE: the first port of SIZE consecutive ports in 63000-64999 where nothing
+# listens (natsim binds them all; a port taken meanwhile makes it exit 2 and we retry).
+pick_block() {
+  local size=$1 base i used=
+  command -v ss >/dev/null && used=$(ss -Hlnu 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}')
+  for i in $(seq 1 20); do
+    base=$((63000 + RANDOM % (2000 - size)))
+    awk -v lo="$base" -v hi=$((base + size - 1)) '$1 >= lo && $1 <= hi { f = 1 } END { exit !f }' \
+      <<<"$used" || { echo "$base"; return 0; }
+  done
+  return 1
+}
+# start_natsim NAME [EXTRA FLAGS...]: `natsim serve turn` on 127.0.0.1 with users alice and
+# bob; sets NP, NRELAY_MIN, NRELAY_MAX, NATSIM_PID. Stdout (listening lines, counters) in
+# NAME.out, the JSON log in NAME.jsonl.
+start_natsim() {
+  local name=$1 attempt i
+  shift
+  for attempt in 1 2 3 4 5; do
+    NP=$(pick_port) || return 1
+    NRELAY_MIN=$(pick_block "$NRELAY_COUNT") || return 1
+    NRELAY_MAX=$((NRELAY_MIN + NRELAY_COUNT - 1))
+    "$NATSIM" serve turn --listen "127.0.0.1:$NP" --user alice:secret --user bob:hunter2 \
+      --realm example.org --relay-ports "$NRELAY_MIN:$NRELAY_COUNT" \
+      --max-allocations-per-user 1000 --json-log "$@" >"$TMP/$name.out" 2>"$TMP/$name.jsonl" &
+    NATSIM_PID=$!
+    PIDS+=("$NATSIM_PID")
+    for i in $(seq 1 50); do
+      if grep -q '^listening on' "$TMP/$name.out"; then
+        log "started natsim serve turn ($name) pid=$NATSIM_PID on 127.0.0.1:$NP, relay ports $NRELAY_MIN-$NRELAY_MAX${*:+, $*}"
+        sed 's/^/    /' "$TMP/$name.out"
+        return 0
+      fi
+      alive "$NATSIM_PID" || break
+      sleep 0.1
+    done
+    log "natsim serve turn did not start (attempt $attempt): $(cat "$TMP/$name.out" "$TMP/$name.jsonl" | tail -2 | tr '\n' ' ')"
+    stop_pid "$NATSIM_PID"
+  done
+  return 1
+}
+# stop_natsim NAME: SIGTERM, then checks the exit and prints the counters.
+stop_natsim() {
+  local name=$1 i rc=0
+  kill -TERM "$NATSIM_PID" 2>/dev/null || true
+  for i in $(seq 1 50); do
+    alive "$NATSIM_PID" || break
+    sleep 0.1
+  done
+  alive "$NATSIM_PID" && kill -KILL "$NATSIM_PID" 2>/dev/null
+  wait "$NATSIM_PID" 2>/dev/null || rc=$?
+  stop_pid "$NATSIM_PID" # forgets the PID
+  sed -n '/^stopped by/,$p' "$TMP/$name.out" | tr -s ' ' | paste -sd' ' | sed 's/^/    /'
+  check "natsim serve turn ($name): SIGTERM, exit 0, counters printed (exit $rc)" \
+    bash -c '[ "$1" = 0 ] && grep -q "^stopped by SIGTERM" "$2" && grep -Eq "^  unroutable +[0-9]+$" "$2"' \
+    _ "$rc" "$TMP/$name.out"
+}
+ncounter() { # ncounter NAME FIELD: a counter natsim printed at exit
+  sed -n "s/^  $2 *\([0-9][0-9]*\)$/\1/p" "$TMP/$1.out"
+}
+# answers NAME: each client request natsim logged, with its answer:
+#   "channel-bind request peer 127.0.0.1:P channel 0x4ae5 => channel-bind success"
+answers() {
+  awk '/"side":"client"/ {
+    match($0, /"remote":"[^"]*"/); r = substr($0, RSTART + 10, RLENGTH - 11)
+    match($0, /"turn":"[^"]*"/); t = substr($0, RSTART + 8, RLENGTH - 9)
+    if ($0 ~ /"dir":"in"/ && t ~ / request/) req[r] = t
+    else if ($0 ~ /"dir":"out"/ && t ~ / (success|error)/ && (r in req)) { print req[r] " => " t; delete req[r] }
+  }' "$TMP/$1.jsonl"
+}
+# uclient NAME FLAGS...: turnutils_uclient -v FLAGS against natsim (NP) and the echo peer;
+# sets UC_RC, output in NAME.txt.
+uclient() {
+  local name=$1
+  shift
+  UC_RC=0
+  timeout 30 turnutils_uclient -v "$@" -p "$NP" -u alice -w secret -n 10 127.0.0.1 \
+    >"$TMP/$name.txt" 2>&1 || UC_RC=$?
+}
+# uclient_ok NAME N: N messages sent and received, 0 lost, a relayed address in range
+uclient_ok() {
+  local file=$TMP/$1.txt n=$2 port
+  grep -q "tot_send_msgs=$n, tot_recv_msgs=$n" "$file" || return 1
+  grep -q "Total lost packets 0 (" "$file" || return 1
+  port=$(sed -n 's/.*Received relay addr: 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$file" | tail -1)
+  [ -n "$port" ] && [ "$port" -ge "$NRELAY_MIN" ] && [ "$port" -le "$NRELAY_MAX" ]
+}
+show_uclient() {
+  grep -E 'Received relay addr|error|tot_send_msgs=[0-9]+, tot_recv|Total lost' "$TMP/$1.txt" |
+    sed 's/^/    /'
+}
+# relayed_both_ways NAME MIN: natsim allocated, relayed >= MIN datagrams each way, nothing
+# malformed
+relayed_both_ways() {
+  local a to_peer to_client bad
+  a=$(ncounter "$1" allocations)
+  to_peer=$(ncounter "$1" relayed_to_peer)
+  to_client=$(ncounter "$1" relayed_to_client)
+  bad=$(ncounter "$1" dropped_malformed)
+  [ "${a:-0}" -ge 1 ] && [ "${to_peer:-0}" -ge "$2" ] && [ "${to_client:-0}" -ge "$2" ] &&
+    [ "${bad:-1}" = 0 ]
+}
+counters_line() { # the counters the checks look at, for the PASS/FAIL line
+  printf 'allocations=%s relayed_to_peer=%s relayed_to_client=%s forbidden=%s dropped_malformed=%s' \
+    "$(ncounter "$1" allocations)" "$(ncounter "$1" relayed_to_peer)" \
+    "$(ncounter "$1" relayed_to_client)" "$(ncounter "$1" forbidden)" \
+    "$(ncounter "$1" dropped_malformed)"
+}
+DENIED_DEFAULT='^denied peers: 0\.0\.0\.0/8 10\.0\.0\.0/8 127\.0\.0\.0/8 169\.254\.0\.0/16 172\.16\.0\.0/12 192\.168\.0\.0/16 ::1/128 fc00::/7 fe80::/10$'
+DENIED_LOOPBACK_OK='^denied peers: 0\.0\.0\.0/8 10\.0\.0\.0/8 169\.254\.0\.0/16 172\.16\.0\.0/12 192\.168\.0\.0/16 fc00::/7 fe80::/10 \(loopback peers allowed\)$'
+
+# d1) ChannelData. uclient binds two channels (to PEER+1, then PEER) with random numbers in
+#     0x4000-0x7FFF (RFC 5766); natsim follows RFC 8656 (0x4000-0x4FFF, else 400), so a
+#     run gets through with probability 1/16: repeat a run that stopped at exactly that.
+CD_MAX=120
+if start_natsim serve-channel --allow-loopback-peers; then
+  check "natsim serve turn: --allow-loopback-peers leaves 127.0.0.0/8 and ::1 off the denied list" \
+    has "$TMP/serve-channel.out" "$DENIED_LOOPBACK_OK"
+  attempts=0
+  while [ "$attempts" -lt "$CD_MAX" ]; do
+    attempts=$((attempts + 1))
+    uclient uclient-channel -c -e 127.0.0.1 -r "$PEER"
+    [ "$UC_RC" = 0 ] && break
+    grep -q 'channel bind: error 400' "$TMP/uclient-channel.txt" || break
+  done
+  show_uclient uclient-channel
+  check "uclient ChannelData vs natsim: exit 0 (got $UC_RC, run $attempts of at most $CD_MAX)" \
+    eq "$UC_RC" 0
+  check "uclient ChannelData vs natsim: relay addr in $NRELAY_MIN-$NRELAY_MAX, 10 sent, 10 received, 0 lost" \
+    uclient_ok uclient-channel 10
+  answers serve-channel >"$TMP/serve-channel.answers"
+  accepted=$(sed -n 's/^channel-bind request .* channel \(0x[0-9a-f]*\) => channel-bind success.*/\1/p' \
+    "$TMP/serve-channel.answers" | sort -u | paste -sd' ')
+  # Every refusal must be the known one: 400 for a number above 0x4FFF.
+  refused=
+  unexpected=0
+  while read -r ch code; do
+    if [ "$code" = 400 ] && (((16#${ch#0x}) > 0x4FFF)); then
+      refused+="${refused:+ }$ch"
+    else
+      unexpected=$((unexpected + 1))
+    fi
+  done < <(sed -n 's/^channel-bind request .* channel \(0x[0-9a-f]*\) => channel-bind error \([0-9]*\).*/\1 \2/p' \
+    "$TMP/serve-channel.answers")
+  check "natsim accepted ChannelBind for 0x4000-0x4FFF ($accepted), refused only numbers above 0x4FFF, with 400" \
+    bash -c '[ -n "$1" ] && [ "$2" = 0 ]' _ "$accepted" "$unexpected"
+  if [ -n "$refused" ]; then
+    known_gap "natsim's TURN server refused uclient's ChannelBind with 400 for channel numbers" \
+      "$refused (RFC 5766 0x4000-0x7FFF, RFC 8656 allows 0x4000-0x4FFF; coturn accepts" \
+      "them): $((attempts - 1)) of $attempts uclient runs stopped there"
+  fi
+  stop_natsim serve-channel
+  check "natsim counters (ChannelData): allocations >= 1, relayed >= 10 each way, none malformed ($(counters_line serve-channel))" \
+    relayed_both_ways serve-channel 10
+  check "natsim log: ChannelData both ways on the listening socket" \
+    bash -c 'grep -q "\"dir\":\"in\".*\"turn\":\"channel-data 0x4" "$1" &&
+             grep -q "\"dir\":\"out\".*\"turn\":\"channel-data 0x4" "$1"' _ "$TMP/serve-channel.jsonl"
+else
+  check "natsim serve turn starts on 127.0.0.1" false
+fi
+
+# d2) Send and Data indications (-s), one allocation (-c).
+if start_natsim serve-send --allow-loopback-peers; then
+  uclient uclient-send -s -c -e 127.0.0.1 -r "$PEER"
+  show_uclient uclient-send
+  check "uclient -s (Send/Data indications) vs natsim: exit 0 (got $UC_RC)" eq "$UC_RC" 0
+  check "uclient -s vs natsim: relay addr in $NRELAY_MIN-$NRELAY_MAX, 10 sent, 10 received, 0 lost" \
+    uclient_ok uclient-send 10
+  check "natsim answered uclient's CreatePermission for 127.0.0.1:$PEER with success" \
+    has <(answers serve-send) "^create-permission request peer 127\.0\.0\.1:$PEER => create-permission success"
+  stop_natsim serve-send
+  check "natsim counters (Send): allocations >= 1, relayed >= 10 each way, none malformed ($(counters_line serve-send))" \
+    relayed_both_ways serve-send 10
+  check "natsim log: Send indications in, Data indications out" \
+    bash -c 'grep -q "\"dir\":\"in\".*\"turn\":\"send indication" "$1" &&
+             grep -q "\"dir\":\"out\".*\"turn\":\"data indication" "$1"' _ "$TMP/serve-send.jsonl"
+else
+  check "natsim serve turn starts on 127.0.0.1" false
+fi
+
+# d3) the default denied list keeps loopback peers out.
+if start_natsim serve-denied; then
+  check "natsim serve turn: the default denied list includes 127.0.0.0/8 and ::1/128" \
+    has "$TMP/serve-denied.out" "$DENIED_DEFAULT"
+  uclient uclient-denied -s -c -e 127.0.0.1 -r "$PEER"
+  show_uclient uclient-denied
+  check "uclient -s vs natsim without --allow-loopback-peers: fails with 403 (exit $UC_RC)" \
+    bash -c '[ "$1" != 0 ] && [ "$1" != 124 ] && grep -q "create permission error 403" "$2"' _ \
+    "$UC_RC" "$TMP/uclient-denied.txt"
+  stop_natsim serve-denied
+  check "natsim counters (denied): forbidden >= 1, nothing relayed ($(counters_line serve-denied))" \
+    bash -c '[ "${1:-0}" -ge 1 ] && [ "$2" = 0 ] && [ "$3" = 0 ]' _ \
+    "$(ncounter serve-denied forbidden)" "$(ncounter serve-denied relayed_to_peer)" \
+    "$(ncounter serve-denied relayed_to_client)"
+else
+  check "natsim serve turn starts on 127.0.0.1" false
+fi
+
+# d4) what uclient asks beyond that: an RTP/RTCP pair (no -c: EVEN-PORT with the R bit,
+#     then RESERVATION-TOKEN) and an IPv6 relay (-x: REQUESTED-ADDRESS-FAMILY).
+if start_natsim serve-extra --allow-loopback-peers; then
+  uclient uclient-pair -s -e 127.0.0.1 -r "$PEER"
+  show_uclient uclient-pair
+  check "uclient -s with an RTP/RTCP pair vs natsim: exit 0, 20 sent, 20 received, 0 lost (exit $UC_RC)" \
+    bash -c '[ "$1" = 0 ] && grep -q "tot_send_msgs=20, tot_recv_msgs=20" "$2" &&
+             grep -q "Total lost packets 0 (" "$2"' _ "$UC_RC" "$TMP/uclient-pair.txt"
+  # -x with an IPv6 peer: natsim relays IPv4 only; the Allocate should fail (440).
+  uclient uclient-v6 -s -c -x -e ::1 -r "$PEER"
+  show_uclient uclient-v6
+  check "uclient -x (IPv6 relay) vs natsim's IPv4-only relay: fails without hanging (exit $UC_RC)" \
+    bash -c '[ "$1" != 0 ] && [ "$1" != 124 ]' _ "$UC_RC"
+  answers serve-extra >"$TMP/serve-extra.answers"
+  if grep -q 'even-port+R.* => allocate success' "$TMP/serve-extra.answers" &&
+    ! grep -q '=> allocate success.*reservation-token' "$TMP/serve-extra.answers"; then
+    known_gap "Allocate with EVEN-PORT R=1 (uclient's RTP allocation) got no RESERVATION-TOKEN and" \
+      "no reserved next port (RFC 8656 §7.2); uclient then sent RESERVATION-TOKEN 0 and natsim" \
+      "allocated a fresh port instead of answering 508 for the unknown token"
+  fi
+  if grep -q 'family-ipv6 => allocate success relayed [0-9.]*:' "$TMP/serve-extra.answers"; then
+    known_gap "Allocate with REQUESTED-ADDRESS-FAMILY IPv6 got an IPv4 XOR-RELAYED-ADDRESS instead" \
+      "of 440 Address Family not Supported (RFC 8656 §7.2); uclient: 'relay addr cannot be received'"
+  else
+    check "natsim answered REQUESTED-ADDRESS-FAMILY IPv6 with 440" \
+      grep -q 'family-ipv6 => allocate error 440' "$TMP/serve-extra.answers"
+  fi
+  stop_natsim serve-extra
+else
+  check "natsim serve turn starts on 127.0.0.1" false
+fi
+
+# ---------------------------------------------------------------------------------------
 # c) usage errors exit 2
 # ---------------------------------------------------------------------------------------
 usage2() {
@@ -341,6 +611,14 @@ check "usage: probe --turn and --stun together exit 2" \
   usage2 probe --turn 127.0.0.1:3478 --stun 127.0.0.1:3478 --user a:b
 check "usage: probe --peer of another family exits 2" \
   usage2 probe --turn 127.0.0.1:3478 --user a:b --peer '[::1]:9'
+check "usage: serve turn without --user exits 2" usage2 serve turn --listen 127.0.0.1:0 --realm r
+check "usage: serve turn with a bad --user exits 2" \
+  usage2 serve turn --listen 127.0.0.1:0 --realm r --user alice
+check "usage: serve turn with a bad --relay-ports exits 2" \
+  usage2 serve turn --listen 127.0.0.1:0 --realm r --user a:b --relay-ports 65500:100
+check "usage: serve turn on a wildcard without --relay-ip exits 2" \
+  usage2 serve turn --listen 0.0.0.0:0 --realm r --user a:b
 
+[ "$KNOWN" = 0 ] || log "$KNOWN known gaps of natsim's TURN server (KNOWN GAP lines above; not failures)"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

@@ -8,6 +8,7 @@
 #include "probe_turn.hpp"
 #include "run.hpp"
 #include "serve_stun.hpp"
+#include "serve_turn.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"natsim: a deterministic NAT-traversal test harness"};
@@ -46,6 +47,32 @@ int main(int argc, char** argv) {
   stun_cmd->add_option("--software", serve.software, "SOFTWARE attribute (empty: none)")
       ->capture_default_str();
   stun_cmd->add_flag("--json-log", serve.json_log,
+                     "Log every datagram and the final counters as JSON Lines on stderr");
+
+  natsim::tools::ServeTurnOptions serve_turn;
+  CLI::App* turn_cmd = serve_cmd->add_subcommand(
+      "turn", "TURN server (RFC 8656 over UDP, long-term credentials) until SIGINT/SIGTERM");
+  turn_cmd->add_option("--listen", serve_turn.listen, "Listening endpoint IP:PORT (UDP)")
+      ->required();
+  turn_cmd->add_option("--user", serve_turn.users, "NAME:PASSWORD (repeat for more users)")
+      ->required();
+  turn_cmd->add_option("--realm", serve_turn.realm, "REALM for long-term credentials")->required();
+  turn_cmd->add_option("--relay-ip", serve_turn.relay_ip,
+                       "Address of the relayed transport addresses (default: --listen's)");
+  turn_cmd
+      ->add_option("--relay-ports", serve_turn.relay_ports,
+                   "Relay port range FIRST:COUNT, all bound at start")
+      ->capture_default_str();
+  turn_cmd->add_flag("--allow-loopback-peers", serve_turn.allow_loopback_peers,
+                     "Allow relaying to 127.0.0.0/8 and ::1 (private ranges stay denied)");
+  turn_cmd
+      ->add_option("--max-allocations-per-user", serve_turn.max_allocations_per_user,
+                   "Allocation quota per user (486 beyond it)")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  turn_cmd->add_option("--software", serve_turn.software, "SOFTWARE attribute (empty: none)")
+      ->capture_default_str();
+  turn_cmd->add_flag("--json-log", serve_turn.json_log,
                      "Log every datagram and the final counters as JSON Lines on stderr");
 
   natsim::tools::ProbeOptions probe;
@@ -129,6 +156,7 @@ int main(int argc, char** argv) {
   if (demo_cmd->parsed()) return natsim::tools::run_demo(demo);
   if (presets_cmd->parsed()) return natsim::tools::list_presets(list_json);
   if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
+  if (turn_cmd->parsed()) return natsim::tools::serve_turn(serve_turn);
   if (probe_cmd->parsed() && !probe_turn.server.empty()) {
     probe_turn.local = probe.local;
     probe_turn.timeout_ms = probe.timeout_ms;

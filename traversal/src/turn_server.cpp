@@ -284,6 +284,24 @@ void TurnServer::allocate(TimePoint now, const Message& m, const Endpoint& remot
   }
   auto transport = m.u32(attr::requested_transport);
   if (!transport) return error(m, remote, error_code::bad_request, &auth);
+  // RFC 8656 §7.2: relays here cannot set DF, so DONT-FRAGMENT is refused with 420.
+  if (m.has(attr::dont_fragment)) {
+    std::array<std::uint8_t, kMaxBuffer> buf{};
+    Writer w(buf, m.method(), Class::error, m.transaction_id());
+    w.add_error(error_code::unknown_attribute);
+    w.add_unknown_attributes({attr::dont_fragment});
+    w.add_message_integrity(auth.key);
+    w.add_fingerprint();
+    if (auto bytes = w.finish()) out_.push(config_.listen, remote, *bytes);
+    ++counters_.errors;
+    return;
+  }
+  // §7.2: a family the relay address does not have is 440.
+  if (auto family = m.find(attr::requested_address_family); family && !family->value.empty()) {
+    const std::uint8_t wanted = family->value[0];  // 0x01 IPv4, 0x02 IPv6 (§18.8)
+    const std::uint8_t have = config_.relay_address.is_v4() ? 0x01 : 0x02;
+    if (wanted != have) return error(m, remote, error_code::address_family_not_supported, &auth);
+  }
   if ((*transport >> 24) != kTransportUdp)
     return error(m, remote, error_code::unsupported_transport, &auth);
   const auto user_allocations = static_cast<std::uint32_t>(

@@ -285,3 +285,29 @@ TEST(TurnServer, DeniedPeersAndMalformedInput) {
 
 }  // namespace
 }  // namespace natsim::traversal::turn
+
+namespace natsim::traversal::turn {
+namespace {
+
+TEST(TurnServer, UnsupportedFamilyAndDontFragmentAreRefused) {
+  Harness h;
+  (void)h.allocate();  // nonce (and an allocation on kClient)
+  const Endpoint other = *Endpoint::parse("203.0.113.9:9");
+  auto v6 = [](Writer& w) {
+    w.add_u32(attr::requested_transport, kTransportUdp << 24);
+    const std::uint8_t family[] = {0x02, 0, 0, 0};
+    w.add(attr::requested_address_family, family);
+  };
+  EXPECT_EQ(code_of(h.request(method::allocate, v6, "alice", "secret", other)), 440);
+  auto df = [](Writer& w) {
+    w.add_u32(attr::requested_transport, kTransportUdp << 24);
+    w.add_empty(attr::dont_fragment);
+  };
+  auto r = h.request(method::allocate, df, "alice", "secret", other);
+  EXPECT_EQ(code_of(r), 420);
+  EXPECT_EQ(r->unknown_attributes_value(), std::vector<std::uint16_t>{attr::dont_fragment});
+  EXPECT_EQ(h.server.allocation_count(), 1u);
+}
+
+}  // namespace
+}  // namespace natsim::traversal::turn

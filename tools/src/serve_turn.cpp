@@ -1,0 +1,326 @@
+#include "serve_turn.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "natsim/io/asio_driver.hpp"
+#include "natsim/io/random_seed.hpp"
+#include "natsim/traversal/stun_constants.hpp"
+#include "natsim/traversal/stun_message.hpp"
+#include "natsim/traversal/turn_server.hpp"
+#include "natsim/traversal/turn_wire.hpp"
+
+namespace natsim::tools {
+
+namespace {
+
+using traversal::turn::ServerConfig;
+using traversal::turn::TurnServer;
+
+constexpr std::uint32_t kMaxRelayPorts = 16384;
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "natsim serve turn: %s\n", message.c_str());
+  return 2;
+}
+
+// Peers a client may not reach through the relay (CreatePermission and ChannelBind get
+// 403), like coturn's defaults plus the private ranges: "this network", loopback,
+// RFC 1918, link-local and IPv6 unique-local / link-local. --allow-loopback-peers drops
+// 127.0.0.0/8 and ::1/128.
+std::vector<Prefix> denied_peers(bool allow_loopback) {
+  struct Entry {
+    const char* prefix;
+    bool loopback;
+  };
+  static constexpr Entry kDenied[] = {
+      {"0.0.0.0/8", false},      {"10.0.0.0/8", false},    {"127.0.0.0/8", true},
+      {"169.254.0.0/16", false}, {"172.16.0.0/12", false}, {"192.168.0.0/16", false},
+      {"::1/128", true},         {"fc00::/7", false},      {"fe80::/10", false},
+  };
+  std::vector<Prefix> out;
+  for (const Entry& e : kDenied) {
+    if (allow_loopback && e.loopback) continue;
+    out.push_back(*Prefix::parse(e.prefix));
+  }
+  return out;
+}
+
+// A decimal number in [min, max], the whole of `text`.
+std::optional<std::uint32_t> parse_number(std::string_view text, std::uint32_t min,
+                                          std::uint32_t max) {
+  std::uint32_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end || value < min || value > max)
+    return std::nullopt;
+  return value;
+}
+
+std::string method_name(std::uint16_t m) {
+  namespace method = traversal::stun::method;
+  switch (m) {
+    case method::binding:
+      return "binding";
+    case method::allocate:
+      return "allocate";
+    case method::refresh:
+      return "refresh";
+    case method::send:
+      return "send";
+    case method::data:
+      return "data";
+    case method::create_permission:
+      return "create-permission";
+    case method::channel_bind:
+      return "channel-bind";
+    default:
+      return "method-" + std::to_string(m);
+  }
+}
+
+// What a datagram on the listening socket is (peer datagrams are opaque).
+std::string describe_turn(ByteView bytes) {
+  using namespace traversal::stun;
+  if (!bytes.empty() && (bytes[0] & 0xC0) == 0x40) {
+    auto cd = traversal::turn::parse_channel_data(bytes);
+    if (!cd) return "malformed channel-data";
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "channel-data 0x%04x", cd->channel);
+    return buf;
+  }
+  auto m = Message::parse(bytes);
+  if (!m) return "not-stun";
+  std::string text = method_name(m->method());
+  switch (m->cls()) {
+    case Class::request:
+      text += " request";
+      break;
+    case Class::indication:
+      text += " indication";
+      break;
+    case Class::success:
+      text += " success";
+      break;
+    case Class::error:
+      text += " error";
+      if (auto e = m->error_code()) text += " " + std::to_string(e->code);
+      break;
+  }
+  // What it is about: the (first) peer, the channel, the relayed address, and the
+  // Allocate options a client asked for or the server granted.
+  if (auto peer = m->xor_address(attr::xor_peer_address)) text += " peer " + peer->to_string();
+  if (auto number = m->u32(attr::channel_number)) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, " channel 0x%04x", static_cast<unsigned>(*number >> 16));
+    text += buf;
+  }
+  if (auto relayed = m->xor_address(attr::xor_relayed_address))
+    text += " relayed " + relayed->to_string();
+  if (auto even = m->find(attr::even_port))
+    text += !even->value.empty() && (even->value[0] & 0x80) != 0 ? " even-port+R" : " even-port";
+  if (m->has(attr::reservation_token)) text += " reservation-token";
+  if (auto family = m->find(attr::requested_address_family); family && !family->value.empty())
+    text += family->value[0] == 0x02 ? " family-ipv6" : " family-ipv4";
+  if (m->has(attr::dont_fragment)) text += " dont-fragment";
+  return text;
+}
+
+nlohmann::ordered_json counters_json(const TurnServer& server, const io::SocketCounters& s) {
+  const auto& c = server.counters();
+  return {{"requests", c.requests},
+          {"challenges", c.challenges},
+          {"stale_nonces", c.stale_nonces},
+          {"auth_failures", c.auth_failures},
+          {"allocations", c.allocations},
+          {"allocations_expired", c.allocations_expired},
+          {"allocations_active", server.allocation_count()},
+          {"quota_rejections", c.quota_rejections},
+          {"capacity_rejections", c.capacity_rejections},
+          {"forbidden", c.forbidden},
+          {"errors", c.errors},
+          {"relayed_to_peer", c.relayed_to_peer},
+          {"relayed_to_client", c.relayed_to_client},
+          {"bytes_to_peer", c.bytes_to_peer},
+          {"bytes_to_client", c.bytes_to_client},
+          {"dropped_no_permission", c.dropped_no_permission},
+          {"dropped_malformed", c.dropped_malformed},
+          {"datagrams_received", s.received},
+          {"datagrams_sent", s.sent},
+          {"send_errors", s.send_errors},
+          {"receive_errors", s.receive_errors},
+          {"unroutable", s.unroutable}};
+}
+
+}  // namespace
+
+int serve_turn(const ServeTurnOptions& options) {
+  // --listen: a port of 0 lets the kernel choose (printed once bound).
+  const auto listen = Endpoint::parse(options.listen);
+  if (!listen)
+    return usage_error("--listen: expected IP:PORT (e.g. 127.0.0.1:3478), got '" + options.listen +
+                       "'");
+
+  // --relay-ip: a specific address of --listen's family.
+  IpAddress relay_ip = listen->address;
+  if (!options.relay_ip.empty()) {
+    auto parsed = IpAddress::parse(options.relay_ip);
+    if (!parsed)
+      return usage_error("--relay-ip: expected an IP address, got '" + options.relay_ip + "'");
+    relay_ip = *parsed;
+  }
+  if (relay_ip.is_unspecified()) {
+    return usage_error(options.relay_ip.empty()
+                           ? "--listen " + options.listen +
+                                 " is a wildcard address: give --relay-ip (the address "
+                                 "relayed transport addresses use)"
+                           : "--relay-ip must be a specific address, not a wildcard");
+  }
+  if (relay_ip.family() != listen->address.family()) {
+    return usage_error(
+        "--relay-ip must be the same address family as --listen (REQUESTED-ADDRESS-FAMILY "
+        "is not supported)");
+  }
+
+  // --relay-ports FIRST:COUNT.
+  const std::string& ports = options.relay_ports;
+  const auto colon = ports.find(':');
+  const auto first = colon == std::string::npos
+                         ? std::nullopt
+                         : parse_number(std::string_view(ports).substr(0, colon), 1, 65535);
+  const auto count =
+      colon == std::string::npos
+          ? std::nullopt
+          : parse_number(std::string_view(ports).substr(colon + 1), 1, kMaxRelayPorts);
+  if (!first || !count)
+    return usage_error("--relay-ports: expected FIRST:COUNT (e.g. 49152:64, COUNT 1 to " +
+                       std::to_string(kMaxRelayPorts) + "), got '" + ports + "'");
+  if (*first + *count - 1 > 65535)
+    return usage_error("--relay-ports " + ports + " runs past port 65535");
+  if (listen->address == relay_ip && listen->port >= *first && listen->port < *first + *count)
+    return usage_error("--listen port " + std::to_string(listen->port) +
+                       " is inside --relay-ports " + ports);
+
+  // --user NAME:PASSWORD (RFC 8489 §14.3: USERNAME is fewer than 513 bytes).
+  if (options.users.empty()) return usage_error("--user NAME:PASSWORD is required");
+  std::map<std::string, std::string> users;
+  for (const std::string& u : options.users) {
+    const auto c = u.find(':');
+    if (c == std::string::npos || c == 0)
+      return usage_error("--user: expected NAME:PASSWORD, got '" + u + "'");
+    if (c >= 513) return usage_error("--user: the name must be fewer than 513 bytes");
+    if (!users.emplace(u.substr(0, c), u.substr(c + 1)).second)
+      return usage_error("--user: '" + u.substr(0, c) + "' is given twice");
+  }
+  // RFC 8489 §14.9 and §14.14: REALM and SOFTWARE are fewer than 128 characters.
+  if (options.realm.empty()) return usage_error("--realm must not be empty");
+  if (options.realm.size() >= 128) return usage_error("--realm: at most 127 characters");
+  if (options.software.size() >= 128) return usage_error("--software: at most 127 characters");
+  if (options.max_allocations_per_user == 0)
+    return usage_error("--max-allocations-per-user must be at least 1");
+
+  // Bind everything up front: the listening socket first (it may use port 0), then every
+  // relay port.
+  boost::asio::io_context io;
+  io::UdpSocketSet sockets(io);
+  const auto bound = sockets.bind(*listen);
+  if (!bound)
+    return usage_error("cannot bind " + listen->to_string() + ": " + bound.error().message());
+
+  ServerConfig config;
+  config.listen = *bound;
+  config.relay_address = relay_ip;
+  config.relay_port_first = static_cast<std::uint16_t>(*first);
+  config.relay_port_count = static_cast<std::uint16_t>(*count);
+  config.realm = options.realm;
+  config.users = std::move(users);
+  config.max_allocations_per_user = options.max_allocations_per_user;
+  config.denied_peers = denied_peers(options.allow_loopback_peers);
+  config.software = options.software;
+  const auto user_names = [&config] {
+    std::string names;
+    for (const auto& entry : config.users)
+      names += (names.empty() ? "" : ", ") + entry.first;
+    return names;
+  }();
+  TurnServer server(io::random_seed(), config);
+  const std::vector<Endpoint> endpoints = server.local_endpoints();  // listen first: bound
+  for (std::size_t i = 1; i < endpoints.size(); ++i) {
+    if (auto b = sockets.bind(endpoints[i]); !b) {
+      return usage_error("cannot bind relay port " + endpoints[i].to_string() + ": " +
+                         b.error().message());
+    }
+  }
+
+  io::AsioUdpDriver<TurnServer> driver(sockets, server);
+  if (options.json_log) {
+    const Endpoint listen_endpoint = config.listen;
+    sockets.on_traffic([&driver, listen_endpoint](io::UdpSocketSet::Direction dir,
+                                                  const Endpoint& local, const Endpoint& remote,
+                                                  ByteView bytes) {
+      const bool client_side = local == listen_endpoint;
+      const nlohmann::ordered_json line = {
+          {"t_ms", static_cast<double>(to_ns(driver.now())) / 1e6},
+          {"dir", dir == io::UdpSocketSet::Direction::in ? "in" : "out"},
+          {"side", client_side ? "client" : "peer"},
+          {"local", local.to_string()},
+          {"remote", remote.to_string()},
+          {"size", bytes.size()},
+          {"turn", client_side ? describe_turn(bytes) : "peer-data"}};
+      std::fprintf(stderr, "%s\n", line.dump().c_str());
+    });
+  }
+
+  int stop_signal = 0;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (!ec) stop_signal = signal;
+    io.stop();
+  });
+
+  // Readiness: scripts wait for the "listening on" line, so it comes after every bind,
+  // and everything is flushed.
+  const std::uint32_t last = *first + *count - 1;
+  std::printf("listening on %s (TURN, UDP)\n", config.listen.to_string().c_str());
+  std::printf("relay addresses %s ports %u-%u (%u)\n", relay_ip.to_string().c_str(), *first, last,
+              *count);
+  std::printf("realm \"%s\", users: %s, at most %u allocations per user\n", config.realm.c_str(),
+              user_names.c_str(), config.max_allocations_per_user);
+  std::string denied;
+  for (const Prefix& p : config.denied_peers)
+    denied += " " + p.to_string();
+  std::printf("denied peers:%s%s\n", denied.c_str(),
+              options.allow_loopback_peers ? " (loopback peers allowed)" : "");
+  std::printf(
+      "natsim TURN server (RFC 8656 over UDP, long-term credentials); SIGINT or "
+      "SIGTERM stops it\n");
+  std::fflush(stdout);
+
+  io.run();
+
+  const auto counters = counters_json(server, sockets.counters());
+  if (options.json_log) {
+    const nlohmann::ordered_json line = {
+        {"event", "stopped"}, {"signal", stop_signal}, {"counters", counters}};
+    std::fprintf(stderr, "%s\n", line.dump().c_str());
+  }
+  std::printf("stopped by %s\n", stop_signal == SIGINT    ? "SIGINT"
+                                 : stop_signal == SIGTERM ? "SIGTERM"
+                                                          : "io stop");
+  for (auto it = counters.begin(); it != counters.end(); ++it) {
+    std::printf("  %-24s %llu\n", it.key().c_str(),
+                static_cast<unsigned long long>(it.value().get<std::uint64_t>()));
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace natsim::tools

@@ -1,0 +1,28 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace natsim::tools {
+
+struct ServeTurnOptions {
+  std::string listen;                    // IP:PORT where clients reach the server (UDP)
+  std::vector<std::string> users;        // NAME:PASSWORD, long-term credentials (at least one)
+  std::string realm;                     // REALM (required)
+  std::string relay_ip;                  // relayed addresses use this IP (empty: --listen's IP)
+  std::string relay_ports = "49152:64";  // FIRST:COUNT, bound up front
+  bool allow_loopback_peers = false;     // take 127.0.0.0/8 and ::1 off the denied list
+  std::uint32_t max_allocations_per_user = 10;
+  std::string software = "natsim";
+  bool json_log = false;  // one JSON object per datagram (and the final counters) on stderr
+};
+
+// `natsim serve turn`: the TURN server (RFC 8656 over UDP, long-term credentials) on real
+// sockets until SIGINT or SIGTERM. Binds --listen and every relay port up front, then
+// prints "listening on IP:PORT (TURN, UDP)", the relay range and the denied peer
+// prefixes (private, link-local and, unless --allow-loopback-peers, loopback addresses),
+// and at the end the server's counters. Returns 0, or 2 for bad arguments and sockets
+// that cannot be bound.
+int serve_turn(const ServeTurnOptions& options);
+
+}  // namespace natsim::tools

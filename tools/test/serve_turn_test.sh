@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# ctest cases for `natsim serve turn`, on loopback (127.0.0.1 only): natsim's own TURN
+# client (`natsim probe --turn`) against it. Every process started here is stopped by PID;
+# every client runs under `timeout`, so a case can fail but not hang.
+#   serve_turn_test.sh NATSIM CMAKE CASE      CASE: usage | relay | denied
+# The relay case needs an echo peer: /usr/bin/python3 (without it, it allocates only).
+set -euo pipefail
+
+NATSIM=$1
+CMAKE=$2
+CASE=$3
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PYTHON=/usr/bin/python3
+[ -x "$NATSIM" ] || { echo "FAIL: no natsim program at $NATSIM"; exit 1; }
+TMP=$(mktemp -d /tmp/natsim-cli-turn.XXXXXX)
+PIDS=()
+
+alive() { kill -0 "$1" 2>/dev/null; }
+stop_pid() {
+  local pid=$1 i
+  alive "$pid" && kill -TERM "$pid" 2>/dev/null
+  for i in $(seq 1 30); do alive "$pid" || break; sleep 0.1; done
+  alive "$pid" && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+  forget "$pid"
+}
+# forget PID: once reaped, a PID may be recycled: never signal it at exit.
+forget() {
+  local p keep=()
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+cleanup() {
+  local rc=$? pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  if [ "$rc" = 0 ]; then rm -rf "$TMP"; else echo "logs kept in $TMP"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; for f in "$TMP"/*; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
+expect() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
+# fields FILE a;b;c -> sets J_a, J_b, J_c from a JSON object (fails unless it parses)
+fields() {
+  local line
+  "$CMAKE" -DFILE="$1" -DFIELDS="$2" -P "$HERE/json_field.cmake" >"$TMP/fields" ||
+    fail "$1 is not valid JSON"
+  while IFS= read -r line; do printf -v "J_${line%%=*}" '%s' "${line#*=}"; done <"$TMP/fields"
+}
+counter() { sed -n "s/^  $1 *\([0-9][0-9]*\)$/\1/p" "$TMP/serve.out"; }
+
+# start_server ARGS...: `natsim serve turn` on 127.0.0.1 (the kernel picks the listening
+# port) with 16 relay ports at a random base below Linux's ephemeral range; retries when a
+# relay port is taken (exit 2). Sets P (listening port), RELAY_MIN, RELAY_MAX, SERVER_PID.
+start_server() {
+  local attempt i
+  for attempt in 1 2 3 4 5; do
+    RELAY_MIN=$((20000 + RANDOM % 12000))
+    RELAY_MAX=$((RELAY_MIN + 15))
+    "$NATSIM" serve turn --listen 127.0.0.1:0 --user alice:secret --realm example.org \
+      --relay-ports "$RELAY_MIN:16" "$@" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+    SERVER_PID=$!
+    PIDS+=("$SERVER_PID")
+    for i in $(seq 1 50); do
+      if grep -q '^listening on' "$TMP/serve.out"; then
+        P=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$TMP/serve.out")
+        return 0
+      fi
+      alive "$SERVER_PID" || break
+      sleep 0.1
+    done
+    stop_pid "$SERVER_PID"
+  done
+  return 1
+}
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  SERVER_RC=0
+  timeout 5 tail --pid="$SERVER_PID" -f /dev/null || true
+  wait "$SERVER_PID" || SERVER_RC=$?
+  forget "$SERVER_PID"
+}
+# A UDP echo peer on 127.0.0.1 (the kernel picks the port); sets PEER.
+start_peer() {
+  local i
+  "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    data, addr = s.recvfrom(65535)
+    s.sendto(data, addr)
+' >"$TMP/peer.out" 2>&1 &
+  PIDS+=("$!")
+  for i in $(seq 1 50); do
+    PEER=$(head -1 "$TMP/peer.out")
+    [ -n "$PEER" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+FIELDS="relayed;mapped;local;realm;permission;send_indication_echo;channel_data_echo;released;ok;errors"
+
+case "$CASE" in
+  relay)
+    start_server --allow-loopback-peers --json-log || fail "natsim serve turn did not start"
+    expect "serve printed its port ($P)" test -n "$P"
+    expect "serve lists the relay range" \
+      grep -q "^relay addresses 127.0.0.1 ports $RELAY_MIN-$RELAY_MAX (16)$" "$TMP/serve.out"
+    expect "loopback peers allowed, private ranges still denied" \
+      grep -q '^denied peers: 0.0.0.0/8 10.0.0.0/8 169.254.0.0/16 172.16.0.0/12 192.168.0.0/16 fc00::/7 fe80::/10 (loopback peers allowed)$' \
+      "$TMP/serve.out"
+    peer_args=()
+    if [ -x "$PYTHON" ]; then
+      start_peer || fail "the echo peer did not start"
+      peer_args=(--peer "127.0.0.1:$PEER")
+    else
+      echo "note: no $PYTHON: allocation only, no relaying"
+    fi
+    rc=0
+    timeout 20 "$NATSIM" probe --turn "127.0.0.1:$P" --user alice:secret --realm example.org \
+      "${peer_args[@]}" --timeout-ms 10000 --json >"$TMP/probe.json" || rc=$?
+    expect "probe --turn exits 0 (got $rc)" test "$rc" = 0
+    fields "$TMP/probe.json" "$FIELDS"
+    expect "ok, no errors" test "$J_ok" = true
+    expect "relayed address in 127.0.0.1:$RELAY_MIN-$RELAY_MAX (got $J_relayed)" \
+      bash -c '[[ $1 =~ ^127\.0\.0\.1:([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge "$2" ] &&
+               [ "${BASH_REMATCH[1]}" -le "$3" ]' _ "$J_relayed" "$RELAY_MIN" "$RELAY_MAX"
+    expect "mapped ($J_mapped) == local ($J_local)" test "$J_mapped" = "$J_local"
+    expect "realm example.org" test "$J_realm" = example.org
+    expect "released" test "$J_released" = true
+    if [ -n "${PEER:-}" ]; then
+      expect "echo via Send/Data indications" test "$J_send_indication_echo" = true
+      expect "echo via ChannelData" test "$J_channel_data_echo" = true
+    fi
+    # A wrong password: 401 again, no allocation.
+    rc=0
+    timeout 20 "$NATSIM" probe --turn "127.0.0.1:$P" --user alice:wrong --timeout-ms 5000 \
+      --json >"$TMP/wrong.json" || rc=$?
+    expect "wrong password: probe exits 1 (got $rc)" test "$rc" = 1
+    expect "wrong password: Allocate failed: 401" grep -q 'Allocate failed: 401' "$TMP/wrong.json"
+    stop_server
+    expect "serve exits 0 on SIGTERM (got $SERVER_RC)" test "$SERVER_RC" = 0
+    expect "serve reports SIGTERM" grep -q '^stopped by SIGTERM' "$TMP/serve.out"
+    expect "one allocation, released (allocations 1, active 0)" \
+      test "$(counter allocations)/$(counter allocations_active)" = 1/0
+    expect "the wrong password counted (auth_failures >= 1)" test "$(counter auth_failures)" -ge 1
+    if [ -n "${PEER:-}" ]; then
+      expect "relayed 2 datagrams each way" \
+        test "$(counter relayed_to_peer)/$(counter relayed_to_client)" = 2/2
+    fi
+    expect "nothing malformed" test "$(counter dropped_malformed)" = 0
+    expect "json-log has the Allocate success with its relayed address" grep -q '"turn":"allocate success relayed' "$TMP/serve.err"
+    expect "json-log ends with the counters" grep -q '"event":"stopped"' "$TMP/serve.err"
+    ;;
+
+  denied)
+    # Without --allow-loopback-peers, 127.0.0.1 is a denied peer: CreatePermission → 403.
+    start_server || fail "natsim serve turn did not start"
+    expect "default denied list has loopback" grep -q '^denied peers: .*127.0.0.0/8 .*::1/128 ' "$TMP/serve.out"
+    rc=0
+    timeout 20 "$NATSIM" probe --turn "127.0.0.1:$P" --user alice:secret --peer 127.0.0.1:9 \
+      --timeout-ms 5000 --json >"$TMP/probe.json" || rc=$?
+    expect "probe exits 1 (got $rc)" test "$rc" = 1
+    fields "$TMP/probe.json" "$FIELDS"
+    expect "allocated, permission refused, released" \
+      bash -c '[ "$1" != null ] && [ "$2" = false ] && [ "$3" = true ]' _ "$J_relayed" \
+      "$J_permission" "$J_released"
+    expect "CreatePermission failed: 403" grep -q 'CreatePermission failed: 403' "$TMP/probe.json"
+    stop_server
+    expect "serve exits 0 (got $SERVER_RC)" test "$SERVER_RC" = 0
+    expect "forbidden 1, nothing relayed" \
+      test "$(counter forbidden)/$(counter relayed_to_peer)" = 1/0
+    ;;
+
+  usage)
+    exit2() {
+      local rc=0
+      timeout 10 "$NATSIM" "$@" >"$TMP/out" 2>&1 || rc=$?
+      expect "natsim $* exits 2 (got $rc)" test "$rc" = 2
+    }
+    ok=(--realm r --user a:b)
+    exit2 serve turn
+    exit2 serve turn --listen 127.0.0.1:0 --realm r
+    exit2 serve turn --listen 127.0.0.1:0 --user a:b
+    exit2 serve turn --listen nonsense "${ok[@]}"
+    exit2 serve turn --listen 127.0.0.1:99999 "${ok[@]}"
+    exit2 serve turn --listen 127.0.0.1:0 --realm r --user alice
+    exit2 serve turn --listen 127.0.0.1:0 --realm r --user :secret
+    exit2 serve turn --listen 127.0.0.1:0 --realm r --user a:b --user a:c
+    exit2 serve turn --listen 127.0.0.1:0 --realm '' --user a:b
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --relay-ports 49152
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --relay-ports 49152:0
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --relay-ports 0:10
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --relay-ports 65530:10
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --relay-ports x:10
+    exit2 serve turn --listen 127.0.0.1:30005 "${ok[@]}" --relay-ports 30000:10
+    grep -q 'inside --relay-ports' "$TMP/out" || fail "a listening port in the relay range is explained"
+    exit2 serve turn --listen 0.0.0.0:0 "${ok[@]}"
+    grep -q 'give --relay-ip' "$TMP/out" || fail "a wildcard --listen asks for --relay-ip"
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --relay-ip 0.0.0.0
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --relay-ip '::1'
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --relay-ip nonsense
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --max-allocations-per-user 0
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --software "$(printf 'x%.0s' $(seq 1 128))"
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --bogus
+    exit2 serve turn --listen 192.0.2.1:3478 "${ok[@]}" # not a local address: cannot bind
+    grep -q 'cannot bind 192.0.2.1:3478' "$TMP/out" || fail "bind error is explained"
+    exit2 serve turn --listen 127.0.0.1:0 "${ok[@]}" --relay-ip 192.0.2.1 --relay-ports 30000:4
+    grep -q 'cannot bind relay port 192.0.2.1:30000' "$TMP/out" || fail "relay bind error is explained"
+    ;;
+
+  *)
+    fail "unknown case $CASE"
+    ;;
+esac
+echo "PASS: $CASE"
