@@ -1,5 +1,5 @@
-#include "natsim/base/endpoint.hpp"
 #include "natsim/base/ip_address.hpp"
+#include "natsim/base/endpoint.hpp"
 
 #include <gtest/gtest.h>
 

@@ -18,8 +18,8 @@ TEST(Duration, ParsesEveryUnit) {
 }
 
 TEST(Duration, RejectsMalformedText) {
-  for (const char* bad : {"", "ms", "10", "-5ms", "5 ms", "5sec", "1.2.3s", "10MS", "s5",
-                          "99999999999999999999s"}) {
+  for (const char* bad :
+       {"", "ms", "10", "-5ms", "5 ms", "5sec", "1.2.3s", "10MS", "s5", "99999999999999999999s"}) {
     EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
   }
 }

@@ -9,8 +9,12 @@
 
 namespace natsim::nat::testing {
 
-inline IpAddress ip(const char* t) { return *IpAddress::parse(t); }
-inline Endpoint ep(const char* t) { return *Endpoint::parse(t); }
+inline IpAddress ip(const char* t) {
+  return *IpAddress::parse(t);
+}
+inline Endpoint ep(const char* t) {
+  return *Endpoint::parse(t);
+}
 inline ByteView bytes(const std::string& s) {
   return ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }

@@ -17,7 +17,9 @@ void put32(std::uint8_t* p, std::uint32_t v) {
   put16(p, static_cast<std::uint16_t>(v >> 16));
   put16(p + 2, static_cast<std::uint16_t>(v));
 }
-std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
+std::uint16_t get16(const std::uint8_t* p) {
+  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+}
 std::uint32_t get32(const std::uint8_t* p) {
   return (std::uint32_t{get16(p)} << 16) | get16(p + 2);
 }
@@ -42,14 +44,22 @@ Endpoint endpoint_from(IpFamily family, const std::uint8_t* address, std::uint16
 
 const char* to_string(IpParseError e) {
   switch (e) {
-    case IpParseError::truncated: return "truncated";
-    case IpParseError::bad_version: return "bad IP version";
-    case IpParseError::bad_header_length: return "bad header length";
-    case IpParseError::bad_total_length: return "bad total length";
-    case IpParseError::bad_ip_checksum: return "bad IP checksum";
-    case IpParseError::unsupported_protocol: return "unsupported protocol";
-    case IpParseError::bad_l4_length: return "bad UDP/TCP length";
-    case IpParseError::bad_l4_checksum: return "bad UDP/TCP checksum";
+    case IpParseError::truncated:
+      return "truncated";
+    case IpParseError::bad_version:
+      return "bad IP version";
+    case IpParseError::bad_header_length:
+      return "bad header length";
+    case IpParseError::bad_total_length:
+      return "bad total length";
+    case IpParseError::bad_ip_checksum:
+      return "bad IP checksum";
+    case IpParseError::unsupported_protocol:
+      return "unsupported protocol";
+    case IpParseError::bad_l4_length:
+      return "bad UDP/TCP length";
+    case IpParseError::bad_l4_checksum:
+      return "bad UDP/TCP checksum";
   }
   return "?";
 }
@@ -60,14 +70,17 @@ void throw_exception_from_error(IpParseError e, const boost::source_location& lo
 
 std::uint32_t checksum_add(std::uint32_t sum, ByteView bytes) {
   std::size_t i = 0;
-  for (; i + 1 < bytes.size(); i += 2) sum += static_cast<std::uint32_t>((bytes[i] << 8) | bytes[i + 1]);
+  for (; i + 1 < bytes.size(); i += 2)
+    sum += static_cast<std::uint32_t>((bytes[i] << 8) | bytes[i + 1]);
   if (i < bytes.size()) sum += static_cast<std::uint32_t>(bytes[i] << 8);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  while (sum > 0xffff)
+    sum = (sum & 0xffff) + (sum >> 16);
   return sum;
 }
 
 std::uint16_t checksum_finish(std::uint32_t sum) {
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  while (sum > 0xffff)
+    sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<std::uint16_t>(~sum);
 }
 
@@ -119,7 +132,8 @@ std::size_t encode_ip_packet(const Packet& p, MutableByteView out) {
     checksum_at = 16;
   }
   put16(l4 + checksum_at, 0);
-  if (p.payload_size() > 0) std::memcpy(l4 + p.l4_header_size(), p.payload().data(), p.payload_size());
+  if (p.payload_size() > 0)
+    std::memcpy(l4 + p.l4_header_size(), p.payload().data(), p.payload_size());
   std::uint32_t sum = pseudo_header_sum(p.src.address, p.dst.address, p.proto, l4_len);
   std::uint16_t checksum = checksum_finish(checksum_add(sum, ByteView(l4, l4_len)));
   // RFC 768: a computed UDP checksum of zero is sent as all ones.
@@ -185,7 +199,8 @@ boost::system::result<ParsedIpPacket, IpParseError> parse_ip_packet(ByteView byt
   const bool udp_checksum_absent =
       out.proto == IpProto::udp && family == IpFamily::v4 && get16(l4.data() + 6) == 0;
   if (!udp_checksum_absent) {
-    const std::uint32_t sum = pseudo_header_sum(out.src.address, out.dst.address, out.proto, l4.size());
+    const std::uint32_t sum =
+        pseudo_header_sum(out.src.address, out.dst.address, out.proto, l4.size());
     if (checksum_finish(checksum_add(sum, l4)) != 0) return IpParseError::bad_l4_checksum;
   }
   out.payload = l4.subspan(l4_header);

@@ -15,8 +15,8 @@ Link::Link(Network& net, std::string name, const LinkParams& params)
 std::uint32_t Link::attach(Node& node, IfaceId iface) {
   const auto member = static_cast<std::uint32_t>(members_.size());
   // One random stream per direction, named after the link and the sender.
-  members_.push_back(Member{&node, iface,
-                            Channel{default_params_, net_.rng_for(name_ + ">" + node.name())}});
+  members_.push_back(
+      Member{&node, iface, Channel{default_params_, net_.rng_for(name_ + ">" + node.name())}});
   return member;
 }
 
@@ -26,7 +26,8 @@ void Link::learn_address(std::uint32_t member, const IpAddress& address) {
 
 void Link::set_params(const LinkParams& params) {
   default_params_ = params;
-  for (Member& m : members_) m.egress.params = params;
+  for (Member& m : members_)
+    m.egress.params = params;
 }
 
 void Link::set_params_from(const Node& from, const LinkParams& params) {
@@ -83,8 +84,8 @@ void Link::transmit(std::uint32_t from, PacketPtr packet, const IpAddress& next_
     if (start > now) {
       __extension__ using U128 = unsigned __int128;
       const U128 backlog_bits_ns = static_cast<U128>((start - now).count()) * lp.bandwidth_bps;
-      const U128 limit_bits_ns = static_cast<U128>(lp.queue_bytes > size ? lp.queue_bytes - size : 0) *
-                                 8'000'000'000u;
+      const U128 limit_bits_ns =
+          static_cast<U128>(lp.queue_bytes > size ? lp.queue_bytes - size : 0) * 8'000'000'000u;
       if (backlog_bits_ns > limit_bits_ns) return drop(std::move(packet), DropReason::queue_full);
     } else if (size > lp.queue_bytes) {
       return drop(std::move(packet), DropReason::queue_full);
@@ -101,8 +102,8 @@ void Link::transmit(std::uint32_t from, PacketPtr packet, const IpAddress& next_
 
   Duration delay = lp.latency;
   if (lp.jitter > Duration::zero()) {
-    delay += Duration{static_cast<std::int64_t>(
-        ch.rng.below(static_cast<std::uint64_t>(lp.jitter.count()) + 1))};
+    delay += Duration{
+        static_cast<std::int64_t>(ch.rng.below(static_cast<std::uint64_t>(lp.jitter.count()) + 1))};
   }
   TimePoint arrival = sent_at + delay;
   if (!lp.reorder) {

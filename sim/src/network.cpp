@@ -11,8 +11,8 @@ Network::~Network() = default;
 
 void Network::check_new_name(std::string_view name) const {
   const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':' || c == '#';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':' || c == '#';
   });
   if (!valid) throw std::invalid_argument("invalid name '" + std::string(name) + "'");
   if (find_node(name) != nullptr || find_link(name) != nullptr) {
@@ -25,7 +25,8 @@ Connection Network::connect(Node& a, Node& b, const LinkParams& params, std::str
     name = a.name() + "--" + b.name();
     if (find_link(name) != nullptr) {
       int n = 2;
-      while (find_link(name + "#" + std::to_string(n)) != nullptr) ++n;
+      while (find_link(name + "#" + std::to_string(n)) != nullptr)
+        ++n;
       name += "#" + std::to_string(n);
     }
   }
@@ -42,7 +43,9 @@ Link& Network::add_segment(std::string name, const LinkParams& params) {
   return *links_.back();
 }
 
-IfaceId Network::attach(Node& node, Link& segment) { return node.add_interface(segment); }
+IfaceId Network::attach(Node& node, Link& segment) {
+  return node.add_interface(segment);
+}
 
 Node* Network::find_node(std::string_view name) const {
   auto it = node_names_.find(std::string(name));

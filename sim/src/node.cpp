@@ -55,7 +55,9 @@ Node::Node(Network& net, std::string name, NodeId id)
 
 Node::~Node() = default;
 
-TimePoint Node::now() const { return net_.now(); }
+TimePoint Node::now() const {
+  return net_.now();
+}
 
 IfaceId Node::add_interface(Link& link) {
   const auto id = static_cast<IfaceId>(interfaces_.size());
@@ -203,7 +205,9 @@ Result<TimerId> Node::schedule_at(TimePoint when, TimerFn fn) {
   });
 }
 
-bool Node::cancel(TimerId id) { return net_.sim().cancel(id); }
+bool Node::cancel(TimerId id) {
+  return net_.sim().cancel(id);
+}
 
 // --- packet path
 
@@ -215,7 +219,8 @@ void Node::receive(PacketPtr packet, IfaceId in) {
 
 void Node::process(PacketPtr packet, IfaceId /*in*/) {
   const IpAddress& dst = packet->dst.address;
-  if (owns(dst) || dst.is_multicast() || dst.is_broadcast()) return deliver_local(std::move(packet));
+  if (owns(dst) || dst.is_multicast() || dst.is_broadcast())
+    return deliver_local(std::move(packet));
   if (!forwards()) return drop(std::move(packet), DropReason::not_forwarding);
   forward(std::move(packet));
 }
@@ -233,7 +238,8 @@ Result<void> Node::send(PacketPtr packet) {
     ++counters_.sent;
     ++net_.counters().sent;
     net_.trace().packet(now(), TraceKind::send, name_, name_hash_, *packet);
-    net_.sim().post_at(now(), [this, p = std::move(packet)]() mutable { deliver_local(std::move(p)); });
+    net_.sim().post_at(now(),
+                       [this, p = std::move(packet)]() mutable { deliver_local(std::move(p)); });
     return {};
   }
   const Route* route = routes_.lookup(dst);

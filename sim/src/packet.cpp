@@ -24,7 +24,9 @@ void Packet::resize(std::size_t size) {
   size_ = static_cast<std::uint32_t>(size);
 }
 
-PacketPool::~PacketPool() { assert(in_use_ == 0 && "packets outlived their pool"); }
+PacketPool::~PacketPool() {
+  assert(in_use_ == 0 && "packets outlived their pool");
+}
 
 PacketPtr PacketPool::acquire() {
   if (free_ == nullptr) {

@@ -10,7 +10,6 @@ namespace natsim::sim {
 
 namespace {
 
-
 std::uint32_t read32(const std::uint8_t* p, bool swap) {
   std::uint32_t v;
   std::memcpy(&v, p, 4);
@@ -25,9 +24,12 @@ constexpr std::uint32_t kSnapLength = 65535 + kIpv6HeaderSize;
 
 const char* to_string(PcapParseError e) {
   switch (e) {
-    case PcapParseError::truncated: return "truncated";
-    case PcapParseError::bad_magic: return "not a pcap file";
-    case PcapParseError::bad_record_length: return "bad record length";
+    case PcapParseError::truncated:
+      return "truncated";
+    case PcapParseError::bad_magic:
+      return "not a pcap file";
+    case PcapParseError::bad_record_length:
+      return "bad record length";
   }
   return "?";
 }
@@ -36,7 +38,9 @@ void throw_exception_from_error(PcapParseError e, const boost::source_location& 
   throw std::runtime_error(std::string("pcap: ") + to_string(e) + " at " + loc.to_string());
 }
 
-PcapWriter::~PcapWriter() { close(); }
+PcapWriter::~PcapWriter() {
+  close();
+}
 
 Result<void> PcapWriter::open(const std::string& path) {
   close();

@@ -36,8 +36,9 @@ void RoutingTable::add(const Route& route) {
   const std::uint8_t length = route.prefix.length();
   const IpAddress& key = route.prefix.address();
   if (key.is_v4()) {
-    level_for(v4_, length, [&] { return Level4{length, mask_of(length), {}}; })
-        .routes.insert_or_assign(key.v4_value(), route);
+    level_for(v4_, length, [&] {
+      return Level4{length, mask_of(length), {}};
+    }).routes.insert_or_assign(key.v4_value(), route);
   } else {
     level_for(v6_, length, [&] { return Level6{length, {}}; }).routes.insert_or_assign(key, route);
   }
@@ -68,22 +69,26 @@ const Route* RoutingTable::lookup(const IpAddress& dst) const {
 std::vector<Route> RoutingTable::routes() const {
   std::vector<Route> out;
   for (const Level4& level : v4_) {
-    for (const auto& entry : level.routes) out.push_back(entry.second);
+    for (const auto& entry : level.routes)
+      out.push_back(entry.second);
   }
   for (const Level6& level : v6_) {
-    for (const auto& entry : level.routes) out.push_back(entry.second);
+    for (const auto& entry : level.routes)
+      out.push_back(entry.second);
   }
   std::sort(out.begin(), out.end(), [](const Route& a, const Route& b) {
     return a.prefix.length() != b.prefix.length() ? a.prefix.length() > b.prefix.length()
-                                                   : a.prefix < b.prefix;
+                                                  : a.prefix < b.prefix;
   });
   return out;
 }
 
 std::size_t RoutingTable::size() const {
   std::size_t n = 0;
-  for (const Level4& level : v4_) n += level.routes.size();
-  for (const Level6& level : v6_) n += level.routes.size();
+  for (const Level4& level : v4_)
+    n += level.routes.size();
+  for (const Level6& level : v6_)
+    n += level.routes.size();
   return n;
 }
 

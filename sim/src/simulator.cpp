@@ -64,19 +64,23 @@ void Simulator::rebase(std::int64_t when) {
   // cancelled entries: re-bucket everything relative to the earlier time.
   std::vector<Entry> all(buckets_[0].begin() + static_cast<std::ptrdiff_t>(head_),
                          buckets_[0].end());
-  for (int b = 1; b < kBuckets; ++b) all.insert(all.end(), buckets_[b].begin(), buckets_[b].end());
-  for (auto& bucket : buckets_) bucket.clear();
+  for (int b = 1; b < kBuckets; ++b)
+    all.insert(all.end(), buckets_[b].begin(), buckets_[b].end());
+  for (auto& bucket : buckets_)
+    bucket.clear();
   head_ = 0;
   occupied_ = 0;
   last_ = when;
-  for (const Entry& e : all) queue_push(e);
+  for (const Entry& e : all)
+    queue_push(e);
 }
 
 bool Simulator::queue_settle(std::int64_t limit) {
   for (;;) {
     std::vector<Entry>& zero = buckets_[0];
     // Skip cancelled entries at the front of bucket 0.
-    while (head_ < zero.size() && slot_at(zero[head_].slot).seq != zero[head_].seq) ++head_;
+    while (head_ < zero.size() && slot_at(zero[head_].slot).seq != zero[head_].seq)
+      ++head_;
     if (head_ < zero.size()) return last_ <= limit;
     zero.clear();
     head_ = 0;
@@ -94,12 +98,14 @@ bool Simulator::queue_settle(std::int64_t limit) {
     // slot); they are skipped when they reach the front of bucket 0.
     std::vector<Entry>& from = buckets_[b];
     std::int64_t min = from.front().when;
-    for (const Entry& e : from) min = e.when < min ? e.when : min;
+    for (const Entry& e : from)
+      min = e.when < min ? e.when : min;
     if (min > limit) return false;
     last_ = min;
     if (b < 64) occupied_ &= ~(std::uint64_t{1} << b);
     // Every entry lands in a lower bucket, in order, so equal times keep their order.
-    for (const Entry& e : from) queue_push(e);
+    for (const Entry& e : from)
+      queue_push(e);
     from.clear();
   }
 }
@@ -123,7 +129,9 @@ bool Simulator::run_next(std::int64_t limit) {
   return true;
 }
 
-bool Simulator::step() { return run_next(std::numeric_limits<std::int64_t>::max()); }
+bool Simulator::step() {
+  return run_next(std::numeric_limits<std::int64_t>::max());
+}
 
 std::uint64_t Simulator::run() {
   stop_requested_ = false;

@@ -4,7 +4,9 @@
 
 namespace natsim::sim {
 
-Trace::~Trace() { close_log(); }
+Trace::~Trace() {
+  close_log();
+}
 
 bool Trace::open_log(const char* path) {
   close_log();
@@ -44,7 +46,8 @@ std::uint64_t hash_bytes(ByteView bytes) {
     }
   }
   std::uint64_t tail = bytes.size();
-  for (; i < bytes.size(); ++i) tail = (tail << 8) ^ (tail >> 56) ^ bytes[i];
+  for (; i < bytes.size(); ++i)
+    tail = (tail << 8) ^ (tail >> 56) ^ bytes[i];
   std::uint64_t h = lane[0] ^ (lane[1] >> 1) ^ (lane[2] >> 2) ^ (lane[3] >> 3) ^ tail;
   h *= 0xff51afd7ed558ccdull;
   return h ^ (h >> 32);
@@ -64,8 +67,9 @@ void Trace::digest_packet(TimePoint t, TraceKind kind, std::uint64_t where_hash,
 
 void Trace::log_packet(TimePoint t, TraceKind kind, std::string_view where, const Packet& p,
                        DropReason reason) {
-  std::fprintf(log_, R"({"t_ns":%lld,"ev":"%.*s","at":"%.*s","id":%llu,"src":"%s","dst":"%s",)"
-                     R"("proto":"%s","len":%zu)",
+  std::fprintf(log_,
+               R"({"t_ns":%lld,"ev":"%.*s","at":"%.*s","id":%llu,"src":"%s","dst":"%s",)"
+               R"("proto":"%s","len":%zu)",
                static_cast<long long>(to_ns(t)), static_cast<int>(to_string(kind).size()),
                to_string(kind).data(), static_cast<int>(where.size()), where.data(),
                static_cast<unsigned long long>(p.id), p.src.to_string().c_str(),
@@ -84,8 +88,9 @@ void Trace::timer(TimePoint t, std::string_view where, std::uint64_t where_hash)
   mix(static_cast<std::uint64_t>(TraceKind::timer) << 8);
   mix(where_hash);
   if (log_ == nullptr) return;
-  std::fprintf(log_, R"({"t_ns":%lld,"ev":"timer","at":"%.*s"})"
-                     "\n",
+  std::fprintf(log_,
+               R"({"t_ns":%lld,"ev":"timer","at":"%.*s"})"
+               "\n",
                static_cast<long long>(to_ns(t)), static_cast<int>(where.size()), where.data());
 }
 

@@ -49,7 +49,8 @@ Outcome run_world(std::uint64_t seed) {
     for (int k = 0; k < 200; ++k) {
       (void)h.schedule_in(milliseconds(2) * k + microseconds(137) * i, [s, k] {
         std::uint8_t payload[64];
-        for (auto& b : payload) b = static_cast<std::uint8_t>(k);
+        for (auto& b : payload)
+          b = static_cast<std::uint8_t>(k);
         (void)s->send_to(ep("10.9.0.2:3478"), payload);
       });
     }
@@ -115,7 +116,8 @@ TEST(Determinism, TraceLogIsIdenticalAcrossRuns) {
       a.add_address(c.a_iface, "10.0.0.1/24");
       b.add_address(c.b_iface, "10.0.0.2/24");
       UdpSocket* s = a.udp_bind(1000).value();
-      for (int i = 0; i < 50; ++i) (void)s->send_to(ep("10.0.0.2:9"), testing::bytes("x"));
+      for (int i = 0; i < 50; ++i)
+        (void)s->send_to(ep("10.0.0.2:9"), testing::bytes("x"));
       (void)a.schedule_in(seconds(1), [] {});
       net.run();
       net.trace().close_log();

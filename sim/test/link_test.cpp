@@ -40,10 +40,12 @@ TEST(Link, UnlimitedBandwidthAddsOnlyLatency) {
   Pair w(lp);
   w.listen();
   UdpSocket* s = w.a.udp_bind().value();
-  for (int i = 0; i < 3; ++i) (void)s->send_to(ep("10.0.0.2:9"), bytes(kPayload));
+  for (int i = 0; i < 3; ++i)
+    (void)s->send_to(ep("10.0.0.2:9"), bytes(kPayload));
   w.net.run();
   ASSERT_EQ(w.arrivals.size(), 3u);
-  for (auto t : w.arrivals) EXPECT_EQ(t, at(microseconds(250)));
+  for (auto t : w.arrivals)
+    EXPECT_EQ(t, at(microseconds(250)));
 }
 
 TEST(Link, DropTailQueueOverflows) {
@@ -53,7 +55,8 @@ TEST(Link, DropTailQueueOverflows) {
   Pair w(lp);
   w.listen();
   UdpSocket* s = w.a.udp_bind().value();
-  for (int i = 0; i < 10; ++i) (void)s->send_to(ep("10.0.0.2:9"), bytes(kPayload));
+  for (int i = 0; i < 10; ++i)
+    (void)s->send_to(ep("10.0.0.2:9"), bytes(kPayload));
   w.net.run();
   EXPECT_EQ(w.arrivals.size(), 4u);
   EXPECT_EQ(w.link.counters().drops(DropReason::queue_full), 6u);
@@ -71,7 +74,8 @@ TEST(Link, RandomLossRateMatchesWithinStatisticalBounds) {
   w.listen();
   UdpSocket* s = w.a.udp_bind().value();
   constexpr int kN = 20000;
-  for (int i = 0; i < kN; ++i) (void)s->send_to(ep("10.0.0.2:9"), bytes("p"));
+  for (int i = 0; i < kN; ++i)
+    (void)s->send_to(ep("10.0.0.2:9"), bytes("p"));
   w.net.run();
   const double lost = static_cast<double>(w.link.counters().drops(DropReason::random_loss));
   // Binomial(20000, 0.1): sigma = 42.4; allow 5 sigma.
@@ -81,8 +85,8 @@ TEST(Link, RandomLossRateMatchesWithinStatisticalBounds) {
 
 TEST(Link, GilbertElliottLosesInBursts) {
   LinkParams lp;
-  lp.burst = GilbertElliott{.p_good_to_bad = 0.01, .p_bad_to_good = 0.25, .loss_good = 0.0,
-                            .loss_bad = 1.0};
+  lp.burst = GilbertElliott{
+      .p_good_to_bad = 0.01, .p_bad_to_good = 0.25, .loss_good = 0.0, .loss_bad = 1.0};
   Pair w(lp, 7);
   w.listen();
   UdpSocket* s = w.a.udp_bind().value();
@@ -155,9 +159,11 @@ TEST(Link, JitterKeepsOrderUnlessReorderingIsAllowed) {
     w.net.run();
     ASSERT_EQ(w.payloads.size(), 200u);
     bool in_order = true;
-    for (std::size_t i = 0; i < w.payloads.size(); ++i) in_order &= std::stoi(w.payloads[i]) == static_cast<int>(i);
+    for (std::size_t i = 0; i < w.payloads.size(); ++i)
+      in_order &= std::stoi(w.payloads[i]) == static_cast<int>(i);
     EXPECT_EQ(in_order, !reorder) << "reorder=" << reorder;
-    for (auto t : w.arrivals) EXPECT_GE(t, at(milliseconds(10)));
+    for (auto t : w.arrivals)
+      EXPECT_GE(t, at(milliseconds(10)));
     EXPECT_LE(w.arrivals.back(), at(milliseconds(20) + microseconds(100) * 199));
   }
 }

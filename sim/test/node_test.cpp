@@ -20,8 +20,8 @@ TEST(UdpBind, PortConflictsFollowWildcardRules) {
   auto again = w.a.udp_bind(ep("10.0.0.1:4000"));
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error(), make_error_code(Errc::address_in_use));
-  EXPECT_FALSE(w.a.udp_bind(4000));          // wildcard collides with the specific bind
-  ASSERT_TRUE(w.a.udp_bind(4001));           // wildcard first...
+  EXPECT_FALSE(w.a.udp_bind(4000));                 // wildcard collides with the specific bind
+  ASSERT_TRUE(w.a.udp_bind(4001));                  // wildcard first...
   EXPECT_FALSE(w.a.udp_bind(ep("10.0.0.1:4001")));  // ...then a specific bind collides
   EXPECT_TRUE(w.b.udp_bind(ep("10.0.0.2:4000")));   // other nodes are independent
 }
@@ -46,7 +46,8 @@ TEST(UdpBind, EphemeralPortsAreDistinctAndInTheDynamicRange) {
 
 TEST(UdpBind, EphemeralRangeExhaustionIsAnError) {
   Pair w;
-  for (std::uint32_t i = 0; i < 16384; ++i) ASSERT_TRUE(w.a.udp_bind());
+  for (std::uint32_t i = 0; i < 16384; ++i)
+    ASSERT_TRUE(w.a.udp_bind());
   auto r = w.a.udp_bind();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(Errc::no_free_port));

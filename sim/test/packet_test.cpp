@@ -45,7 +45,8 @@ TEST(Packet, LargePayloadsMoveOutOfLineAndBack) {
   PacketPool pool;
   auto p = pool.acquire();
   std::vector<std::uint8_t> big(9000);
-  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i);
+  for (std::size_t i = 0; i < big.size(); ++i)
+    big[i] = static_cast<std::uint8_t>(i);
   p->assign(big);
   ASSERT_EQ(p->payload_size(), big.size());
   EXPECT_TRUE(std::equal(big.begin(), big.end(), p->payload().begin()));

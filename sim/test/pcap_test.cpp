@@ -67,7 +67,8 @@ TEST(IpWire, Ipv6AndTcpRoundTrip) {
   p->src = ep("[2001:db8::1]:443");
   p->dst = ep("[2001:db8::2]:50000");
   p->proto = IpProto::tcp;
-  p->tcp = TcpHeader{.seq = 1000, .ack = 2000, .window = 65535, .flags = tcp_flags::syn | tcp_flags::ack};
+  p->tcp = TcpHeader{
+      .seq = 1000, .ack = 2000, .window = 65535, .flags = tcp_flags::syn | tcp_flags::ack};
   p->ttl = 7;
   p->assign(bytes("segment"));
   std::vector<std::uint8_t> out(p->wire_size());
@@ -112,7 +113,8 @@ TEST(Pcap, CaptureReadsBackWithHeadersAndChecksums) {
 
   UdpSocket* s = w.a.udp_bind(40000).value();
   (void)s->send_to(ep("10.0.0.2:3478"), bytes("first"));
-  (void)w.a.schedule_in(microseconds(1500), [&] { (void)s->send_to(ep("10.0.0.2:3478"), bytes("second!")); });
+  (void)w.a.schedule_in(microseconds(1500),
+                        [&] { (void)s->send_to(ep("10.0.0.2:3478"), bytes("second!")); });
   w.net.run();
   link_pcap.close();
   node_pcap.close();
@@ -148,9 +150,9 @@ TEST(Pcap, MalformedFilesAreRejected) {
   junk.resize(24);
   EXPECT_EQ(parse_pcap(junk).error(), PcapParseError::bad_magic);
   // A valid header followed by a record claiming more bytes than exist.
-  std::vector<std::uint8_t> f = {0x4d, 0x3c, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                 0xff, 0xff, 0, 0, 101, 0, 0, 0,
-                                 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 100, 0, 0, 0, 1, 2, 3};
+  std::vector<std::uint8_t> f = {0x4d, 0x3c, 0xb2, 0xa1, 2, 0,   4,   0, 0, 0, 0, 0, 0, 0, 0,
+                                 0,    0xff, 0xff, 0,    0, 101, 0,   0, 0, 0, 0, 0, 0, 0, 0,
+                                 0,    0,    100,  0,    0, 0,   100, 0, 0, 0, 1, 2, 3};
   EXPECT_EQ(parse_pcap(f).error(), PcapParseError::truncated);
 }
 

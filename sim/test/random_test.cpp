@@ -10,7 +10,8 @@ namespace {
 TEST(Rng, SameSeedAndNameGiveTheSameStream) {
   Rng a = Rng::for_component(42, "link:core");
   Rng b = Rng::for_component(42, "link:core");
-  for (int i = 0; i < 100; ++i) EXPECT_EQ(a(), b());
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(a(), b());
 }
 
 TEST(Rng, StreamsDifferByNameAndSeed) {

@@ -50,7 +50,8 @@ TEST(Routing, PacketsCrossAChainOfFourRouters) {
   Host& h1 = net.add_host("h1");
   Host& h2 = net.add_host("h2");
   std::vector<Router*> r;
-  for (int i = 0; i < 4; ++i) r.push_back(&net.add_router("r" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i)
+    r.push_back(&net.add_router("r" + std::to_string(i)));
   LinkParams lp;
   lp.latency = milliseconds(1);
   std::vector<Node*> chain{&h1, r[0], r[1], r[2], r[3], &h2};
@@ -85,7 +86,8 @@ TEST(Routing, PacketsCrossAChainOfFourRouters) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].from, testing::ep("10.0.4.2:3478"));
   EXPECT_EQ(got_at, at(milliseconds(10)));  // five 1 ms hops each way
-  for (Router* router : r) EXPECT_EQ(router->counters().forwarded, 2u);
+  for (Router* router : r)
+    EXPECT_EQ(router->counters().forwarded, 2u);
   EXPECT_EQ(net.counters().total_drops(), 0u);
 }
 

@@ -64,7 +64,8 @@ TEST(Simulator, PastTimesAreRejected) {
 TEST(Simulator, RunUntilStopsAtTheBoundaryAndAdvancesTime) {
   Simulator sim;
   std::vector<int> ran;
-  for (int i = 1; i <= 5; ++i) (void)sim.schedule_at(at(milliseconds(i * 10)), [&, i] { ran.push_back(i); });
+  for (int i = 1; i <= 5; ++i)
+    (void)sim.schedule_at(at(milliseconds(i * 10)), [&, i] { ran.push_back(i); });
   EXPECT_EQ(sim.run_until(at(milliseconds(30))), 3u);  // the event at exactly 30ms runs
   EXPECT_EQ(ran, (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(sim.now(), at(milliseconds(30)));

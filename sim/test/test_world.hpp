@@ -7,8 +7,12 @@
 
 namespace natsim::sim::testing {
 
-inline IpAddress ip(const char* text) { return *IpAddress::parse(text); }
-inline Endpoint ep(const char* text) { return *Endpoint::parse(text); }
+inline IpAddress ip(const char* text) {
+  return *IpAddress::parse(text);
+}
+inline Endpoint ep(const char* text) {
+  return *Endpoint::parse(text);
+}
 inline ByteView bytes(const std::string& s) {
   return ByteView(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }

@@ -23,7 +23,9 @@ struct NotAMachine {
 };
 static_assert(!ProtocolMachine<NotAMachine>);
 
-TEST(ProtocolMachine, EveryEngineHasTheShape) { SUCCEED(); }
+TEST(ProtocolMachine, EveryEngineHasTheShape) {
+  SUCCEED();
+}
 
 }  // namespace
 }  // namespace natsim::traversal

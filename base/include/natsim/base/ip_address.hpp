@@ -73,9 +73,7 @@ class IpAddress {
   [[nodiscard]] constexpr bool is_multicast() const {
     return is_v4() ? (bytes_[0] & 0xf0) == 0xe0 : bytes_[0] == 0xff;  // 224/4, ff00::/8
   }
-  [[nodiscard]] constexpr bool is_broadcast() const {
-    return is_v4() && v4_value() == 0xffffffffu;
-  }
+  [[nodiscard]] constexpr bool is_broadcast() const { return is_v4() && v4_value() == 0xffffffffu; }
 
   // The address with all bits past `prefix_len` cleared.
   [[nodiscard]] constexpr IpAddress masked(unsigned prefix_len) const {
@@ -86,7 +84,8 @@ class IpAddress {
     if (const unsigned rem = prefix_len % 8; rem != 0) {
       a.bytes_[i++] &= static_cast<std::uint8_t>(0xff00u >> rem);
     }
-    for (; i < n; ++i) a.bytes_[i] = 0;
+    for (; i < n; ++i)
+      a.bytes_[i] = 0;
     return a;
   }
 

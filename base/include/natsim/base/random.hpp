@@ -31,7 +31,8 @@ class Rng {
 
   explicit constexpr Rng(std::uint64_t seed = 0) {
     std::uint64_t sm = seed;
-    for (auto& word : s_) word = splitmix64(sm);
+    for (auto& word : s_)
+      word = splitmix64(sm);
   }
   // The stream for `component` under `seed`.
   [[nodiscard]] static constexpr Rng for_component(std::uint64_t seed, std::string_view component) {
@@ -72,9 +73,7 @@ class Rng {
   }
 
  private:
-  static constexpr std::uint64_t rotl(std::uint64_t x, int k) {
-    return (x << k) | (x >> (64 - k));
-  }
+  static constexpr std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   std::uint64_t s_[4]{};
 };
 

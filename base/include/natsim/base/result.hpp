@@ -24,15 +24,24 @@ class ErrorCategory final : public boost::system::error_category {
   const char* name() const noexcept override { return "natsim"; }
   std::string message(int ev) const override {
     switch (static_cast<Errc>(ev)) {
-      case Errc::ok: return "success";
-      case Errc::address_in_use: return "address already in use";
-      case Errc::address_unavailable: return "address not available on this node";
-      case Errc::no_route: return "no route to destination";
-      case Errc::no_free_port: return "no free port";
-      case Errc::time_in_past: return "time is in the past";
-      case Errc::invalid_argument: return "invalid argument";
-      case Errc::not_found: return "not found";
-      case Errc::closed: return "closed";
+      case Errc::ok:
+        return "success";
+      case Errc::address_in_use:
+        return "address already in use";
+      case Errc::address_unavailable:
+        return "address not available on this node";
+      case Errc::no_route:
+        return "no route to destination";
+      case Errc::no_free_port:
+        return "no free port";
+      case Errc::time_in_past:
+        return "time is in the past";
+      case Errc::invalid_argument:
+        return "invalid argument";
+      case Errc::not_found:
+        return "not found";
+      case Errc::closed:
+        return "closed";
     }
     return "unknown natsim error";
   }

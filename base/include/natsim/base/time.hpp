@@ -32,10 +32,18 @@ using std::chrono::minutes;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
-[[nodiscard]] constexpr std::int64_t to_ns(Duration d) { return d.count(); }
-[[nodiscard]] constexpr std::int64_t to_ns(TimePoint t) { return t.time_since_epoch().count(); }
-[[nodiscard]] constexpr double to_seconds(Duration d) { return static_cast<double>(d.count()) / 1e9; }
-[[nodiscard]] constexpr TimePoint at(Duration since_start) { return TimePoint{since_start}; }
+[[nodiscard]] constexpr std::int64_t to_ns(Duration d) {
+  return d.count();
+}
+[[nodiscard]] constexpr std::int64_t to_ns(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+[[nodiscard]] constexpr double to_seconds(Duration d) {
+  return static_cast<double>(d.count()) / 1e9;
+}
+[[nodiscard]] constexpr TimePoint at(Duration since_start) {
+  return TimePoint{since_start};
+}
 
 // Parses "250ms", "1.5s", "10us", "3m", "2h", "100ns" (unit required, no sign).
 [[nodiscard]] inline std::optional<Duration> parse_duration(std::string_view text) {
@@ -80,9 +88,8 @@ using std::chrono::seconds;
   if (whole > INT64_MAX / ns_per_unit) return std::nullopt;
   // frac < frac_scale <= 1e9, so frac * (ns_per_unit / frac_scale) stays small; split the
   // product to keep it exact for sub-nanosecond units too.
-  const std::int64_t frac_ns = ns_per_unit >= frac_scale
-                                   ? frac * (ns_per_unit / frac_scale)
-                                   : frac / (frac_scale / ns_per_unit);
+  const std::int64_t frac_ns = ns_per_unit >= frac_scale ? frac * (ns_per_unit / frac_scale)
+                                                         : frac / (frac_scale / ns_per_unit);
   if (whole * ns_per_unit > INT64_MAX - frac_ns) return std::nullopt;
   return Duration{whole * ns_per_unit + frac_ns};
 }

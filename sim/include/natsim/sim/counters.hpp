@@ -29,10 +29,9 @@ inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropRea
 
 [[nodiscard]] constexpr std::string_view to_string(DropReason r) {
   constexpr std::string_view kNames[] = {
-      "no_route",    "no_neighbor",      "link_down",      "mtu_exceeded", "random_loss",
-      "burst_loss",  "queue_full",       "ttl_expired",    "port_unreachable",
-      "not_forwarding", "filtered",      "no_state",       "exhausted",    "malformed",
-      "node_down",
+      "no_route",   "no_neighbor", "link_down",   "mtu_exceeded",     "random_loss",
+      "burst_loss", "queue_full",  "ttl_expired", "port_unreachable", "not_forwarding",
+      "filtered",   "no_state",    "exhausted",   "malformed",        "node_down",
   };
   static_assert(std::size(kNames) == kDropReasonCount);
   return kNames[static_cast<std::size_t>(r)];
@@ -51,7 +50,8 @@ struct Counters {
   }
   [[nodiscard]] std::uint64_t total_drops() const {
     std::uint64_t n = 0;
-    for (auto d : dropped) n += d;
+    for (auto d : dropped)
+      n += d;
     return n;
   }
   void count_drop(DropReason r) { ++dropped[static_cast<std::size_t>(r)]; }

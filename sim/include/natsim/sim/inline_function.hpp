@@ -17,8 +17,8 @@ class InlineFunction<R(Args...), Capacity> {
  public:
   template <class F>
   static constexpr bool fits_inline =
-      sizeof(F) <= Capacity && alignof(F) <= alignof(void*) &&
-      std::is_nothrow_move_constructible_v<F>;
+      sizeof(F) <= Capacity &&
+      alignof(F) <= alignof(void*) && std::is_nothrow_move_constructible_v<F>;
 
   InlineFunction() = default;
   InlineFunction(std::nullptr_t) {}
@@ -105,8 +105,7 @@ class InlineFunction<R(Args...), Capacity> {
       [](void* s) { delete *static_cast<D**>(s); },
   };
 
-  alignas(void*) std::byte storage_[Capacity < sizeof(void*) ? sizeof(void*)
-                                                                          : Capacity];
+  alignas(void*) std::byte storage_[Capacity < sizeof(void*) ? sizeof(void*) : Capacity];
   const Ops* ops_ = nullptr;
 };
 

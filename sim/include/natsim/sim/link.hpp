@@ -30,15 +30,15 @@ struct GilbertElliott {
 };
 
 struct LinkParams {
-  Duration latency{0};               // one-way propagation delay
-  Duration jitter{0};                // extra delay, uniform in [0, jitter]
-  bool reorder = false;              // let jitter reorder packets (off: FIFO delivery)
-  double loss = 0.0;                 // independent loss probability per packet
-  std::optional<GilbertElliott> burst;  // burst loss, applied in addition to `loss`
-  std::uint64_t bandwidth_bps = 0;   // 0 = unlimited (no serialisation delay, no queue)
+  Duration latency{0};                   // one-way propagation delay
+  Duration jitter{0};                    // extra delay, uniform in [0, jitter]
+  bool reorder = false;                  // let jitter reorder packets (off: FIFO delivery)
+  double loss = 0.0;                     // independent loss probability per packet
+  std::optional<GilbertElliott> burst;   // burst loss, applied in addition to `loss`
+  std::uint64_t bandwidth_bps = 0;       // 0 = unlimited (no serialisation delay, no queue)
   std::size_t queue_bytes = 256 * 1024;  // drop-tail limit when bandwidth is limited
-  std::size_t mtu = 1500;            // largest IP packet (header included) accepted
-  double duplicate = 0.0;            // probability a packet is delivered twice
+  std::size_t mtu = 1500;                // largest IP packet (header included) accepted
+  double duplicate = 0.0;                // probability a packet is delivered twice
 };
 
 class Link {
@@ -56,7 +56,9 @@ class Link {
   void set_params(const LinkParams& params);
   void set_params_from(const Node& from, const LinkParams& params);
   [[nodiscard]] const LinkParams& params_from(const Node& from) const;
-  [[nodiscard]] const LinkParams& params() const { return members_.empty() ? default_params_ : members_.front().egress.params; }
+  [[nodiscard]] const LinkParams& params() const {
+    return members_.empty() ? default_params_ : members_.front().egress.params;
+  }
 
   // A link that is down drops what is sent on it and what was in flight.
   void set_up(bool up);

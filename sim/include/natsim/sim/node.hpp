@@ -2,9 +2,9 @@
 // Nodes: hosts (which only send and receive) and routers (which also forward). Every
 // node has interfaces, a routing table, UDP sockets and timers. A translating node
 // (a NAT in nat_models/) derives from Router and overrides receive().
+#include <array>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>

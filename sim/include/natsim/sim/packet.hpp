@@ -114,6 +114,8 @@ class PacketPool {
   std::size_t in_use_ = 0;
 };
 
-inline void PacketReturner::operator()(Packet* p) const noexcept { p->pool_->release(p); }
+inline void PacketReturner::operator()(Packet* p) const noexcept {
+  p->pool_->release(p);
+}
 
 }  // namespace natsim::sim
