@@ -5,6 +5,8 @@
 #include <string>
 
 #include "natsim/nat_models/nat_behavior_json.hpp"
+#include "natsim/nat_models/nat_table.hpp"
+#include "natsim/sim/counters.hpp"
 
 namespace natsim::tools {
 
@@ -46,6 +48,48 @@ int list_presets(bool json) {
                 format_duration(b.udp_timeout).c_str(), static_cast<int>(p.description.size()),
                 p.description.data());
   }
+  return 0;
+}
+
+int list_actions() {
+  struct Row {
+    const char* name;
+    const char* keys;
+    const char* what;
+  };
+  constexpr Row kRows[] = {
+      {"probe", "host, server (STUN), lifetime", "RFC 5780 NAT behaviour discovery"},
+      {"binding", "host, server (STUN/TURN), port", "one STUN Binding transaction"},
+      {"send", "host, server (echo), count, interval, size, port", "datagrams to an echo server"},
+      {"relay", "host, peer, server (TURN), user, count, interval, size",
+       "data both ways through a TURN relay"},
+      {"link", "target, up, link parameters", "change or cut a link"},
+      {"reboot", "site, downtime, new_address", "gateway reboot: mappings lost"},
+      {"change_address", "site, address", "the ISP renumbers the gateway"},
+      {"flush", "site", "drop every mapping"},
+      {"set_nat", "site, nat", "new NAT behaviour"},
+  };
+  for (const Row& r : kRows)
+    std::printf("%-15s %-55s %s\n", r.name, r.keys, r.what);
+  return 0;
+}
+
+int list_metrics() {
+  std::printf("any node or link (or \"network\"):\n  sent delivered forwarded dropped\n");
+  for (std::size_t r = 0; r < sim::kDropReasonCount; ++r) {
+    const auto name = sim::to_string(static_cast<sim::DropReason>(r));
+    std::printf("  drops.%.*s\n", static_cast<int>(name.size()), name.data());
+  }
+  std::printf(
+      "gateways (sites):\n  nat.outbound nat.inbound nat.hairpinned nat.mappings "
+      "nat.mappings_created nat.mappings_expired\n");
+  for (std::size_t r = 0; r < nat::kNatDropCount; ++r) {
+    const auto name = nat::to_string(static_cast<nat::NatDrop>(r));
+    std::printf("  nat.drops.%.*s\n", static_cast<int>(name.size()), name.data());
+  }
+  std::printf(
+      "TURN servers:\n  turn.allocations turn.relayed_to_peer turn.relayed_to_client "
+      "turn.bytes_to_peer turn.bytes_to_client turn.auth_failures turn.dropped_no_permission\n");
   return 0;
 }
 

@@ -27,11 +27,14 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--pcap", demo.pcap_path, "Write a pcap of the core link to FILE");
   demo_cmd->add_option("--trace", demo.trace_path, "Write a JSON Lines trace to FILE");
 
-  CLI::App* list_cmd = app.add_subcommand("list", "List catalogues (presets)");
+  CLI::App* list_cmd = app.add_subcommand("list", "List catalogues (presets, actions, metrics)");
   list_cmd->require_subcommand(1);
   bool list_json = false;
   CLI::App* presets_cmd = list_cmd->add_subcommand("presets", "NAT presets and their knobs");
   presets_cmd->add_flag("--json", list_json, "Machine-readable output");
+  CLI::App* actions_cmd = list_cmd->add_subcommand("actions", "Scenario timeline actions");
+  CLI::App* metrics_cmd =
+      list_cmd->add_subcommand("metrics", "Counter metrics for scenario expectations");
 
   CLI::App* serve_cmd = app.add_subcommand("serve", "Run a server on real sockets");
   serve_cmd->require_subcommand(1);
@@ -155,6 +158,8 @@ int main(int argc, char** argv) {
   }
   if (demo_cmd->parsed()) return natsim::tools::run_demo(demo);
   if (presets_cmd->parsed()) return natsim::tools::list_presets(list_json);
+  if (actions_cmd->parsed()) return natsim::tools::list_actions();
+  if (metrics_cmd->parsed()) return natsim::tools::list_metrics();
   if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
   if (turn_cmd->parsed()) return natsim::tools::serve_turn(serve_turn);
   if (probe_cmd->parsed() && !probe_turn.server.empty()) {
