@@ -15,6 +15,7 @@
 #include "natsim/io/asio_driver.hpp"
 #include "natsim/io/endpoint_conversion.hpp"
 #include "natsim/io/random_seed.hpp"
+#include "natsim/io/route_source.hpp"
 #include "natsim/traversal/stun_constants.hpp"
 #include "natsim/traversal/turn_client.hpp"
 
@@ -39,26 +40,6 @@ constexpr int kEchoAttempts = 3;
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "natsim probe: %s\n", message.c_str());
   return 2;
-}
-
-// The source address the kernel would use towards `server`.
-std::optional<IpAddress> route_source(boost::asio::io_context& io, const Endpoint& server,
-                                      std::string& error) {
-  boost::asio::ip::udp::socket s(io);
-  boost::system::error_code ec;
-  const auto remote = io::to_asio(server);
-  s.open(remote.protocol(), ec);
-  if (!ec) s.connect(remote, ec);
-  if (ec) {
-    error = "no route to " + server.to_string() + ": " + ec.message();
-    return std::nullopt;
-  }
-  const auto local = s.local_endpoint(ec);
-  if (ec) {
-    error = ec.message();
-    return std::nullopt;
-  }
-  return io::from_asio(local.address());
 }
 
 std::string method_name(std::uint16_t m) {
@@ -318,7 +299,7 @@ int run_probe_turn(const ProbeTurnOptions& options) {
   Endpoint local = requested.value_or(Endpoint{});
   if (!requested || requested->address.is_unspecified()) {
     std::string error;
-    const auto source = route_source(io, *server, error);
+    const auto source = io::route_source(io, *server, error);
     if (!source) {
       std::fprintf(stderr, "natsim probe: %s\n", error.c_str());
       return 1;

@@ -11,6 +11,7 @@
 #include "natsim/io/asio_driver.hpp"
 #include "natsim/traversal/stun_message.hpp"
 #include "natsim/traversal/stun_server.hpp"
+#include "stun_text.hpp"
 
 namespace natsim::tools {
 
@@ -59,24 +60,7 @@ std::string describe_stun(ByteView bytes) {
   using namespace traversal::stun;
   auto m = Message::parse(bytes);
   if (!m) return "not-stun";
-  std::string text =
-      m->method() == method::binding ? "binding" : "method-" + std::to_string(m->method());
-  switch (m->cls()) {
-    case Class::request:
-      text += " request";
-      break;
-    case Class::indication:
-      text += " indication";
-      break;
-    case Class::success:
-      text += " success";
-      break;
-    case Class::error:
-      text += " error";
-      break;
-  }
-  if (m->classic()) text += " (rfc3489)";
-  return text;
+  return message_summary(*m);
 }
 
 nlohmann::ordered_json counters_json(const traversal::stun::ServerCounters& c,

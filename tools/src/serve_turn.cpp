@@ -17,6 +17,7 @@
 #include "natsim/traversal/stun_message.hpp"
 #include "natsim/traversal/turn_server.hpp"
 #include "natsim/traversal/turn_wire.hpp"
+#include "stun_text.hpp"
 
 namespace natsim::tools {
 
@@ -65,28 +66,6 @@ std::optional<std::uint32_t> parse_number(std::string_view text, std::uint32_t m
   return value;
 }
 
-std::string method_name(std::uint16_t m) {
-  namespace method = traversal::stun::method;
-  switch (m) {
-    case method::binding:
-      return "binding";
-    case method::allocate:
-      return "allocate";
-    case method::refresh:
-      return "refresh";
-    case method::send:
-      return "send";
-    case method::data:
-      return "data";
-    case method::create_permission:
-      return "create-permission";
-    case method::channel_bind:
-      return "channel-bind";
-    default:
-      return "method-" + std::to_string(m);
-  }
-}
-
 // What a datagram on the listening socket is (peer datagrams are opaque).
 std::string describe_turn(ByteView bytes) {
   using namespace traversal::stun;
@@ -99,22 +78,7 @@ std::string describe_turn(ByteView bytes) {
   }
   auto m = Message::parse(bytes);
   if (!m) return "not-stun";
-  std::string text = method_name(m->method());
-  switch (m->cls()) {
-    case Class::request:
-      text += " request";
-      break;
-    case Class::indication:
-      text += " indication";
-      break;
-    case Class::success:
-      text += " success";
-      break;
-    case Class::error:
-      text += " error";
-      if (auto e = m->error_code()) text += " " + std::to_string(e->code);
-      break;
-  }
+  std::string text = message_summary(*m);
   // What it is about: the (first) peer, the channel, the relayed address, and the
   // Allocate options a client asked for or the server granted.
   if (auto peer = m->xor_address(attr::xor_peer_address)) text += " peer " + peer->to_string();
