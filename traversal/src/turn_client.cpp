@@ -161,14 +161,15 @@ void TurnClient::send(TimePoint /*now*/, const Endpoint& peer, ByteView data) {
   }
   auto ch = channels_.find(peer);
   if (ch != channels_.end() && ch->second.bound) {
-    // RFC 8656 §12.5: over UDP the ChannelData message need not be padded.
-    std::vector<std::uint8_t> buf(kChannelHeaderSize + data.size());
-    const auto n = write_channel_data(buf, ch->second.number, data, false);
+    // RFC 8656 §12.5: ChannelData is padded to 4 bytes over TCP, need not be over UDP.
+    std::vector<std::uint8_t> buf(kChannelHeaderSize + data.size() + 3);
+    const auto n =
+        write_channel_data(buf, ch->second.number, data, config_.transport == Transport::tcp);
     if (!n) {
       ++counters_.send_dropped;
       return;
     }
-    out_.push(config_.local, config_.server, ByteView(buf.data(), *n));
+    emit(ByteView(buf.data(), *n));
     ++counters_.channel_data_out;
     counters_.bytes_out += data.size();
     return;
@@ -184,7 +185,7 @@ void TurnClient::send(TimePoint /*now*/, const Endpoint& peer, ByteView data) {
     ++counters_.send_dropped;
     return;
   }
-  out_.push(config_.local, config_.server, *bytes);
+  emit(*bytes);
   ++counters_.send_indications;
   counters_.bytes_out += data.size();
 }
@@ -329,10 +330,18 @@ void TurnClient::build(Transaction& t) {
   }
 }
 
+void TurnClient::emit(ByteView bytes) {
+  out_.push(config_.local, config_.server, bytes, config_.transport);
+}
+
 void TurnClient::transmit(Transaction& t, TimePoint now) {
-  if (!t.request.empty()) out_.push(config_.local, config_.server, t.request);
+  if (!t.request.empty()) emit(t.request);
   if (t.sent > 0) ++counters_.retransmissions;
   ++t.sent;
+  if (config_.transport == Transport::tcp) {
+    t.deadline = now + config_.retransmit.ti;  // RFC 8489 §6.2.2: sent once
+    return;
+  }
   // RFC 8489 §6.2.1: RTO doubles after each transmission; after the Rc-th the client
   // waits Rm × RTO (the initial RTO) before it gives up.
   const stun::RetransmitPolicy& p = config_.retransmit;
@@ -345,10 +354,53 @@ void TurnClient::transmit(Transaction& t, TimePoint now) {
 void TurnClient::handle_datagram(TimePoint now, const Endpoint& /*local*/, const Endpoint& remote,
                                  ByteView bytes) {
   // A TURN session over UDP is the 5-tuple client <-> server: nothing else is ours.
-  if (remote != config_.server) {
+  if (remote != config_.server || config_.transport != Transport::udp) {
     ++counters_.foreign;
     return;
   }
+  handle_message(now, bytes);
+}
+
+void TurnClient::handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                               ByteView bytes) {
+  if (remote != config_.server || config_.transport != Transport::tcp) {
+    ++counters_.foreign;
+    return;
+  }
+  if (!framer_.push(bytes)) {
+    // Junk on the stream: no frame boundary can be found again (RFC 8656 §12.5).
+    ++counters_.malformed;
+    out_.push_close(local, remote);
+    return handle_stream_closed(now, local, remote);
+  }
+  while (auto frame = framer_.next())
+    handle_message(now, *frame);
+}
+
+void TurnClient::handle_stream_closed(TimePoint /*now*/, const Endpoint& /*local*/,
+                                      const Endpoint& remote) {
+  if (remote != config_.server || config_.transport != Transport::tcp) return;
+  ++counters_.connection_lost;
+  framer_ = StreamFramer{};
+  // The server deletes an allocation with its connection, and a reconnect has a new
+  // 5-tuple: whatever was allocated is gone.
+  switch (state_) {
+    case State::allocating:
+      return fail_allocation(stun::method::allocate, 0, "connection closed");
+    case State::allocated:
+      return fail_allocation(stun::method::refresh, 0, "connection closed");
+    case State::releasing:
+      reset_allocation();
+      state_ = State::idle;
+      events_.emplace_back(Released{});
+      return;
+    case State::idle:
+    case State::failed:
+      return;
+  }
+}
+
+void TurnClient::handle_message(TimePoint now, ByteView bytes) {
   // RFC 8656 §12.4 / RFC 7983: a first byte 0x40-0x7F is ChannelData, 0x00-0x3F STUN.
   if (!bytes.empty() && (bytes[0] & 0xC0) == 0x40) {
     on_channel_data(bytes);
@@ -612,7 +664,7 @@ void TurnClient::handle_timeout(TimePoint now) {
       ++i;
       continue;
     }
-    if (t.sent < config_.retransmit.rc) {
+    if (config_.transport == Transport::udp && t.sent < config_.retransmit.rc) {
       transmit(t, now);
       ++i;
       continue;

@@ -82,12 +82,12 @@ bool TurnServer::denied(const IpAddress& peer) const {
                      [&](const Prefix& p) { return p.contains(peer); });
 }
 
-TurnServer::Allocation* TurnServer::find(const Endpoint& client) {
+TurnServer::Allocation* TurnServer::find(const ClientTuple& client) {
   auto it = allocations_.find(client);
   return it == allocations_.end() ? nullptr : &it->second;
 }
 
-void TurnServer::error(const Message& m, const Endpoint& remote, std::uint16_t code,
+void TurnServer::error(const Message& m, const ClientTuple& client, std::uint16_t code,
                        const Auth* auth, bool challenge, TimePoint now) {
   std::array<std::uint8_t, kMaxBuffer> buf{};
   Writer w(buf, m.method(), Class::error, m.transaction_id());
@@ -111,28 +111,28 @@ void TurnServer::error(const Message& m, const Endpoint& remote, std::uint16_t c
     }
   }
   w.add_fingerprint();
-  if (auto bytes = w.finish()) out_.push(config_.listen, remote, *bytes);
+  if (auto bytes = w.finish()) reply(client, *bytes);
   ++counters_.errors;
 }
 
 std::optional<TurnServer::Auth> TurnServer::authenticate(TimePoint now, const Message& m,
-                                                         const Endpoint& remote) {
+                                                         const ClientTuple& client) {
   const bool has_mi = m.has(attr::message_integrity) || m.has(attr::message_integrity_sha256);
   if (!has_mi) {
     ++counters_.challenges;
-    error(m, remote, error_code::unauthenticated, nullptr, true, now);
+    error(m, client, error_code::unauthenticated, nullptr, true, now);
     return std::nullopt;
   }
   auto user = m.text(attr::username);
   auto realm = m.text(attr::realm);
   auto nonce = m.text(attr::nonce);
   if (!user || !realm || !nonce) {
-    error(m, remote, error_code::bad_request);  // RFC 8489 §9.2.4
+    error(m, client, error_code::bad_request);  // RFC 8489 §9.2.4
     return std::nullopt;
   }
   if (!nonce_fresh(*nonce, now)) {
     ++counters_.stale_nonces;
-    error(m, remote, error_code::stale_nonce, nullptr, true, now);
+    error(m, client, error_code::stale_nonce, nullptr, true, now);
     return std::nullopt;
   }
   auto it = config_.users.find(std::string(*user));
@@ -145,14 +145,14 @@ std::optional<TurnServer::Auth> TurnServer::authenticate(TimePoint now, const Me
     if (id != static_cast<std::uint16_t>(stun::PasswordAlgorithm::md5) &&
         !(config_.offer_sha256 &&
           id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::sha256))) {
-      error(m, remote, error_code::bad_request);
+      error(m, client, error_code::bad_request);
       return std::nullopt;
     }
     auth.sha256 = auth.sha256 || id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::sha256);
   }
   if (it == config_.users.end() || *realm != config_.realm) {
     ++counters_.auth_failures;
-    error(m, remote, error_code::unauthenticated, nullptr, true, now);
+    error(m, client, error_code::unauthenticated, nullptr, true, now);
     return std::nullopt;
   }
   const auto key = stun::long_term_key(
@@ -160,7 +160,7 @@ std::optional<TurnServer::Auth> TurnServer::authenticate(TimePoint now, const Me
       auth.sha256 ? stun::PasswordAlgorithm::sha256 : stun::PasswordAlgorithm::md5);
   if (m.check_integrity(key) != stun::IntegrityResult::ok) {
     ++counters_.auth_failures;
-    error(m, remote, error_code::unauthenticated, nullptr, true, now);
+    error(m, client, error_code::unauthenticated, nullptr, true, now);
     return std::nullopt;
   }
   auth.key = key;
@@ -170,20 +170,64 @@ std::optional<TurnServer::Auth> TurnServer::authenticate(TimePoint now, const Me
 void TurnServer::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                                  ByteView bytes) {
   expire(now);
-  if (local == config_.listen) return handle_client(now, remote, bytes);
-  auto client = relay_to_client_.find(local);
-  if (client == relay_to_client_.end()) {
+  if (local == config_.listen) {
+    return handle_client(now, ClientTuple{Transport::udp, local, remote}, bytes);
+  }
+  auto owner = relay_to_client_.find(local);
+  if (owner == relay_to_client_.end()) {
     ++counters_.dropped_no_permission;
     return;
   }
-  handle_peer(now, allocations_.at(client->second), remote, bytes);
+  handle_peer(now, allocations_.at(owner->second), remote, bytes);
 }
 
-void TurnServer::handle_client(TimePoint now, const Endpoint& remote, ByteView bytes) {
+void TurnServer::handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                               ByteView bytes) {
+  expire(now);
+  const ClientTuple client{Transport::tcp, local, remote};
+  StreamFramer& framer = streams_[client];
+  if (!framer.push(bytes)) {
+    // RFC 8656 §12.5: the stream carries only STUN and ChannelData; past junk there is
+    // no finding the next frame, so the connection goes.
+    ++counters_.dropped_malformed;
+    out_.push_close(local, remote);
+    return close_stream(client);
+  }
+  while (auto frame = framer.next())
+    handle_client(now, client, *frame);
+}
+
+void TurnServer::handle_stream_closed(TimePoint now, const Endpoint& local,
+                                      const Endpoint& remote) {
+  expire(now);
+  close_stream(ClientTuple{Transport::tcp, local, remote});
+}
+
+void TurnServer::close_stream(const ClientTuple& client) {
+  streams_.erase(client);
+  // The allocation's 5-tuple is the connection's: once it is gone nothing can refresh
+  // or use the allocation, so it goes too (as coturn does).
+  auto it = allocations_.find(client);
+  if (it == allocations_.end()) return;
+  release(it);
+  ++counters_.allocations_closed;
+}
+
+void TurnServer::reply(const ClientTuple& client, ByteView bytes) {
+  out_.push(client.local, client.remote, bytes, client.transport);
+}
+
+void TurnServer::release(std::map<ClientTuple, Allocation>::iterator it) {
+  port_used_[it->second.relay.port - config_.relay_port_first] = false;
+  relay_to_client_.erase(it->second.relay);
+  allocations_.erase(it);
+}
+
+void TurnServer::handle_client(TimePoint now, const ClientTuple& client, ByteView bytes) {
   if (!bytes.empty() && (bytes[0] & 0xC0) == 0x40) {
     // RFC 8656 §12.6: ChannelData from the client goes to the bound peer.
     auto cd = parse_channel_data(bytes);
-    Allocation* a = find(remote);
+    Allocation* a = find(client);
     if (!cd || a == nullptr) {
       ++counters_.dropped_malformed;
       return;
@@ -204,7 +248,7 @@ void TurnServer::handle_client(TimePoint now, const Endpoint& remote, ByteView b
     return;
   }
   if (m->cls() == Class::indication) {
-    if (m->method() == method::send) send_indication(now, *m, remote);
+    if (m->method() == method::send) send_indication(now, *m, client);
     return;
   }
   if (m->cls() != Class::request) return;
@@ -215,7 +259,7 @@ void TurnServer::handle_client(TimePoint now, const Endpoint& remote, ByteView b
     w.add_error(error_code::unknown_attribute);
     w.add_unknown_attributes(unknown);
     w.add_fingerprint();
-    if (auto out = w.finish()) out_.push(config_.listen, remote, *out);
+    if (auto out = w.finish()) reply(client, *out);
     ++counters_.errors;
     return;
   }
@@ -223,67 +267,59 @@ void TurnServer::handle_client(TimePoint now, const Endpoint& remote, ByteView b
   if (mth == method::binding) {
     std::array<std::uint8_t, kMaxBuffer> buf{};
     Writer w(buf, method::binding, Class::success, m->transaction_id());
-    w.add_xor_address(attr::xor_mapped_address, remote);
+    w.add_xor_address(attr::xor_mapped_address, client.remote);
     w.add_fingerprint();
-    if (auto out = w.finish()) out_.push(config_.listen, remote, *out);
+    if (auto out = w.finish()) reply(client, *out);
     return;
   }
   if (mth != method::allocate && mth != method::refresh && mth != method::create_permission &&
       mth != method::channel_bind) {
-    return error(*m, remote, error_code::bad_request);
+    return error(*m, client, error_code::bad_request);
   }
-  auto auth = authenticate(now, *m, remote);
+  auto auth = authenticate(now, *m, client);
   if (!auth) return;
   switch (mth) {
     case method::allocate:
-      return allocate(now, *m, remote, *auth);
+      return allocate(now, *m, client, *auth);
     case method::refresh:
-      return refresh(now, *m, remote, *auth);
+      return refresh(now, *m, client, *auth);
     case method::create_permission:
-      return create_permission(now, *m, remote, *auth);
+      return create_permission(now, *m, client, *auth);
     default:
-      return channel_bind(now, *m, remote, *auth);
+      return channel_bind(now, *m, client, *auth);
   }
 }
-
-namespace {
 
 // A success response, integrity-protected with the request's key.
 template <class Fill>
-void respond(TransmitQueue& out, const Endpoint& from, const Endpoint& to, const Message& m,
-             const std::vector<std::uint8_t>& key, bool sha256, const std::string& software,
-             Fill fill) {
+void TurnServer::respond(const Message& m, const ClientTuple& client, const Auth& auth, Fill fill) {
   std::array<std::uint8_t, kMaxBuffer> buf{};
   Writer w(buf, m.method(), Class::success, m.transaction_id());
   fill(w);
-  if (!software.empty()) w.add_text(attr::software, software);
-  if (sha256) {
-    w.add_message_integrity_sha256(key);
+  if (!config_.software.empty()) w.add_text(attr::software, config_.software);
+  if (auth.sha256) {
+    w.add_message_integrity_sha256(auth.key);
   } else {
-    w.add_message_integrity(key);
+    w.add_message_integrity(auth.key);
   }
   w.add_fingerprint();
-  if (auto bytes = w.finish()) out.push(from, to, *bytes);
+  if (auto bytes = w.finish()) reply(client, *bytes);
 }
 
-}  // namespace
-
-void TurnServer::allocate(TimePoint now, const Message& m, const Endpoint& remote,
+void TurnServer::allocate(TimePoint now, const Message& m, const ClientTuple& client,
                           const Auth& auth) {
-  if (Allocation* existing = find(remote)) {
+  if (Allocation* existing = find(client)) {
     // RFC 8656 §7.2: a retransmitted Allocate gets the same answer; another is 437.
     if (existing->allocate_tid != m.transaction_id())
-      return error(m, remote, error_code::allocation_mismatch, &auth);
-    return respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software,
-                   [&](Writer& w) {
-                     w.add_xor_address(attr::xor_relayed_address, existing->relay);
-                     w.add_u32(attr::lifetime,
-                               static_cast<std::uint32_t>((existing->expires - now) / seconds(1)));
-                     w.add_xor_address(attr::xor_mapped_address, remote);
-                   });
+      return error(m, client, error_code::allocation_mismatch, &auth);
+    return respond(m, client, auth, [&](Writer& w) {
+      w.add_xor_address(attr::xor_relayed_address, existing->relay);
+      w.add_u32(attr::lifetime, static_cast<std::uint32_t>((existing->expires - now) / seconds(1)));
+      w.add_xor_address(attr::xor_mapped_address, client.remote);
+    });
   }
   auto transport = m.u32(attr::requested_transport);
-  if (!transport) return error(m, remote, error_code::bad_request, &auth);
+  if (!transport) return error(m, client, error_code::bad_request, &auth);
   // RFC 8656 §7.2: relays here cannot set DF, so DONT-FRAGMENT is refused with 420.
   if (m.has(attr::dont_fragment)) {
     std::array<std::uint8_t, kMaxBuffer> buf{};
@@ -292,7 +328,7 @@ void TurnServer::allocate(TimePoint now, const Message& m, const Endpoint& remot
     w.add_unknown_attributes({attr::dont_fragment});
     w.add_message_integrity(auth.key);
     w.add_fingerprint();
-    if (auto bytes = w.finish()) out_.push(config_.listen, remote, *bytes);
+    if (auto bytes = w.finish()) reply(client, *bytes);
     ++counters_.errors;
     return;
   }
@@ -300,16 +336,16 @@ void TurnServer::allocate(TimePoint now, const Message& m, const Endpoint& remot
   if (auto family = m.find(attr::requested_address_family); family && !family->value.empty()) {
     const std::uint8_t wanted = family->value[0];  // 0x01 IPv4, 0x02 IPv6 (§18.8)
     const std::uint8_t have = config_.relay_address.is_v4() ? 0x01 : 0x02;
-    if (wanted != have) return error(m, remote, error_code::address_family_not_supported, &auth);
+    if (wanted != have) return error(m, client, error_code::address_family_not_supported, &auth);
   }
   if ((*transport >> 24) != kTransportUdp)
-    return error(m, remote, error_code::unsupported_transport, &auth);
+    return error(m, client, error_code::unsupported_transport, &auth);
   const auto user_allocations = static_cast<std::uint32_t>(
       std::count_if(allocations_.begin(), allocations_.end(),
                     [&](const auto& kv) { return kv.second.user == auth.user; }));
   if (user_allocations >= config_.max_allocations_per_user) {
     ++counters_.quota_rejections;
-    return error(m, remote, error_code::allocation_quota_reached, &auth);
+    return error(m, client, error_code::allocation_quota_reached, &auth);
   }
   // RFC 8656 §7.2: EVEN-PORT asks for an even relay port.
   const bool even = m.has(attr::even_port);
@@ -320,7 +356,7 @@ void TurnServer::allocate(TimePoint now, const Message& m, const Endpoint& remot
   }
   if (!port) {
     ++counters_.capacity_rejections;
-    return error(m, remote, error_code::insufficient_capacity, &auth);
+    return error(m, client, error_code::insufficient_capacity, &auth);
   }
   port_used_[*port - config_.relay_port_first] = true;
   Duration lifetime = config_.default_lifetime;
@@ -329,50 +365,48 @@ void TurnServer::allocate(TimePoint now, const Message& m, const Endpoint& remot
         std::clamp(Duration{seconds(*requested)}, config_.default_lifetime, config_.max_lifetime);
   }
   Allocation a;
-  a.client = remote;
+  a.client = client;
   a.user = auth.user;
   a.relay = Endpoint{config_.relay_address, *port};
   a.expires = now + lifetime;
   a.allocate_tid = m.transaction_id();
-  relay_to_client_[a.relay] = remote;
+  relay_to_client_[a.relay] = client;
   const Endpoint relay = a.relay;
-  allocations_.emplace(remote, std::move(a));
+  allocations_.emplace(client, std::move(a));
   ++counters_.allocations;
-  respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software, [&](Writer& w) {
+  respond(m, client, auth, [&](Writer& w) {
     w.add_xor_address(attr::xor_relayed_address, relay);
     w.add_u32(attr::lifetime, static_cast<std::uint32_t>(lifetime / seconds(1)));
-    w.add_xor_address(attr::xor_mapped_address, remote);
+    w.add_xor_address(attr::xor_mapped_address, client.remote);
   });
 }
 
-void TurnServer::refresh(TimePoint now, const Message& m, const Endpoint& remote,
+void TurnServer::refresh(TimePoint now, const Message& m, const ClientTuple& client,
                          const Auth& auth) {
-  Allocation* a = find(remote);
+  Allocation* a = find(client);
   if (a == nullptr || a->user != auth.user)
-    return error(m, remote, error_code::allocation_mismatch, &auth);
+    return error(m, client, error_code::allocation_mismatch, &auth);
   const std::uint32_t requested =
       m.u32(attr::lifetime)
           .value_or(static_cast<std::uint32_t>(config_.default_lifetime / seconds(1)));
   Duration lifetime{0};
   if (requested == 0) {
     // RFC 8656 §7.3: LIFETIME 0 deletes the allocation.
-    port_used_[a->relay.port - config_.relay_port_first] = false;
-    relay_to_client_.erase(a->relay);
-    allocations_.erase(remote);
+    release(allocations_.find(client));
   } else {
     lifetime = std::min(Duration{seconds(requested)}, config_.max_lifetime);
     a->expires = now + lifetime;
   }
-  respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software, [&](Writer& w) {
+  respond(m, client, auth, [&](Writer& w) {
     w.add_u32(attr::lifetime, static_cast<std::uint32_t>(lifetime / seconds(1)));
   });
 }
 
-void TurnServer::create_permission(TimePoint now, const Message& m, const Endpoint& remote,
+void TurnServer::create_permission(TimePoint now, const Message& m, const ClientTuple& client,
                                    const Auth& auth) {
-  Allocation* a = find(remote);
+  Allocation* a = find(client);
   if (a == nullptr || a->user != auth.user)
-    return error(m, remote, error_code::allocation_mismatch, &auth);
+    return error(m, client, error_code::allocation_mismatch, &auth);
   std::vector<IpAddress> peers;
   // Decode every XOR-PEER-ADDRESS in order (a request may carry several, RFC 8656 §9.1):
   // each through a one-attribute message, since Message::xor_address finds the first.
@@ -383,56 +417,56 @@ void TurnServer::create_permission(TimePoint now, const Message& m, const Endpoi
     w.add(at.type, at.value);
     auto single = Message::parse(*w.finish());
     auto peer = single ? single->xor_address(attr::xor_peer_address) : std::nullopt;
-    if (!peer) return error(m, remote, error_code::bad_request, &auth);
+    if (!peer) return error(m, client, error_code::bad_request, &auth);
     peers.push_back(peer->address);
   }
-  if (peers.empty()) return error(m, remote, error_code::bad_request, &auth);
+  if (peers.empty()) return error(m, client, error_code::bad_request, &auth);
   for (const IpAddress& p : peers) {
     if (p.family() != a->relay.address.family())
-      return error(m, remote, error_code::peer_address_family_mismatch, &auth);
+      return error(m, client, error_code::peer_address_family_mismatch, &auth);
     if (denied(p)) {
       ++counters_.forbidden;
-      return error(m, remote, error_code::forbidden, &auth);
+      return error(m, client, error_code::forbidden, &auth);
     }
   }
   for (const IpAddress& p : peers)
     a->permissions[p] = now + kPermissionLifetime;
-  respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software, [](Writer&) {});
+  respond(m, client, auth, [](Writer&) {});
 }
 
-void TurnServer::channel_bind(TimePoint now, const Message& m, const Endpoint& remote,
+void TurnServer::channel_bind(TimePoint now, const Message& m, const ClientTuple& client,
                               const Auth& auth) {
-  Allocation* a = find(remote);
+  Allocation* a = find(client);
   if (a == nullptr || a->user != auth.user)
-    return error(m, remote, error_code::allocation_mismatch, &auth);
+    return error(m, client, error_code::allocation_mismatch, &auth);
   auto number = m.u32(attr::channel_number);
   auto peer = m.xor_address(attr::xor_peer_address);
   if (!number || !peer || !valid_channel(static_cast<std::uint16_t>(*number >> 16))) {
-    return error(m, remote, error_code::bad_request, &auth);
+    return error(m, client, error_code::bad_request, &auth);
   }
   const auto channel = static_cast<std::uint16_t>(*number >> 16);
   if (peer->address.family() != a->relay.address.family()) {
-    return error(m, remote, error_code::peer_address_family_mismatch, &auth);
+    return error(m, client, error_code::peer_address_family_mismatch, &auth);
   }
   if (denied(peer->address)) {
     ++counters_.forbidden;
-    return error(m, remote, error_code::forbidden, &auth);
+    return error(m, client, error_code::forbidden, &auth);
   }
   // RFC 8656 §11.2: a channel stays with one peer, a peer with one channel.
   for (const auto& [c, bound] : a->channels) {
     const bool same_channel = c == channel;
     const bool same_peer = bound.peer == *peer;
     if (same_channel != same_peer && bound.expires > now)
-      return error(m, remote, error_code::bad_request, &auth);
+      return error(m, client, error_code::bad_request, &auth);
   }
   a->channels[channel] = Channel{*peer, now + kChannelLifetime};
   a->permissions[peer->address] = now + kPermissionLifetime;
-  respond(out_, config_.listen, remote, m, auth.key, auth.sha256, config_.software, [](Writer&) {});
+  respond(m, client, auth, [](Writer&) {});
 }
 
-void TurnServer::send_indication(TimePoint now, const Message& m, const Endpoint& remote) {
+void TurnServer::send_indication(TimePoint now, const Message& m, const ClientTuple& client) {
   // RFC 8656 §10.2: no response either way; without a permission the data is dropped.
-  Allocation* a = find(remote);
+  Allocation* a = find(client);
   auto peer = m.xor_address(attr::xor_peer_address);
   auto data = m.find(attr::data);
   if (a == nullptr || !peer || !data) {
@@ -459,9 +493,9 @@ void TurnServer::handle_peer(TimePoint now, Allocation& a, const Endpoint& peer,
   std::vector<std::uint8_t> buf(bytes.size() + 64);
   for (const auto& [channel, bound] : a.channels) {
     if (bound.peer == peer && bound.expires > now) {
-      // §12.7: ChannelData (no padding over UDP).
-      if (auto n = write_channel_data(buf, channel, bytes, false)) {
-        out_.push(config_.listen, a.client, ByteView(buf.data(), *n));
+      // §12.5: ChannelData, padded to 4 bytes over TCP only.
+      if (auto n = write_channel_data(buf, channel, bytes, a.client.transport == Transport::tcp)) {
+        reply(a.client, ByteView(buf.data(), *n));
         ++counters_.relayed_to_client;
         counters_.bytes_to_client += bytes.size();
       }
@@ -477,7 +511,7 @@ void TurnServer::handle_peer(TimePoint now, Allocation& a, const Endpoint& peer,
   w.add(attr::data, bytes);
   w.add_fingerprint();
   if (auto out = w.finish()) {
-    out_.push(config_.listen, a.client, *out);
+    reply(a.client, *out);
     ++counters_.relayed_to_client;
     counters_.bytes_to_client += bytes.size();
   }
@@ -492,10 +526,8 @@ void TurnServer::expire(TimePoint now) {
       ++it;
       continue;
     }
-    port_used_[a.relay.port - config_.relay_port_first] = false;
-    relay_to_client_.erase(a.relay);
     ++counters_.allocations_expired;
-    it = allocations_.erase(it);
+    release(it++);
   }
 }
 

@@ -106,8 +106,11 @@ class AsioUdpDriver {
   void pump() {
     const auto deadline = traversal::pump(
         machine_, MutableByteView(buffer_),
-        [this](const Endpoint& local, const Endpoint& remote, ByteView bytes) {
-          if (!core_.sockets().send(local, remote, bytes)) ++send_failures_;
+        [this](const traversal::Transmit& t, ByteView bytes) {
+          if (t.transport != traversal::Transport::udp ||
+              !core_.sockets().send(t.local, t.remote, bytes)) {
+            ++send_failures_;
+          }
         },
         [this](const Event& e) {
           ++events_;

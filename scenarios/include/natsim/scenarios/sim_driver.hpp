@@ -1,7 +1,8 @@
 #pragma once
 // Runs a sans-I/O protocol machine on virtual UDP sockets: datagrams in, virtual-time
 // timers, transmits out through the socket bound to the transmit's local endpoint.
-// The Asio driver in io/ does the same on real sockets.
+// The Asio driver in io/ does the same on real sockets. The simulator has no TCP yet:
+// transmits for a TCP connection are counted as unroutable.
 #include <functional>
 #include <optional>
 #include <utility>
@@ -40,9 +41,11 @@ class SimDriver {
   void pump() {
     const auto deadline = traversal::pump(
         machine_, buffer_,
-        [this](const Endpoint& local, const Endpoint& remote, ByteView bytes) {
-          if (sim::UdpSocket* s = socket_for(local)) {
-            (void)s->send_to(remote, bytes);
+        [this](const traversal::Transmit& t, ByteView bytes) {
+          sim::UdpSocket* s =
+              t.transport == traversal::Transport::udp ? socket_for(t.local) : nullptr;
+          if (s != nullptr) {
+            (void)s->send_to(t.remote, bytes);
           } else {
             ++unroutable_;
           }

@@ -8,6 +8,14 @@
 //   poll_timeout()     -> optional<TimePoint>    output: when to call handle_timeout next
 //   poll_event()       -> optional<Event>        output: results for the application
 //
+// Machines that also speak over TCP (TURN) take the byte stream of each connection:
+//
+//   handle_stream(now, local, remote, bytes)     input: bytes arrived on a connection
+//   handle_stream_closed(now, local, remote)     input: the connection is gone
+//
+// and mark the transmits meant for a connection with Transport::tcp (close: end the
+// connection once the bytes are written). Connections are named by their two endpoints.
+//
 // Machines never touch sockets, clocks or threads, which is why the same code runs on
 // virtual and real networks and every test of it is deterministic.
 #include <concepts>
@@ -22,10 +30,14 @@
 
 namespace natsim::traversal {
 
+enum class Transport : std::uint8_t { udp, tcp };
+
 struct Transmit {
   Endpoint local;        // the local endpoint to send from
   Endpoint remote;       // where to
   std::size_t size = 0;  // bytes written at the start of the caller's buffer
+  Transport transport = Transport::udp;
+  bool close = false;  // tcp: close the connection after these bytes (size may be 0)
 };
 
 template <class M>
@@ -38,23 +50,37 @@ concept ProtocolMachine = requires(M m, TimePoint now, Endpoint e, ByteView in,
   {m.poll_event()};
 };
 
-// Drains a machine after an input: every transmit goes to send(local, remote, bytes),
-// every event to on_event(event). Returns the machine's next deadline.
+template <class M>
+concept StreamMachine = ProtocolMachine<M> &&
+    requires(M m, TimePoint now, Endpoint e, ByteView in) {
+  m.handle_stream(now, e, e, in);
+  m.handle_stream_closed(now, e, e);
+};
+
+// Drains a machine after an input: every transmit goes to send(transmit, bytes), every
+// event to on_event(event). Returns the machine's next deadline.
 template <ProtocolMachine M, class Send, class OnEvent>
 std::optional<TimePoint> pump(M& machine, MutableByteView buffer, Send&& send, OnEvent&& on_event) {
   while (auto t = machine.poll_transmit(buffer)) {
-    send(t->local, t->remote, ByteView(buffer.data(), t->size));
+    send(*t, ByteView(buffer.data(), t->size));
   }
   while (auto e = machine.poll_event())
     on_event(*e);
   return machine.poll_timeout();
 }
 
-// A FIFO of datagrams a machine has decided to send, copied out on poll_transmit.
+// A FIFO of datagrams (and stream writes) a machine has decided to send, copied out on
+// poll_transmit.
 class TransmitQueue {
  public:
-  void push(const Endpoint& local, const Endpoint& remote, ByteView bytes) {
-    queue_.push_back(Item{local, remote, std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+  void push(const Endpoint& local, const Endpoint& remote, ByteView bytes,
+            Transport transport = Transport::udp) {
+    queue_.push_back(Item{local, remote, std::vector<std::uint8_t>(bytes.begin(), bytes.end()),
+                          transport, false});
+  }
+  // Ends the TCP connection (local, remote) after what was queued before.
+  void push_close(const Endpoint& local, const Endpoint& remote) {
+    queue_.push_back(Item{local, remote, {}, Transport::tcp, true});
   }
   // Copies the oldest datagram into `out`; one that does not fit is dropped (counted).
   std::optional<Transmit> pop(MutableByteView out) {
@@ -66,7 +92,7 @@ class TransmitQueue {
         continue;
       }
       std::copy(item.bytes.begin(), item.bytes.end(), out.begin());
-      return Transmit{item.local, item.remote, item.bytes.size()};
+      return Transmit{item.local, item.remote, item.bytes.size(), item.transport, item.close};
     }
     return std::nullopt;
   }
@@ -78,6 +104,8 @@ class TransmitQueue {
     Endpoint local;
     Endpoint remote;
     std::vector<std::uint8_t> bytes;
+    Transport transport;
+    bool close;
   };
   std::deque<Item> queue_;
   std::uint64_t oversized_ = 0;

@@ -18,6 +18,8 @@ struct RetransmitPolicy {
   Duration rto = milliseconds(500);
   int rc = 7;
   int rm = 16;
+  // RFC 8489 §6.2.2: over a reliable transport a request is sent once and fails after Ti.
+  Duration ti = milliseconds(39500);
 };
 
 struct RequestOptions {

@@ -1,8 +1,12 @@
 #pragma once
-// TURN client (RFC 8656) over UDP to the server: a sans-I/O machine that allocates a
-// relayed transport address with long-term credentials (RFC 8489 §9.2), keeps the
-// allocation, its permissions and channels alive, and carries data to and from peers
-// as Send/Data indications or ChannelData.
+// TURN client (RFC 8656) over UDP or TCP to the server: a sans-I/O machine that
+// allocates a relayed transport address with long-term credentials (RFC 8489 §9.2),
+// keeps the allocation, its permissions and channels alive, and carries data to and from
+// peers as Send/Data indications or ChannelData.
+//
+// Over TCP the driver connects first and names the connection by config.local and
+// config.server; its bytes go to handle_stream(), its end to handle_stream_closed(),
+// which loses the allocation (the server deletes it with the connection).
 //
 //   allocate()           Allocate (401 → retry with USERNAME/REALM/NONCE/MESSAGE-INTEGRITY)
 //   create_permission()  CreatePermission for a peer address (refreshed every 4 min)
@@ -10,8 +14,9 @@
 //   send()               ChannelData when a channel is bound to the peer, else Send
 //   release()            Refresh with LIFETIME 0
 //
-// Results come out of poll_event(); every request is retransmitted per the
-// RetransmitPolicy and a 438 Stale Nonce is retried once with the new NONCE.
+// Results come out of poll_event(); over UDP every request is retransmitted per the
+// RetransmitPolicy (over TCP it is sent once and times out after Ti), and a 438 Stale
+// Nonce is retried once with the new NONCE.
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -25,6 +30,7 @@
 #include "natsim/traversal/machine.hpp"
 #include "natsim/traversal/stun_client.hpp"
 #include "natsim/traversal/stun_constants.hpp"
+#include "natsim/traversal/turn_wire.hpp"
 
 namespace natsim::traversal::stun {
 class Message;
@@ -42,8 +48,9 @@ inline constexpr Duration kChannelRefresh = minutes(9);
 inline constexpr Duration kAllocationRefreshMargin = seconds(60);
 
 struct ClientConfig {
-  Endpoint local;   // the client's socket
-  Endpoint server;  // TURN server (UDP)
+  Endpoint local;   // the client's socket (over TCP: the connection's local endpoint)
+  Endpoint server;  // TURN server
+  Transport transport = Transport::udp;
   std::string username, password;
   std::string software = "natsim";
   stun::RetransmitPolicy retransmit{};
@@ -100,6 +107,7 @@ struct TurnClientCounters {
   std::uint64_t bytes_out = 0;             // application bytes sent to peers
   std::uint64_t bytes_in = 0;              // application bytes received from peers
   std::uint64_t send_dropped = 0;          // send() without an allocation, or too large
+  std::uint64_t connection_lost = 0;       // TCP: the connection to the server ended
 };
 
 class TurnClient {
@@ -123,6 +131,9 @@ class TurnClient {
 
   void handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
+  // TURN over TCP: bytes from the server's connection, and its end.
+  void handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote, ByteView bytes);
+  void handle_stream_closed(TimePoint now, const Endpoint& local, const Endpoint& remote);
   void handle_timeout(TimePoint now);
   [[nodiscard]] std::optional<Transmit> poll_transmit(MutableByteView out) { return out_.pop(out); }
   [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
@@ -180,6 +191,8 @@ class TurnClient {
   void start(TimePoint now, Transaction t);
   void build(Transaction& t);
   void transmit(Transaction& t, TimePoint now);
+  void emit(ByteView bytes);
+  void handle_message(TimePoint now, ByteView bytes);
   void on_response(TimePoint now, const stun::Message& m);
   void on_success(TimePoint now, const Transaction& t, const stun::Message& m);
   void on_failure(const Transaction& t, std::uint16_t code, std::string reason);
@@ -213,6 +226,7 @@ class TurnClient {
   std::uint16_t next_channel_ = 0x4000;  // RFC 8656 §12: 0x4000-0x4FFF
 
   std::vector<Transaction> transactions_;
+  StreamFramer framer_;  // TCP
   std::deque<ClientEvent> events_;
   TransmitQueue out_;
   TurnClientCounters counters_;

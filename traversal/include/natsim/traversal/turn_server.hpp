@@ -1,9 +1,10 @@
 #pragma once
-// A TURN server (RFC 8656) over UDP: long-term credentials with expiring nonces
-// (RFC 8489 §9.2, MD5 and SHA-256), allocations with relayed transport addresses,
-// permissions and channels with expiry, per-user quotas, peer-address denial and
-// relayed-bytes accounting. Sans-I/O: the relay endpoints are a fixed range that a
-// driver binds up front (relay_endpoints()).
+// A TURN server (RFC 8656) for clients over UDP and TCP: long-term credentials with
+// expiring nonces (RFC 8489 §9.2, MD5 and SHA-256), allocations with relayed transport
+// addresses, permissions and channels with expiry, per-user quotas, peer-address denial
+// and relayed-bytes accounting. Sans-I/O: the relay endpoints are a fixed range that a
+// driver binds up front (local_endpoints()); a driver that accepts TCP connections on
+// the listening endpoint hands their bytes to handle_stream(). Relays to peers are UDP.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -14,11 +15,12 @@
 #include "natsim/traversal/machine.hpp"
 #include "natsim/traversal/stun_constants.hpp"
 #include "natsim/traversal/stun_message.hpp"
+#include "natsim/traversal/turn_wire.hpp"
 
 namespace natsim::traversal::turn {
 
 struct ServerConfig {
-  Endpoint listen;          // where clients reach the server (UDP)
+  Endpoint listen;          // where clients reach the server (UDP, and TCP if driven)
   IpAddress relay_address;  // relayed transport addresses use this address
   std::uint16_t relay_port_first = 49152;
   std::uint16_t relay_port_count = 64;
@@ -40,6 +42,7 @@ struct ServerCounters {
   std::uint64_t auth_failures = 0;  // 401 for a bad user or integrity
   std::uint64_t allocations = 0;    // created
   std::uint64_t allocations_expired = 0;
+  std::uint64_t allocations_closed = 0;   // their TCP connection closed
   std::uint64_t quota_rejections = 0;     // 486
   std::uint64_t capacity_rejections = 0;  // 508
   std::uint64_t forbidden = 0;            // 403
@@ -62,6 +65,9 @@ class TurnServer {
 
   void handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
+  // TURN over TCP: bytes of the connection (local, remote), and its end.
+  void handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote, ByteView bytes);
+  void handle_stream_closed(TimePoint now, const Endpoint& local, const Endpoint& remote);
   void handle_timeout(TimePoint now);
   [[nodiscard]] std::optional<Transmit> poll_transmit(MutableByteView out) { return out_.pop(out); }
   [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
@@ -70,12 +76,20 @@ class TurnServer {
   [[nodiscard]] const ServerCounters& counters() const { return counters_; }
 
  private:
+  // RFC 8656 §2: an allocation belongs to the client's 5-tuple; over TCP that is the
+  // connection.
+  struct ClientTuple {
+    Transport transport = Transport::udp;
+    Endpoint local;  // the server's side
+    Endpoint remote;
+    auto operator<=>(const ClientTuple&) const = default;
+  };
   struct Channel {
     Endpoint peer;
     TimePoint expires;
   };
   struct Allocation {
-    Endpoint client;
+    ClientTuple client;
     std::string user;
     Endpoint relay;
     TimePoint expires;
@@ -89,28 +103,36 @@ class TurnServer {
     bool sha256 = false;
   };
 
-  void handle_client(TimePoint now, const Endpoint& remote, ByteView bytes);
+  void handle_client(TimePoint now, const ClientTuple& client, ByteView bytes);
+  void close_stream(const ClientTuple& client);
+  void reply(const ClientTuple& client, ByteView bytes);
+  template <class Fill>
+  void respond(const stun::Message& m, const ClientTuple& client, const Auth& auth, Fill fill);
   void handle_peer(TimePoint now, Allocation& a, const Endpoint& peer, ByteView bytes);
-  std::optional<Auth> authenticate(TimePoint now, const stun::Message& m, const Endpoint& remote);
-  void allocate(TimePoint now, const stun::Message& m, const Endpoint& remote, const Auth& auth);
-  void refresh(TimePoint now, const stun::Message& m, const Endpoint& remote, const Auth& auth);
-  void create_permission(TimePoint now, const stun::Message& m, const Endpoint& remote,
+  std::optional<Auth> authenticate(TimePoint now, const stun::Message& m,
+                                   const ClientTuple& client);
+  void allocate(TimePoint now, const stun::Message& m, const ClientTuple& client, const Auth& auth);
+  void refresh(TimePoint now, const stun::Message& m, const ClientTuple& client, const Auth& auth);
+  void create_permission(TimePoint now, const stun::Message& m, const ClientTuple& client,
                          const Auth& auth);
-  void channel_bind(TimePoint now, const stun::Message& m, const Endpoint& remote,
+  void channel_bind(TimePoint now, const stun::Message& m, const ClientTuple& client,
                     const Auth& auth);
-  void send_indication(TimePoint now, const stun::Message& m, const Endpoint& remote);
-  void error(const stun::Message& m, const Endpoint& remote, std::uint16_t code,
+  void send_indication(TimePoint now, const stun::Message& m, const ClientTuple& client);
+  void error(const stun::Message& m, const ClientTuple& client, std::uint16_t code,
              const Auth* auth = nullptr, bool challenge = false, TimePoint now = {});
   [[nodiscard]] std::string make_nonce(TimePoint now);
   [[nodiscard]] bool nonce_fresh(std::string_view nonce, TimePoint now) const;
   [[nodiscard]] bool denied(const IpAddress& peer) const;
   void expire(TimePoint now);
-  Allocation* find(const Endpoint& client);
+  Allocation* find(const ClientTuple& client);
 
   ServerConfig config_;
   std::uint64_t secret_;
-  std::map<Endpoint, Allocation> allocations_;    // by client 5-tuple (UDP, one listen address)
-  std::map<Endpoint, Endpoint> relay_to_client_;  // relay endpoint -> client
+  void release(std::map<ClientTuple, Allocation>::iterator it);
+
+  std::map<ClientTuple, Allocation> allocations_;
+  std::map<Endpoint, ClientTuple> relay_to_client_;  // relay endpoint -> client
+  std::map<ClientTuple, StreamFramer> streams_;      // TCP connections
   std::vector<bool> port_used_;
   TransmitQueue out_;
   ServerCounters counters_;
