@@ -64,6 +64,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   turn::TurnServer ts(1, tc);
   ts.handle_datagram(kTimeZero, server, peer, bytes);
   ts.handle_datagram(kTimeZero, Endpoint{server.address, 50000}, peer, bytes);
+  // Over TCP: the whole input as one segment, then again split in two.
+  ts.handle_stream(kTimeZero, server, peer, bytes);
+  ts.handle_stream(kTimeZero, server, peer, bytes.first(size / 2));
+  ts.handle_stream(kTimeZero, server, peer, bytes.subspan(size / 2));
+  ts.handle_stream_closed(kTimeZero, server, peer);
   while (ts.poll_transmit(out)) {
   }
   turn::ClientConfig cc;
@@ -77,6 +82,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (tcl.poll_transmit(out)) {
   }
   while (tcl.poll_event()) {
+  }
+  cc.transport = Transport::tcp;
+  turn::TurnClient tcp_client(1, cc);
+  tcp_client.allocate(kTimeZero);
+  tcp_client.handle_stream(kTimeZero, peer, server, bytes);
+  while (tcp_client.poll_transmit(out)) {
+  }
+  while (tcp_client.poll_event()) {
   }
 
   DiscoveryOptions o;

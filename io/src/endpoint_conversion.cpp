@@ -27,4 +27,12 @@ Endpoint from_asio(const boost::asio::ip::udp::endpoint& endpoint) {
   return Endpoint{from_asio(endpoint.address()), endpoint.port()};
 }
 
+boost::asio::ip::tcp::endpoint to_asio_tcp(const Endpoint& endpoint) {
+  return {to_asio(endpoint.address), endpoint.port};
+}
+
+Endpoint from_asio(const boost::asio::ip::tcp::endpoint& endpoint) {
+  return Endpoint{from_asio(endpoint.address()), endpoint.port()};
+}
+
 }  // namespace natsim::io

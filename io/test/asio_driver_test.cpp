@@ -55,12 +55,12 @@ TEST(AsioDriver, BindingRequestOnLoopback) {
   traversal::stun::ServerConfig config;
   config.primary = primary;
   StunServer server(config);
-  AsioUdpDriver<StunServer> server_driver(server_sockets, server);
+  AsioDriver<StunServer> server_driver(server_sockets, server);
 
   UdpSocketSet client_sockets(io);
   const Endpoint local = client_sockets.bind(ep("127.0.0.1:0")).value();
   StunClient client(random_seed());
-  AsioUdpDriver<StunClient> client_driver(client_sockets, client);
+  AsioDriver<StunClient> client_driver(client_sockets, client);
   const auto id = client.send_binding(client_driver.now(), local, primary);
   client_driver.pump();
 
@@ -86,7 +86,7 @@ TEST(AsioDriver, TimerDrivesRetransmissionsAndTimeout) {
   UdpSocketSet sockets(io);
   const Endpoint local = sockets.bind(ep("127.0.0.1:0")).value();
   StunClient client(random_seed(), traversal::stun::RetransmitPolicy{10ms, 3, 2});
-  AsioUdpDriver<StunClient> driver(sockets, client);
+  AsioDriver<StunClient> driver(sockets, client);
   (void)client.send_binding(driver.now(), local, sink);
   driver.pump();
 
@@ -105,7 +105,7 @@ TEST(AsioDriver, DeadlineStopsARunThatNeverFinishes) {
   UdpSocketSet sockets(io);
   (void)sockets.bind(ep("127.0.0.1:0")).value();
   EchoMachine echo;
-  AsioUdpDriver<EchoMachine> driver(sockets, echo);
+  AsioDriver<EchoMachine> driver(sockets, echo);
   const auto r = driver.run_for([] { return false; }, 50ms);
   EXPECT_EQ(r, RunResult::deadline);
   io.stop();
@@ -121,12 +121,12 @@ TEST(AsioDriver, WildcardSocketReportsItsBoundEndpointAndSendsBySamePort) {
   EchoMachine echo;
   // Replies name a specific address: the driver falls back to the same-port socket.
   echo.reply_from = Endpoint{*IpAddress::parse("127.0.0.1"), wildcard.port};
-  AsioUdpDriver<EchoMachine> echo_driver(echo_sockets, echo);
+  AsioDriver<EchoMachine> echo_driver(echo_sockets, echo);
 
   UdpSocketSet client_sockets(io);
   const Endpoint local = client_sockets.bind(ep("127.0.0.1:0")).value();
   StunClient client(random_seed());
-  AsioUdpDriver<StunClient> client_driver(client_sockets, client);
+  AsioDriver<StunClient> client_driver(client_sockets, client);
   // The echo returns the request itself, which a client does not take as a response;
   // count what the client's socket received instead.
   (void)client.send_binding(client_driver.now(), local,
@@ -146,7 +146,7 @@ TEST(AsioDriver, UnroutableTransmitIsCounted) {
   UdpSocketSet sockets(io);
   (void)sockets.bind(ep("127.0.0.1:0")).value();
   StunClient client(random_seed());
-  AsioUdpDriver<StunClient> driver(sockets, client);
+  AsioDriver<StunClient> driver(sockets, client);
   // No socket is bound to port 9 on any address.
   (void)client.send_binding(driver.now(), ep("127.0.0.1:9"), ep("127.0.0.1:3478"));
   driver.pump();
@@ -175,14 +175,14 @@ TEST(AsioDriver, NatDiscoveryOnLoopbackFindsNoNat) {
   config.alternate_address = IpAddress::parse("127.0.0.2");
   config.alternate_port = ports->second;
   StunServer server(config);
-  AsioUdpDriver<StunServer> server_driver(server_sockets, server);
+  AsioDriver<StunServer> server_driver(server_sockets, server);
 
   UdpSocketSet sockets(io);
   traversal::DiscoveryOptions options;
   options.local = sockets.bind(ep("127.0.0.1:0")).value();
   options.server = Endpoint{*IpAddress::parse("127.0.0.1"), ports->first};
   traversal::NatDiscovery discovery(random_seed(), options);
-  AsioUdpDriver<traversal::NatDiscovery> driver(sockets, discovery);
+  AsioDriver<traversal::NatDiscovery> driver(sockets, discovery);
   discovery.start(driver.now());
   driver.pump();
 
@@ -202,7 +202,7 @@ TEST(AsioDriver, DestroyingTheDriverLeavesNoDanglingHandlers) {
   const Endpoint local = sockets.bind(ep("127.0.0.1:0")).value();
   {
     StunClient client(random_seed());
-    AsioUdpDriver<StunClient> driver(sockets, client);
+    AsioDriver<StunClient> driver(sockets, client);
     (void)client.send_binding(driver.now(), local, ep("127.0.0.1:9"));
     driver.pump();  // arms a timer, then the driver goes away
   }

@@ -54,8 +54,9 @@ int main(int argc, char** argv) {
 
   natsim::tools::ServeTurnOptions serve_turn;
   CLI::App* turn_cmd = serve_cmd->add_subcommand(
-      "turn", "TURN server (RFC 8656 over UDP, long-term credentials) until SIGINT/SIGTERM");
-  turn_cmd->add_option("--listen", serve_turn.listen, "Listening endpoint IP:PORT (UDP)")
+      "turn",
+      "TURN server (RFC 8656 over UDP and TCP, long-term credentials) until SIGINT/SIGTERM");
+  turn_cmd->add_option("--listen", serve_turn.listen, "Listening endpoint IP:PORT (UDP and TCP)")
       ->required();
   turn_cmd->add_option("--user", serve_turn.users, "NAME:PASSWORD (repeat for more users)")
       ->required();
@@ -75,8 +76,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   turn_cmd->add_option("--software", serve_turn.software, "SOFTWARE attribute (empty: none)")
       ->capture_default_str();
+  turn_cmd->add_flag(
+      "--no-tcp", [&serve_turn](std::int64_t) { serve_turn.tcp = false; },
+      "Do not accept TURN over TCP");
   turn_cmd->add_flag("--json-log", serve_turn.json_log,
-                     "Log every datagram and the final counters as JSON Lines on stderr");
+                     "Log every datagram or TCP frame and the final counters as JSON Lines on "
+                     "stderr");
 
   natsim::tools::ProbeOptions probe;
   CLI::App* probe_cmd = app.add_subcommand(
@@ -85,9 +90,10 @@ int main(int argc, char** argv) {
   natsim::tools::ProbeTurnOptions probe_turn;
   CLI::Option* turn_opt = probe_cmd->add_option(
       "--turn", probe_turn.server,
-      "Instead of --stun: test a TURN server IP:PORT (UDP): allocate, relay to "
-      "--peer, release");
+      "Instead of --stun: test a TURN server IP:PORT: allocate, relay to --peer, release");
   turn_opt->excludes(stun_opt);
+  probe_cmd->add_flag("--tcp", probe_turn.tcp, "With --turn: talk to the server over TCP")
+      ->needs(turn_opt);
   probe_cmd->add_option("--user", probe_turn.user, "With --turn: NAME:PASSWORD")->needs(turn_opt);
   probe_cmd->add_option("--realm", probe_turn.realm, "With --turn: the realm the server must use")
       ->needs(turn_opt);

@@ -168,7 +168,7 @@ int run_probe(const ProbeOptions& options) {
   }
 
   traversal::NatDiscovery discovery(io::random_seed(), discovery_options);
-  io::AsioUdpDriver<traversal::NatDiscovery> driver(sockets, discovery);
+  io::AsioDriver<traversal::NatDiscovery> driver(sockets, discovery);
   discovery.start(driver.now());
   driver.pump();
 

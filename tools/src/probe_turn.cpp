@@ -16,6 +16,7 @@
 #include "natsim/io/endpoint_conversion.hpp"
 #include "natsim/io/random_seed.hpp"
 #include "natsim/io/route_source.hpp"
+#include "natsim/io/tcp_stream_set.hpp"
 #include "natsim/traversal/stun_constants.hpp"
 #include "natsim/traversal/turn_client.hpp"
 
@@ -69,6 +70,7 @@ double ms_between(Steady::time_point a, Steady::time_point b) {
 
 struct Report {
   Endpoint server;
+  bool tcp = false;
   Endpoint local;
   std::optional<Endpoint> peer;
   std::optional<Allocated> allocation;
@@ -86,8 +88,9 @@ struct Report {
 // Runs the client on real sockets and hands its events to the probe one at a time.
 class Session {
  public:
-  Session(io::UdpSocketSet& sockets, TurnClient& client, Steady::time_point deadline)
-      : client_(client), driver_(sockets, client), deadline_(deadline) {
+  Session(io::UdpSocketSet& sockets, io::TcpStreamSet& streams, TurnClient& client,
+          Steady::time_point deadline)
+      : client_(client), driver_(sockets, client, &streams), deadline_(deadline) {
     driver_.on_event([this](const ClientEvent& e) { events_.push_back(e); });
   }
 
@@ -132,7 +135,7 @@ class Session {
 
  private:
   TurnClient& client_;
-  io::AsioUdpDriver<TurnClient> driver_;
+  io::AsioDriver<TurnClient> driver_;
   Steady::time_point deadline_;
   std::deque<ClientEvent> events_;
 };
@@ -181,6 +184,7 @@ nlohmann::ordered_json counters_json(const traversal::turn::TurnClientCounters& 
   j["malformed"] = c.malformed;
   j["unmatched"] = c.unmatched;
   j["foreign"] = c.foreign;
+  j["connection_lost"] = c.connection_lost;
   j["allocation_refreshes"] = c.allocation_refreshes;
   j["permission_refreshes"] = c.permission_refreshes;
   j["channel_refreshes"] = c.channel_refreshes;
@@ -201,6 +205,7 @@ nlohmann::ordered_json or_null(const std::optional<T>& v) {
 void print_json(const Report& r, const TurnClient& client, bool ok) {
   nlohmann::ordered_json j;
   j["server"] = r.server.to_string();
+  j["transport"] = r.tcp ? "tcp" : "udp";
   j["local"] = r.local.to_string();
   j["realm"] = client.realm().empty() ? nlohmann::ordered_json(nullptr)
                                       : nlohmann::ordered_json(client.realm());
@@ -246,7 +251,8 @@ void print_table(const Report& r, const TurnClient& client, bool ok) {
     std::snprintf(buf, sizeof buf, " (%.2f ms)", *ms);
     return std::string(buf);
   };
-  std::printf("natsim probe: TURN (RFC 8656, UDP) against %s\n", r.server.to_string().c_str());
+  std::printf("natsim probe: TURN (RFC 8656, %s) against %s\n", r.tcp ? "TCP" : "UDP",
+              r.server.to_string().c_str());
   show("local", r.local.to_string());
   show("realm", client.realm().empty() ? "-" : client.realm());
   show("password algorithm",
@@ -306,26 +312,49 @@ int run_probe_turn(const ProbeTurnOptions& options) {
     }
     local.address = *source;
   }
+  const auto started = Steady::now();
+  const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : kDefaultTimeoutMs;
+  const auto deadline =
+      started + std::chrono::milliseconds(timeout_ms) + std::chrono::milliseconds(options.hold_ms);
   io::UdpSocketSet sockets(io);
-  const auto bound = sockets.bind(local);
-  if (!bound)
-    return usage_error("cannot bind " + local.to_string() + ": " + bound.error().message());
+  io::TcpStreamSet streams(io);
+  Endpoint bound;
+  if (options.tcp) {
+    // The connection's local port is the kernel's: --local's port is ignored over TCP.
+    std::optional<boost::system::result<Endpoint>> connected;
+    streams.connect(*server, [&connected](boost::system::result<Endpoint> l) { connected = l; });
+    while (!connected && !io.stopped() && Steady::now() < deadline)
+      io.run_one_until(deadline);
+    if (!connected) {
+      std::fprintf(stderr, "natsim probe: timed out connecting to %s over TCP\n",
+                   server->to_string().c_str());
+      return 1;
+    }
+    if (!*connected) {
+      std::fprintf(stderr, "natsim probe: cannot connect to %s over TCP: %s\n",
+                   server->to_string().c_str(), connected->error().message().c_str());
+      return 1;
+    }
+    bound = connected->value();
+  } else {
+    const auto b = sockets.bind(local);
+    if (!b) return usage_error("cannot bind " + local.to_string() + ": " + b.error().message());
+    bound = *b;
+  }
 
   traversal::turn::ClientConfig config;
-  config.local = *bound;
+  config.local = bound;
   config.server = *server;
+  config.transport = options.tcp ? traversal::Transport::tcp : traversal::Transport::udp;
   config.username = options.user.substr(0, colon);
   config.password = options.user.substr(colon + 1);
   TurnClient client(io::random_seed(), config);
 
-  const auto started = Steady::now();
-  const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : kDefaultTimeoutMs;
-  Session s(
-      sockets, client,
-      started + std::chrono::milliseconds(timeout_ms) + std::chrono::milliseconds(options.hold_ms));
+  Session s(sockets, streams, client, deadline);
   Report r;
   r.server = *server;
-  r.local = *bound;
+  r.tcp = options.tcp;
+  r.local = bound;
   r.peer = peer;
   const auto fail = [&r](std::string message) { r.errors.push_back(std::move(message)); };
   const auto timed_out = [&](const char* what) {

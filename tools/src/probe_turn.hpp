@@ -4,7 +4,8 @@
 namespace natsim::tools {
 
 struct ProbeTurnOptions {
-  std::string server;  // --turn IP:PORT of a TURN server (UDP)
+  std::string server;  // --turn IP:PORT of a TURN server
+  bool tcp = false;    // --tcp: to the server over TCP (else UDP); peers are always UDP
   std::string user;    // --user NAME:PASSWORD (long-term credentials)
   std::string realm;   // --realm: the realm the server must announce (empty: any)
   std::string peer;    // --peer IP:PORT: a UDP echo peer to relay through (empty: none)
@@ -15,7 +16,8 @@ struct ProbeTurnOptions {
 };
 
 // `natsim probe --turn`: allocates a relayed address on a real TURN server (RFC 8656
-// over UDP, long-term credentials), and with --peer creates a permission, sends a
+// over UDP, or TCP with --tcp; long-term credentials), and with --peer creates a
+// permission, sends a
 // datagram as a Send indication, binds a channel and sends one as ChannelData, expecting
 // each echoed back through the relay; then releases the allocation. --hold-ms keeps the
 // allocation (and its refreshes, nonce renewals) running in between.

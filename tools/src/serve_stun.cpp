@@ -120,7 +120,7 @@ int serve_stun(const ServeStunOptions& options) {
     server.emplace(config);
   }
 
-  io::AsioUdpDriver<StunServer> driver(sockets, *server);
+  io::AsioDriver<StunServer> driver(sockets, *server);
   if (options.json_log) {
     sockets.on_traffic([&driver](io::UdpSocketSet::Direction dir, const Endpoint& local,
                                  const Endpoint& remote, ByteView bytes) {

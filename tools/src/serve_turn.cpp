@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "natsim/io/asio_driver.hpp"
@@ -27,6 +28,8 @@ using traversal::turn::ServerConfig;
 using traversal::turn::TurnServer;
 
 constexpr std::uint32_t kMaxRelayPorts = 16384;
+// Below the usual 1024 open files, which also hold the relay sockets.
+constexpr std::size_t kMaxTcpConnections = 512;
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "natsim serve turn: %s\n", message.c_str());
@@ -98,7 +101,32 @@ std::string describe_turn(ByteView bytes) {
   return text;
 }
 
-nlohmann::ordered_json counters_json(const TurnServer& server, const io::SocketCounters& s) {
+// Cuts each TCP connection's byte stream (one per direction) into TURN frames for the
+// log, the way the server does.
+class StreamLog {
+ public:
+  template <class Line>
+  void add(bool in, const Endpoint& local, const Endpoint& remote, ByteView bytes, Line line) {
+    const Key key{in, local, remote};
+    auto& framer = framers_[key];
+    if (!framer.push(bytes)) {
+      line(bytes.size(), "not-turn-stream");
+      framers_.erase(key);
+      return;
+    }
+    while (auto frame = framer.next())
+      line(frame->size(), describe_turn(*frame));
+    // Only a partial frame needs remembering, so closed connections leave nothing behind.
+    if (framer.buffered() == 0) framers_.erase(key);
+  }
+
+ private:
+  using Key = std::tuple<bool, Endpoint, Endpoint>;
+  std::map<Key, traversal::turn::StreamFramer> framers_;
+};
+
+nlohmann::ordered_json counters_json(const TurnServer& server, const io::SocketCounters& s,
+                                     const io::StreamCounters& t) {
   const auto& c = server.counters();
   return {{"requests", c.requests},
           {"challenges", c.challenges},
@@ -106,6 +134,7 @@ nlohmann::ordered_json counters_json(const TurnServer& server, const io::SocketC
           {"auth_failures", c.auth_failures},
           {"allocations", c.allocations},
           {"allocations_expired", c.allocations_expired},
+          {"allocations_closed", c.allocations_closed},
           {"allocations_active", server.allocation_count()},
           {"quota_rejections", c.quota_rejections},
           {"capacity_rejections", c.capacity_rejections},
@@ -121,7 +150,13 @@ nlohmann::ordered_json counters_json(const TurnServer& server, const io::SocketC
           {"datagrams_sent", s.sent},
           {"send_errors", s.send_errors},
           {"receive_errors", s.receive_errors},
-          {"unroutable", s.unroutable}};
+          {"unroutable", s.unroutable},
+          {"tcp_accepted", t.accepted},
+          {"tcp_refused", t.refused},
+          {"tcp_closed", t.closed},
+          {"tcp_bytes_received", t.received_bytes},
+          {"tcp_bytes_sent", t.sent_bytes},
+          {"tcp_queue_overflows", t.queue_overflows}};
 }
 
 }  // namespace
@@ -224,22 +259,45 @@ int serve_turn(const ServeTurnOptions& options) {
     }
   }
 
-  io::AsioUdpDriver<TurnServer> driver(sockets, server);
+  // TURN over TCP on the same address and port (RFC 8656 §3.1).
+  io::TcpStreamSet streams(io, kMaxTcpConnections);
+  if (options.tcp) {
+    if (auto b = streams.listen(config.listen); !b) {
+      return usage_error("cannot listen on TCP " + config.listen.to_string() + ": " +
+                         b.error().message());
+    }
+  }
+
+  io::AsioDriver<TurnServer> driver(sockets, server, &streams);
+  StreamLog stream_log;
   if (options.json_log) {
     const Endpoint listen_endpoint = config.listen;
-    sockets.on_traffic([&driver, listen_endpoint](io::UdpSocketSet::Direction dir,
-                                                  const Endpoint& local, const Endpoint& remote,
-                                                  ByteView bytes) {
-      const bool client_side = local == listen_endpoint;
-      const nlohmann::ordered_json line = {
-          {"t_ms", static_cast<double>(to_ns(driver.now())) / 1e6},
-          {"dir", dir == io::UdpSocketSet::Direction::in ? "in" : "out"},
-          {"side", client_side ? "client" : "peer"},
-          {"local", local.to_string()},
-          {"remote", remote.to_string()},
-          {"size", bytes.size()},
-          {"turn", client_side ? describe_turn(bytes) : "peer-data"}};
+    const auto log = [&driver](const char* transport, bool in, const char* side,
+                               const Endpoint& local, const Endpoint& remote, std::size_t size,
+                               const std::string& what) {
+      const nlohmann::ordered_json line = {{"t_ms", static_cast<double>(to_ns(driver.now())) / 1e6},
+                                           {"dir", in ? "in" : "out"},
+                                           {"transport", transport},
+                                           {"side", side},
+                                           {"local", local.to_string()},
+                                           {"remote", remote.to_string()},
+                                           {"size", size},
+                                           {"turn", what}};
       std::fprintf(stderr, "%s\n", line.dump().c_str());
+    };
+    sockets.on_traffic([log, listen_endpoint](io::UdpSocketSet::Direction dir,
+                                              const Endpoint& local, const Endpoint& remote,
+                                              ByteView bytes) {
+      const bool client_side = local == listen_endpoint;
+      log("udp", dir == io::UdpSocketSet::Direction::in, client_side ? "client" : "peer", local,
+          remote, bytes.size(), client_side ? describe_turn(bytes) : "peer-data");
+    });
+    streams.on_traffic([log, &stream_log](io::TcpStreamSet::Direction dir, const Endpoint& local,
+                                          const Endpoint& remote, ByteView bytes) {
+      const bool in = dir == io::TcpStreamSet::Direction::in;
+      stream_log.add(in, local, remote, bytes, [&](std::size_t size, const std::string& what) {
+        log("tcp", in, "client", local, remote, size, what);
+      });
     });
   }
 
@@ -253,7 +311,8 @@ int serve_turn(const ServeTurnOptions& options) {
   // Readiness: scripts wait for the "listening on" line, so it comes after every bind,
   // and everything is flushed.
   const std::uint32_t last = *first + *count - 1;
-  std::printf("listening on %s (TURN, UDP)\n", config.listen.to_string().c_str());
+  std::printf("listening on %s (TURN, %s)\n", config.listen.to_string().c_str(),
+              options.tcp ? "UDP and TCP" : "UDP");
   std::printf("relay addresses %s ports %u-%u (%u)\n", relay_ip.to_string().c_str(), *first, last,
               *count);
   std::printf("realm \"%s\", users: %s, at most %u allocations per user\n", config.realm.c_str(),
@@ -263,14 +322,12 @@ int serve_turn(const ServeTurnOptions& options) {
     denied += " " + p.to_string();
   std::printf("denied peers:%s%s\n", denied.c_str(),
               options.allow_loopback_peers ? " (loopback peers allowed)" : "");
-  std::printf(
-      "natsim TURN server (RFC 8656 over UDP, long-term credentials); SIGINT or "
-      "SIGTERM stops it\n");
+  std::printf("natsim TURN server (RFC 8656, long-term credentials); SIGINT or SIGTERM stops it\n");
   std::fflush(stdout);
 
   io.run();
 
-  const auto counters = counters_json(server, sockets.counters());
+  const auto counters = counters_json(server, sockets.counters(), streams.counters());
   if (options.json_log) {
     const nlohmann::ordered_json line = {
         {"event", "stopped"}, {"signal", stop_signal}, {"counters", counters}};

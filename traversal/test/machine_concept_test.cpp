@@ -1,5 +1,5 @@
 // Compile-time check: every protocol engine has the sans-I/O machine shape that both
-// drivers (scenarios::SimDriver and io::AsioUdpDriver) rely on.
+// drivers (scenarios::SimDriver and io::AsioDriver) rely on.
 #include <gtest/gtest.h>
 
 #include "natsim/traversal/machine.hpp"

@@ -1,12 +1,17 @@
 #pragma once
-// Runs a sans-I/O protocol machine (traversal::ProtocolMachine) on real UDP sockets with
+// Runs a sans-I/O protocol machine (traversal::ProtocolMachine) on real sockets with
 // Boost.Asio — the real-network twin of scenarios::SimDriver:
 //
 //   datagram on any socket of the set -> machine.handle_datagram(now, local, remote, bytes)
+//   bytes on a TCP connection         -> machine.handle_stream(now, local, remote, bytes)
+//   a TCP connection ended            -> machine.handle_stream_closed(now, local, remote)
 //   steady_timer at poll_timeout()    -> machine.handle_timeout(now)
 //   after every input (and after pump() following a command): traversal::pump() sends
-//   each Transmit from the socket bound to Transmit.local (exact match, else the same
-//   port) and hands each event to the on_event callback.
+//   each UDP Transmit from the socket bound to Transmit.local (exact match, else the same
+//   port), writes each TCP one to its connection (closing it when asked), and hands each
+//   event to the on_event callback.
+//
+// TCP is optional: pass a TcpStreamSet (listening or connected) for a StreamMachine.
 //
 // `now` is a natsim::TimePoint on std::chrono::steady_clock whose epoch is the driver's
 // construction. Give machines commands with driver.now(), then call driver.pump().
@@ -24,6 +29,7 @@
 #include <vector>
 
 #include "natsim/io/real_clock.hpp"
+#include "natsim/io/tcp_stream_set.hpp"
 #include "natsim/io/udp_socket_set.hpp"
 #include "natsim/traversal/machine.hpp"
 
@@ -68,29 +74,47 @@ class AsioDriverCore {
 };
 
 template <traversal::ProtocolMachine M>
-class AsioUdpDriver {
+class AsioDriver {
  public:
   using Event = std::decay_t<decltype(*std::declval<M&>().poll_event())>;
   using Deadline = AsioDriverCore::Deadline;
 
-  // `sockets` and `machine` must outlive the driver. The driver takes over the set's
-  // receive callback.
-  AsioUdpDriver(UdpSocketSet& sockets, M& machine)
+  // `sockets`, `machine` and `streams` must outlive the driver. The driver takes over the
+  // sets' receive (and closed) callbacks.
+  AsioDriver(UdpSocketSet& sockets, M& machine, TcpStreamSet* streams = nullptr)
       : core_(sockets,
               [this] {
                 machine_.handle_timeout(core_.now());
                 pump();
               }),
         machine_(machine),
+        streams_(streams),
         buffer_(65536) {
     sockets.on_receive([this](const Endpoint& local, const Endpoint& remote, ByteView bytes) {
       machine_.handle_datagram(core_.now(), local, remote, bytes);
       pump();
     });
+    if constexpr (traversal::StreamMachine<M>) {
+      if (streams_ == nullptr) return;
+      streams_->on_receive([this](const Endpoint& local, const Endpoint& remote, ByteView bytes) {
+        machine_.handle_stream(core_.now(), local, remote, bytes);
+        pump();
+      });
+      streams_->on_closed([this](const Endpoint& local, const Endpoint& remote) {
+        machine_.handle_stream_closed(core_.now(), local, remote);
+        pump();
+      });
+    }
   }
-  AsioUdpDriver(const AsioUdpDriver&) = delete;
-  AsioUdpDriver& operator=(const AsioUdpDriver&) = delete;
-  ~AsioUdpDriver() { core_.sockets().on_receive(nullptr); }
+  AsioDriver(const AsioDriver&) = delete;
+  AsioDriver& operator=(const AsioDriver&) = delete;
+  ~AsioDriver() {
+    core_.sockets().on_receive(nullptr);
+    if (streams_ != nullptr) {
+      streams_->on_receive(nullptr);
+      streams_->on_closed(nullptr);
+    }
+  }
 
   void on_event(std::function<void(const Event&)> handler) { on_event_ = std::move(handler); }
 
@@ -98,7 +122,7 @@ class AsioUdpDriver {
   [[nodiscard]] const RealClock& clock() const { return core_.clock(); }
   [[nodiscard]] UdpSocketSet& sockets() const { return core_.sockets(); }
   [[nodiscard]] std::uint64_t events() const { return events_; }
-  // Transmits that found no socket or that the kernel refused.
+  // Transmits that found no socket or connection, or that the kernel refused.
   [[nodiscard]] std::uint64_t send_failures() const { return send_failures_; }
 
   // Drains transmits and events and re-arms the timer. Call after giving the machine a
@@ -107,10 +131,16 @@ class AsioUdpDriver {
     const auto deadline = traversal::pump(
         machine_, MutableByteView(buffer_),
         [this](const traversal::Transmit& t, ByteView bytes) {
-          if (t.transport != traversal::Transport::udp ||
-              !core_.sockets().send(t.local, t.remote, bytes)) {
-            ++send_failures_;
+          if (t.transport == traversal::Transport::udp) {
+            if (!core_.sockets().send(t.local, t.remote, bytes)) ++send_failures_;
+            return;
           }
+          if (streams_ == nullptr) {
+            ++send_failures_;
+            return;
+          }
+          if (t.size > 0 && !streams_->send(t.local, t.remote, bytes)) ++send_failures_;
+          if (t.close) streams_->close(t.local, t.remote);
         },
         [this](const Event& e) {
           ++events_;
@@ -139,6 +169,7 @@ class AsioUdpDriver {
  private:
   AsioDriverCore core_;
   M& machine_;
+  TcpStreamSet* streams_;
   std::vector<std::uint8_t> buffer_;
   std::function<void(const Event&)> on_event_;
   std::optional<Event> last_event_;

@@ -1,0 +1,132 @@
+#pragma once
+// A set of real TCP listeners and connections on an Asio io_context: the TCP twin of
+// UdpSocketSet. Bytes in go to one callback as (local, remote, bytes), one call per
+// completed read of up to 64 KiB (the caller frames the stream itself); bytes out are
+// copied into a per-connection queue and written in order, one write in flight at a time.
+//
+// A connection is named by (local, remote). An accepted connection's `local` is the
+// socket's own local endpoint, so a listener bound to a wildcard address (0.0.0.0 or ::)
+// reports the specific address the peer connected to; send() and close() also take the
+// listener's bound endpoint (any `local` of the same port and family) instead. A connected
+// one is named by its local endpoint (reported through `done`) and the `remote` given to
+// connect().
+//
+// Callbacks only ever run from handlers on the io_context, never from inside listen(),
+// connect(), send() or close(), and they may call into the set or destroy it. Sockets are
+// TCP_NODELAY. Single-threaded: run the io_context on one thread.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "natsim/base/bytes.hpp"
+#include "natsim/base/endpoint.hpp"
+
+namespace natsim::io {
+
+struct StreamCounters {
+  std::uint64_t accepted = 0;          // connections accepted from a listener
+  std::uint64_t connected = 0;         // connect() calls that established a connection
+  std::uint64_t connect_failures = 0;  // connect() calls that failed (reported through done)
+  std::uint64_t refused = 0;           // accepted over max_connections, then closed at once
+  std::uint64_t closed = 0;            // connections ended (each fires on_closed once)
+  std::uint64_t received_bytes = 0;    // bytes delivered to the receive callback
+  std::uint64_t sent_bytes = 0;        // bytes the kernel accepted
+  std::uint64_t send_errors = 0;       // a write failed (then the connection is closed)
+  std::uint64_t receive_errors = 0;    // a read failed other than by EOF, e.g. a reset (closed)
+  std::uint64_t accept_errors = 0;     // an accept failed (then re-armed)
+  std::uint64_t unroutable = 0;        // send() to no such connection, or to one closing
+  std::uint64_t queue_overflows = 0;   // send() beyond max_queued_bytes (the connection closed)
+};
+
+class TcpStreamSet {
+ public:
+  enum class Direction : std::uint8_t { in, out };
+  using Receive = std::function<void(const Endpoint& local, const Endpoint& remote, ByteView)>;
+  // A connection ended (see on_closed). A failed connect reports through Connected only.
+  using Closed = std::function<void(const Endpoint& local, const Endpoint& remote)>;
+  // Sees every read delivered and every write completed (for logs and captures).
+  using Tap =
+      std::function<void(Direction, const Endpoint& local, const Endpoint& remote, ByteView)>;
+  using Connected = std::function<void(boost::system::result<Endpoint> local)>;
+
+  explicit TcpStreamSet(boost::asio::io_context& io, std::size_t max_connections = 1024,
+                        std::size_t max_queued_bytes = 1 << 20);
+  TcpStreamSet(const TcpStreamSet&) = delete;
+  TcpStreamSet& operator=(const TcpStreamSet&) = delete;
+  // Closes the listeners and connections (abortively: queued bytes are dropped, on_closed
+  // does not fire); handlers still queued in the io_context do nothing.
+  ~TcpStreamSet();
+
+  // Listens (SO_REUSEADDR on, IPv6 v6-only) and accepts continuously. Returns the bound
+  // endpoint (port 0: the kernel picks one). A connection accepted while max_connections
+  // are open or connecting is closed at once (counted as refused, no on_closed).
+  boost::system::result<Endpoint> listen(const Endpoint& local);
+  // Connects asynchronously to `remote`; `done` gets the connection's local endpoint or the
+  // error (also when max_connections are already open or connecting: no_buffer_space).
+  // From then on the connection's bytes arrive through on_receive with local = that
+  // endpoint. A failed connect reports through `done` only, not on_closed.
+  void connect(const Endpoint& remote, Connected done);
+
+  // Bytes that arrive while no callback is set are dropped (not counted as received).
+  void on_receive(Receive callback) { receive_ = std::move(callback); }
+  // Fires once per accepted or connected connection when it ends: the peer closed or reset
+  // it, a write failed, the queue overflowed, or close() finished flushing.
+  void on_closed(Closed callback) { closed_ = std::move(callback); }
+  void on_traffic(Tap tap) { tap_ = std::move(tap); }
+
+  // Queues a copy of `bytes` on the connection (local, remote): `local` exactly, else any
+  // of the same port and address family (e.g. the wildcard listener's bound endpoint).
+  // False (counted) when there is no such connection, it is closing, or the queue would
+  // exceed max_queued_bytes — then the connection is closed: a peer that does not read
+  // must not grow our memory.
+  bool send(const Endpoint& local, const Endpoint& remote, ByteView bytes);
+  // Closes the connection once the queued bytes are written; on_closed then fires once.
+  // Bytes received meanwhile are dropped. Unknown connections are ignored.
+  void close(const Endpoint& local, const Endpoint& remote);
+
+  [[nodiscard]] std::vector<Endpoint> listen_endpoints() const;
+  // Established connections, including those flushing after close(); not pending connects.
+  [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
+  [[nodiscard]] boost::asio::io_context& context() const { return io_; }
+  [[nodiscard]] const StreamCounters& counters() const { return counters_; }
+
+ private:
+  struct Listener;
+  struct Connection;
+  using ConnectionPtr = std::shared_ptr<Connection>;
+
+  void start_accept(Listener& listener);
+  void adopt(boost::asio::ip::tcp::socket socket);
+  void start_read(const ConnectionPtr& connection);
+  void start_write(const ConnectionPtr& connection);
+  // Starts the next write, or finishes a closing connection whose queue is empty.
+  void pump_writes(const ConnectionPtr& connection);
+  // Ends a connection: closes the socket, forgets it and posts its on_closed.
+  void finish(ConnectionPtr connection);
+  [[nodiscard]] ConnectionPtr find(const Endpoint& local, const Endpoint& remote) const;
+  [[nodiscard]] bool full() const;
+
+  boost::asio::io_context& io_;
+  std::size_t max_connections_;
+  std::size_t max_queued_bytes_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  // Established connections by remote endpoint; handlers hold their own references, so a
+  // connection erased here stays valid until its last handler has run.
+  std::unordered_multimap<Endpoint, ConnectionPtr> connections_;
+  std::vector<ConnectionPtr> connecting_;
+  Receive receive_;
+  Closed closed_;
+  Tap tap_;
+  StreamCounters counters_;
+  // Handlers hold a weak reference: once the set is gone they return untouched.
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+};
+
+}  // namespace natsim::io
