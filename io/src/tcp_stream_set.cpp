@@ -5,7 +5,9 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <deque>
 
 #include "natsim/io/endpoint_conversion.hpp"
@@ -14,11 +16,19 @@ namespace natsim::io {
 
 namespace {
 constexpr std::size_t kReadBuffer = 65536;  // one read delivers at most this much
+// After an accept error that is about us (out of descriptors, buffers), wait before the
+// next accept instead of spinning on the same error.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+
+bool peer_side(const boost::system::error_code& ec) {
+  return ec == boost::asio::error::connection_aborted || ec == boost::asio::error::connection_reset;
 }
+}  // namespace
 
 struct TcpStreamSet::Listener {
-  explicit Listener(boost::asio::io_context& io) : acceptor(io) {}
+  explicit Listener(boost::asio::io_context& io) : acceptor(io), backoff(io) {}
   boost::asio::ip::tcp::acceptor acceptor;
+  boost::asio::steady_timer backoff;
   Endpoint local;
 };
 
@@ -42,8 +52,10 @@ TcpStreamSet::TcpStreamSet(boost::asio::io_context& io, std::size_t max_connecti
 TcpStreamSet::~TcpStreamSet() {
   alive_.reset();
   boost::system::error_code ignored;
-  for (auto& listener : listeners_)
+  for (auto& listener : listeners_) {
     listener->acceptor.close(ignored);
+    listener->backoff.cancel();
+  }
   for (auto& entry : connections_)
     entry.second->socket.close(ignored);
   for (auto& connection : connecting_)
@@ -91,11 +103,19 @@ void TcpStreamSet::start_accept(Listener& listener) {
       [this, &listener, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec,
                                                              boost::asio::ip::tcp::socket socket) {
         if (alive.expired() || ec == boost::asio::error::operation_aborted) return;
-        if (ec) {
-          // E.g. the peer reset the connection while it was queued, or out of descriptors.
-          ++counters_.accept_errors;
-        } else {
+        if (!ec) {
           adopt(std::move(socket));
+        } else if (!peer_side(ec)) {
+          ++counters_.accept_errors;
+          listener.backoff.expires_after(kAcceptBackoff);
+          listener.backoff.async_wait(
+              [this, &listener, alive](const boost::system::error_code& wait_ec) {
+                if (alive.expired() || wait_ec == boost::asio::error::operation_aborted) return;
+                start_accept(listener);
+              });
+          return;
+        } else {
+          ++counters_.accept_errors;  // the peer reset the connection while it was queued
         }
         start_accept(listener);
       });
