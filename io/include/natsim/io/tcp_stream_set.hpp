@@ -40,8 +40,8 @@ struct StreamCounters {
   std::uint64_t sent_bytes = 0;        // bytes the kernel accepted
   std::uint64_t send_errors = 0;       // a write failed (then the connection is closed)
   std::uint64_t receive_errors = 0;    // a read failed other than by EOF, e.g. a reset (closed)
-  std::uint64_t accept_errors =
-      0;  // an accept failed (re-armed, after 100 ms unless the peer caused it)
+  // An accept failed; accepting resumes at once when the peer caused it, else in 100 ms.
+  std::uint64_t accept_errors = 0;
   std::uint64_t unroutable = 0;       // send() to no such connection, or to one closing
   std::uint64_t queue_overflows = 0;  // send() beyond max_queued_bytes (the connection closed)
 };
