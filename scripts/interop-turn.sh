@@ -10,9 +10,12 @@
 #       allocate (401 → long-term credentials), CreatePermission, a datagram out as a Send
 #       indication and back as a Data indication, ChannelBind, a datagram out and back as
 #       ChannelData, Refresh LIFETIME 0.
+#   Then the same over TCP (--tcp; coturn listens on TCP on the same port, peers stay UDP):
+#   "transport": "tcp", no retransmissions, and coturn's log shows the TCP connection from
+#   the probe's local endpoint, its session's requests and relayed datagrams, and its close.
 #   Then: the same with --stale-nonce=1 on the server and --hold-ms (438 Stale Nonce is
-#   answered with the new NONCE), a wrong password (exit 1, 401), the table output and
-#   usage errors (exit 2).
+#   answered with the new NONCE), a wrong password (exit 1, 401), the table output (UDP
+#   and TCP) and usage errors (exit 2).
 #
 # And the reverse pairing: coturn's client turnutils_uclient against `natsim serve turn`
 # (traversal/turn_server on real sockets, --json-log), on 127.0.0.1 with a 300-port relay
@@ -23,12 +26,21 @@
 #       natsim's range, natsim's counters: allocations >= 1, relayed >= 10 each way.
 #   Without --allow-loopback-peers the loopback peer is refused (403, natsim counts
 #   forbidden). The same uclient run against coturn is the control.
+#   Over TCP (uclient -t: TURN over TCP to natsim's listening port, UDP to the peer), the
+#   same -s -c and -c runs (the ChannelData one with -l 101: 105-byte frames, padded to
+#   108 both ways over TCP, 101 bytes to the peer): 10 of 10 relayed, 0 lost; natsim's
+#   counters tcp_accepted >= 1 (every connection closed once uclient exits), relayed >= 10
+#   each way, allocations_closed >= 1 (uclient leaves an allocation to its connection's
+#   close), nothing malformed; its JSON log has "transport":"tcp" Send indications in and
+#   Data indications out, ChannelData both ways. uclient -t -c against coturn is the
+#   control.
 #   Known gaps of natsim's server (printed as "KNOWN GAP", counted apart, not failures):
 #   uclient picks channel numbers in RFC 5766's 0x4000-0x7FFF, natsim accepts RFC 8656's
 #   0x4000-0x4FFF only (the ChannelData run is repeated until uclient's two random channels
 #   fall in that range); EVEN-PORT with the R bit gets no RESERVATION-TOKEN and a
-#   RESERVATION-TOKEN is not checked; REQUESTED-ADDRESS-FAMILY IPv6 gets an IPv4 relay
-#   instead of 440.
+#   RESERVATION-TOKEN is not checked. The ChannelData retries are the same over UDP and
+#   over TCP. REQUESTED-ADDRESS-FAMILY IPv6 must get 440 (an IPv4 relay instead, as natsim
+#   once answered, is reported as a known gap).
 #
 # Usage: scripts/interop-turn.sh [PATH/TO/natsim]     (default build/release/tools/natsim)
 # Prints PASS/FAIL per check (and KNOWN GAP lines) and ends with "N passed, M failed";
@@ -298,6 +310,59 @@ if start_coturn turnserver; then
   check "coturn: relayed 2 datagrams to the peer and 2 back (peer usage rp=2 sp=2)" \
     has "$TMP/turnserver.log" 'peer usage: realm=<example.org>, username=<alice>, rp=2, rb=[0-9]+, sp=2,'
 
+  # a2) the same over TCP: coturn accepts TURN over TCP on the listening port.
+  rc=0
+  timeout 40 "$NATSIM" probe --turn "127.0.0.1:$P" --tcp --user alice:secret --realm example.org \
+    --peer "127.0.0.1:$PEER" --json >"$TMP/probe-tcp.json" 2>"$TMP/probe-tcp.err" || rc=$?
+  sed 's/^/    /' "$TMP/probe-tcp.json"
+  check "natsim probe --turn --tcp vs coturn: exit 0 (got $rc)" eq "$rc" 0
+  if json "$TMP/probe-tcp.json" "transport;$FIELDS"; then
+    check "TCP: JSON parses, transport tcp, ok = true, no errors (got $J_transport, $J_ok)" \
+      bash -c '[ "$1" = tcp ] && [ "$2" = true ] && [[ $3 =~ ^\[\ *\]$ ]]' _ "$J_transport" "$J_ok" \
+      "$J_errors"
+    check "TCP: relayed address 127.0.0.1:<port in coturn's relay range $RELAY_MIN-$RELAY_MAX> (got $J_relayed)" \
+      in_relay_range "$J_relayed"
+    check "TCP: XOR-MAPPED-ADDRESS = the connection's local endpoint ($J_mapped)" eq "$J_mapped" "$J_local"
+    check "TCP: CreatePermission succeeded; ChannelBind gave channel 0x4000 (got $J_permission, $J_channel)" \
+      bash -c '[ "$1" = true ] && [ "$2" = 16384 ]' _ "$J_permission" "$J_channel"
+    check "TCP: echo via Send/Data indications and via ChannelData (got $J_send_indication_echo, $J_channel_data_echo)" \
+      bash -c '[ "$1" = true ] && [ "$2" = true ]' _ "$J_send_indication_echo" "$J_channel_data_echo"
+    check "TCP: released (Refresh LIFETIME 0) (got $J_released)" eq "$J_released" true
+    check "TCP: one 401 challenge, no retransmissions, nothing malformed, unmatched or lost (retransmissions=$(counter retransmissions) malformed=$(counter malformed) connection_lost=$(counter connection_lost))" \
+      bash -c '[ "$1" = 1 ] && [ "$2" = 0 ] && [ "$3" = 0 ] && [ "$4" = 0 ] && [ "$5" = 0 ] &&
+               [ "$6" = 0 ]' _ "$(counter unauthenticated)" "$(counter retransmissions)" \
+      "$(counter malformed)" "$(counter unmatched)" "$(counter bad_integrity)" \
+      "$(counter connection_lost)"
+    # coturn's account: the connection from the probe's endpoint, then the session that
+    # names it as remote when it closes (written after the probe's close).
+    tcp_sid=
+    for i in $(seq 1 30); do
+      tcp_sid=$(sed -n "s/.*session \([0-9]*\): closed .* remote $J_local, reason: TCP connection closed by client.*/\1/p" \
+        "$TMP/turnserver.log" | head -1)
+      [ -n "$tcp_sid" ] && break
+      sleep 0.1
+    done
+    check "coturn: TCP connection from the probe's $J_local, closed by the client (session ${tcp_sid:-?})" \
+      bash -c '[ -n "$2" ] && grep -q "tcp or tls connected to: $1\$" "$3"' _ "$J_local" "$tcp_sid" \
+      "$TMP/turnserver.log"
+    check "coturn: that TCP session: ALLOCATE, CREATE_PERMISSION, CHANNEL_BIND processed, released, rp=2 sp=2 with the peer" \
+      all_of "$TMP/turnserver.log" \
+      "session ${tcp_sid:-none}: realm <example.org> user <alice>: incoming packet ALLOCATE processed, success" \
+      "session ${tcp_sid:-none}: realm <example.org> user <alice>: incoming packet CREATE_PERMISSION processed, success" \
+      "session ${tcp_sid:-none}: realm <example.org> user <alice>: incoming packet CHANNEL_BIND processed, success" \
+      "session ${tcp_sid:-none}: refreshed, realm=<example.org>, username=<alice>, lifetime=0" \
+      "session ${tcp_sid:-none}: peer usage: realm=<example.org>, username=<alice>, rp=2, rb=[0-9]+, sp=2,"
+  else
+    check "natsim probe --turn --tcp vs coturn: JSON parses ($(tr -s ' \n' ' ' <"$TMP/fields.err" | head -c 160))" false
+  fi
+  rc=0
+  timeout 40 "$NATSIM" probe --turn "127.0.0.1:$P" --tcp --user alice:secret --peer "127.0.0.1:$PEER" \
+    >"$TMP/probe-tcp.txt" 2>&1 || rc=$?
+  check "natsim probe --turn --tcp (table): exit 0, 'TURN (RFC 8656, TCP)', both echoes 'yes', 'result ok'" \
+    bash -c '[ "$1" = 0 ] && grep -q "^natsim probe: TURN (RFC 8656, TCP) against 127\.0\.0\.1:$3\$" "$2" &&
+             grep -Eq "^  echo via Send/Data +yes" "$2" && grep -Eq "^  echo via ChannelData +yes" "$2" &&
+             grep -Eq "^  result +ok$" "$2"' _ "$rc" "$TMP/probe-tcp.txt" "$P"
+
   # The human table.
   rc=0
   timeout 40 "$NATSIM" probe --turn "127.0.0.1:$P" --user alice:secret --peer "127.0.0.1:$PEER" \
@@ -332,6 +397,14 @@ if start_coturn turnserver; then
   check "control: turnutils_uclient -c vs coturn: exit 0, 10 sent, 10 received, 0 lost (exit $rc)" \
     bash -c '[ "$1" = 0 ] && grep -q "tot_send_msgs=10, tot_recv_msgs=10" "$2" &&
              grep -q "Total lost packets 0 (" "$2"' _ "$rc" "$TMP/uclient-coturn.txt"
+  # The same over TCP (-t), with the 101-byte messages of d5.
+  rc=0
+  timeout 30 turnutils_uclient -v -t -c -l 101 -p "$P" -u alice -w secret -e 127.0.0.1 -r "$PEER" \
+    -n 10 127.0.0.1 >"$TMP/uclient-coturn-tcp.txt" 2>&1 || rc=$?
+  grep -E 'tot_send_msgs=[0-9]+, tot_recv|Total lost' "$TMP/uclient-coturn-tcp.txt" | sed 's/^/    /'
+  check "control: turnutils_uclient -t -c -l 101 vs coturn: exit 0, 10 sent, 10 received, 0 lost (exit $rc)" \
+    bash -c '[ "$1" = 0 ] && grep -q "tot_send_msgs=10, tot_recv_msgs=10" "$2" &&
+             grep -q "Total lost packets 0 (" "$2"' _ "$rc" "$TMP/uclient-coturn-tcp.txt"
 
   stop_pid "$TURN_PID"
 else
@@ -428,13 +501,50 @@ ncounter() { # ncounter NAME FIELD: a counter natsim printed at exit
 }
 # answers NAME: each client request natsim logged, with its answer:
 #   "channel-bind request peer 127.0.0.1:P channel 0x4ae5 => channel-bind success"
+# An answer goes with the oldest unanswered request of its method from the same client
+# endpoint (over TCP uclient sends CreatePermission and ChannelBind before either answer).
 answers() {
   awk '/"side":"client"/ {
     match($0, /"remote":"[^"]*"/); r = substr($0, RSTART + 10, RLENGTH - 11)
     match($0, /"turn":"[^"]*"/); t = substr($0, RSTART + 8, RLENGTH - 9)
-    if ($0 ~ /"dir":"in"/ && t ~ / request/) req[r] = t
-    else if ($0 ~ /"dir":"out"/ && t ~ / (success|error)/ && (r in req)) { print req[r] " => " t; delete req[r] }
+    m = t; sub(/ .*/, "", m); k = r " " m
+    n = tail[k] + 0; i = head[k] + 0
+    if ($0 ~ /"dir":"in"/ && t ~ / request/) { q[k, n] = t; tail[k] = n + 1 }
+    else if ($0 ~ /"dir":"out"/ && t ~ / (success|error)/ && i < n) {
+      print q[k, i] " => " t; delete q[k, i]; head[k] = i + 1
+    }
   }' "$TMP/$1.jsonl"
+}
+# log_has NAME TRANSPORT DIR TURN: natsim's JSON log has a line with that transport and
+# direction whose "turn" summary starts with TURN.
+log_has() {
+  awk -v t="\"transport\":\"$2\"" -v d="\"dir\":\"$3\"" -v s="\"turn\":\"$4" \
+    'index($0, t) && index($0, d) && index($0, s) { f = 1 } END { exit !f }' "$TMP/$1.jsonl"
+}
+# log_both NAME TRANSPORT IN OUT: log_has ... in IN and log_has ... out OUT
+log_both() { log_has "$1" "$2" in "$3" && log_has "$1" "$2" out "$4"; }
+# sizes NAME TRANSPORT DIR SIDE TURN: the distinct sizes of those JSON-log lines
+sizes() {
+  awk -v t="\"transport\":\"$2\"" -v d="\"dir\":\"$3\"" -v c="\"side\":\"$4\"" -v s="\"turn\":\"$5" \
+    'index($0, t) && index($0, d) && index($0, c) && index($0, s) && match($0, /"size":[0-9]+/) {
+       print substr($0, RSTART + 7, RLENGTH - 7) }' "$TMP/$1.jsonl" | sort -nu | paste -sd' '
+}
+# all_multiples_of_4 SIZES...: at least one size, each a multiple of 4
+all_multiples_of_4() {
+  local n
+  [ "$#" -ge 1 ] || return 1
+  for n in "$@"; do [ $((n % 4)) = 0 ] || return 1; done
+}
+# tcp_drained: wait (3 s at most) until no TCP connection to natsim's port NP is left
+# established or half-closed, so that its counters at exit include the clients' closes.
+tcp_drained() {
+  local i
+  command -v ss >/dev/null || return 0
+  for i in $(seq 1 30); do
+    ss -Htn state established state close-wait "( sport = :$NP )" 2>/dev/null | grep -q . || return 0
+    sleep 0.1
+  done
+  return 1
 }
 # uclient NAME FLAGS...: turnutils_uclient -v FLAGS against natsim (NP) and the echo peer;
 # sets UC_RC, output in NAME.txt.
@@ -477,31 +587,31 @@ counters_line() { # the counters the checks look at, for the PASS/FAIL line
 DENIED_DEFAULT='^denied peers: 0\.0\.0\.0/8 10\.0\.0\.0/8 127\.0\.0\.0/8 169\.254\.0\.0/16 172\.16\.0\.0/12 192\.168\.0\.0/16 ::1/128 fc00::/7 fe80::/10$'
 DENIED_LOOPBACK_OK='^denied peers: 0\.0\.0\.0/8 10\.0\.0\.0/8 169\.254\.0\.0/16 172\.16\.0\.0/12 192\.168\.0\.0/16 fc00::/7 fe80::/10 \(loopback peers allowed\)$'
 
-# d1) ChannelData. uclient binds two channels (to PEER+1, then PEER) with random numbers in
-#     0x4000-0x7FFF (RFC 5766); natsim follows RFC 8656 (0x4000-0x4FFF, else 400), so a
-#     run gets through with probability 1/16: repeat a run that stopped at exactly that.
+# channel_data_runs TRANSPORT NAME SERVE [UCLIENT FLAGS...]: uclient ChannelData runs (-c)
+#   against the natsim started as SERVE, output in NAME.txt. uclient binds two channels (to
+#   PEER+1, then PEER) with random numbers in 0x4000-0x7FFF (RFC 5766); natsim follows
+#   RFC 8656 (0x4000-0x4FFF, else 400), so a run gets through with probability 1/16: a run
+#   that stopped at exactly that is repeated (CD_MAX runs at most). Then the checks on
+#   uclient's output and on natsim's answers to the ChannelBinds (in its JSON log).
 CD_MAX=120
-if start_natsim serve-channel --allow-loopback-peers; then
-  check "natsim serve turn: --allow-loopback-peers leaves 127.0.0.0/8 and ::1 off the denied list" \
-    has "$TMP/serve-channel.out" "$DENIED_LOOPBACK_OK"
-  attempts=0
+channel_data_runs() {
+  local transport=$1 name=$2 serve=$3 attempts=0 accepted refused="" unexpected=0 ch code
+  shift 3
   while [ "$attempts" -lt "$CD_MAX" ]; do
     attempts=$((attempts + 1))
-    uclient uclient-channel -c -e 127.0.0.1 -r "$PEER"
+    uclient "$name" -c "$@" -e 127.0.0.1 -r "$PEER"
     [ "$UC_RC" = 0 ] && break
-    grep -q 'channel bind: error 400' "$TMP/uclient-channel.txt" || break
+    grep -q 'channel bind: error 400' "$TMP/$name.txt" || break
   done
-  show_uclient uclient-channel
-  check "uclient ChannelData vs natsim: exit 0 (got $UC_RC, run $attempts of at most $CD_MAX)" \
+  show_uclient "$name"
+  check "uclient ChannelData over $transport vs natsim: exit 0 (got $UC_RC, run $attempts of at most $CD_MAX)" \
     eq "$UC_RC" 0
-  check "uclient ChannelData vs natsim: relay addr in $NRELAY_MIN-$NRELAY_MAX, 10 sent, 10 received, 0 lost" \
-    uclient_ok uclient-channel 10
-  answers serve-channel >"$TMP/serve-channel.answers"
+  check "uclient ChannelData over $transport vs natsim: relay addr in $NRELAY_MIN-$NRELAY_MAX, 10 sent, 10 received, 0 lost" \
+    uclient_ok "$name" 10
+  answers "$serve" >"$TMP/$serve.answers"
   accepted=$(sed -n 's/^channel-bind request .* channel \(0x[0-9a-f]*\) => channel-bind success.*/\1/p' \
-    "$TMP/serve-channel.answers" | sort -u | paste -sd' ')
+    "$TMP/$serve.answers" | sort -u | paste -sd' ')
   # Every refusal must be the known one: 400 for a number above 0x4FFF.
-  refused=
-  unexpected=0
   while read -r ch code; do
     if [ "$code" = 400 ] && (((16#${ch#0x}) > 0x4FFF)); then
       refused+="${refused:+ }$ch"
@@ -509,14 +619,21 @@ if start_natsim serve-channel --allow-loopback-peers; then
       unexpected=$((unexpected + 1))
     fi
   done < <(sed -n 's/^channel-bind request .* channel \(0x[0-9a-f]*\) => channel-bind error \([0-9]*\).*/\1 \2/p' \
-    "$TMP/serve-channel.answers")
-  check "natsim accepted ChannelBind for 0x4000-0x4FFF ($accepted), refused only numbers above 0x4FFF, with 400" \
+    "$TMP/$serve.answers")
+  check "natsim ($transport) accepted ChannelBind for 0x4000-0x4FFF ($accepted), refused only numbers above 0x4FFF, with 400" \
     bash -c '[ -n "$1" ] && [ "$2" = 0 ]' _ "$accepted" "$unexpected"
   if [ -n "$refused" ]; then
-    known_gap "natsim's TURN server refused uclient's ChannelBind with 400 for channel numbers" \
-      "$refused (RFC 5766 0x4000-0x7FFF, RFC 8656 allows 0x4000-0x4FFF; coturn accepts" \
+    known_gap "natsim's TURN server refused uclient's ChannelBind over $transport with 400 for channel" \
+      "numbers $refused (RFC 5766 0x4000-0x7FFF, RFC 8656 allows 0x4000-0x4FFF; coturn accepts" \
       "them): $((attempts - 1)) of $attempts uclient runs stopped there"
   fi
+}
+
+# d1) ChannelData.
+if start_natsim serve-channel --allow-loopback-peers; then
+  check "natsim serve turn: --allow-loopback-peers leaves 127.0.0.0/8 and ::1 off the denied list" \
+    has "$TMP/serve-channel.out" "$DENIED_LOOPBACK_OK"
+  channel_data_runs UDP uclient-channel serve-channel
   stop_natsim serve-channel
   check "natsim counters (ChannelData): allocations >= 1, relayed >= 10 each way, none malformed ($(counters_line serve-channel))" \
     relayed_both_ways serve-channel 10
@@ -592,6 +709,77 @@ if start_natsim serve-extra --allow-loopback-peers; then
       grep -q 'family-ipv6 => allocate error 440' "$TMP/serve-extra.answers"
   fi
   stop_natsim serve-extra
+else
+  check "natsim serve turn starts on 127.0.0.1" false
+fi
+
+# d5) uclient over TCP (-t): TURN over TCP to natsim's listening port, UDP to the peer.
+# tcp_counters_line NAME: natsim's TCP counters at exit, for the PASS/FAIL lines.
+# tcp_checks NAME: at least one connection accepted and every one closed, no queue
+# overflow; allocations_closed >= 1 (uclient leaves one of its two allocations to the
+# close); allocations_active is printed only; the TCP byte counters match the log.
+tcp_counters_line() {
+  printf 'tcp_accepted=%s tcp_closed=%s tcp_refused=%s tcp_queue_overflows=%s allocations_closed=%s allocations_active=%s' \
+    "$(ncounter "$1" tcp_accepted)" "$(ncounter "$1" tcp_closed)" "$(ncounter "$1" tcp_refused)" \
+    "$(ncounter "$1" tcp_queue_overflows)" "$(ncounter "$1" allocations_closed)" \
+    "$(ncounter "$1" allocations_active)"
+}
+tcp_checks() {
+  local name=$1 accepted closed logged counted
+  accepted=$(ncounter "$name" tcp_accepted)
+  closed=$(ncounter "$name" tcp_closed)
+  check "natsim counters ($name): tcp_accepted >= 1, all closed, no queue overflow ($(tcp_counters_line "$name"))" \
+    bash -c '[ "${1:-0}" -ge 1 ] && [ "$1" = "$2" ] && [ "$3" = 0 ]' _ "$accepted" "$closed" \
+    "$(ncounter "$name" tcp_queue_overflows)"
+  check "natsim counters ($name): allocations_closed >= 1 after uclient closed its connections (got $(ncounter "$name" allocations_closed); allocations_active $(ncounter "$name" allocations_active))" \
+    bash -c '[ "${1:-0}" -ge 1 ]' _ "$(ncounter "$name" allocations_closed)"
+  # One JSON-log line per TCP frame, with its size: they add up to the byte counters.
+  logged=$(awk '/"transport":"tcp"/ && match($0, /"size":[0-9]+/) {
+      n = substr($0, RSTART + 7, RLENGTH - 7); if ($0 ~ /"dir":"in"/) i += n; else o += n }
+    END { printf "%d/%d", i, o }' "$TMP/$name.jsonl")
+  counted="$(ncounter "$name" tcp_bytes_received)/$(ncounter "$name" tcp_bytes_sent)"
+  check "natsim counters ($name): tcp_bytes_received/sent ($counted) = the TCP frames it logged ($logged)" \
+    eq "$counted" "$logged"
+}
+
+# d5a) Send and Data indications over TCP.
+if start_natsim serve-send-tcp --allow-loopback-peers; then
+  check "natsim serve turn: listening on 127.0.0.1:$NP for UDP and TCP" \
+    has "$TMP/serve-send-tcp.out" "^listening on 127\.0\.0\.1:$NP \(TURN, UDP and TCP\)$"
+  uclient uclient-send-tcp -t -s -c -e 127.0.0.1 -r "$PEER"
+  show_uclient uclient-send-tcp
+  check "uclient -t -s (Send/Data indications over TCP) vs natsim: exit 0 (got $UC_RC)" eq "$UC_RC" 0
+  check "uclient -t -s vs natsim: relay addr in $NRELAY_MIN-$NRELAY_MAX, 10 sent, 10 received, 0 lost" \
+    uclient_ok uclient-send-tcp 10
+  check "natsim answered uclient's CreatePermission over TCP for 127.0.0.1:$PEER with success" \
+    has <(answers serve-send-tcp) "^create-permission request peer 127\.0\.0\.1:$PEER => create-permission success"
+  check "uclient's TCP connections closed on natsim's side too (serve-send-tcp)" tcp_drained
+  stop_natsim serve-send-tcp
+  check "natsim counters (Send over TCP): allocations >= 1, relayed >= 10 each way, none malformed ($(counters_line serve-send-tcp))" \
+    relayed_both_ways serve-send-tcp 10
+  tcp_checks serve-send-tcp
+  check "natsim log: Send indications in and Data indications out, transport tcp" \
+    log_both serve-send-tcp tcp "send indication" "data indication"
+else
+  check "natsim serve turn starts on 127.0.0.1" false
+fi
+
+# d5b) ChannelData over TCP, 101-byte messages: the frames (4 + 101) are padded to 108.
+if start_natsim serve-channel-tcp --allow-loopback-peers; then
+  channel_data_runs TCP uclient-channel-tcp serve-channel-tcp -t -l 101
+  check "uclient's TCP connections closed on natsim's side too (serve-channel-tcp)" tcp_drained
+  stop_natsim serve-channel-tcp
+  check "natsim counters (ChannelData over TCP): allocations >= 1, relayed >= 10 each way, none malformed ($(counters_line serve-channel-tcp))" \
+    relayed_both_ways serve-channel-tcp 10
+  tcp_checks serve-channel-tcp
+  check "natsim log: ChannelData both ways, transport tcp" \
+    log_both serve-channel-tcp tcp "channel-data 0x4" "channel-data 0x4"
+  out_sizes=$(sizes serve-channel-tcp tcp out client "channel-data 0x4")
+  check "natsim pads ChannelData over TCP to 4 bytes: sizes out ($out_sizes) multiples of 4" \
+    all_multiples_of_4 $out_sizes
+  peer_sizes=$(sizes serve-channel-tcp udp out peer peer-data)
+  check "natsim relays uclient's 101 bytes without the padding (peer-data sizes out: $peer_sizes)" \
+    eq "$peer_sizes" 101
 else
   check "natsim serve turn starts on 127.0.0.1" false
 fi

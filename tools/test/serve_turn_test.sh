@@ -2,8 +2,10 @@
 # ctest cases for `natsim serve turn`, on loopback (127.0.0.1 only): natsim's own TURN
 # client (`natsim probe --turn`) against it. Every process started here is stopped by PID;
 # every client runs under `timeout`, so a case can fail but not hang.
-#   serve_turn_test.sh NATSIM CMAKE CASE      CASE: usage | relay | denied
-# The relay case needs an echo peer: /usr/bin/python3 (without it, it allocates only).
+#   serve_turn_test.sh NATSIM CMAKE CASE      CASE: usage | relay | denied | tcp
+# The relay and tcp cases need an echo peer: /usr/bin/python3 (without it, they allocate
+# only). The tcp case runs `natsim probe --turn --tcp` (TURN over TCP to the server, UDP to
+# the peer), then `serve turn --no-tcp`, which a TCP probe must find refused at once.
 set -euo pipefail
 
 NATSIM=$1
@@ -76,7 +78,7 @@ start_server() {
 stop_server() {
   kill -TERM "$SERVER_PID"
   SERVER_RC=0
-  timeout 5 tail --pid="$SERVER_PID" -f /dev/null || true
+  timeout 5 tail -s 0.1 --pid="$SERVER_PID" -f /dev/null || true
   wait "$SERVER_PID" || SERVER_RC=$?
   forget "$SERVER_PID"
 }
@@ -99,6 +101,22 @@ while True:
     sleep 0.1
   done
   return 1
+}
+
+# tcp_drained: wait (3 s at most) until no TCP connection to the server's port $P is left
+# established or half-closed, so the counters at exit include the client's close.
+tcp_drained() {
+  command -v ss >/dev/null || return 0
+  for _ in $(seq 1 30); do
+    ss -Htn state established state close-wait "( sport = :$P )" 2>/dev/null | grep -q . || return 0
+    sleep 0.1
+  done
+  return 1
+}
+# in_relay_range ENDPOINT: 127.0.0.1:<port in RELAY_MIN..RELAY_MAX>
+in_relay_range() {
+  [[ $1 =~ ^127\.0\.0\.1:([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge "$RELAY_MIN" ] &&
+    [ "${BASH_REMATCH[1]}" -le "$RELAY_MAX" ]
 }
 
 FIELDS="relayed;mapped;local;realm;permission;send_indication_echo;channel_data_echo;released;ok;errors"
@@ -173,6 +191,76 @@ case "$CASE" in
     expect "serve exits 0 (got $SERVER_RC)" test "$SERVER_RC" = 0
     expect "forbidden 1, nothing relayed" \
       test "$(counter forbidden)/$(counter relayed_to_peer)" = 1/0
+    ;;
+
+  tcp)
+    # TURN over TCP on the UDP listening port: the probe allocates, relays (UDP to the peer)
+    # and releases over one connection.
+    start_server --allow-loopback-peers --json-log || fail "natsim serve turn did not start"
+    expect "serve listens on UDP and TCP" \
+      grep -q "^listening on 127\.0\.0\.1:$P (TURN, UDP and TCP)$" "$TMP/serve.out"
+    peer_args=()
+    if [ -x "$PYTHON" ]; then
+      start_peer || fail "the echo peer did not start"
+      peer_args=(--peer "127.0.0.1:$PEER")
+    else
+      echo "note: no $PYTHON: allocation only, no relaying"
+    fi
+    rc=0
+    timeout 20 "$NATSIM" probe --turn "127.0.0.1:$P" --tcp --user alice:secret \
+      "${peer_args[@]}" --timeout-ms 10000 --json >"$TMP/probe.json" || rc=$?
+    expect "probe --turn --tcp exits 0 (got $rc)" test "$rc" = 0
+    fields "$TMP/probe.json" "transport;$FIELDS;counters"
+    expect "transport tcp (got $J_transport)" test "$J_transport" = tcp
+    expect "ok, no errors" bash -c '[ "$1" = true ] && [[ $2 =~ ^\[\ *\]$ ]]' _ "$J_ok" "$J_errors"
+    expect "relayed address in 127.0.0.1:$RELAY_MIN-$RELAY_MAX (got $J_relayed)" \
+      in_relay_range "$J_relayed"
+    expect "mapped ($J_mapped) == local ($J_local)" test "$J_mapped" = "$J_local"
+    expect "released" test "$J_released" = true
+    if [ -n "${PEER:-}" ]; then
+      expect "echo via Send/Data indications" test "$J_send_indication_echo" = true
+      expect "echo via ChannelData" test "$J_channel_data_echo" = true
+    fi
+    pcounter() { sed -n "s/.*\"$1\" *: *\([0-9]*\).*/\1/p" <<<"$J_counters" | head -1; }
+    expect "no retransmissions over TCP, connection not lost, nothing malformed" \
+      test "$(pcounter retransmissions)/$(pcounter connection_lost)/$(pcounter malformed)" = 0/0/0
+    expect "the probe's connection is closed on the server too" tcp_drained
+    stop_server
+    expect "serve exits 0 on SIGTERM (got $SERVER_RC)" test "$SERVER_RC" = 0
+    expect "one TCP connection accepted and closed (tcp_accepted 1, tcp_closed 1, got $(counter tcp_accepted)/$(counter tcp_closed))" \
+      test "$(counter tcp_accepted)/$(counter tcp_closed)" = 1/1
+    expect "one allocation, released (allocations 1, active 0, got $(counter allocations)/$(counter allocations_active))" \
+      test "$(counter allocations)/$(counter allocations_active)" = 1/0
+    if [ -n "${PEER:-}" ]; then
+      expect "relayed 2 datagrams each way (got $(counter relayed_to_peer)/$(counter relayed_to_client))" \
+        test "$(counter relayed_to_peer)/$(counter relayed_to_client)" = 2/2
+    fi
+    expect "nothing malformed, no TCP queue overflow" \
+      test "$(counter dropped_malformed)/$(counter tcp_queue_overflows)" = 0/0
+    expect "json-log has the Allocate success over TCP" \
+      grep -q '"transport":"tcp".*"turn":"allocate success relayed' "$TMP/serve.err"
+
+    # --no-tcp: UDP only; a TCP probe is refused at once (exit 1), UDP still allocates.
+    start_server --no-tcp || fail "natsim serve turn --no-tcp did not start"
+    expect "serve --no-tcp listens on UDP only" \
+      grep -q "^listening on 127\.0\.0\.1:$P (TURN, UDP)$" "$TMP/serve.out"
+    rc=0
+    started=$(date +%s%N)
+    timeout 20 "$NATSIM" probe --turn "127.0.0.1:$P" --tcp --user alice:secret \
+      --timeout-ms 10000 --json >"$TMP/refused.json" 2>"$TMP/refused.err" || rc=$?
+    elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+    expect "probe --tcp against --no-tcp exits 1 (got $rc)" test "$rc" = 1
+    expect "probe --tcp against --no-tcp fails at once: connection refused (${elapsed_ms} ms)" \
+      bash -c '[ "$1" -lt 5000 ] && grep -q "Connection refused" "$2"' _ "$elapsed_ms" \
+      "$TMP/refused.err"
+    rc=0
+    timeout 20 "$NATSIM" probe --turn "127.0.0.1:$P" --user alice:secret --timeout-ms 10000 \
+      --json >"$TMP/udp.json" || rc=$?
+    expect "probe over UDP against --no-tcp still allocates (exit $rc)" test "$rc" = 0
+    stop_server
+    expect "serve --no-tcp exits 0 (got $SERVER_RC)" test "$SERVER_RC" = 0
+    expect "serve --no-tcp accepted no TCP connection, one allocation" \
+      test "$(counter tcp_accepted)/$(counter allocations)" = 0/1
     ;;
 
   usage)
