@@ -148,7 +148,8 @@ void TcpStreamSet::adopt(boost::asio::ip::tcp::socket socket) {
   start_read(connection);
 }
 
-void TcpStreamSet::connect(const Endpoint& remote, Connected done) {
+void TcpStreamSet::connect(const Endpoint& remote, Connected done,
+                           const std::optional<Endpoint>& local) {
   const auto endpoint = to_asio_tcp(remote);
   auto connection = std::make_shared<Connection>(boost::asio::ip::tcp::socket(io_));
   connection->remote = remote;
@@ -157,6 +158,10 @@ void TcpStreamSet::connect(const Endpoint& remote, Connected done) {
     ec = boost::asio::error::no_buffer_space;
   } else {
     connection->socket.open(endpoint.protocol(), ec);
+  }
+  if (!ec && local) {
+    if (local->address.is_v6()) connection->socket.set_option(boost::asio::ip::v6_only(true), ec);
+    if (!ec) connection->socket.bind(to_asio_tcp(*local), ec);
   }
   if (ec) {
     ++counters_.connect_failures;
@@ -175,8 +180,8 @@ void TcpStreamSet::connect(const Endpoint& remote, Connected done) {
         if (alive.expired()) return;
         std::erase(connecting_, connection);
         boost::system::error_code failure = error;
-        boost::asio::ip::tcp::endpoint local;
-        if (!failure) local = connection->socket.local_endpoint(failure);
+        boost::asio::ip::tcp::endpoint bound;
+        if (!failure) bound = connection->socket.local_endpoint(failure);
         if (failure) {
           ++counters_.connect_failures;
           boost::system::error_code unused;
@@ -184,7 +189,7 @@ void TcpStreamSet::connect(const Endpoint& remote, Connected done) {
           done(failure);
           return;
         }
-        connection->local = from_asio(local);
+        connection->local = from_asio(bound);
         ++counters_.connected;
         connections_.emplace(connection->remote, connection);
         start_read(connection);

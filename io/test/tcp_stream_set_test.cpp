@@ -323,6 +323,39 @@ TEST(TcpStreamSet, ConnectToAPortNobodyListensOnReportsAnError) {
   EXPECT_TRUE(client_rec.closed.empty());  // a failed connect reports through done only
 }
 
+TEST(TcpStreamSet, ConnectFromAGivenLocalEndpoint) {
+  boost::asio::io_context io;
+  TcpStreamSet server(io);
+  const Endpoint listening = server.listen(ep("127.0.0.1:0")).value();
+  Recorder server_rec(server);
+  // A free port to connect from: bind one, note it, let it go.
+  boost::asio::ip::tcp::socket probe(io);
+  probe.open(boost::asio::ip::tcp::v4());
+  probe.bind(to_asio_tcp(ep("127.0.0.1:0")));
+  const Endpoint wanted = from_asio(probe.local_endpoint());
+  probe.close();
+
+  TcpStreamSet client(io);
+  std::optional<boost::system::result<Endpoint>> outcome;
+  client.connect(
+      listening, [&](boost::system::result<Endpoint> l) { outcome = l; }, wanted);
+  ASSERT_TRUE(run_until(io, [&] { return outcome.has_value(); }));
+  ASSERT_TRUE(outcome->has_value());
+  EXPECT_EQ(outcome->value(), wanted);
+  ASSERT_TRUE(client.send(wanted, listening, Bytes{1, 2, 3}));
+  ASSERT_TRUE(run_until(io, [&] { return server_rec.received.size() == 3; }));
+  EXPECT_EQ(server_rec.receivers.front().remote, wanted);
+
+  // An address this machine does not have fails through done, not on_closed.
+  outcome.reset();
+  client.connect(
+      listening, [&](boost::system::result<Endpoint> l) { outcome = l; }, ep("192.0.2.1:0"));
+  ASSERT_TRUE(run_until(io, [&] { return outcome.has_value(); }));
+  ASSERT_FALSE(outcome->has_value());
+  EXPECT_EQ(outcome->error(), boost::system::errc::address_not_available);
+  EXPECT_EQ(client.counters().connect_failures, 1u);
+}
+
 TEST(TcpStreamSet, ConnectionsOverTheLimitAreRefused) {
   boost::asio::io_context io;
   TcpStreamSet server(io, /*max_connections=*/1);

@@ -272,6 +272,17 @@ void print_table(const Report& r, const TurnClient& client, bool ok) {
     std::printf("  error: %s\n", e.c_str());
 }
 
+// Prints the report (JSON or table); the exit status: 0 when every step worked, else 1.
+int report(const Report& r, const TurnClient& client, bool ok, bool json) {
+  if (json) {
+    print_json(r, client, ok);
+  } else {
+    print_table(r, client, ok);
+  }
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int run_probe_turn(const ProbeTurnOptions& options) {
@@ -319,23 +330,22 @@ int run_probe_turn(const ProbeTurnOptions& options) {
   io::UdpSocketSet sockets(io);
   io::TcpStreamSet streams(io);
   Endpoint bound;
+  std::string connect_error;  // over TCP: why there is no connection to the server
   if (options.tcp) {
-    // The connection's local port is the kernel's: --local's port is ignored over TCP.
     std::optional<boost::system::result<Endpoint>> connected;
-    streams.connect(*server, [&connected](boost::system::result<Endpoint> l) { connected = l; });
+    streams.connect(
+        *server, [&connected](boost::system::result<Endpoint> l) { connected = l; }, local);
     while (!connected && !io.stopped() && Steady::now() < deadline)
       io.run_one_until(deadline);
     if (!connected) {
-      std::fprintf(stderr, "natsim probe: timed out connecting to %s over TCP\n",
-                   server->to_string().c_str());
-      return 1;
+      connect_error = "timed out (--timeout-ms " + std::to_string(timeout_ms) + ") connecting to " +
+                      server->to_string() + " over TCP";
+    } else if (!*connected) {
+      connect_error = "cannot connect to " + server->to_string() + " over TCP from " +
+                      local.to_string() + ": " + connected->error().message();
+    } else {
+      bound = connected->value();
     }
-    if (!*connected) {
-      std::fprintf(stderr, "natsim probe: cannot connect to %s over TCP: %s\n",
-                   server->to_string().c_str(), connected->error().message().c_str());
-      return 1;
-    }
-    bound = connected->value();
   } else {
     const auto b = sockets.bind(local);
     if (!b) return usage_error("cannot bind " + local.to_string() + ": " + b.error().message());
@@ -354,13 +364,18 @@ int run_probe_turn(const ProbeTurnOptions& options) {
   Report r;
   r.server = *server;
   r.tcp = options.tcp;
-  r.local = bound;
+  r.local = connect_error.empty() ? bound : local;
   r.peer = peer;
   const auto fail = [&r](std::string message) { r.errors.push_back(std::move(message)); };
   const auto timed_out = [&](const char* what) {
     fail(std::string("timed out (--timeout-ms ") + std::to_string(timeout_ms) + ") waiting for " +
          what);
   };
+  if (!connect_error.empty()) {
+    fail(connect_error);
+    r.elapsed_ms = ms_between(started, Steady::now());
+    return report(r, client, false, options.json);
+  }
 
   // 1. Allocate (401 → long-term credentials → Allocate again).
   client.allocate(s.now());
@@ -445,13 +460,7 @@ int run_probe_turn(const ProbeTurnOptions& options) {
   r.elapsed_ms = ms_between(started, Steady::now());
 
   const bool ok = r.errors.empty() && r.allocation.has_value() && r.released == true;
-  if (options.json) {
-    print_json(r, client, ok);
-  } else {
-    print_table(r, client, ok);
-  }
-  std::fflush(stdout);
-  return ok ? 0 : 1;
+  return report(r, client, ok, options.json);
 }
 
 }  // namespace natsim::tools

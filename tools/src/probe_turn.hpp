@@ -9,7 +9,7 @@ struct ProbeTurnOptions {
   std::string user;    // --user NAME:PASSWORD (long-term credentials)
   std::string realm;   // --realm: the realm the server must announce (empty: any)
   std::string peer;    // --peer IP:PORT: a UDP echo peer to relay through (empty: none)
-  std::string local;   // --local IP:PORT to use (empty: the address routed to the server)
+  std::string local;   // --local IP:PORT to use, UDP socket or TCP connection (empty: routed)
   int timeout_ms = 0;  // wall-clock limit for the whole probe (0: the default, 30 s)
   int hold_ms = 0;     // keep the allocation this long (refreshing it) before the channel
   bool json = false;   // a JSON object instead of the table

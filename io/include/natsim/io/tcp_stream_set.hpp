@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -73,7 +74,10 @@ class TcpStreamSet {
   // error (also when max_connections are already open or connecting: no_buffer_space).
   // From then on the connection's bytes arrive through on_receive with local = that
   // endpoint. A failed connect reports through `done` only, not on_closed.
-  void connect(const Endpoint& remote, Connected done);
+  // With `local`, the socket is bound to it first (port 0: any; a failed bind is reported
+  // through `done` like a failed connect).
+  void connect(const Endpoint& remote, Connected done,
+               const std::optional<Endpoint>& local = std::nullopt);
 
   // Bytes that arrive while no callback is set are dropped (not counted as received).
   void on_receive(Receive callback) { receive_ = std::move(callback); }
