@@ -17,90 +17,17 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NATSIM=${1:-$ROOT/build/release/tools/natsim}
 [[ $NATSIM == /* ]] || NATSIM=$PWD/$NATSIM
-JSON_FIELD=$ROOT/tools/test/json_field.cmake
 CMAKE=${CMAKE:-cmake}
 
-PASS=0
-FAIL=0
 PIDS=()
 TMP=$(mktemp -d /tmp/natsim-interop.XXXXXX)
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+# shellcheck source=lib/interop.sh
+source "$ROOT/scripts/lib/interop.sh"
 
-# alive = exists and is not a zombie
-alive() {
-  local st
-  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ -n "$st" ] && [ "$st" != Z ]
-}
-stop_pid() {
-  local pid=$1 i
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 30); do
-      alive "$pid" || break
-      sleep 0.1
-    done
-    alive "$pid" && kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$? i
-  trap - EXIT
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
-  if [ "$rc" != 0 ] || [ "${INTEROP_KEEP_LOGS:-0}" = 1 ]; then
-    log "logs kept in $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# check DESCRIPTION CMD...: run a test command, count and print PASS/FAIL
-check() {
-  local desc=$1
-  shift
-  if "$@"; then
-    PASS=$((PASS + 1))
-    log "PASS: $desc"
-  else
-    FAIL=$((FAIL + 1))
-    log "FAIL: $desc"
-  fi
-}
-has() { grep -Eq -- "$2" "$1"; }
-# all_of FILE REGEX...: every REGEX matches a line of FILE
-all_of() {
-  local file=$1 re
-  shift
-  for re in "$@"; do grep -Eq -- "$re" "$file" || return 1; done
-}
-eq() { [ "$1" = "$2" ]; }
-
-# json FILE a;b;c: sets J_a, J_b, J_c from a JSON object; returns 1 unless it parses
-json() {
-  local line
-  "$CMAKE" -DFILE="$1" -DFIELDS="$2" -P "$JSON_FIELD" >"$TMP/fields" 2>"$TMP/fields.err" || return 1
-  while IFS= read -r line; do printf -v "J_${line%%=*}" '%s' "${line#*=}"; done <"$TMP/fields"
-}
-
-port_free() {
-  command -v ss >/dev/null || return 0
-  ! ss -Hlnu "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hlnt "sport = :$1" 2>/dev/null | grep -q .
-}
 # A port P with P and P+1 free (UDP and TCP), above Linux's ephemeral range (to 60999)
 # and Vovida stun's random client ports (16384-32767).
-pick_pair() {
-  local p i
-  for i in $(seq 1 50); do
-    p=$((61000 + RANDOM % 4000))
-    port_free "$p" && port_free $((p + 1)) && { echo "$p"; return 0; }
-  done
-  return 1
-}
+pick_pair() { pick_port 61000 4000; }
 
 if [ ! -x "$NATSIM" ]; then
   echo "interop-stun: no natsim program at $NATSIM (build it first: make build)" >&2
@@ -227,7 +154,7 @@ if start_coturn; then
   timeout 40 "$NATSIM" probe --stun "127.0.0.1:$Q" --json >"$TMP/probe.json" 2>"$TMP/probe.err" || rc=$?
   sed 's/^/    /' "$TMP/probe.json"
   check "natsim probe vs coturn: exit 0" eq "$rc" 0
-  if json "$TMP/probe.json" "local;mapped;other_address;mapping;filtering;hairpinning;completed"; then
+  if json_fields "$TMP/probe.json" "local;mapped;other_address;mapping;filtering;hairpinning;completed"; then
     check "natsim probe vs coturn: JSON parses" true
     check "natsim probe vs coturn: other_address = 127.0.0.2:$Q2 (got $J_other_address)" \
       eq "$J_other_address" "127.0.0.2:$Q2"

@@ -52,101 +52,25 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NATSIM=${1:-$ROOT/build/release/tools/natsim}
 [[ $NATSIM == /* ]] || NATSIM=$PWD/$NATSIM
-JSON_FIELD=$ROOT/tools/test/json_field.cmake
 CMAKE=${CMAKE:-cmake}
 PYTHON=/usr/bin/python3
 
-PASS=0
-FAIL=0
 KNOWN=0
 PIDS=()
 TMP=$(mktemp -d /tmp/natsim-interop-turn.XXXXXX)
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+# shellcheck source=lib/interop.sh
+source "$ROOT/scripts/lib/interop.sh"
 
-# alive = exists and is not a zombie
-alive() {
-  local st
-  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ -n "$st" ] && [ "$st" != Z ]
-}
-stop_pid() {
-  local pid=$1 i
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 30); do
-      alive "$pid" || break
-      sleep 0.1
-    done
-    alive "$pid" && kill -KILL "$pid" 2>/dev/null
-  fi
-  wait "$pid" 2>/dev/null || true
-  # Forget it: a recycled PID must not be signalled at exit.
-  local p keep=()
-  for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-cleanup() {
-  local rc=$? i
-  trap - EXIT
-  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[$i]}"; done
-  if [ "$rc" != 0 ] || [ "${INTEROP_KEEP_LOGS:-0}" = 1 ]; then
-    log "logs kept in $TMP"
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# check DESCRIPTION CMD...: run a test command, count and print PASS/FAIL
-check() {
-  local desc=$1
-  shift
-  if "$@"; then
-    PASS=$((PASS + 1))
-    log "PASS: $desc"
-  else
-    FAIL=$((FAIL + 1))
-    log "FAIL: $desc"
-  fi
-}
 # known_gap DESCRIPTION: a documented gap of natsim's TURN server (not a failure)
 known_gap() {
   KNOWN=$((KNOWN + 1))
   log "KNOWN GAP: $*"
 }
-has() { grep -Eq -- "$2" "$1"; }
-eq() { [ "$1" = "$2" ]; }
-# all_of FILE REGEX...: every REGEX matches a line of FILE
-all_of() {
-  local file=$1 re
-  shift
-  for re in "$@"; do grep -Eq -- "$re" "$file" || return 1; done
-}
 
-# json FILE a;b;c: sets J_a, J_b, J_c from a JSON object; returns 1 unless it parses
-json() {
-  local line
-  "$CMAKE" -DFILE="$1" -DFIELDS="$2" -P "$JSON_FIELD" >"$TMP/fields" 2>"$TMP/fields.err" || return 1
-  while IFS= read -r line; do printf -v "J_${line%%=*}" '%s' "${line#*=}"; done <"$TMP/fields"
-}
-
-port_free() {
-  command -v ss >/dev/null || return 0
-  ! ss -Hlnu "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hlnt "sport = :$1" 2>/dev/null | grep -q .
-}
 # A free port P (with P+1 free too: coturn may open an alternate port) above Linux's
 # ephemeral range (to 60999).
-pick_port() {
-  local p i
-  for i in $(seq 1 50); do
-    p=$((61000 + RANDOM % 2000))
-    port_free "$p" && port_free $((p + 1)) && { echo "$p"; return 0; }
-  done
-  return 1
-}
+pick_ports() { pick_port 61000 2000; }
 # A 50-port relay range in 63000-64999 with nothing bound in it.
 pick_range() {
   local base p i busy
@@ -177,7 +101,7 @@ log "natsim: $NATSIM; logs in $TMP"
 start_peer() {
   local attempt i
   for attempt in 1 2 3 4 5; do
-    PEER=$(pick_port) || return 1
+    PEER=$(pick_ports) || return 1
     if command -v turnutils_peer >/dev/null; then
       PEER_KIND=turnutils_peer
       turnutils_peer -L 127.0.0.1 -p "$PEER" >"$TMP/peer.log" 2>&1 &
@@ -215,7 +139,7 @@ start_coturn() {
   local name=$1 attempt i
   shift
   for attempt in 1 2 3 4 5; do
-    P=$(pick_port) || return 1
+    P=$(pick_ports) || return 1
     RELAY_MIN=$(pick_range) || return 1
     RELAY_MAX=$((RELAY_MIN + 49))
     # -n: no config file; -a -u -r: long-term credentials for alice in example.org;
@@ -270,7 +194,7 @@ if start_coturn turnserver; then
     --peer "127.0.0.1:$PEER" --json >"$TMP/probe.json" 2>"$TMP/probe.err" || rc=$?
   sed 's/^/    /' "$TMP/probe.json"
   check "natsim probe --turn vs coturn: exit 0 (got $rc)" eq "$rc" 0
-  if json "$TMP/probe.json" "$FIELDS"; then
+  if json_fields "$TMP/probe.json" "$FIELDS"; then
     check "JSON parses, ok = true, no errors" \
       bash -c '[ "$1" = true ] && [[ $2 =~ ^\[\ *\]$ ]]' _ "$J_ok" "$J_errors"
     check "relayed address 127.0.0.1:<port in coturn's relay range $RELAY_MIN-$RELAY_MAX> (got $J_relayed)" \
@@ -316,7 +240,7 @@ if start_coturn turnserver; then
     --peer "127.0.0.1:$PEER" --json >"$TMP/probe-tcp.json" 2>"$TMP/probe-tcp.err" || rc=$?
   sed 's/^/    /' "$TMP/probe-tcp.json"
   check "natsim probe --turn --tcp vs coturn: exit 0 (got $rc)" eq "$rc" 0
-  if json "$TMP/probe-tcp.json" "transport;$FIELDS"; then
+  if json_fields "$TMP/probe-tcp.json" "transport;$FIELDS"; then
     check "TCP: JSON parses, transport tcp, ok = true, no errors (got $J_transport, $J_ok)" \
       bash -c '[ "$1" = tcp ] && [ "$2" = true ] && [[ $3 =~ ^\[\ *\]$ ]]' _ "$J_transport" "$J_ok" \
       "$J_errors"
@@ -420,7 +344,7 @@ if start_coturn stale --stale-nonce=1; then
   timeout 40 "$NATSIM" probe --turn "127.0.0.1:$P" --user alice:secret --peer "127.0.0.1:$PEER" \
     --hold-ms 2500 --json >"$TMP/stale.json" 2>"$TMP/stale.err" || rc=$?
   check "stale nonce: exit 0 (got $rc)" eq "$rc" 0
-  if json "$TMP/stale.json" "$FIELDS"; then
+  if json_fields "$TMP/stale.json" "$FIELDS"; then
     n438=$(counter stale_nonce)
     check "stale nonce: 438 answered with the new NONCE (stale_nonce = ${n438:-?} >= 1), both echoes back" \
       bash -c '[ "${1:-0}" -ge 1 ] && [ "$2" = true ] && [ "$3" = true ] && [ "$4" = true ]' _ \
@@ -458,7 +382,7 @@ start_natsim() {
   local name=$1 attempt i
   shift
   for attempt in 1 2 3 4 5; do
-    NP=$(pick_port) || return 1
+    NP=$(pick_ports) || return 1
     NRELAY_MIN=$(pick_block "$NRELAY_COUNT") || return 1
     NRELAY_MAX=$((NRELAY_MIN + NRELAY_COUNT - 1))
     "$NATSIM" serve turn --listen "127.0.0.1:$NP" --user alice:secret --user bob:hunter2 \

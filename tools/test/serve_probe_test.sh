@@ -13,45 +13,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TMP=$(mktemp -d /tmp/natsim-cli.XXXXXX)
 PIDS=()
 
-alive() { kill -0 "$1" 2>/dev/null; }
-stop_pid() {
-  local pid=$1 i
-  alive "$pid" && kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 1 30); do alive "$pid" || break; sleep 0.1; done
-  alive "$pid" && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if [ "$rc" = 0 ]; then rm -rf "$TMP"; else echo "logs kept in $TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
+# shellcheck source=cli_test.sh
+source "$HERE/cli_test.sh"
 
-fail() { echo "FAIL: $*"; for f in "$TMP"/*; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
-expect() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
-# fields FILE a;b;c -> sets J_a, J_b, J_c from a JSON object (fails unless it parses)
-fields() {
-  local line
-  "$CMAKE" -DFILE="$1" -DFIELDS="$2" -P "$HERE/json_field.cmake" >"$TMP/fields" ||
-    fail "$1 is not valid JSON"
-  while IFS= read -r line; do printf -v "J_${line%%=*}" '%s' "${line#*=}"; done <"$TMP/fields"
-}
-# Without ss (iproute2) every port looks free; start_server's retry covers a taken one.
-udp_free() {
-  command -v ss >/dev/null || return 0
-  ! ss -Hlnu "sport = :$1" 2>/dev/null | grep -q .
-}
 # A random port P with P and P+1 free, below Linux's ephemeral range (32768+).
-pick_pair() {
-  local p i
-  for i in $(seq 1 50); do
-    p=$((20000 + RANDOM % 12000))
-    udp_free "$p" && udp_free $((p + 1)) && { echo "$p"; return 0; }
-  done
-  return 1
-}
+pick_pair() { pick_port 20000 12000; }
 # start_server NLINES ARGS...: starts `natsim serve stun ARGS`, waits for NLINES
 # "listening on" lines; returns 1 if it exited instead (e.g. the port was taken).
 start_server() {

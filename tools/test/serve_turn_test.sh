@@ -17,38 +17,9 @@ PYTHON=/usr/bin/python3
 TMP=$(mktemp -d /tmp/natsim-cli-turn.XXXXXX)
 PIDS=()
 
-alive() { kill -0 "$1" 2>/dev/null; }
-stop_pid() {
-  local pid=$1 i
-  alive "$pid" && kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 1 30); do alive "$pid" || break; sleep 0.1; done
-  alive "$pid" && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-  forget "$pid"
-}
-# forget PID: once reaped, a PID may be recycled: never signal it at exit.
-forget() {
-  local p keep=()
-  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-  if [ "$rc" = 0 ]; then rm -rf "$TMP"; else echo "logs kept in $TMP"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
+# shellcheck source=cli_test.sh
+source "$HERE/cli_test.sh"
 
-fail() { echo "FAIL: $*"; for f in "$TMP"/*; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
-expect() { local what=$1; shift; "$@" || fail "$what"; echo "ok: $what"; }
-# fields FILE a;b;c -> sets J_a, J_b, J_c from a JSON object (fails unless it parses)
-fields() {
-  local line
-  "$CMAKE" -DFILE="$1" -DFIELDS="$2" -P "$HERE/json_field.cmake" >"$TMP/fields" ||
-    fail "$1 is not valid JSON"
-  while IFS= read -r line; do printf -v "J_${line%%=*}" '%s' "${line#*=}"; done <"$TMP/fields"
-}
 counter() { sed -n "s/^  $1 *\([0-9][0-9]*\)$/\1/p" "$TMP/serve.out"; }
 
 # start_server ARGS...: `natsim serve turn` on 127.0.0.1 (the kernel picks the listening

@@ -1,0 +1,47 @@
+# What the interop scripts share beyond harness.sh: timestamped logs, PASS/FAIL counting,
+# small assertions, and an exit trap that stops every process and keeps the logs of a
+# failed run (INTEROP_KEEP_LOGS=1 keeps them always). Source it once TMP is set and
+# PIDS=() declared; it sets PASS and FAIL to 0.
+
+# shellcheck source=harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+
+PASS=0
+FAIL=0
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+interop_cleanup() {
+  local rc=$?
+  trap - EXIT
+  stop_all
+  if [ "$rc" != 0 ] || [ "${INTEROP_KEEP_LOGS:-0}" = 1 ]; then
+    log "logs kept in $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+  exit "$rc"
+}
+trap interop_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# check DESCRIPTION CMD...: runs a test command, counts and prints PASS/FAIL.
+check() {
+  local desc=$1
+  shift
+  if "$@"; then
+    PASS=$((PASS + 1))
+    log "PASS: $desc"
+  else
+    FAIL=$((FAIL + 1))
+    log "FAIL: $desc"
+  fi
+}
+has() { grep -Eq -- "$2" "$1"; }
+eq() { [ "$1" = "$2" ]; }
+# all_of FILE REGEX...: every REGEX matches a line of FILE.
+all_of() {
+  local file=$1 re
+  shift
+  for re in "$@"; do grep -Eq -- "$re" "$file" || return 1; done
+}
