@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   turn_cmd->add_flag("--allow-loopback-peers", serve_turn.allow_loopback_peers,
                      "Allow relaying to 127.0.0.0/8 and ::1 (private ranges stay denied)");
+  turn_cmd->add_flag("--rfc5766-channels", serve_turn.rfc5766_channels,
+                     "Accept RFC 5766 channel numbers 0x4000-0x7FFF (RFC 8656: 0x4000-0x4FFF), "
+                     "as older clients such as coturn's turnutils_uclient pick them");
   turn_cmd
       ->add_option("--max-allocations-per-user", serve_turn.max_allocations_per_user,
                    "Allocation quota per user (486 beyond it)")

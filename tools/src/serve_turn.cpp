@@ -73,7 +73,8 @@ std::optional<std::uint32_t> parse_number(std::string_view text, std::uint32_t m
 std::string describe_turn(ByteView bytes) {
   using namespace traversal::stun;
   if (!bytes.empty() && (bytes[0] & 0xC0) == 0x40) {
-    auto cd = traversal::turn::parse_channel_data(bytes);
+    // Any channel number a client may use (what the server accepts is its business).
+    auto cd = traversal::turn::parse_channel_data(bytes, traversal::turn::ChannelRange::rfc5766);
     if (!cd) return "malformed channel-data";
     char buf[48];
     std::snprintf(buf, sizeof buf, "channel-data 0x%04x", cd->channel);
@@ -243,6 +244,7 @@ int serve_turn(const ServeTurnOptions& options) {
   config.users = std::move(users);
   config.max_allocations_per_user = options.max_allocations_per_user;
   config.denied_peers = denied_peers(options.allow_loopback_peers);
+  config.rfc5766_channels = options.rfc5766_channels;
   config.software = options.software;
   const auto user_names = [&config] {
     std::string names;
@@ -322,6 +324,8 @@ int serve_turn(const ServeTurnOptions& options) {
     denied += " " + p.to_string();
   std::printf("denied peers:%s%s\n", denied.c_str(),
               options.allow_loopback_peers ? " (loopback peers allowed)" : "");
+  std::printf("channel numbers %s\n",
+              options.rfc5766_channels ? "0x4000-0x7FFF (RFC 5766)" : "0x4000-0x4FFF (RFC 8656)");
   std::printf("natsim TURN server (RFC 8656, long-term credentials); SIGINT or SIGTERM stops it\n");
   std::fflush(stdout);
 

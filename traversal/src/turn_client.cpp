@@ -40,6 +40,10 @@ std::string text_of(std::string_view s) {
   return std::string(s);
 }
 
+std::uint64_t get64(const std::uint8_t* p) {
+  return (std::uint64_t{wire::get32(p)} << 32) | wire::get32(p + 4);
+}
+
 }  // namespace
 
 std::string_view to_string(TurnClient::State s) {
@@ -280,6 +284,14 @@ void TurnClient::build(Transaction& t) {
       // optionally the LIFETIME the client would like.
       w.add_u32(attr::requested_transport, std::uint32_t{kTransportUdp} << 24);
       w.add_u32(attr::lifetime, lifetime_seconds(config_.lifetime));
+      if (config_.reservation_token) {
+        // RFC 8656 §7.1: the port reserved under the token, and no EVEN-PORT (§7.2: 400).
+        w.add_u64(attr::reservation_token, *config_.reservation_token);
+      } else if (config_.even_port || config_.reserve_next) {
+        // RFC 8656 §18.7: one byte, the R bit on top (reserve the next port).
+        const std::uint8_t value[1] = {static_cast<std::uint8_t>(config_.reserve_next ? 0x80 : 0)};
+        w.add(attr::even_port, value);
+      }
       if (!config_.software.empty()) w.add_text(attr::software, config_.software);
       break;
     case Purpose::refresh:
@@ -303,8 +315,8 @@ void TurnClient::build(Transaction& t) {
   if (t.authenticated) {
     // RFC 8489 §9.2.3.2: USERNAME, REALM and NONCE from the last 401/438, and when the
     // server offered PASSWORD-ALGORITHMS, that list echoed unchanged (the server checks
-    // it, §9.2.4) and the PASSWORD-ALGORITHM chosen from it; then the integrity
-    // attribute of the chosen algorithm (MESSAGE-INTEGRITY-SHA256 for SHA-256).
+    // it, §9.2.4) and the PASSWORD-ALGORITHM chosen from it; then MESSAGE-INTEGRITY-SHA256
+    // once the server has offered algorithms (§9.2.5), else MESSAGE-INTEGRITY.
     w.add_text(attr::username, config_.username);
     w.add_text(attr::realm, realm_);
     w.add_text(attr::nonce, nonce_);
@@ -314,7 +326,7 @@ void TurnClient::build(Transaction& t) {
       wire::put16(value, static_cast<std::uint16_t>(algorithm_));  // no parameters
       w.add(attr::password_algorithm, value);
     }
-    if (algorithm_ == PasswordAlgorithm::sha256) {
+    if (integrity_sha256_) {
       w.add_message_integrity_sha256(key_);
     } else {
       w.add_message_integrity(key_);
@@ -479,19 +491,21 @@ bool TurnClient::learn_credentials(const Message& m) {
   nonce_ = text_of(*nonce);
   if (auto algorithms = m.find(attr::password_algorithms)) {
     // RFC 8489 §14.11: entries of (algorithm, parameters length, parameters padded to 4).
-    // §9.2.3.2: pick one we support; we prefer SHA-256 when offered, else MD5.
-    bool sha256 = false;
-    bool md5 = false;
+    // §9.2.5: PASSWORD-ALGORITHM is the first one on the list that we support (the list
+    // is in the server's order of preference); none: no retry.
+    std::optional<PasswordAlgorithm> chosen;
     const ByteView v = algorithms->value;
-    for (std::size_t pos = 0; pos + 4 <= v.size();) {
+    for (std::size_t pos = 0; pos + 4 <= v.size() && !chosen;) {
       const std::uint16_t alg = wire::get16(v.data() + pos);
       const std::size_t len = wire::get16(v.data() + pos + 2);
-      sha256 |= alg == static_cast<std::uint16_t>(PasswordAlgorithm::sha256);
-      md5 |= alg == static_cast<std::uint16_t>(PasswordAlgorithm::md5);
+      if (alg == static_cast<std::uint16_t>(PasswordAlgorithm::sha256) ||
+          alg == static_cast<std::uint16_t>(PasswordAlgorithm::md5)) {
+        chosen = static_cast<PasswordAlgorithm>(alg);
+      }
       pos += 4 + ((len + 3) & ~std::size_t{3});
     }
-    if (!sha256 && !md5) return false;  // nothing we can compute a key with
-    algorithm_ = sha256 ? PasswordAlgorithm::sha256 : PasswordAlgorithm::md5;
+    if (!chosen) return false;  // nothing we can compute a key with
+    algorithm_ = *chosen;
     password_algorithms_.assign(v.begin(), v.end());
   } else if (m.error_code() && m.error_code()->code == error::unauthenticated) {
     // A 401 without PASSWORD-ALGORITHMS: plain RFC 5389 long-term credentials (MD5).
@@ -515,6 +529,14 @@ void TurnClient::on_response(TimePoint now, const Message& m) {
   // with the request's key is discarded as if never received (the transaction goes on).
   if (it->authenticated && m.check_integrity(it->key) == IntegrityResult::mismatch) {
     ++counters_.bad_integrity;
+    // RFC 8489 §9.2.5: over UDP the transaction goes on (and, if it times out, says the
+    // integrity protection was violated); over TCP it ends now.
+    it->integrity_violated = true;
+    if (config_.transport == Transport::tcp) {
+      Transaction t = std::move(*it);
+      transactions_.erase(it);
+      on_failure(t, 0, "integrity protection violated");
+    }
     return;
   }
   std::optional<stun::ErrorCodeValue> err;
@@ -528,14 +550,47 @@ void TurnClient::on_response(TimePoint now, const Message& m) {
     ++counters_.malformed;  // RFC 8656 §7.3: the relayed address is the point
     return;
   }
+  // RFC 8489 §9.2.1 / §9.2.5, bid-down: a NONCE whose cookie announces "Password
+  // algorithms" comes with PASSWORD-ALGORITHMS, or someone on the path removed it. A
+  // 401/438 like that is not retried (below); any other response like that is ignored.
+  const auto nonce = m.text(attr::nonce);
+  const bool stripped =
+      nonce && nonce_announces_password_algorithms(*nonce) && !m.has(attr::password_algorithms);
+  const bool challenge =
+      err && (err->code == error::unauthenticated || err->code == error::stale_nonce);
+  if (stripped && !challenge) {
+    ++counters_.bid_down;
+    return;
+  }
+  // RFC 8489 §9.2.5: a 400 without MESSAGE-INTEGRITY(-SHA256) is discarded as if never
+  // received (anyone can forge one; the transaction times out instead).
+  if (err && err->code == error::bad_request && !m.has(attr::message_integrity) &&
+      !m.has(attr::message_integrity_sha256)) {
+    ++counters_.unprotected_400;
+    return;
+  }
   Transaction t = std::move(*it);
   transactions_.erase(it);
   ++counters_.responses;
+  // RFC 8489 §9.2.5: once a response carried PASSWORD-ALGORITHMS, every later request
+  // uses MESSAGE-INTEGRITY-SHA256 only, whatever later challenges say.
+  if (m.has(attr::password_algorithms)) integrity_sha256_ = true;
   if (!err) {
     on_success(now, t, m);
     return;
   }
   const std::uint16_t code = err->code;
+  if (stripped) {
+    // RFC 8489 §9.2.5: MUST NOT retry.
+    ++counters_.bid_down;
+    if (code == error::unauthenticated) {
+      ++counters_.unauthenticated;
+    } else {
+      ++counters_.stale_nonce;
+    }
+    on_failure(t, code, "PASSWORD-ALGORITHMS missing though the nonce announces it (bid-down)");
+    return;
+  }
   if (code == error::unauthenticated) {
     ++counters_.unauthenticated;
     // RFC 8489 §9.2.5: a 401 with REALM and NONCE is answered once with credentials;
@@ -573,7 +628,11 @@ void TurnClient::on_success(TimePoint now, const Transaction& t, const Message& 
       expires_ = now + lifetime_;
       refresh_at_ = now + refresh_delay(lifetime_);
       state_ = State::allocated;
-      events_.emplace_back(Allocated{relayed_, mapped_, lifetime_});
+      // RFC 8656 §7.2: RESERVATION-TOKEN (8 bytes, §18.10) when port+1 was reserved.
+      std::optional<std::uint64_t> token;
+      if (auto r = m.find(attr::reservation_token); r && r->value.size() == 8)
+        token = get64(r->value.data());
+      events_.emplace_back(Allocated{relayed_, mapped_, lifetime_, token});
       return;
     }
     case Purpose::refresh: {
@@ -672,7 +731,8 @@ void TurnClient::handle_timeout(TimePoint now) {
     Transaction done = std::move(t);
     transactions_.erase(transactions_.begin() + static_cast<std::ptrdiff_t>(i));
     ++counters_.timeouts;
-    on_failure(done, 0, "timeout");
+    // RFC 8489 §9.2.5: if responses came but all failed integrity, say so.
+    on_failure(done, 0, done.integrity_violated ? "integrity protection violated" : "timeout");
     i = 0;
   }
   if (state_ != State::allocated) return;

@@ -22,16 +22,24 @@ namespace error_code = stun::error;
 namespace {
 constexpr Duration kPermissionLifetime = minutes(5);  // RFC 8656 §9
 constexpr Duration kChannelLifetime = minutes(10);    // RFC 8656 §12
-// RFC 8489 §9.2: a nonce starting with this cookie announces security features; "gAAA"
-// is the 24-bit feature set with "Password algorithms" (the first bit) set.
-constexpr std::string_view kNonceCookie = "obMatJos2gAAA";
+// RFC 8656 §7.2: a reserved port is held at least 30 s (we hold it exactly that long).
+constexpr Duration kReservationLifetime = seconds(30);
+// RFC 8489 §9.2: a nonce starting with this cookie announces security features; "AAAB"
+// is the 24-bit set with "Password algorithms" (bit 0, §18.1 with erratum 6290) set.
+constexpr std::string_view kNonceCookie = "obMatJos2AAAB";
+// RFC 8489 §14.11: what the 401 offers, in order of preference: SHA-256, then MD5.
+constexpr std::uint8_t kOfferedAlgorithms[] = {0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00};
 constexpr std::size_t kMaxBuffer = 1500 + 128;
+
+std::uint64_t get64(const std::uint8_t* p) {
+  return (std::uint64_t{wire::get32(p)} << 32) | wire::get32(p + 4);
+}
 }  // namespace
 
 TurnServer::TurnServer(std::uint64_t seed, ServerConfig config)
     : config_(std::move(config)),
       secret_(Rng(seed)()),
-      port_used_(config_.relay_port_count, false) {}
+      port_state_(config_.relay_port_count, PortState::free) {}
 
 std::vector<Endpoint> TurnServer::local_endpoints() const {
   std::vector<Endpoint> out{config_.listen};
@@ -96,20 +104,10 @@ void TurnServer::error(const Message& m, const ClientTuple& client, std::uint16_
     // RFC 8489 §9.2.4: REALM and a fresh NONCE, and the algorithms on offer.
     w.add_text(attr::realm, config_.realm);
     w.add_text(attr::nonce, make_nonce(now));
-    if (config_.offer_sha256) {
-      const std::uint8_t algorithms[] = {0x00, 0x02, 0x00, 0x00,
-                                         0x00, 0x01, 0x00, 0x00};  // SHA-256, MD5
-      w.add(attr::password_algorithms, algorithms);
-    }
+    if (config_.offer_sha256) w.add(attr::password_algorithms, kOfferedAlgorithms);
   }
   if (!config_.software.empty()) w.add_text(attr::software, config_.software);
-  if (auth != nullptr) {
-    if (auth->sha256) {
-      w.add_message_integrity_sha256(auth->key);
-    } else {
-      w.add_message_integrity(auth->key);
-    }
-  }
+  if (auth != nullptr) sign(w, *auth);
   w.add_fingerprint();
   if (auto bytes = w.finish()) reply(client, *bytes);
   ++counters_.errors;
@@ -138,26 +136,41 @@ std::optional<TurnServer::Auth> TurnServer::authenticate(TimePoint now, const Me
   auto it = config_.users.find(std::string(*user));
   Auth auth;
   auth.user = std::string(*user);
-  auth.sha256 = m.has(attr::message_integrity_sha256);
-  if (auto algorithm = m.find(attr::password_algorithm);
-      algorithm && algorithm->value.size() >= 2) {
-    const std::uint16_t id = wire::get16(algorithm->value.data());
-    if (id != static_cast<std::uint16_t>(stun::PasswordAlgorithm::md5) &&
-        !(config_.offer_sha256 &&
-          id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::sha256))) {
+  // RFC 8489 §9.2.4: with neither PASSWORD-ALGORITHMS nor PASSWORD-ALGORITHM the key is
+  // MD5 and responses carry MESSAGE-INTEGRITY; otherwise (our nonces carry the cookie
+  // with "Password algorithms") both must be there, PASSWORD-ALGORITHMS exactly as our
+  // 401 sent it (a list changed on the way is a bid-down, §9.2.1) and PASSWORD-ALGORITHM
+  // one of its entries, else 400; responses then carry MESSAGE-INTEGRITY-SHA256.
+  auto algorithm = m.find(attr::password_algorithm);
+  auto algorithms = m.find(attr::password_algorithms);
+  stun::PasswordAlgorithm key_algorithm = stun::PasswordAlgorithm::md5;
+  if (algorithm || algorithms) {
+    const ByteView offered = config_.offer_sha256 ? ByteView(kOfferedAlgorithms) : ByteView();
+    const bool listed = algorithms && std::ranges::equal(algorithms->value, offered);
+    const std::uint16_t id =
+        algorithm && algorithm->value.size() >= 2 ? wire::get16(algorithm->value.data()) : 0;
+    const bool md5 = id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::md5);
+    const bool sha256 = id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::sha256);
+    if (!config_.offer_sha256) {
+      // No cookie and no list offered (an RFC 5389 server): only MD5 makes sense.
+      if (algorithms || !md5) {
+        error(m, client, error_code::bad_request);
+        return std::nullopt;
+      }
+    } else if (!listed || !(md5 || sha256)) {
       error(m, client, error_code::bad_request);
       return std::nullopt;
     }
-    auth.sha256 = auth.sha256 || id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::sha256);
+    key_algorithm = sha256 ? stun::PasswordAlgorithm::sha256 : stun::PasswordAlgorithm::md5;
+    auth.sha256 = config_.offer_sha256;
   }
   if (it == config_.users.end() || *realm != config_.realm) {
     ++counters_.auth_failures;
     error(m, client, error_code::unauthenticated, nullptr, true, now);
     return std::nullopt;
   }
-  const auto key = stun::long_term_key(
-      *user, config_.realm, it->second,
-      auth.sha256 ? stun::PasswordAlgorithm::sha256 : stun::PasswordAlgorithm::md5);
+  const auto key = stun::long_term_key(*user, config_.realm, it->second, key_algorithm);
+  // RFC 8489 §9.2.4: MESSAGE-INTEGRITY-SHA256 when present, else MESSAGE-INTEGRITY.
   if (m.check_integrity(key) != stun::IntegrityResult::ok) {
     ++counters_.auth_failures;
     error(m, client, error_code::unauthenticated, nullptr, true, now);
@@ -218,15 +231,16 @@ void TurnServer::reply(const ClientTuple& client, ByteView bytes) {
 }
 
 void TurnServer::release(std::map<ClientTuple, Allocation>::iterator it) {
-  port_used_[it->second.relay.port - config_.relay_port_first] = false;
+  port_state(it->second.relay.port) = PortState::free;
   relay_to_client_.erase(it->second.relay);
   allocations_.erase(it);
 }
 
 void TurnServer::handle_client(TimePoint now, const ClientTuple& client, ByteView bytes) {
   if (!bytes.empty() && (bytes[0] & 0xC0) == 0x40) {
-    // RFC 8656 §12.6: ChannelData from the client goes to the bound peer.
-    auto cd = parse_channel_data(bytes);
+    // RFC 8656 §12.6: ChannelData from the client goes to the bound peer; numbers in
+    // the reserved range (past 0x4FFF, or 0x7FFF with RFC 5766 channels) are discarded.
+    auto cd = parse_channel_data(bytes, channel_range());
     Allocation* a = find(client);
     if (!cd || a == nullptr) {
       ++counters_.dropped_malformed;
@@ -297,49 +311,119 @@ void TurnServer::respond(const Message& m, const ClientTuple& client, const Auth
   Writer w(buf, m.method(), Class::success, m.transaction_id());
   fill(w);
   if (!config_.software.empty()) w.add_text(attr::software, config_.software);
+  sign(w, auth);
+  w.add_fingerprint();
+  if (auto bytes = w.finish()) reply(client, *bytes);
+}
+
+// RFC 8489 §9.2.4: responses to an authenticated request carry the integrity attribute
+// the request's processing calls for, keyed like the request.
+void TurnServer::sign(Writer& w, const Auth& auth) const {
   if (auth.sha256) {
     w.add_message_integrity_sha256(auth.key);
   } else {
     w.add_message_integrity(auth.key);
   }
-  w.add_fingerprint();
-  if (auto bytes = w.finish()) reply(client, *bytes);
+}
+
+// A free relay port: even if asked, and with a pair also port+1 free (RFC 8656 §7.2,
+// EVEN-PORT with the R bit). Reserved ports are not free.
+std::optional<std::uint16_t> TurnServer::pick_port(bool even, bool pair) const {
+  const std::size_t count = port_state_.size();
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto port = static_cast<std::uint16_t>(config_.relay_port_first + i);
+    if (port_state_[i] != PortState::free || ((even || pair) && port % 2 != 0)) continue;
+    if (pair && (i + 1 >= count || port_state_[i + 1] != PortState::free)) continue;
+    return port;
+  }
+  return std::nullopt;
+}
+
+// RFC 8656 §18.10: an 8-byte token. The machine is deterministic, so tokens are not
+// random: the first 8 bytes of an HMAC under the server's secret of a counter, which
+// nobody without the secret can predict (the seeded Rng would give away its state).
+std::uint64_t TurnServer::make_token() {
+  std::uint8_t key[8];
+  for (int i = 0; i < 8; ++i)
+    key[i] = static_cast<std::uint8_t>(secret_ >> (8 * i));
+  for (;;) {
+    std::uint8_t input[19] = {'r', 'e', 's', 'e', 'r', 'v', 'a', 't', 'i', 'o', 'n'};
+    const std::uint64_t n = tokens_made_++;
+    for (int i = 0; i < 8; ++i)
+      input[11 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+    const auto mac = stun::hmac_sha1(key, input);
+    const std::uint64_t token = get64(mac.data());
+    if (token != 0 && !reservations_.contains(token)) return token;
+  }
 }
 
 void TurnServer::allocate(TimePoint now, const Message& m, const ClientTuple& client,
                           const Auth& auth) {
-  if (Allocation* existing = find(client)) {
-    // RFC 8656 §7.2: a retransmitted Allocate gets the same answer; another is 437.
-    if (existing->allocate_tid != m.transaction_id())
-      return error(m, client, error_code::allocation_mismatch, &auth);
-    return respond(m, client, auth, [&](Writer& w) {
-      w.add_xor_address(attr::xor_relayed_address, existing->relay);
-      w.add_u32(attr::lifetime, static_cast<std::uint32_t>((existing->expires - now) / seconds(1)));
+  const auto success = [&](const Endpoint& relay, Duration lifetime,
+                           std::optional<std::uint64_t> token) {
+    respond(m, client, auth, [&](Writer& w) {
+      w.add_xor_address(attr::xor_relayed_address, relay);
+      w.add_u32(attr::lifetime, static_cast<std::uint32_t>(lifetime / seconds(1)));
+      // RFC 8656 §7.2: RESERVATION-TOKEN when port+1 was reserved.
+      if (token) w.add_u64(attr::reservation_token, *token);
       w.add_xor_address(attr::xor_mapped_address, client.remote);
     });
+  };
+  // RFC 8656 §7.2 checks, in the RFC's order.
+  // 2. A retransmitted Allocate gets the same answer; another on the 5-tuple is 437.
+  if (Allocation* existing = find(client)) {
+    if (existing->allocate_tid != m.transaction_id())
+      return error(m, client, error_code::allocation_mismatch, &auth);
+    return success(existing->relay, existing->expires - now, existing->reservation_token);
   }
+  // 3. REQUESTED-TRANSPORT: missing or malformed 400, not UDP 442.
   auto transport = m.u32(attr::requested_transport);
   if (!transport) return error(m, client, error_code::bad_request, &auth);
-  // RFC 8656 §7.2: relays here cannot set DF, so DONT-FRAGMENT is refused with 420.
+  if ((*transport >> 24) != kTransportUdp)
+    return error(m, client, error_code::unsupported_transport, &auth);
+  // 4. Relays here cannot set DF, so DONT-FRAGMENT is an unknown attribute (420).
   if (m.has(attr::dont_fragment)) {
     std::array<std::uint8_t, kMaxBuffer> buf{};
     Writer w(buf, m.method(), Class::error, m.transaction_id());
     w.add_error(error_code::unknown_attribute);
     w.add_unknown_attributes({attr::dont_fragment});
-    w.add_message_integrity(auth.key);
+    sign(w, auth);
     w.add_fingerprint();
     if (auto bytes = w.finish()) reply(client, *bytes);
     ++counters_.errors;
     return;
   }
-  // §7.2: a family the relay address does not have is 440.
-  if (auto family = m.find(attr::requested_address_family); family && !family->value.empty()) {
-    const std::uint8_t wanted = family->value[0];  // 0x01 IPv4, 0x02 IPv6 (§18.8)
-    const std::uint8_t have = config_.relay_address.is_v4() ? 0x01 : 0x02;
-    if (wanted != have) return error(m, client, error_code::address_family_not_supported, &auth);
+  const auto token = m.find(attr::reservation_token);
+  const auto even = m.find(attr::even_port);
+  const auto family = m.find(attr::requested_address_family);
+  const bool additional = m.has(attr::additional_address_family);
+  // 5. RESERVATION-TOKEN (8 bytes, §18.10) excludes EVEN-PORT, REQUESTED-ADDRESS-FAMILY
+  // and ADDITIONAL-ADDRESS-FAMILY (400); a token not reserved (unknown, expired, used)
+  // is 508.
+  std::optional<std::uint64_t> claimed;
+  if (token) {
+    if (token->value.size() != 8 || even || family || additional)
+      return error(m, client, error_code::bad_request, &auth);
+    claimed = get64(token->value.data());
+    if (!reservations_.contains(*claimed)) {
+      ++counters_.capacity_rejections;
+      return error(m, client, error_code::insufficient_capacity, &auth);
+    }
   }
-  if ((*transport >> 24) != kTransportUdp)
-    return error(m, client, error_code::unsupported_transport, &auth);
+  // 6. REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY together: 400.
+  if (family && additional) return error(m, client, error_code::bad_request, &auth);
+  // 7. A family the relay address does not have is 440 (0x01 IPv4, 0x02 IPv6, §18.6).
+  if (family && !family->value.empty()) {
+    const std::uint8_t have = config_.relay_address.is_v4() ? 0x01 : 0x02;
+    if (family->value[0] != have)
+      return error(m, client, error_code::address_family_not_supported, &auth);
+  }
+  // 8. EVEN-PORT (one byte, §18.7; the R bit is its top bit) with R and
+  // ADDITIONAL-ADDRESS-FAMILY: 400.
+  if (even && even->value.empty()) return error(m, client, error_code::bad_request, &auth);
+  const bool reserve_next = even && (even->value[0] & 0x80) != 0;
+  if (reserve_next && additional) return error(m, client, error_code::bad_request, &auth);
+  // 10. The per-user quota: 486.
   const auto user_allocations = static_cast<std::uint32_t>(
       std::count_if(allocations_.begin(), allocations_.end(),
                     [&](const auto& kv) { return kv.second.user == auth.user; }));
@@ -347,18 +431,32 @@ void TurnServer::allocate(TimePoint now, const Message& m, const ClientTuple& cl
     ++counters_.quota_rejections;
     return error(m, client, error_code::allocation_quota_reached, &auth);
   }
-  // RFC 8656 §7.2: EVEN-PORT asks for an even relay port.
-  const bool even = m.has(attr::even_port);
+  // The relayed port: the reserved one for a token (a server-wide reservation, usable
+  // from any 5-tuple); for EVEN-PORT an even one, with R an even N whose N+1 is free too
+  // (N+1 is then reserved); otherwise any free one. None: 508.
   std::optional<std::uint16_t> port;
-  for (std::uint16_t i = 0; i < config_.relay_port_count && !port; ++i) {
-    const auto p = static_cast<std::uint16_t>(config_.relay_port_first + i);
-    if (!port_used_[i] && (!even || p % 2 == 0)) port = p;
+  std::optional<std::uint64_t> made;
+  if (claimed) {
+    auto r = reservations_.find(*claimed);
+    port = r->second.port;
+    reservations_.erase(r);
+    ++counters_.reservations_used;
+  } else {
+    port = pick_port(even.has_value(), reserve_next);
   }
   if (!port) {
     ++counters_.capacity_rejections;
     return error(m, client, error_code::insufficient_capacity, &auth);
   }
-  port_used_[*port - config_.relay_port_first] = true;
+  port_state(*port) = PortState::allocated;
+  if (reserve_next) {
+    const auto next = static_cast<std::uint16_t>(*port + 1);
+    made = make_token();
+    reservations_[*made] = Reservation{next, now + kReservationLifetime};
+    port_state(next) = PortState::reserved;
+    ++counters_.reservations;
+  }
+  // The lifetime: the requested one clamped to [default, max].
   Duration lifetime = config_.default_lifetime;
   if (auto requested = m.u32(attr::lifetime)) {
     lifetime =
@@ -370,15 +468,12 @@ void TurnServer::allocate(TimePoint now, const Message& m, const ClientTuple& cl
   a.relay = Endpoint{config_.relay_address, *port};
   a.expires = now + lifetime;
   a.allocate_tid = m.transaction_id();
+  a.reservation_token = made;
   relay_to_client_[a.relay] = client;
   const Endpoint relay = a.relay;
   allocations_.emplace(client, std::move(a));
   ++counters_.allocations;
-  respond(m, client, auth, [&](Writer& w) {
-    w.add_xor_address(attr::xor_relayed_address, relay);
-    w.add_u32(attr::lifetime, static_cast<std::uint32_t>(lifetime / seconds(1)));
-    w.add_xor_address(attr::xor_mapped_address, client.remote);
-  });
+  success(relay, lifetime, made);
 }
 
 void TurnServer::refresh(TimePoint now, const Message& m, const ClientTuple& client,
@@ -441,7 +536,9 @@ void TurnServer::channel_bind(TimePoint now, const Message& m, const ClientTuple
     return error(m, client, error_code::allocation_mismatch, &auth);
   auto number = m.u32(attr::channel_number);
   auto peer = m.xor_address(attr::xor_peer_address);
-  if (!number || !peer || !valid_channel(static_cast<std::uint16_t>(*number >> 16))) {
+  // RFC 8656 §12.2: 0x4000-0x4FFF (RFC 5766 §11: 0x4000-0x7FFF, when configured), else 400.
+  if (!number || !peer ||
+      !valid_channel(static_cast<std::uint16_t>(*number >> 16), channel_range())) {
     return error(m, client, error_code::bad_request, &auth);
   }
   const auto channel = static_cast<std::uint16_t>(*number >> 16);
@@ -518,6 +615,16 @@ void TurnServer::handle_peer(TimePoint now, Allocation& a, const Endpoint& peer,
 }
 
 void TurnServer::expire(TimePoint now) {
+  // RFC 8656 §7.2: a reservation nobody claimed frees its port when it lapses.
+  for (auto it = reservations_.begin(); it != reservations_.end();) {
+    if (it->second.expires > now) {
+      ++it;
+      continue;
+    }
+    port_state(it->second.port) = PortState::free;
+    ++counters_.reservations_expired;
+    it = reservations_.erase(it);
+  }
   for (auto it = allocations_.begin(); it != allocations_.end();) {
     Allocation& a = it->second;
     if (a.expires > now) {
@@ -539,6 +646,9 @@ std::optional<TimePoint> TurnServer::poll_timeout() const {
   std::optional<TimePoint> earliest;
   for (const auto& [client, a] : allocations_) {
     if (!earliest || a.expires < *earliest) earliest = a.expires;
+  }
+  for (const auto& [token, r] : reservations_) {
+    if (!earliest || r.expires < *earliest) earliest = r.expires;
   }
   return earliest;
 }

@@ -9,10 +9,12 @@ namespace natsim::traversal::turn {
 using wire::get16;
 using wire::put16;
 
-boost::system::result<ChannelData, ChannelDataError> parse_channel_data(ByteView d) {
+boost::system::result<ChannelData, ChannelDataError> parse_channel_data(ByteView d,
+                                                                        ChannelRange range) {
   if (d.size() < kChannelHeaderSize) return ChannelDataError::too_short;
   const std::uint16_t channel = get16(d.data());
-  if (!valid_channel(channel)) return ChannelDataError::bad_channel;
+  // RFC 8656 §12.6: a channel number in the reserved range is discarded.
+  if (!valid_channel(channel, range)) return ChannelDataError::bad_channel;
   const std::size_t length = get16(d.data() + 2);
   // RFC 8656 §12.5: over UDP the padding may be absent; never trust the length beyond
   // the datagram.
@@ -71,6 +73,37 @@ std::optional<ByteView> StreamFramer::next() {
   if (available < frame) return std::nullopt;
   consumed_ += frame;
   return ByteView(p, frame);
+}
+
+namespace {
+constexpr std::string_view kBase64 =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string nonce_cookie(std::uint32_t features) {
+  // RFC 8489 §9.2: the 24 bits as 3 bytes, most significant first, in base64 (RFC 4648).
+  std::string out(kNonceCookiePrefix);
+  for (int shift = 18; shift >= 0; shift -= 6)
+    out += kBase64[(features >> shift) & 0x3f];
+  return out;
+}
+
+std::optional<std::uint32_t> nonce_security_features(std::string_view nonce) {
+  if (nonce.size() < kNonceCookieSize || !nonce.starts_with(kNonceCookiePrefix))
+    return std::nullopt;
+  std::uint32_t features = 0;
+  for (const char c : nonce.substr(kNonceCookiePrefix.size(), 4)) {
+    const auto digit = kBase64.find(c);
+    if (digit == std::string_view::npos) return std::nullopt;
+    features = (features << 6) | static_cast<std::uint32_t>(digit);
+  }
+  return features;
+}
+
+bool nonce_announces_password_algorithms(std::string_view nonce) {
+  const auto features = nonce_security_features(nonce);
+  return features &&
+         (*features & (kFeaturePasswordAlgorithms | kFeaturePasswordAlgorithmsMsb)) != 0;
 }
 
 }  // namespace natsim::traversal::turn

@@ -53,8 +53,10 @@ Bytes build(std::uint16_t m, Class cls, const stun::TransactionId& tid,
   return done ? Bytes(done->begin(), done->end()) : Bytes{};
 }
 
-const Bytes kBothAlgorithms = {0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00};  // MD5, SHA-256
+const Bytes kBothAlgorithms = {0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00};  // SHA-256, MD5
+const Bytes kMd5First = {0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00};        // MD5, SHA-256
 const Bytes kMd5Only = {0x00, 0x01, 0x00, 0x00};
+const std::uint64_t kToken = 0x0102030405060708;
 
 // A TURN server in miniature: challenges unauthenticated requests, checks credentials,
 // grants everything (unless told to fail a method) and records what it saw and when.
@@ -66,6 +68,7 @@ struct FakeServer {
   int stale = 0;        // answer this many authenticated requests with 438 and a new nonce
   bool sign = true;     // put MESSAGE-INTEGRITY on answers to authenticated requests
   bool silent = false;  // answer nothing
+  std::optional<std::uint64_t> reserved;  // RESERVATION-TOKEN seen in the last Allocate
 
   // What happened.
   int requests = 0;
@@ -81,9 +84,11 @@ struct FakeServer {
   std::map<IpAddress, std::vector<TimePoint>> permission_times;
   std::map<Endpoint, std::vector<TimePoint>> channel_times;
 
+  // RFC 8489 §9.2.5: the client takes the first algorithm on the list.
   [[nodiscard]] PasswordAlgorithm algorithm() const {
-    return password_algorithms == kBothAlgorithms ? PasswordAlgorithm::sha256
-                                                  : PasswordAlgorithm::md5;
+    return password_algorithms.size() >= 2 && password_algorithms[1] == 0x02
+               ? PasswordAlgorithm::sha256
+               : PasswordAlgorithm::md5;
   }
   [[nodiscard]] Bytes key() const {
     return stun::long_term_key(kUser, kRealm, kPassword, algorithm());
@@ -144,12 +149,21 @@ struct FakeServer {
         const std::uint32_t lifetime = std::min(m.u32(attr::lifetime).value_or(600), max_lifetime);
         allocated = true;
         allocation_expires = now + seconds(lifetime);
+        const auto even = m.find(attr::even_port);
+        const bool reserve = even && !even->value.empty() && (even->value[0] & 0x80) != 0;
+        reserved.reset();
+        if (auto token = m.find(attr::reservation_token); token && token->value.size() == 8) {
+          reserved = 0;
+          for (const std::uint8_t byte : token->value)
+            *reserved = (*reserved << 8) | byte;
+        }
         return answer(
             m, Class::success,
             [&](Writer& w) {
               w.add_xor_address(attr::xor_relayed_address, kRelayed);
               w.add_xor_address(attr::xor_mapped_address, kMapped);
               w.add_u32(attr::lifetime, lifetime);
+              if (reserve) w.add_u64(attr::reservation_token, kToken);
             },
             true);
       }
@@ -370,7 +384,7 @@ TEST(TurnClient, Sha256ChosenWhenOfferedAndAlgorithmsEchoed) {
   EXPECT_EQ(p.check_integrity(sha_key), IntegrityResult::ok);
 }
 
-TEST(TurnClient, Md5ChosenWhenOnlyMd5Offered) {
+TEST(TurnClient, Md5ChosenWhenOnlyMd5OfferedStillWithMessageIntegritySha256) {
   Harness h;
   h.server.password_algorithms = kMd5Only;
   h.client.allocate(h.now);
@@ -380,9 +394,39 @@ TEST(TurnClient, Md5ChosenWhenOnlyMd5Offered) {
   const auto chosen = m.find(attr::password_algorithm);
   ASSERT_TRUE(chosen);
   EXPECT_EQ(Bytes(chosen->value.begin(), chosen->value.end()), (Bytes{0x00, 0x01, 0x00, 0x00}));
-  EXPECT_TRUE(m.has(attr::message_integrity));
-  EXPECT_FALSE(m.has(attr::message_integrity_sha256));
+  // RFC 8489 §9.2.5: a response with PASSWORD-ALGORITHMS means MESSAGE-INTEGRITY-SHA256
+  // only from then on, here keyed with the MD5 long-term key.
+  EXPECT_FALSE(m.has(attr::message_integrity));
+  EXPECT_TRUE(m.has(attr::message_integrity_sha256));
   EXPECT_EQ(m.check_integrity(stun::long_term_key(kUser, kRealm, kPassword)), IntegrityResult::ok);
+  EXPECT_TRUE(h.client.integrity_sha256());
+  h.deliver(*h.server.handle(h.now, req));
+  h.drain_events();
+  EXPECT_TRUE(h.last<Allocated>());
+}
+
+TEST(TurnClient, FirstSupportedAlgorithmOfTheListIsChosen) {
+  // RFC 8489 §9.2.5: the first algorithm on the list that the client supports, not the
+  // strongest one (the server put the list in its order; §9.2.4 checks the echo).
+  Harness h;
+  h.server.password_algorithms = kMd5First;
+  h.client.allocate(h.now);
+  h.deliver(*h.server.handle(h.now, *h.take()));
+  const Bytes req = *h.take();
+  const Message m = parse(req);
+  const auto chosen = m.find(attr::password_algorithm);
+  ASSERT_TRUE(chosen);
+  EXPECT_EQ(Bytes(chosen->value.begin(), chosen->value.end()), (Bytes{0x00, 0x01, 0x00, 0x00}));
+  const auto echoed = m.find(attr::password_algorithms);
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(Bytes(echoed->value.begin(), echoed->value.end()), kMd5First);
+  EXPECT_EQ(h.client.password_algorithm(), PasswordAlgorithm::md5);
+  // An unknown algorithm (0x0003) before a known one is skipped.
+  Harness u;
+  u.server.password_algorithms = {0x00, 0x03, 0x00, 0x04, 9, 9, 9, 9, 0x00, 0x02, 0x00, 0x00};
+  u.client.allocate(u.now);
+  u.deliver(*u.server.handle(u.now, *u.take()));
+  EXPECT_EQ(u.client.password_algorithm(), PasswordAlgorithm::sha256);
 }
 
 TEST(TurnClient, WrongPasswordFailsWith401AfterOneRetry) {
@@ -928,6 +972,263 @@ TEST(TurnClient, SameSeedSameBytesOtherSeedOtherTransactionIds) {
   EXPECT_EQ(a, run(5));
   EXPECT_NE(a, run(6));
   EXPECT_GT(a.size(), 10u);
+}
+
+// --- Bid-down protection (RFC 8489 §9.2.1, §9.2.5)
+
+Bytes challenge_without_algorithms(std::uint16_t m, const stun::TransactionId& tid,
+                                   std::uint16_t code, const std::string& nonce) {
+  return build(m, Class::error, tid, [&](Writer& w) {
+    w.add_error(code);
+    w.add_text(attr::realm, kRealm);
+    w.add_text(attr::nonce, nonce);
+    w.add_fingerprint();
+  });
+}
+
+TEST(TurnClient, ChallengeWhoseNonceAnnouncesAlgorithmsWithoutThemIsNotRetried) {
+  // RFC 8489 §9.2.5: the cookie says "Password algorithms" but PASSWORD-ALGORITHMS is
+  // gone: someone removed it to push the client down to MD5. No retry. Both bit
+  // numberings count (erratum 6290's "AAAB" and the RFC text's original "gAAA").
+  for (const std::string cookie : {"obMatJos2AAAB", "obMatJos2gAAA"}) {
+    SCOPED_TRACE(cookie);
+    Harness h;
+    h.server.nonce = cookie + "nonce";  // and password_algorithms empty: stripped
+    h.allocate();
+    const auto failed = h.last<Failed>();
+    ASSERT_TRUE(failed);
+    EXPECT_EQ(failed->method, method::allocate);
+    EXPECT_EQ(failed->code, 401);
+    EXPECT_EQ(h.client.state(), TurnClient::State::failed);
+    EXPECT_EQ(h.server.requests, 1);  // the first Allocate only
+    EXPECT_EQ(h.client.counters().bid_down, 1u);
+    EXPECT_EQ(h.client.counters().unauthenticated, 1u);
+    EXPECT_FALSE(h.take());
+  }
+  // With the list present the same nonce is fine.
+  Harness ok;
+  ok.server.nonce = "obMatJos2AAABnonce";
+  ok.server.password_algorithms = kBothAlgorithms;
+  ok.allocate();
+  EXPECT_TRUE(ok.client.allocated());
+  EXPECT_EQ(ok.client.counters().bid_down, 0u);
+  // A cookie without the bit ("Username anonymity" only, as in RFC 8489 Appendix B.1)
+  // asks for no list.
+  Harness plain;
+  plain.server.nonce = "obMatJos2AAACnonce";
+  plain.allocate();
+  EXPECT_TRUE(plain.client.allocated());
+}
+
+TEST(TurnClient, StaleNonceThatDropsTheAlgorithmsIsNotRetried) {
+  Harness h;
+  h.server.nonce = "obMatJos2AAAB-1";
+  h.server.password_algorithms = kBothAlgorithms;
+  h.allocate();
+  ASSERT_TRUE(h.client.allocated());
+  EXPECT_EQ(h.client.password_algorithm(), PasswordAlgorithm::sha256);
+  h.client.create_permission(h.now, kPeerA.address);
+  const Bytes req = *h.take();
+  const Message m = parse(req);
+  h.deliver(challenge_without_algorithms(method::create_permission, m.transaction_id(),
+                                         stun::error::stale_nonce, "obMatJos2AAAB-2"));
+  h.drain_events();
+  EXPECT_FALSE(h.take());  // no retry with the new nonce
+  const auto failed = h.last<Failed>();
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->method, method::create_permission);
+  EXPECT_EQ(failed->code, 438);
+  EXPECT_EQ(h.client.counters().bid_down, 1u);
+  EXPECT_EQ(h.client.nonce(), "obMatJos2AAAB-1");  // nothing learnt from it
+  EXPECT_EQ(h.client.password_algorithm(), PasswordAlgorithm::sha256);
+  EXPECT_TRUE(h.client.allocated());
+}
+
+TEST(TurnClient, OtherResponsesWithTheCookieButNoAlgorithmsAreIgnored) {
+  // RFC 8489 §9.2.5: "for all other responses" the same condition means: ignore it.
+  for (const bool success : {true, false}) {
+    SCOPED_TRACE(success);
+    Harness h;
+    h.server.nonce = "obMatJos2AAABnonce";
+    h.server.password_algorithms = kBothAlgorithms;
+    h.client.allocate(h.now);
+    h.deliver(*h.server.handle(h.now, *h.take()));
+    const Bytes req = *h.take();
+    const Message m = parse(req);
+    const Bytes doctored = build(method::allocate, success ? Class::success : Class::error,
+                                 m.transaction_id(), [&](Writer& w) {
+                                   if (success) {
+                                     w.add_xor_address(attr::xor_relayed_address, kPeerB);
+                                     w.add_u32(attr::lifetime, 600);
+                                   } else {
+                                     w.add_error(stun::error::forbidden);
+                                   }
+                                   w.add_text(attr::nonce, "obMatJos2AAABother");
+                                   w.add_message_integrity(h.server.key());
+                                   w.add_fingerprint();
+                                 });
+    h.deliver(doctored);
+    h.drain_events();
+    EXPECT_TRUE(h.events.empty());
+    EXPECT_EQ(h.client.counters().bid_down, 1u);
+    EXPECT_EQ(h.client.in_flight(), 1u);
+    EXPECT_EQ(h.client.state(), TurnClient::State::allocating);
+    // The transaction goes on; the retransmission gets the real answer.
+    h.now += milliseconds(500);
+    h.client.handle_timeout(h.now);
+    h.deliver(*h.server.handle(h.now, *h.take()));
+    h.drain_events();
+    ASSERT_TRUE(h.last<Allocated>());
+    EXPECT_EQ(h.last<Allocated>()->relayed, kRelayed);
+  }
+}
+
+TEST(TurnClient, OnceAlgorithmsWereOfferedIntegrityStaysSha256) {
+  // RFC 8489 §9.2.5: after a response with PASSWORD-ALGORITHMS every later request is
+  // protected with MESSAGE-INTEGRITY-SHA256 only, even after a challenge without them.
+  Harness h;
+  h.server.password_algorithms = kMd5Only;
+  h.allocate();
+  ASSERT_TRUE(h.client.allocated());
+  h.client.create_permission(h.now, kPeerA.address);
+  const Bytes req = *h.take();
+  const Message m = parse(req);
+  EXPECT_TRUE(m.has(attr::message_integrity_sha256));
+  h.deliver(challenge_without_algorithms(method::create_permission, m.transaction_id(),
+                                         stun::error::unauthenticated, "nonce-9"));
+  const Bytes retry = *h.take();
+  const Message r = parse(retry);
+  EXPECT_EQ(r.text(attr::nonce), "nonce-9");
+  EXPECT_TRUE(r.has(attr::message_integrity_sha256));
+  EXPECT_FALSE(r.has(attr::message_integrity));
+  // No list to echo, so MD5 keys it (§9.2.2) and no PASSWORD-ALGORITHM(S) is sent.
+  EXPECT_FALSE(r.has(attr::password_algorithm));
+  EXPECT_FALSE(r.has(attr::password_algorithms));
+  EXPECT_EQ(r.check_integrity(stun::long_term_key(kUser, kRealm, kPassword)), IntegrityResult::ok);
+  EXPECT_TRUE(h.client.integrity_sha256());
+  // A client that never saw a list keeps MESSAGE-INTEGRITY.
+  Harness md5;
+  md5.allocate();
+  EXPECT_FALSE(md5.client.integrity_sha256());
+  md5.client.create_permission(md5.now, kPeerA.address);
+  const Bytes plain = *md5.take();
+  EXPECT_TRUE(parse(plain).has(attr::message_integrity));
+}
+
+TEST(TurnClient, BadRequestWithoutIntegrityIsDiscarded) {
+  // RFC 8489 §9.2.5: a 400 without MESSAGE-INTEGRITY(-SHA256) is dropped as if never
+  // received (the server's answer to a doctored PASSWORD-ALGORITHMS list is such a 400,
+  // and so is a forged one); retransmissions go on.
+  Harness h;
+  h.allocate();
+  h.client.create_permission(h.now, kPeerA.address);
+  const Bytes req = *h.take();
+  const Message m = parse(req);
+  h.deliver(build(method::create_permission, Class::error, m.transaction_id(), [](Writer& w) {
+    w.add_error(stun::error::bad_request);
+    w.add_fingerprint();
+  }));
+  h.drain_events();
+  EXPECT_TRUE(h.all<Failed>().empty());
+  EXPECT_EQ(h.client.counters().unprotected_400, 1u);
+  EXPECT_EQ(h.client.in_flight(), 1u);
+  // A 400 with integrity is final.
+  h.deliver(build(method::create_permission, Class::error, m.transaction_id(), [&](Writer& w) {
+    w.add_error(stun::error::bad_request);
+    w.add_message_integrity(h.server.key());
+    w.add_fingerprint();
+  }));
+  h.drain_events();
+  ASSERT_TRUE(h.last<Failed>());
+  EXPECT_EQ(h.last<Failed>()->code, 400);
+}
+
+TEST(TurnClient, ResponsesFailingIntegrityEndInIntegrityViolated) {
+  // RFC 8489 §9.2.5: over UDP the transaction continues and then reports the violated
+  // integrity instead of a timeout; over TCP it ends at once.
+  ClientConfig c = config();
+  c.retransmit = stun::RetransmitPolicy{milliseconds(100), 3, 4};
+  Harness h(c);
+  h.allocate();
+  h.server.silent = true;
+  h.client.create_permission(h.now, kPeerA.address);
+  const Bytes preq = *h.take();
+  const Message m = parse(preq);
+  h.deliver(build(method::create_permission, Class::success, m.transaction_id(), [](Writer& w) {
+    w.add_message_integrity(stun::long_term_key(kUser, kRealm, "not-it"));
+  }));
+  h.run_until(h.now + seconds(5));
+  ASSERT_TRUE(h.last<Failed>());
+  EXPECT_EQ(h.last<Failed>()->code, 0);
+  EXPECT_EQ(h.last<Failed>()->reason, "integrity protection violated");
+
+  ClientConfig tc = config();
+  tc.transport = Transport::tcp;
+  Harness t(tc);
+  t.client.allocate(t.now);
+  t.client.handle_stream(t.now, kClient, kServer, *t.server.handle(t.now, *t.take()));
+  const Bytes areq = *t.take();
+  const Message a = parse(areq);
+  t.client.handle_stream(t.now, kClient, kServer,
+                         build(method::allocate, Class::success, a.transaction_id(), [](Writer& w) {
+                           w.add_xor_address(attr::xor_relayed_address, kRelayed);
+                           w.add_message_integrity(stun::long_term_key(kUser, kRealm, "not-it"));
+                         }));
+  t.drain_events();
+  ASSERT_TRUE(t.last<Failed>());
+  EXPECT_EQ(t.last<Failed>()->method, method::allocate);
+  EXPECT_EQ(t.last<Failed>()->reason, "integrity protection violated");
+  EXPECT_EQ(t.client.state(), TurnClient::State::failed);
+  EXPECT_EQ(t.client.in_flight(), 0u);
+}
+
+// --- EVEN-PORT and RESERVATION-TOKEN (RFC 8656 §7.1, §18.7, §18.10)
+
+TEST(TurnClient, EvenPortWithReserveAsksForTheNextPortAndReportsTheToken) {
+  ClientConfig c = config();
+  c.even_port = true;
+  c.reserve_next = true;
+  Harness h(c);
+  h.allocate();
+  ASSERT_EQ(h.sent.size(), 2u);
+  for (const Bytes& b : h.sent) {
+    const Message m = parse(b);
+    const auto even = m.find(attr::even_port);
+    ASSERT_TRUE(even);
+    EXPECT_EQ(Bytes(even->value.begin(), even->value.end()), Bytes{0x80});  // R bit
+    EXPECT_FALSE(m.has(attr::reservation_token));
+  }
+  ASSERT_TRUE(h.last<Allocated>());
+  EXPECT_EQ(h.last<Allocated>()->reservation_token, kToken);
+
+  ClientConfig e = config();
+  e.even_port = true;  // without R
+  Harness even(e);
+  even.allocate();
+  const Message m = parse(even.sent.back());
+  ASSERT_TRUE(m.find(attr::even_port));
+  EXPECT_EQ(m.find(attr::even_port)->value[0], 0x00);
+  ASSERT_TRUE(even.last<Allocated>());
+  EXPECT_FALSE(even.last<Allocated>()->reservation_token);
+  Harness none;
+  none.allocate();
+  EXPECT_FALSE(parse(none.sent.back()).has(attr::even_port));
+}
+
+TEST(TurnClient, ReservationTokenIsSentInsteadOfEvenPort) {
+  ClientConfig c = config();
+  c.reservation_token = 0xfedcba9876543210;
+  c.even_port = true;  // ignored: §7.2 refuses both together
+  Harness h(c);
+  h.allocate();
+  const Message m = parse(h.sent.back());
+  EXPECT_FALSE(m.has(attr::even_port));
+  const auto token = m.find(attr::reservation_token);
+  ASSERT_TRUE(token);
+  EXPECT_EQ(Bytes(token->value.begin(), token->value.end()),
+            (Bytes{0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10}));
+  EXPECT_EQ(h.server.reserved, 0xfedcba9876543210u);
+  EXPECT_TRUE(h.client.allocated());
 }
 
 }  // namespace

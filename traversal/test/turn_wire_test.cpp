@@ -73,5 +73,49 @@ TEST(StreamFramer, GarbageFailsTheStream) {
   EXPECT_FALSE(f.next());
 }
 
+TEST(ChannelData, Rfc5766RangeOnlyWhenAsked) {
+  // RFC 8656 §12.6: 0x5000-0xFFFF is reserved; RFC 5766 §11 allowed up to 0x7FFF.
+  for (const std::uint16_t channel : {0x5000, 0x6abc, 0x7fff}) {
+    std::array<std::uint8_t, 16> buf{};
+    const auto n = *write_channel_data(buf, channel, bytes("x"), false);
+    const ByteView d(buf.data(), n);
+    EXPECT_EQ(parse_channel_data(d).error(), ChannelDataError::bad_channel) << channel;
+    auto wide = parse_channel_data(d, ChannelRange::rfc5766);
+    ASSERT_TRUE(wide) << channel;
+    EXPECT_EQ(wide->channel, channel);
+    EXPECT_FALSE(valid_channel(channel));
+    EXPECT_TRUE(valid_channel(channel, ChannelRange::rfc5766));
+  }
+  const std::uint8_t high[] = {0x80, 0x00, 0x00, 0x00};
+  EXPECT_EQ(parse_channel_data(high, ChannelRange::rfc5766).error(), ChannelDataError::bad_channel);
+  const std::uint8_t low[] = {0x3f, 0xff, 0x00, 0x00};
+  EXPECT_EQ(parse_channel_data(low, ChannelRange::rfc5766).error(), ChannelDataError::bad_channel);
+  EXPECT_TRUE(valid_channel(0x4fff));
+  EXPECT_EQ(channel_max(ChannelRange::rfc8656), 0x4fff);
+  EXPECT_EQ(channel_max(ChannelRange::rfc5766), 0x7fff);
+}
+
+TEST(NonceCookie, EncodesAndDecodesTheSecurityFeatures) {
+  // RFC 8489 §9.2: "obMatJos2" + base64 of the 24 bits; §18.1 with erratum 6290: bit 0
+  // ("Password algorithms") is the least significant.
+  EXPECT_EQ(nonce_cookie(0), "obMatJos2AAAA");
+  EXPECT_EQ(nonce_cookie(kFeaturePasswordAlgorithms), "obMatJos2AAAB");
+  EXPECT_EQ(nonce_cookie(kFeatureUsernameAnonymity), "obMatJos2AAAC");
+  EXPECT_EQ(nonce_cookie(0xffffff), "obMatJos2////");
+  EXPECT_EQ(nonce_security_features("obMatJos2AAAB1234"), kFeaturePasswordAlgorithms);
+  EXPECT_EQ(nonce_security_features("obMatJos2gAAAxyz"), kFeaturePasswordAlgorithmsMsb);
+  // RFC 8489 Appendix B.1's nonce announces username anonymity only.
+  EXPECT_EQ(nonce_security_features("obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA"),
+            kFeatureUsernameAnonymity);
+  EXPECT_FALSE(nonce_security_features("obMatJos2AAA"));      // too short
+  EXPECT_FALSE(nonce_security_features("obMatJos2AA=B"));     // not base64
+  EXPECT_FALSE(nonce_security_features("f//499k954d6OL34"));  // an RFC 5389 nonce
+  EXPECT_TRUE(nonce_announces_password_algorithms("obMatJos2AAABnonce"));
+  EXPECT_TRUE(nonce_announces_password_algorithms("obMatJos2gAAAnonce"));
+  EXPECT_FALSE(nonce_announces_password_algorithms("obMatJos2AAACnonce"));
+  EXPECT_FALSE(nonce_announces_password_algorithms("obMatJos2AAAAnonce"));
+  EXPECT_FALSE(nonce_announces_password_algorithms("nonce"));
+}
+
 }  // namespace
 }  // namespace natsim::traversal::turn

@@ -16,7 +16,10 @@
 //
 // Results come out of poll_event(); over UDP every request is retransmitted per the
 // RetransmitPolicy (over TCP it is sent once and times out after Ti), and a 438 Stale
-// Nonce is retried once with the new NONCE.
+// Nonce is retried once with the new NONCE. Bid-down protection (RFC 8489 §9.2.5): a
+// 401/438 whose nonce cookie announces PASSWORD-ALGORITHMS without carrying them is not
+// retried, other such responses and 400s without integrity are ignored, and once the
+// server offered algorithms every request carries MESSAGE-INTEGRITY-SHA256.
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -55,12 +58,20 @@ struct ClientConfig {
   std::string software = "natsim";
   stun::RetransmitPolicy retransmit{};
   Duration lifetime = minutes(10);  // requested LIFETIME
+  // RFC 8656 §7.1: EVEN-PORT asks for an even relayed port; with reserve_next its R bit
+  // asks the server to reserve the next port too (implies even_port), and the success
+  // response carries the RESERVATION-TOKEN for it.
+  bool even_port = false;
+  bool reserve_next = false;
+  // RFC 8656 §7.1: claim a port another Allocate reserved (sent instead of EVEN-PORT).
+  std::optional<std::uint64_t> reservation_token;
 };
 
 struct Allocated {
   Endpoint relayed;
   Endpoint mapped;
   Duration lifetime;
+  std::optional<std::uint64_t> reservation_token;  // port relayed+1 reserved (§7.2)
 };
 struct Failed {
   std::uint16_t method;  // stun::method::allocate, refresh, create_permission, channel_bind
@@ -88,15 +99,17 @@ struct TurnClientCounters {
   std::uint64_t retransmissions = 0;
   std::uint64_t responses = 0;  // matched success or error responses
   std::uint64_t timeouts = 0;
-  std::uint64_t unauthenticated = 0;       // 401 responses
-  std::uint64_t stale_nonce = 0;           // 438 responses
-  std::uint64_t error_responses = 0;       // other error responses (each a Failed event)
-  std::uint64_t bad_integrity = 0;         // responses dropped: MESSAGE-INTEGRITY mismatch
-  std::uint64_t malformed = 0;             // not STUN/ChannelData, or missing attributes
-  std::uint64_t unmatched = 0;             // responses to no transaction of ours
-  std::uint64_t foreign = 0;               // datagrams not from the server
-  std::uint64_t unknown_channel = 0;       // ChannelData on a channel we did not bind
-  std::uint64_t no_permission = 0;         // Data indications from a peer without permission
+  std::uint64_t unauthenticated = 0;  // 401 responses
+  std::uint64_t stale_nonce = 0;      // 438 responses
+  std::uint64_t error_responses = 0;  // other error responses (each a Failed event)
+  std::uint64_t bad_integrity = 0;    // responses dropped: MESSAGE-INTEGRITY mismatch
+  std::uint64_t bid_down = 0;         // cookie announces PASSWORD-ALGORITHMS, none there (§9.2.5)
+  std::uint64_t unprotected_400 = 0;  // 400 without integrity, discarded (§9.2.5)
+  std::uint64_t malformed = 0;        // not STUN/ChannelData, or missing attributes
+  std::uint64_t unmatched = 0;        // responses to no transaction of ours
+  std::uint64_t foreign = 0;          // datagrams not from the server
+  std::uint64_t unknown_channel = 0;  // ChannelData on a channel we did not bind
+  std::uint64_t no_permission = 0;    // Data indications from a peer without permission
   std::uint64_t allocation_refreshes = 0;  // automatic Refresh requests
   std::uint64_t permission_refreshes = 0;  // automatic CreatePermission requests
   std::uint64_t channel_refreshes = 0;     // automatic ChannelBind requests
@@ -149,6 +162,9 @@ class TurnClient {
   [[nodiscard]] const std::string& nonce() const { return nonce_; }
   // The algorithm of the long-term key in use (MD5 until a server offers SHA-256).
   [[nodiscard]] stun::PasswordAlgorithm password_algorithm() const { return algorithm_; }
+  // Whether requests carry MESSAGE-INTEGRITY-SHA256 (for good, once the server sent
+  // PASSWORD-ALGORITHMS, RFC 8489 §9.2.5) rather than MESSAGE-INTEGRITY.
+  [[nodiscard]] bool integrity_sha256() const { return integrity_sha256_; }
   [[nodiscard]] bool has_permission(const IpAddress& peer) const;                  // installed
   [[nodiscard]] std::optional<std::uint16_t> channel(const Endpoint& peer) const;  // bound
   [[nodiscard]] std::size_t in_flight() const { return transactions_.size(); }
@@ -160,14 +176,15 @@ class TurnClient {
   struct Transaction {
     stun::TransactionId id{};
     Purpose purpose = Purpose::allocate;
-    IpAddress peer_ip;              // permission
-    Endpoint peer;                  // channel
-    std::uint16_t channel = 0;      // channel
-    bool announce = false;          // emit PermissionCreated on success
-    bool authenticated = false;     // sent with credentials
-    bool auth_retried = false;      // a 401 was already answered in this chain
-    bool nonce_retried = false;     // a 438 was already answered in this chain
-    std::vector<std::uint8_t> key;  // the integrity key it was sent with
+    IpAddress peer_ip;                // permission
+    Endpoint peer;                    // channel
+    std::uint16_t channel = 0;        // channel
+    bool announce = false;            // emit PermissionCreated on success
+    bool authenticated = false;       // sent with credentials
+    bool auth_retried = false;        // a 401 was already answered in this chain
+    bool nonce_retried = false;       // a 438 was already answered in this chain
+    bool integrity_violated = false;  // a response failed MESSAGE-INTEGRITY
+    std::vector<std::uint8_t> key;    // the integrity key it was sent with
     std::vector<std::uint8_t> request;
     TimePoint deadline{};
     Duration rto{};
@@ -214,6 +231,7 @@ class TurnClient {
   std::vector<std::uint8_t> key_;  // empty until the first 401
   stun::PasswordAlgorithm algorithm_ = stun::PasswordAlgorithm::md5;
   std::vector<std::uint8_t> password_algorithms_;  // PASSWORD-ALGORITHMS value to echo
+  bool integrity_sha256_ = false;                  // sticky, see integrity_sha256()
   // The allocation.
   Endpoint relayed_;
   Endpoint mapped_;

@@ -2,9 +2,10 @@
 // A TURN server (RFC 8656) for clients over UDP and TCP: long-term credentials with
 // expiring nonces (RFC 8489 §9.2, MD5 and SHA-256), allocations with relayed transport
 // addresses, permissions and channels with expiry, per-user quotas, peer-address denial
-// and relayed-bytes accounting. Sans-I/O: the relay endpoints are a fixed range that a
-// driver binds up front (local_endpoints()); a driver that accepts TCP connections on
-// the listening endpoint hands their bytes to handle_stream(). Relays to peers are UDP.
+// and relayed-bytes accounting, EVEN-PORT with port reservations (RESERVATION-TOKEN,
+// §7.2). Sans-I/O: the relay endpoints are a fixed range that a driver binds up front
+// (local_endpoints()); a driver that accepts TCP connections on the listening endpoint
+// hands their bytes to handle_stream(). Relays to peers are UDP.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -32,6 +33,9 @@ struct ServerConfig {
   std::uint32_t max_allocations_per_user = 10;
   std::vector<Prefix> denied_peers;  // CreatePermission/ChannelBind to these get 403
   bool offer_sha256 = true;          // PASSWORD-ALGORITHMS with SHA-256 and MD5
+  // RFC 5766 §11 channel numbers 0x4000-0x7FFF (ChannelBind and ChannelData) instead of
+  // RFC 8656 §12's 0x4000-0x4FFF, for older clients such as coturn's turnutils_uclient.
+  bool rfc5766_channels = false;
   std::string software = "natsim";
 };
 
@@ -42,12 +46,15 @@ struct ServerCounters {
   std::uint64_t auth_failures = 0;  // 401 for a bad user or integrity
   std::uint64_t allocations = 0;    // created
   std::uint64_t allocations_expired = 0;
-  std::uint64_t allocations_closed = 0;   // their TCP connection closed
-  std::uint64_t quota_rejections = 0;     // 486
-  std::uint64_t capacity_rejections = 0;  // 508
-  std::uint64_t forbidden = 0;            // 403
-  std::uint64_t errors = 0;               // every error response
-  std::uint64_t relayed_to_peer = 0;      // datagrams
+  std::uint64_t allocations_closed = 0;    // their TCP connection closed
+  std::uint64_t quota_rejections = 0;      // 486
+  std::uint64_t capacity_rejections = 0;   // 508 (no port, or an unknown/expired token)
+  std::uint64_t reservations = 0;          // ports reserved by EVEN-PORT with R (§7.2)
+  std::uint64_t reservations_used = 0;     // claimed by an Allocate with RESERVATION-TOKEN
+  std::uint64_t reservations_expired = 0;  // freed unclaimed after 30 s
+  std::uint64_t forbidden = 0;             // 403
+  std::uint64_t errors = 0;                // every error response
+  std::uint64_t relayed_to_peer = 0;       // datagrams
   std::uint64_t relayed_to_client = 0;
   std::uint64_t bytes_to_peer = 0;
   std::uint64_t bytes_to_client = 0;
@@ -62,6 +69,7 @@ class TurnServer {
   // The listening endpoint first, then every relay endpoint: bind them all.
   [[nodiscard]] std::vector<Endpoint> local_endpoints() const;
   [[nodiscard]] std::size_t allocation_count() const { return allocations_.size(); }
+  [[nodiscard]] std::size_t reservation_count() const { return reservations_.size(); }
 
   void handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
@@ -94,14 +102,21 @@ class TurnServer {
     Endpoint relay;
     TimePoint expires;
     stun::TransactionId allocate_tid{};
+    std::optional<std::uint64_t> reservation_token;  // repeated to a retransmitted Allocate
     std::map<IpAddress, TimePoint> permissions;
     std::map<std::uint16_t, Channel> channels;
   };
   struct Auth {
     std::string user;
     std::vector<std::uint8_t> key;
-    bool sha256 = false;
+    bool sha256 = false;  // responses carry MESSAGE-INTEGRITY-SHA256 (else MESSAGE-INTEGRITY)
   };
+  // RFC 8656 §7.2: port N+1 held for a later Allocate with the token.
+  struct Reservation {
+    std::uint16_t port = 0;
+    TimePoint expires{};
+  };
+  enum class PortState : std::uint8_t { free, allocated, reserved };
 
   void handle_client(TimePoint now, const ClientTuple& client, ByteView bytes);
   void close_stream(const ClientTuple& client);
@@ -118,6 +133,15 @@ class TurnServer {
   void channel_bind(TimePoint now, const stun::Message& m, const ClientTuple& client,
                     const Auth& auth);
   void send_indication(TimePoint now, const stun::Message& m, const ClientTuple& client);
+  void sign(stun::Writer& w, const Auth& auth) const;
+  [[nodiscard]] std::optional<std::uint16_t> pick_port(bool even, bool pair) const;
+  [[nodiscard]] std::uint64_t make_token();
+  [[nodiscard]] ChannelRange channel_range() const {
+    return config_.rfc5766_channels ? ChannelRange::rfc5766 : ChannelRange::rfc8656;
+  }
+  [[nodiscard]] PortState& port_state(std::uint16_t port) {
+    return port_state_[port - config_.relay_port_first];
+  }
   void error(const stun::Message& m, const ClientTuple& client, std::uint16_t code,
              const Auth* auth = nullptr, bool challenge = false, TimePoint now = {});
   [[nodiscard]] std::string make_nonce(TimePoint now);
@@ -126,14 +150,16 @@ class TurnServer {
   void expire(TimePoint now);
   Allocation* find(const ClientTuple& client);
 
-  ServerConfig config_;
-  std::uint64_t secret_;
   void release(std::map<ClientTuple, Allocation>::iterator it);
 
+  ServerConfig config_;
+  std::uint64_t secret_;
+  std::uint64_t tokens_made_ = 0;  // RESERVATION-TOKEN derivation counter
   std::map<ClientTuple, Allocation> allocations_;
-  std::map<Endpoint, ClientTuple> relay_to_client_;  // relay endpoint -> client
-  std::map<ClientTuple, StreamFramer> streams_;      // TCP connections
-  std::vector<bool> port_used_;
+  std::map<Endpoint, ClientTuple> relay_to_client_;    // relay endpoint -> client
+  std::map<ClientTuple, StreamFramer> streams_;        // TCP connections
+  std::map<std::uint64_t, Reservation> reservations_;  // RESERVATION-TOKEN -> port
+  std::vector<PortState> port_state_;                  // per relay port
   TransmitQueue out_;
   ServerCounters counters_;
 };
