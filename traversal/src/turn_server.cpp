@@ -453,6 +453,7 @@ void TurnServer::allocate(TimePoint now, const Message& m, const ClientTuple& cl
     const auto next = static_cast<std::uint16_t>(*port + 1);
     made = make_token();
     reservations_[*made] = Reservation{next, now + kReservationLifetime};
+    deadlines_.push(Deadline{now + kReservationLifetime, {}, *made});
     port_state(next) = PortState::reserved;
     ++counters_.reservations;
   }
@@ -470,6 +471,7 @@ void TurnServer::allocate(TimePoint now, const Message& m, const ClientTuple& cl
   a.allocate_tid = m.transaction_id();
   a.reservation_token = made;
   relay_to_client_[a.relay] = client;
+  deadlines_.push(Deadline{a.expires, client, 0});
   const Endpoint relay = a.relay;
   allocations_.emplace(client, std::move(a));
   ++counters_.allocations;
@@ -491,6 +493,8 @@ void TurnServer::refresh(TimePoint now, const Message& m, const ClientTuple& cli
   } else {
     lifetime = std::min(Duration{seconds(requested)}, config_.max_lifetime);
     a->expires = now + lifetime;
+    deadlines_.push(Deadline{a->expires, client, 0});
+    prune(*a, now);
   }
   respond(m, client, auth, [&](Writer& w) {
     w.add_u32(attr::lifetime, static_cast<std::uint32_t>(lifetime / seconds(1)));
@@ -502,6 +506,7 @@ void TurnServer::create_permission(TimePoint now, const Message& m, const Client
   Allocation* a = find(client);
   if (a == nullptr || a->user != auth.user)
     return error(m, client, error_code::allocation_mismatch, &auth);
+  prune(*a, now);
   std::vector<IpAddress> peers;
   // Decode every XOR-PEER-ADDRESS in order (a request may carry several, RFC 8656 §9.1):
   // each through a one-attribute message, since Message::xor_address finds the first.
@@ -534,6 +539,7 @@ void TurnServer::channel_bind(TimePoint now, const Message& m, const ClientTuple
   Allocation* a = find(client);
   if (a == nullptr || a->user != auth.user)
     return error(m, client, error_code::allocation_mismatch, &auth);
+  prune(*a, now);
   auto number = m.u32(attr::channel_number);
   auto peer = m.xor_address(attr::xor_peer_address);
   // RFC 8656 §12.2: 0x4000-0x4FFF (RFC 5766 §11: 0x4000-0x7FFF, when configured), else 400.
@@ -615,27 +621,28 @@ void TurnServer::handle_peer(TimePoint now, Allocation& a, const Endpoint& peer,
 }
 
 void TurnServer::expire(TimePoint now) {
-  // RFC 8656 §7.2: a reservation nobody claimed frees its port when it lapses.
-  for (auto it = reservations_.begin(); it != reservations_.end();) {
-    if (it->second.expires > now) {
-      ++it;
+  while (!deadlines_.empty() && deadlines_.top().at <= now) {
+    const Deadline d = deadlines_.top();
+    deadlines_.pop();
+    if (d.token != 0) {
+      // RFC 8656 §7.2: a reservation nobody claimed frees its port when it lapses.
+      auto r = reservations_.find(d.token);
+      if (r == reservations_.end() || r->second.expires > now) continue;
+      port_state(r->second.port) = PortState::free;
+      ++counters_.reservations_expired;
+      reservations_.erase(r);
       continue;
     }
-    port_state(it->second.port) = PortState::free;
-    ++counters_.reservations_expired;
-    it = reservations_.erase(it);
-  }
-  for (auto it = allocations_.begin(); it != allocations_.end();) {
-    Allocation& a = it->second;
-    if (a.expires > now) {
-      std::erase_if(a.permissions, [&](const auto& kv) { return kv.second <= now; });
-      std::erase_if(a.channels, [&](const auto& kv) { return kv.second.expires <= now; });
-      ++it;
-      continue;
-    }
+    auto it = allocations_.find(d.client);
+    if (it == allocations_.end() || it->second.expires > now) continue;  // refreshed or gone
     ++counters_.allocations_expired;
-    release(it++);
+    release(it);
   }
+}
+
+void TurnServer::prune(Allocation& a, TimePoint now) {
+  std::erase_if(a.permissions, [&](const auto& kv) { return kv.second <= now; });
+  std::erase_if(a.channels, [&](const auto& kv) { return kv.second.expires <= now; });
 }
 
 void TurnServer::handle_timeout(TimePoint now) {
@@ -643,14 +650,8 @@ void TurnServer::handle_timeout(TimePoint now) {
 }
 
 std::optional<TimePoint> TurnServer::poll_timeout() const {
-  std::optional<TimePoint> earliest;
-  for (const auto& [client, a] : allocations_) {
-    if (!earliest || a.expires < *earliest) earliest = a.expires;
-  }
-  for (const auto& [token, r] : reservations_) {
-    if (!earliest || r.expires < *earliest) earliest = r.expires;
-  }
-  return earliest;
+  if (deadlines_.empty()) return std::nullopt;
+  return deadlines_.top().at;
 }
 
 }  // namespace natsim::traversal::turn

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <queue>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,15 @@ class TurnServer {
     TimePoint expires{};
   };
   enum class PortState : std::uint8_t { free, allocated, reserved };
+  // When an allocation (or, with a token, a reservation) may lapse. Refreshes push a new
+  // entry and leave the old one to be skipped when it comes up, so expiry costs a heap
+  // operation per deadline, never a scan of every allocation.
+  struct Deadline {
+    TimePoint at;
+    ClientTuple client;
+    std::uint64_t token = 0;  // non-zero: the reservation with this token
+    bool operator>(const Deadline& o) const { return at > o.at; }
+  };
 
   void handle_client(TimePoint now, const ClientTuple& client, ByteView bytes);
   void close_stream(const ClientTuple& client);
@@ -148,6 +158,8 @@ class TurnServer {
   [[nodiscard]] bool nonce_fresh(std::string_view nonce, TimePoint now) const;
   [[nodiscard]] bool denied(const IpAddress& peer) const;
   void expire(TimePoint now);
+  // Drops an allocation's lapsed permissions and channels (lookups already ignore them).
+  static void prune(Allocation& a, TimePoint now);
   Allocation* find(const ClientTuple& client);
 
   void release(std::map<ClientTuple, Allocation>::iterator it);
@@ -160,6 +172,7 @@ class TurnServer {
   std::map<ClientTuple, StreamFramer> streams_;        // TCP connections
   std::map<std::uint64_t, Reservation> reservations_;  // RESERVATION-TOKEN -> port
   std::vector<PortState> port_state_;                  // per relay port
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
   TransmitQueue out_;
   ServerCounters counters_;
 };
