@@ -18,9 +18,9 @@
 //
 // Machines never touch sockets, clocks or threads, which is why the same code runs on
 // virtual and real networks and every test of it is deterministic.
+#include <algorithm>
 #include <concepts>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -70,23 +70,33 @@ std::optional<TimePoint> pump(M& machine, MutableByteView buffer, Send&& send, O
 }
 
 // A FIFO of datagrams (and stream writes) a machine has decided to send, copied out on
-// poll_transmit.
+// poll_transmit. Slots and their byte buffers are reused, so a machine that is drained
+// after every input (as the drivers do) allocates nothing per datagram once warm.
 class TransmitQueue {
  public:
   void push(const Endpoint& local, const Endpoint& remote, ByteView bytes,
             Transport transport = Transport::udp) {
-    queue_.push_back(Item{local, remote, std::vector<std::uint8_t>(bytes.begin(), bytes.end()),
-                          transport, false});
+    Item& item = next_slot();
+    item.local = local;
+    item.remote = remote;
+    item.bytes.assign(bytes.begin(), bytes.end());
+    item.transport = transport;
+    item.close = false;
   }
   // Ends the TCP connection (local, remote) after what was queued before.
   void push_close(const Endpoint& local, const Endpoint& remote) {
-    queue_.push_back(Item{local, remote, {}, Transport::tcp, true});
+    Item& item = next_slot();
+    item.local = local;
+    item.remote = remote;
+    item.bytes.clear();
+    item.transport = Transport::tcp;
+    item.close = true;
   }
   // Copies the oldest datagram into `out`; one that does not fit is dropped (counted).
   std::optional<Transmit> pop(MutableByteView out) {
-    while (!queue_.empty()) {
-      Item item = std::move(queue_.front());
-      queue_.pop_front();
+    while (head_ < tail_) {
+      const Item& item = items_[head_++];
+      if (head_ == tail_) head_ = tail_ = 0;  // drained: the slots are free again
       if (item.bytes.size() > out.size()) {
         ++oversized_;
         continue;
@@ -96,7 +106,7 @@ class TransmitQueue {
     }
     return std::nullopt;
   }
-  [[nodiscard]] bool empty() const { return queue_.empty(); }
+  [[nodiscard]] bool empty() const { return head_ == tail_; }
   [[nodiscard]] std::uint64_t oversized() const { return oversized_; }
 
  private:
@@ -104,10 +114,24 @@ class TransmitQueue {
     Endpoint local;
     Endpoint remote;
     std::vector<std::uint8_t> bytes;
-    Transport transport;
-    bool close;
+    Transport transport = Transport::udp;
+    bool close = false;
   };
-  std::deque<Item> queue_;
+  Item& next_slot() {
+    if (tail_ == items_.size() && head_ > 0) {
+      // Never fully drained: move the pending items to the front (swaps, no allocation).
+      std::rotate(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_),
+                  items_.begin() + static_cast<std::ptrdiff_t>(tail_));
+      tail_ -= head_;
+      head_ = 0;
+    }
+    if (tail_ == items_.size()) items_.emplace_back();
+    return items_[tail_++];
+  }
+
+  std::vector<Item> items_;  // [head_, tail_) pending; the rest spare
+  std::size_t head_ = 0;
+  std::size_t tail_ = 0;
   std::uint64_t oversized_ = 0;
 };
 

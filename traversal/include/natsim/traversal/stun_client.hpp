@@ -2,6 +2,7 @@
 // STUN client transactions (RFC 8489 §6.2.1, §7.2.1): Binding requests over UDP with
 // retransmission, matched to their responses by transaction ID. A sans-I/O machine.
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
