@@ -230,7 +230,7 @@ void TurnServer::reply(const ClientTuple& client, ByteView bytes) {
   out_.push(client.local, client.remote, bytes, client.transport);
 }
 
-void TurnServer::release(std::map<ClientTuple, Allocation>::iterator it) {
+void TurnServer::release(AllocationTable::iterator it) {
   port_state(it->second.relay.port) = PortState::free;
   relay_to_client_.erase(it->second.relay);
   allocations_.erase(it);
@@ -593,7 +593,9 @@ void TurnServer::handle_peer(TimePoint now, Allocation& a, const Endpoint& peer,
     ++counters_.dropped_no_permission;
     return;
   }
-  std::vector<std::uint8_t> buf(bytes.size() + 64);
+  // Room for the Data indication's header and attributes around the payload.
+  if (scratch_.size() < bytes.size() + 64) scratch_.resize(bytes.size() + 64);
+  const MutableByteView buf(scratch_.data(), bytes.size() + 64);
   for (const auto& [channel, bound] : a.channels) {
     if (bound.peer == peer && bound.expires > now) {
       // §12.5: ChannelData, padded to 4 bytes over TCP only.

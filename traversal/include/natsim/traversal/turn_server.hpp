@@ -6,6 +6,7 @@
 // §7.2). Sans-I/O: the relay endpoints are a fixed range that a driver binds up front
 // (local_endpoints()); a driver that accepts TCP connections on the listening endpoint
 // hands their bytes to handle_stream(). Relays to peers are UDP.
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -93,6 +94,12 @@ class TurnServer {
     Endpoint remote;
     auto operator<=>(const ClientTuple&) const = default;
   };
+  struct ClientTupleHash {
+    std::size_t operator()(const ClientTuple& c) const noexcept {
+      return c.remote.hash() ^ (c.local.hash() * 0x9e3779b97f4a7c15ull) ^
+             static_cast<std::size_t>(c.transport);
+    }
+  };
   struct Channel {
     Endpoint peer;
     TimePoint expires;
@@ -162,18 +169,22 @@ class TurnServer {
   static void prune(Allocation& a, TimePoint now);
   Allocation* find(const ClientTuple& client);
 
-  void release(std::map<ClientTuple, Allocation>::iterator it);
+  // Flat: references into it last only until the next insert or erase.
+  using AllocationTable = boost::unordered_flat_map<ClientTuple, Allocation, ClientTupleHash>;
+  void release(AllocationTable::iterator it);
 
   ServerConfig config_;
   std::uint64_t secret_;
   std::uint64_t tokens_made_ = 0;  // RESERVATION-TOKEN derivation counter
-  std::map<ClientTuple, Allocation> allocations_;
-  std::map<Endpoint, ClientTuple> relay_to_client_;    // relay endpoint -> client
+  // Hash tables: every relayed datagram looks up both.
+  AllocationTable allocations_;
+  boost::unordered_flat_map<Endpoint, ClientTuple, std::hash<Endpoint>> relay_to_client_;
   std::map<ClientTuple, StreamFramer> streams_;        // TCP connections
   std::map<std::uint64_t, Reservation> reservations_;  // RESERVATION-TOKEN -> port
   std::vector<PortState> port_state_;                  // per relay port
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
   TransmitQueue out_;
+  std::vector<std::uint8_t> scratch_;  // frames to the client are built here
   ServerCounters counters_;
 };
 
