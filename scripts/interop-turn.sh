@@ -34,13 +34,13 @@
 #   close), nothing malformed; its JSON log has "transport":"tcp" Send indications in and
 #   Data indications out, ChannelData both ways. uclient -t -c against coturn is the
 #   control.
-#   Known gaps of natsim's server (printed as "KNOWN GAP", counted apart, not failures):
-#   uclient picks channel numbers in RFC 5766's 0x4000-0x7FFF, natsim accepts RFC 8656's
-#   0x4000-0x4FFF only (the ChannelData run is repeated until uclient's two random channels
-#   fall in that range); EVEN-PORT with the R bit gets no RESERVATION-TOKEN and a
-#   RESERVATION-TOKEN is not checked. The ChannelData retries are the same over UDP and
-#   over TCP. REQUESTED-ADDRESS-FAMILY IPv6 must get 440 (an IPv4 relay instead, as natsim
-#   once answered, is reported as a known gap).
+#   uclient picks channel numbers in RFC 5766's 0x4000-0x7FFF: natsim's default is RFC
+#   8656's 0x4000-0x4FFF (400 above), so the UDP ChannelData run is repeated until both
+#   random channels fall in it; the TCP one runs natsim with --rfc5766-channels and must
+#   pass at once. uclient's RTP/RTCP pair (no -c) must get an even port with a
+#   RESERVATION-TOKEN and, with the token, the next port (RFC 8656 §7.2).
+#   Known gaps (printed as "KNOWN GAP", counted apart, not failures): REQUESTED-ADDRESS-
+#   FAMILY IPv6 must get 440 (an IPv4 relay instead is reported as a known gap).
 #
 # Usage: scripts/interop-turn.sh [PATH/TO/natsim]     (default build/release/tools/natsim)
 # Prints PASS/FAIL per check (and KNOWN GAP lines) and ends with "N passed, M failed";
@@ -511,45 +511,48 @@ counters_line() { # the counters the checks look at, for the PASS/FAIL line
 DENIED_DEFAULT='^denied peers: 0\.0\.0\.0/8 10\.0\.0\.0/8 127\.0\.0\.0/8 169\.254\.0\.0/16 172\.16\.0\.0/12 192\.168\.0\.0/16 ::1/128 fc00::/7 fe80::/10$'
 DENIED_LOOPBACK_OK='^denied peers: 0\.0\.0\.0/8 10\.0\.0\.0/8 169\.254\.0\.0/16 172\.16\.0\.0/12 192\.168\.0\.0/16 fc00::/7 fe80::/10 \(loopback peers allowed\)$'
 
-# channel_data_runs TRANSPORT NAME SERVE [UCLIENT FLAGS...]: uclient ChannelData runs (-c)
-#   against the natsim started as SERVE, output in NAME.txt. uclient binds two channels (to
-#   PEER+1, then PEER) with random numbers in 0x4000-0x7FFF (RFC 5766); natsim follows
-#   RFC 8656 (0x4000-0x4FFF, else 400), so a run gets through with probability 1/16: a run
-#   that stopped at exactly that is repeated (CD_MAX runs at most). Then the checks on
-#   uclient's output and on natsim's answers to the ChannelBinds (in its JSON log).
+# channel_data_runs RANGE TRANSPORT NAME SERVE [UCLIENT FLAGS...]: uclient ChannelData runs
+#   (-c) against the natsim started as SERVE, output in NAME.txt. uclient binds two
+#   channels (to PEER+1, then PEER) with random numbers in 0x4000-0x7FFF (RFC 5766).
+#   RANGE rfc5766: natsim runs with --rfc5766-channels and must take them at the first run.
+#   RANGE rfc8656: natsim's default (0x4000-0x4FFF, else 400, as RFC 8656 §12 says), so a
+#   run gets through with probability 1/16: a run that stopped at exactly that is repeated
+#   (CD_MAX runs at most). Then the checks on uclient's output and on natsim's answers to
+#   the ChannelBinds (in its JSON log).
 CD_MAX=120
 channel_data_runs() {
-  local transport=$1 name=$2 serve=$3 attempts=0 accepted refused="" unexpected=0 ch code
-  shift 3
-  while [ "$attempts" -lt "$CD_MAX" ]; do
+  local range=$1 transport=$2 name=$3 serve=$4 attempts=0 accepted refused="" unexpected=0 ch code
+  local max=$CD_MAX top=0x4FFF
+  shift 4
+  [ "$range" = rfc5766 ] && max=1 top=0x7FFF
+  while [ "$attempts" -lt "$max" ]; do
     attempts=$((attempts + 1))
     uclient "$name" -c "$@" -e 127.0.0.1 -r "$PEER"
     [ "$UC_RC" = 0 ] && break
     grep -q 'channel bind: error 400' "$TMP/$name.txt" || break
   done
   show_uclient "$name"
-  check "uclient ChannelData over $transport vs natsim: exit 0 (got $UC_RC, run $attempts of at most $CD_MAX)" \
+  check "uclient ChannelData over $transport vs natsim ($range channels): exit 0 (got $UC_RC, run $attempts of at most $max)" \
     eq "$UC_RC" 0
   check "uclient ChannelData over $transport vs natsim: relay addr in $NRELAY_MIN-$NRELAY_MAX, 10 sent, 10 received, 0 lost" \
     uclient_ok "$name" 10
   answers "$serve" >"$TMP/$serve.answers"
   accepted=$(sed -n 's/^channel-bind request .* channel \(0x[0-9a-f]*\) => channel-bind success.*/\1/p' \
     "$TMP/$serve.answers" | sort -u | paste -sd' ')
-  # Every refusal must be the known one: 400 for a number above 0x4FFF.
+  # Every refusal must be the expected one: 400 for a number above the range.
   while read -r ch code; do
-    if [ "$code" = 400 ] && (((16#${ch#0x}) > 0x4FFF)); then
+    if [ "$code" = 400 ] && (((16#${ch#0x}) > top)); then
       refused+="${refused:+ }$ch"
     else
       unexpected=$((unexpected + 1))
     fi
   done < <(sed -n 's/^channel-bind request .* channel \(0x[0-9a-f]*\) => channel-bind error \([0-9]*\).*/\1 \2/p' \
     "$TMP/$serve.answers")
-  check "natsim ($transport) accepted ChannelBind for 0x4000-0x4FFF ($accepted), refused only numbers above 0x4FFF, with 400" \
+  check "natsim ($transport) accepted ChannelBind for 0x4000-$top ($accepted), refused only numbers above $top, with 400" \
     bash -c '[ -n "$1" ] && [ "$2" = 0 ]' _ "$accepted" "$unexpected"
   if [ -n "$refused" ]; then
-    known_gap "natsim's TURN server refused uclient's ChannelBind over $transport with 400 for channel" \
-      "numbers $refused (RFC 5766 0x4000-0x7FFF, RFC 8656 allows 0x4000-0x4FFF; coturn accepts" \
-      "them): $((attempts - 1)) of $attempts uclient runs stopped there"
+    log "note: natsim refused uclient's RFC 5766 channel numbers $refused with 400 (RFC 8656" \
+      "range; --rfc5766-channels accepts them): $((attempts - 1)) of $attempts runs stopped there"
   fi
 }
 
@@ -557,7 +560,7 @@ channel_data_runs() {
 if start_natsim serve-channel --allow-loopback-peers; then
   check "natsim serve turn: --allow-loopback-peers leaves 127.0.0.0/8 and ::1 off the denied list" \
     has "$TMP/serve-channel.out" "$DENIED_LOOPBACK_OK"
-  channel_data_runs UDP uclient-channel serve-channel
+  channel_data_runs rfc8656 UDP uclient-channel serve-channel
   stop_natsim serve-channel
   check "natsim counters (ChannelData): allocations >= 1, relayed >= 10 each way, none malformed ($(counters_line serve-channel))" \
     relayed_both_ways serve-channel 10
@@ -619,12 +622,14 @@ if start_natsim serve-extra --allow-loopback-peers; then
   check "uclient -x (IPv6 relay) vs natsim's IPv4-only relay: fails without hanging (exit $UC_RC)" \
     bash -c '[ "$1" != 0 ] && [ "$1" != 124 ]' _ "$UC_RC"
   answers serve-extra >"$TMP/serve-extra.answers"
-  if grep -q 'even-port+R.* => allocate success' "$TMP/serve-extra.answers" &&
-    ! grep -q '=> allocate success.*reservation-token' "$TMP/serve-extra.answers"; then
-    known_gap "Allocate with EVEN-PORT R=1 (uclient's RTP allocation) got no RESERVATION-TOKEN and" \
-      "no reserved next port (RFC 8656 §7.2); uclient then sent RESERVATION-TOKEN 0 and natsim" \
-      "allocated a fresh port instead of answering 508 for the unknown token"
-  fi
+  # RFC 8656 §7.2: EVEN-PORT with R reserves the next port; the RTCP Allocate claims it
+  # with the RESERVATION-TOKEN.
+  rtp=$(sed -n 's/^allocate request.*even-port+R.* => allocate success relayed 127\.0\.0\.1:\([0-9]*\) reservation-token.*/\1/p' \
+    "$TMP/serve-extra.answers" | head -1)
+  rtcp=$(sed -n 's/^allocate request.*reservation-token.* => allocate success relayed 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+    "$TMP/serve-extra.answers" | head -1)
+  check "EVEN-PORT R=1 got an even port and a RESERVATION-TOKEN ($rtp), the token got the next port ($rtcp)" \
+    bash -c '[ -n "$1" ] && [ $(($1 % 2)) = 0 ] && [ "$2" = $(($1 + 1)) ]' _ "$rtp" "$rtcp"
   if grep -q 'family-ipv6 => allocate success relayed [0-9.]*:' "$TMP/serve-extra.answers"; then
     known_gap "Allocate with REQUESTED-ADDRESS-FAMILY IPv6 got an IPv4 XOR-RELAYED-ADDRESS instead" \
       "of 440 Address Family not Supported (RFC 8656 §7.2); uclient: 'relay addr cannot be received'"
@@ -689,16 +694,18 @@ else
 fi
 
 # d5b) ChannelData over TCP, 101-byte messages: the frames (4 + 101) are padded to 108.
-if start_natsim serve-channel-tcp --allow-loopback-peers; then
-  channel_data_runs TCP uclient-channel-tcp serve-channel-tcp -t -l 101
+if start_natsim serve-channel-tcp --allow-loopback-peers --rfc5766-channels; then
+  check "natsim serve turn --rfc5766-channels announces channel numbers 0x4000-0x7FFF" \
+    grep -q "0x4000-0x7FFF" "$TMP/serve-channel-tcp.out"
+  channel_data_runs rfc5766 TCP uclient-channel-tcp serve-channel-tcp -t -l 101
   check "uclient's TCP connections closed on natsim's side too (serve-channel-tcp)" tcp_drained
   stop_natsim serve-channel-tcp
   check "natsim counters (ChannelData over TCP): allocations >= 1, relayed >= 10 each way, none malformed ($(counters_line serve-channel-tcp))" \
     relayed_both_ways serve-channel-tcp 10
   tcp_checks serve-channel-tcp
   check "natsim log: ChannelData both ways, transport tcp" \
-    log_both serve-channel-tcp tcp "channel-data 0x4" "channel-data 0x4"
-  out_sizes=$(sizes serve-channel-tcp tcp out client "channel-data 0x4")
+    log_both serve-channel-tcp tcp "channel-data 0x" "channel-data 0x"
+  out_sizes=$(sizes serve-channel-tcp tcp out client "channel-data 0x")
   check "natsim pads ChannelData over TCP to 4 bytes: sizes out ($out_sizes) multiples of 4" \
     all_multiples_of_4 $out_sizes
   peer_sizes=$(sizes serve-channel-tcp udp out peer peer-data)
