@@ -14,6 +14,7 @@
 #include "natsim/traversal/turn_client.hpp"
 #include "natsim/traversal/turn_server.hpp"
 #include "natsim/traversal/turn_wire.hpp"
+#include "turn_test_server.hpp"
 
 namespace natsim::traversal::turn {
 namespace {
@@ -24,18 +25,8 @@ using stun::Message;
 using stun::Writer;
 namespace attr = stun::attr;
 
-const Endpoint kListen = *Endpoint::parse("198.51.100.50:3478");
-
-ServerConfig server_config() {
-  ServerConfig c;
-  c.listen = kListen;
-  c.relay_address = *IpAddress::parse("198.51.100.50");
-  c.relay_port_first = 50000;
-  c.relay_port_count = 4;
-  c.realm = "example.org";
-  c.users = {{"alice", "secret"}, {"bob", "hunter2"}};
-  return c;
-}
+using test::kListen;
+using test::server_config;
 
 ClientConfig client_config(const Endpoint& local, Transport transport = Transport::udp) {
   ClientConfig c;

@@ -7,6 +7,7 @@
 
 #include "natsim/traversal/stun_crypto.hpp"
 #include "natsim/traversal/turn_wire.hpp"
+#include "turn_test_server.hpp"
 
 namespace natsim::traversal::turn {
 namespace {
@@ -17,18 +18,12 @@ using stun::Class;
 using stun::Message;
 using stun::Writer;
 
-const Endpoint kListen = *Endpoint::parse("198.51.100.50:3478");
+using test::kListen;
 const Endpoint kClient = *Endpoint::parse("203.0.113.2:40000");
 const Endpoint kPeer = *Endpoint::parse("192.0.2.77:6000");
 
 ServerConfig config() {
-  ServerConfig c;
-  c.listen = kListen;
-  c.relay_address = *IpAddress::parse("198.51.100.50");
-  c.relay_port_first = 50000;
-  c.relay_port_count = 4;
-  c.realm = "example.org";
-  c.users = {{"alice", "secret"}, {"bob", "hunter2"}};
+  ServerConfig c = test::server_config();
   c.max_allocations_per_user = 2;
   c.denied_peers = {*Prefix::parse("10.0.0.0/8")};
   return c;

@@ -10,26 +10,17 @@
 #include "natsim/traversal/turn_client.hpp"
 #include "natsim/traversal/turn_server.hpp"
 #include "natsim/traversal/turn_wire.hpp"
+#include "turn_test_server.hpp"
 
 namespace natsim::traversal::turn {
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-const Endpoint kListen = *Endpoint::parse("198.51.100.50:3478");
+using test::kListen;
+using test::server_config;
 const Endpoint kClient = *Endpoint::parse("203.0.113.2:40001");
 const Endpoint kPeer = *Endpoint::parse("192.0.2.77:6000");
-
-ServerConfig server_config() {
-  ServerConfig c;
-  c.listen = kListen;
-  c.relay_address = *IpAddress::parse("198.51.100.50");
-  c.relay_port_first = 50000;
-  c.relay_port_count = 4;
-  c.realm = "example.org";
-  c.users = {{"alice", "secret"}};
-  return c;
-}
 
 ClientConfig client_config() {
   ClientConfig c;
