@@ -166,7 +166,7 @@ void TurnClient::send(TimePoint /*now*/, const Endpoint& peer, ByteView data) {
   auto ch = channels_.find(peer);
   if (ch != channels_.end() && ch->second.bound) {
     // RFC 8656 §12.5: ChannelData is padded to 4 bytes over TCP, need not be over UDP.
-    std::vector<std::uint8_t> buf(kChannelHeaderSize + data.size() + 3);
+    const MutableByteView buf = scratch(kChannelHeaderSize + data.size() + 3);
     const auto n =
         write_channel_data(buf, ch->second.number, data, config_.transport == Transport::tcp);
     if (!n) {
@@ -180,7 +180,7 @@ void TurnClient::send(TimePoint /*now*/, const Endpoint& peer, ByteView data) {
   }
   // RFC 8656 §11.1: a Send indication with XOR-PEER-ADDRESS and DATA; indications
   // carry no credentials (they cannot be authenticated).
-  std::vector<std::uint8_t> buf(stun::kHeaderSize + 24 + 4 + data.size() + 4);
+  const MutableByteView buf = scratch(stun::kHeaderSize + 24 + 4 + data.size() + 4);
   Writer w(buf, method::send, Class::indication, new_id());
   w.add_xor_address(attr::xor_peer_address, peer);
   w.add(attr::data, data);
@@ -340,6 +340,11 @@ void TurnClient::build(Transaction& t) {
   } else {
     t.request.clear();
   }
+}
+
+MutableByteView TurnClient::scratch(std::size_t size) {
+  if (scratch_.size() < size) scratch_.resize(size);
+  return {scratch_.data(), size};
 }
 
 void TurnClient::emit(ByteView bytes) {

@@ -208,6 +208,8 @@ class TurnClient {
   void start(TimePoint now, Transaction t);
   void build(Transaction& t);
   void transmit(Transaction& t, TimePoint now);
+  // A buffer of at least `size` bytes for data frames, reused (no allocation per send).
+  MutableByteView scratch(std::size_t size);
   void emit(ByteView bytes);
   void handle_message(TimePoint now, ByteView bytes);
   void on_response(TimePoint now, const stun::Message& m);
@@ -245,6 +247,7 @@ class TurnClient {
 
   std::vector<Transaction> transactions_;
   StreamFramer framer_;  // TCP
+  std::vector<std::uint8_t> scratch_;
   std::deque<ClientEvent> events_;
   TransmitQueue out_;
   TurnClientCounters counters_;
