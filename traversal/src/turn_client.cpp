@@ -40,10 +40,6 @@ std::string text_of(std::string_view s) {
   return std::string(s);
 }
 
-std::uint64_t get64(const std::uint8_t* p) {
-  return (std::uint64_t{wire::get32(p)} << 32) | wire::get32(p + 4);
-}
-
 }  // namespace
 
 std::string_view to_string(TurnClient::State s) {
@@ -636,7 +632,7 @@ void TurnClient::on_success(TimePoint now, const Transaction& t, const Message& 
       // RFC 8656 §7.2: RESERVATION-TOKEN (8 bytes, §18.10) when port+1 was reserved.
       std::optional<std::uint64_t> token;
       if (auto r = m.find(attr::reservation_token); r && r->value.size() == 8)
-        token = get64(r->value.data());
+        token = wire::get64(r->value.data());
       events_.emplace_back(Allocated{relayed_, mapped_, lifetime_, token});
       return;
     }

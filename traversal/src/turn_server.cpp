@@ -31,9 +31,6 @@ constexpr std::string_view kNonceCookie = "obMatJos2AAAB";
 constexpr std::uint8_t kOfferedAlgorithms[] = {0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00};
 constexpr std::size_t kMaxBuffer = 1500 + 128;
 
-std::uint64_t get64(const std::uint8_t* p) {
-  return (std::uint64_t{wire::get32(p)} << 32) | wire::get32(p + 4);
-}
 }  // namespace
 
 TurnServer::TurnServer(std::uint64_t seed, ServerConfig config)
@@ -352,7 +349,7 @@ std::uint64_t TurnServer::make_token() {
     for (int i = 0; i < 8; ++i)
       input[11 + i] = static_cast<std::uint8_t>(n >> (8 * i));
     const auto mac = stun::hmac_sha1(key, input);
-    const std::uint64_t token = get64(mac.data());
+    const std::uint64_t token = wire::get64(mac.data());
     if (token != 0 && !reservations_.contains(token)) return token;
   }
 }
@@ -404,7 +401,7 @@ void TurnServer::allocate(TimePoint now, const Message& m, const ClientTuple& cl
   if (token) {
     if (token->value.size() != 8 || even || family || additional)
       return error(m, client, error_code::bad_request, &auth);
-    claimed = get64(token->value.data());
+    claimed = wire::get64(token->value.data());
     if (!reservations_.contains(*claimed)) {
       ++counters_.capacity_rejections;
       return error(m, client, error_code::insufficient_capacity, &auth);

@@ -11,6 +11,9 @@ namespace natsim::traversal::wire {
 [[nodiscard]] inline std::uint32_t get32(const std::uint8_t* p) {
   return (std::uint32_t{get16(p)} << 16) | get16(p + 2);
 }
+[[nodiscard]] inline std::uint64_t get64(const std::uint8_t* p) {
+  return (std::uint64_t{get32(p)} << 32) | get32(p + 4);
+}
 inline void put16(std::uint8_t* p, std::uint16_t v) {
   p[0] = static_cast<std::uint8_t>(v >> 8);
   p[1] = static_cast<std::uint8_t>(v);
