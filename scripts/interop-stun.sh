@@ -29,17 +29,7 @@ source "$ROOT/scripts/lib/interop.sh"
 # and Vovida stun's random client ports (16384-32767).
 pick_pair() { pick_port 61000 4000; }
 
-if [ ! -x "$NATSIM" ]; then
-  echo "interop-stun: no natsim program at $NATSIM (build it first: make build)" >&2
-  exit 2
-fi
-for program in stun turnutils_stunclient turnserver timeout "$CMAKE"; do
-  if ! command -v "$program" >/dev/null; then
-    echo "interop-stun: missing $program (NATSIM_EXTRA_PACKAGES=\"stun-client coturn\" scripts/install-deps.sh)" >&2
-    exit 2
-  fi
-done
-log "natsim: $NATSIM; logs in $TMP"
+require interop-stun "stun-client coturn" stun turnutils_stunclient turnserver timeout "$CMAKE"
 
 # ---------------------------------------------------------------------------------------
 # a) natsim serve stun --listen 127.0.0.1:P --alternate 127.0.0.2:P+1

@@ -83,17 +83,7 @@ pick_range() {
   return 1
 }
 
-if [ ! -x "$NATSIM" ]; then
-  echo "interop-turn: no natsim program at $NATSIM (build it first: make build)" >&2
-  exit 2
-fi
-for program in turnserver turnutils_stunclient turnutils_uclient timeout "$CMAKE"; do
-  if ! command -v "$program" >/dev/null; then
-    echo "interop-turn: missing $program (NATSIM_EXTRA_PACKAGES=coturn scripts/install-deps.sh)" >&2
-    exit 2
-  fi
-done
-log "natsim: $NATSIM; logs in $TMP"
+require interop-turn "coturn" turnserver turnutils_stunclient turnutils_uclient timeout "$CMAKE"
 
 # ---------------------------------------------------------------------------------------
 # The echo peer: turnutils_peer (or a Python echo) on 127.0.0.1:PEER

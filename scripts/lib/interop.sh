@@ -45,3 +45,21 @@ all_of() {
   shift
   for re in "$@"; do grep -Eq -- "$re" "$file" || return 1; done
 }
+
+# require SCRIPT PACKAGES PROGRAM...: exits 2 unless $NATSIM is built and every PROGRAM
+# is on PATH (PACKAGES: the Debian packages that bring them).
+require() {
+  local script=$1 packages=$2 program
+  shift 2
+  if [ ! -x "$NATSIM" ]; then
+    echo "$script: no natsim program at $NATSIM (build it first: make build)" >&2
+    exit 2
+  fi
+  for program in "$@"; do
+    if ! command -v "$program" >/dev/null; then
+      echo "$script: missing $program (NATSIM_EXTRA_PACKAGES=\"$packages\" scripts/install-deps.sh)" >&2
+      exit 2
+    fi
+  done
+  log "natsim: $NATSIM; logs in $TMP"
+}

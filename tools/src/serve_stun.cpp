@@ -11,6 +11,7 @@
 #include "natsim/io/asio_driver.hpp"
 #include "natsim/traversal/stun_message.hpp"
 #include "natsim/traversal/stun_server.hpp"
+#include "server_report.hpp"
 #include "stun_text.hpp"
 
 namespace natsim::tools {
@@ -65,19 +66,16 @@ std::string describe_stun(ByteView bytes) {
 
 nlohmann::ordered_json counters_json(const traversal::stun::ServerCounters& c,
                                      const io::SocketCounters& s) {
-  return {{"requests", c.requests},
-          {"responses", c.responses},
-          {"error_responses", c.error_responses},
-          {"classic", c.classic},
-          {"indications", c.indications},
-          {"dropped_malformed", c.dropped_malformed},
-          {"dropped_bad_fingerprint", c.dropped_bad_fingerprint},
-          {"dropped_other", c.dropped_other},
-          {"datagrams_received", s.received},
-          {"datagrams_sent", s.sent},
-          {"send_errors", s.send_errors},
-          {"receive_errors", s.receive_errors},
-          {"unroutable", s.unroutable}};
+  nlohmann::ordered_json j{{"requests", c.requests},
+                           {"responses", c.responses},
+                           {"error_responses", c.error_responses},
+                           {"classic", c.classic},
+                           {"indications", c.indications},
+                           {"dropped_malformed", c.dropped_malformed},
+                           {"dropped_bad_fingerprint", c.dropped_bad_fingerprint},
+                           {"dropped_other", c.dropped_other}};
+  add_socket_counters(j, s);
+  return j;
 }
 
 }  // namespace
@@ -152,23 +150,8 @@ int serve_stun(const ServeStunOptions& options) {
 
   io.run();
 
-  const auto& c = server->counters();
-  const auto& s = sockets.counters();
-  if (options.json_log) {
-    const nlohmann::ordered_json line = {
-        {"event", "stopped"}, {"signal", stop_signal}, {"counters", counters_json(c, s)}};
-    std::fprintf(stderr, "%s\n", line.dump().c_str());
-  }
-  std::printf("stopped by %s\n", stop_signal == SIGINT    ? "SIGINT"
-                                 : stop_signal == SIGTERM ? "SIGTERM"
-                                                          : "io stop");
-  const auto counters = counters_json(c, s);
-  for (auto it = counters.begin(); it != counters.end(); ++it) {
-    std::printf("  %-24s %llu\n", it.key().c_str(),
-                static_cast<unsigned long long>(it.value().get<std::uint64_t>()));
-  }
-  std::fflush(stdout);
-  return 0;
+  return report_stopped(stop_signal, counters_json(server->counters(), sockets.counters()),
+                        options.json_log);
 }
 
 }  // namespace natsim::tools

@@ -18,6 +18,7 @@
 #include "natsim/traversal/stun_message.hpp"
 #include "natsim/traversal/turn_server.hpp"
 #include "natsim/traversal/turn_wire.hpp"
+#include "server_report.hpp"
 #include "stun_text.hpp"
 
 namespace natsim::tools {
@@ -129,38 +130,35 @@ class StreamLog {
 nlohmann::ordered_json counters_json(const TurnServer& server, const io::SocketCounters& s,
                                      const io::StreamCounters& t) {
   const auto& c = server.counters();
-  return {{"requests", c.requests},
-          {"challenges", c.challenges},
-          {"stale_nonces", c.stale_nonces},
-          {"auth_failures", c.auth_failures},
-          {"allocations", c.allocations},
-          {"allocations_expired", c.allocations_expired},
-          {"allocations_closed", c.allocations_closed},
-          {"reservations", c.reservations},
-          {"reservations_used", c.reservations_used},
-          {"reservations_expired", c.reservations_expired},
-          {"allocations_active", server.allocation_count()},
-          {"quota_rejections", c.quota_rejections},
-          {"capacity_rejections", c.capacity_rejections},
-          {"forbidden", c.forbidden},
-          {"errors", c.errors},
-          {"relayed_to_peer", c.relayed_to_peer},
-          {"relayed_to_client", c.relayed_to_client},
-          {"bytes_to_peer", c.bytes_to_peer},
-          {"bytes_to_client", c.bytes_to_client},
-          {"dropped_no_permission", c.dropped_no_permission},
-          {"dropped_malformed", c.dropped_malformed},
-          {"datagrams_received", s.received},
-          {"datagrams_sent", s.sent},
-          {"send_errors", s.send_errors},
-          {"receive_errors", s.receive_errors},
-          {"unroutable", s.unroutable},
-          {"tcp_accepted", t.accepted},
-          {"tcp_refused", t.refused},
-          {"tcp_closed", t.closed},
-          {"tcp_bytes_received", t.received_bytes},
-          {"tcp_bytes_sent", t.sent_bytes},
-          {"tcp_queue_overflows", t.queue_overflows}};
+  nlohmann::ordered_json j{{"requests", c.requests},
+                           {"challenges", c.challenges},
+                           {"stale_nonces", c.stale_nonces},
+                           {"auth_failures", c.auth_failures},
+                           {"allocations", c.allocations},
+                           {"allocations_expired", c.allocations_expired},
+                           {"allocations_closed", c.allocations_closed},
+                           {"reservations", c.reservations},
+                           {"reservations_used", c.reservations_used},
+                           {"reservations_expired", c.reservations_expired},
+                           {"allocations_active", server.allocation_count()},
+                           {"quota_rejections", c.quota_rejections},
+                           {"capacity_rejections", c.capacity_rejections},
+                           {"forbidden", c.forbidden},
+                           {"errors", c.errors},
+                           {"relayed_to_peer", c.relayed_to_peer},
+                           {"relayed_to_client", c.relayed_to_client},
+                           {"bytes_to_peer", c.bytes_to_peer},
+                           {"bytes_to_client", c.bytes_to_client},
+                           {"dropped_no_permission", c.dropped_no_permission},
+                           {"dropped_malformed", c.dropped_malformed}};
+  add_socket_counters(j, s);
+  j["tcp_accepted"] = t.accepted;
+  j["tcp_refused"] = t.refused;
+  j["tcp_closed"] = t.closed;
+  j["tcp_bytes_received"] = t.received_bytes;
+  j["tcp_bytes_sent"] = t.sent_bytes;
+  j["tcp_queue_overflows"] = t.queue_overflows;
+  return j;
 }
 
 }  // namespace
@@ -334,21 +332,8 @@ int serve_turn(const ServeTurnOptions& options) {
 
   io.run();
 
-  const auto counters = counters_json(server, sockets.counters(), streams.counters());
-  if (options.json_log) {
-    const nlohmann::ordered_json line = {
-        {"event", "stopped"}, {"signal", stop_signal}, {"counters", counters}};
-    std::fprintf(stderr, "%s\n", line.dump().c_str());
-  }
-  std::printf("stopped by %s\n", stop_signal == SIGINT    ? "SIGINT"
-                                 : stop_signal == SIGTERM ? "SIGTERM"
-                                                          : "io stop");
-  for (auto it = counters.begin(); it != counters.end(); ++it) {
-    std::printf("  %-24s %llu\n", it.key().c_str(),
-                static_cast<unsigned long long>(it.value().get<std::uint64_t>()));
-  }
-  std::fflush(stdout);
-  return 0;
+  return report_stopped(stop_signal, counters_json(server, sockets.counters(), streams.counters()),
+                        options.json_log);
 }
 
 }  // namespace natsim::tools
