@@ -1,0 +1,38 @@
+#pragma once
+// Bounds on what a scenario file and one run may ask for, so hostile or mistaken input
+// gets exit 2 and a message instead of a signal, a hang or gigabytes. Every limit is
+// documented in docs/scenario-format.md ("Limits"); change both together.
+#include <cstddef>
+#include <cstdint>
+
+#include "natsim/base/time.hpp"
+
+namespace natsim::scenarios::limits {
+
+// Reading a file.
+inline constexpr std::size_t kMaxFileBytes = 4u << 20;  // checked before reading it
+inline constexpr int kMaxDepth = 64;                    // nested objects and arrays
+
+// Expansion: variants of one file's matrix, and runs (variants x seeds) of one file.
+inline constexpr std::size_t kMaxVariants = 10'000;
+inline constexpr std::size_t kMaxRuns = 1'000'000;
+
+// Seeds: one range everywhere (files and --seed), 0 to 2^63-1, so a seed survives every
+// JSON reader and the signed integers of other tools unchanged.
+inline constexpr std::uint64_t kMaxSeed = 0x7fff'ffff'ffff'ffffULL;
+
+// Topology.
+inline constexpr std::size_t kMaxHostsPerSite = 250;   // a /24 LAN less the gateway
+inline constexpr std::size_t kMaxNodes = 4'096;        // hosts, sites and servers together
+inline constexpr std::size_t kMaxRelayPorts = 65'536;  // TURN relay sockets, all servers
+inline constexpr std::size_t kMinMtu = 68;             // RFC 791
+inline constexpr std::size_t kMaxMtu = 65'535;
+
+// Timeline: what one run may schedule.
+inline constexpr std::size_t kMaxActions = 10'000;
+inline constexpr std::int64_t kMaxSendCount = 100'000;      // datagrams of one send/relay
+inline constexpr std::int64_t kMaxSendsPerRun = 1'000'000;  // all sends and relays together
+inline constexpr std::int64_t kMaxSendsPerInstant = 1'000;  // one action at interval 0
+inline constexpr Duration kMaxDuration = hours(24 * 30);    // simulated time of one run
+
+}  // namespace natsim::scenarios::limits
