@@ -57,15 +57,25 @@ concept StreamMachine = ProtocolMachine<M> &&
   m.handle_stream_closed(now, e, e);
 };
 
-// Drains a machine after an input: every transmit goes to send(transmit, bytes), every
-// event to on_event(event). Returns the machine's next deadline.
+// Drains a machine after an input until it is quiet: every transmit goes to
+// send(transmit, bytes), then every event to on_event(event), and again, because an event
+// handler may give the machine commands (an echo, a permission) whose transmits must
+// leave at this instant, not at the next timer. Returns the machine's next deadline,
+// read once the machine is quiet. A handler may call its driver's pump() again: the
+// inner call drains, and this loop then finds nothing left.
 template <ProtocolMachine M, class Send, class OnEvent>
 std::optional<TimePoint> pump(M& machine, MutableByteView buffer, Send&& send, OnEvent&& on_event) {
-  while (auto t = machine.poll_transmit(buffer)) {
-    send(*t, ByteView(buffer.data(), t->size));
+  for (bool busy = true; busy;) {
+    busy = false;
+    while (auto t = machine.poll_transmit(buffer)) {
+      busy = true;
+      send(*t, ByteView(buffer.data(), t->size));
+    }
+    while (auto e = machine.poll_event()) {
+      busy = true;
+      on_event(*e);
+    }
   }
-  while (auto e = machine.poll_event())
-    on_event(*e);
   return machine.poll_timeout();
 }
 
