@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "limits.hpp"
 
 namespace natsim::scenarios::detail {
 
@@ -28,7 +33,132 @@ std::string kind_of(const json& j) {
       return "something else";
   }
 }
+std::string position(const std::string& file, std::size_t line, std::size_t column) {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+// Line and column (1-based) of the byte at 1-based offset `byte`, as nlohmann counts it.
+void locate(std::string_view text, std::size_t byte, std::size_t* line, std::size_t* column) {
+  *line = 1;
+  *column = 1;
+  for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++*line;
+      *column = 1;
+    } else {
+      ++*column;
+    }
+  }
+}
+
+bool number_char(char c) {
+  return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+// One pass over the text, outside strings: bracket depth and numbers too big for a
+// double (nlohmann throws out_of_range for those without a position).
+void prescan(std::string_view text, const std::string& file) {
+  int depth = 0;
+  bool in_string = false;
+  bool escape = false;
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escape) {
+        escape = false;
+      } else if (c == '\\') {
+        escape = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > limits::kMaxDepth) {
+        throw InputError(position(file, line, column),
+                         "nested deeper than " + std::to_string(limits::kMaxDepth) + " levels");
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      std::size_t end = i;
+      while (end < text.size() && number_char(text[end]))
+        ++end;
+      const std::string token(text.substr(i, end - i));
+      if (std::isinf(std::strtod(token.c_str(), nullptr))) {
+        throw InputError(position(file, line, column),
+                         "number " + (token.size() > 40 ? token.substr(0, 40) + "..." : token) +
+                             " is out of range");
+      }
+      column += end - i;
+      i = end - 1;
+      continue;
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+}
+
 }  // namespace
+
+json parse_json(std::string_view text, const std::string& file, std::size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    throw InputError(file, "larger than " + std::to_string(max_bytes >> 10) + " KiB");
+  }
+  prescan(text, file);
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    std::size_t line = 0;
+    std::size_t column = 0;
+    locate(text, e.byte, &line, &column);
+    // nlohmann's message starts with "[json.exception.parse_error.101] parse error at ...:".
+    std::string what = e.what();
+    if (auto colon = what.find(": ", what.find("parse error")); colon != std::string::npos) {
+      what = what.substr(colon + 2);
+    }
+    throw InputError(position(file, line, column), what);
+  } catch (const json::exception& e) {
+    // Anything else the parser refuses (the prescan should have caught it first).
+    std::string what = e.what();
+    if (auto bracket = what.find("] "); bracket != std::string::npos)
+      what = what.substr(bracket + 2);
+    throw InputError(file, what);
+  }
+}
+
+std::string read_file(const std::string& path, std::size_t max_bytes) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) throw InputError(path, "cannot read the file");
+  if (std::filesystem::is_directory(status)) throw InputError(path, "is a directory, not a file");
+  // Size first: a huge file is refused before a byte of it is read.
+  if (std::filesystem::is_regular_file(status)) {
+    const auto size = std::filesystem::file_size(path, ec);
+    if (!ec && size > max_bytes) {
+      throw InputError(path, "larger than " + std::to_string(max_bytes >> 10) + " KiB (" +
+                                 std::to_string(size) + " bytes)");
+    }
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, "cannot read the file");
+  // In chunks, stopping past the limit: pipes and devices have no size up front.
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max_bytes) {
+      throw InputError(path, "larger than " + std::to_string(max_bytes >> 10) + " KiB");
+    }
+  }
+  return text;
+}
 
 void Reader::expect_object() const {
   if (!j_->is_object()) fail("expected an object, got " + kind_of(*j_));
@@ -103,6 +233,11 @@ double Reader::number(double min, double max) const {
 
 std::int64_t Reader::integer(std::int64_t min, std::int64_t max) const {
   if (!j_->is_number_integer()) fail("expected an integer, got " + kind_of(*j_));
+  // Beyond INT64_MAX the value is unsigned: say it as written, not as a negative number.
+  if (j_->is_number_unsigned() && j_->get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
+    fail("expected an integer from " + std::to_string(min) + " to " + std::to_string(max) +
+         ", got " + std::to_string(j_->get<std::uint64_t>()));
+  }
   const auto v = j_->get<std::int64_t>();
   if (v < min || v > max) {
     fail("expected an integer from " + std::to_string(min) + " to " + std::to_string(max) +

@@ -5,12 +5,22 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "natsim/base/endpoint.hpp"
 #include "natsim/base/input_error.hpp"
 #include "natsim/base/time.hpp"
 
 namespace natsim::scenarios::detail {
+
+// Parses `text` as JSON after checking what the parser cannot bound by itself: at most
+// `max_bytes`, nesting at most limits::kMaxDepth deep (the parser and the destructor
+// recurse) and no number beyond a double. Every failure, nlohmann's included, is an
+// InputError naming `file` and line:column.
+[[nodiscard]] nlohmann::json parse_json(std::string_view text, const std::string& file,
+                                        std::size_t max_bytes);
+// The whole of a regular file of at most `max_bytes`, checked before reading it.
+[[nodiscard]] std::string read_file(const std::string& path, std::size_t max_bytes);
 
 class Reader {
  public:

@@ -6,12 +6,17 @@
 #include <sstream>
 
 #include "json_reader.hpp"
+#include "limits.hpp"
 #include "natsim/nat_models/nat_behavior_json.hpp"
+#include "topology_check.hpp"
 
 namespace natsim::scenarios {
 
 using detail::Reader;
 using nlohmann::json;
+
+// Seeds share one range everywhere (files and --seed), limits::kMaxSeed.
+constexpr auto kMaxSeed = static_cast<std::int64_t>(limits::kMaxSeed);
 
 namespace {
 
@@ -50,12 +55,12 @@ std::vector<std::uint64_t> parse_seeds(const Reader& r) {
   std::vector<std::uint64_t> seeds;
   if (r.json().is_array()) {
     for (std::size_t i = 0; i < r.size(); ++i) {
-      seeds.push_back(static_cast<std::uint64_t>(r[i].integer(0, INT64_MAX)));
+      seeds.push_back(static_cast<std::uint64_t>(r[i].integer(0, kMaxSeed)));
     }
   } else {
     r.only({"from", "count"});
-    const auto from = r.at("from").integer(0, INT64_MAX - 1'000'000);
-    const auto count = r.at("count").integer(1, 1'000'000);
+    const auto count = r.at("count").integer(1, static_cast<std::int64_t>(limits::kMaxRuns));
+    const auto from = r.at("from").integer(0, kMaxSeed - count + 1);
     for (std::int64_t i = 0; i < count; ++i)
       seeds.push_back(static_cast<std::uint64_t>(from + i));
   }
@@ -377,19 +382,22 @@ void set_pointer(json& doc, const std::string& pointer, const std::string& where
   }
 }
 
-std::size_t line_of(std::string_view text, std::size_t byte, std::size_t* column) {
-  std::size_t line = 1;
-  std::size_t col = 1;
-  for (std::size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
+// Runs an InputError-throwing step and puts the file in front of where it failed; any
+// nlohmann exception that slips through becomes an InputError too, never an abort.
+template <typename F>
+auto in_file(const std::string& file, F&& step) {
+  try {
+    return step();
+  } catch (const InputError& e) {
+    const std::string what =
+        std::string(e.what()).substr(e.where().empty() ? 0 : e.where().size() + 2);
+    throw InputError(e.where().empty() ? file : file + ": " + e.where(), what);
+  } catch (const json::exception& e) {
+    std::string what = e.what();
+    if (auto bracket = what.find("] "); bracket != std::string::npos)
+      what = what.substr(bracket + 2);
+    throw InputError(file, what);
   }
-  *column = col;
-  return line;
 }
 
 }  // namespace
@@ -430,9 +438,14 @@ Scenario parse_scenario(const json& doc, const std::string& file) {
   if (auto d = r.get("description")) s.description = d->string();
   if (r.has("seed") && r.has("seeds"))
     r.at("seeds").fail("give either 'seed' or 'seeds', not both");
-  if (auto v = r.get("seed")) s.seeds = {static_cast<std::uint64_t>(v->integer(0, INT64_MAX))};
+  if (auto v = r.get("seed")) s.seeds = {static_cast<std::uint64_t>(v->integer(0, kMaxSeed))};
   if (auto v = r.get("seeds")) s.seeds = parse_seeds(*v);
-  if (auto d = r.get("duration")) s.duration = d->duration();
+  if (auto d = r.get("duration")) {
+    s.duration = d->duration();
+    if (*s.duration > limits::kMaxDuration) {
+      d->fail("longer than " + format_duration(limits::kMaxDuration) + " of simulated time");
+    }
+  }
 
   const Reader topo = r.at("topology");
   topo.only({"core", "servers", "sites"});
@@ -454,9 +467,13 @@ Scenario parse_scenario(const json& doc, const std::string& file) {
       names.add_site(s.sites.back());
     }
   }
+  detail::check_topology(s);
 
   std::map<std::string, const Action*> by_id;
   if (auto timeline = r.get("timeline")) {
+    if (timeline->size() > limits::kMaxActions) {
+      timeline->fail("more than " + std::to_string(limits::kMaxActions) + " actions");
+    }
     for (std::size_t i = 0; i < timeline->size(); ++i) {
       s.timeline.push_back(parse_action((*timeline)[i], names, i));
     }
@@ -482,108 +499,127 @@ Scenario parse_scenario(const json& doc, const std::string& file) {
       s.expectations.push_back(parse_expectation((*expect)[i], by_id));
     }
   }
+  detail::check_counter_names(s);
   return s;
 }
 
-std::vector<Scenario> load_scenario_text(std::string_view text, const std::string& file) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    std::size_t column = 0;
-    const std::size_t line = line_of(text, e.byte, &column);
-    // nlohmann's message starts with "[json.exception.parse_error.101] parse error at ...:".
-    std::string what = e.what();
-    if (auto colon = what.find(": ", what.find("parse error")); colon != std::string::npos) {
-      what = what.substr(colon + 2);
-    }
-    throw InputError(file + ":" + std::to_string(line) + ":" + std::to_string(column), what);
-  }
-  try {
-    const Reader root(doc, "");
-    std::vector<json> variants{doc};
-    std::vector<std::string> labels{""};
-    if (auto matrix = root.get("matrix")) {
-      for (std::size_t i = 0; i < matrix->size(); ++i) {
-        const Reader entry = (*matrix)[i];
-        entry.only({"pointer", "values", "set"});
-        if (entry.has("set") == entry.has("pointer")) {
-          entry.fail("expected either \"pointer\" with \"values\", or \"set\"");
-        }
-        // Each choice is a list of assignments; variants multiply across entries.
-        struct Assignment {
-          std::string pointer;
-          std::string where;  // location of the pointer in the file, for errors
-          json value;
-        };
-        std::vector<std::vector<Assignment>> choices;
-        std::vector<std::string> names;
-        if (entry.has("pointer")) {
-          const Reader values = entry.at("values");
-          if (values.size() == 0) values.fail("empty matrix: give at least one value");
-          const std::string& ptr = entry.at("pointer").string();
-          for (std::size_t k = 0; k < values.size(); ++k) {
-            const json& v = values[k].json();
-            choices.push_back({Assignment{ptr, entry.pointer() + "/pointer", v}});
-            names.push_back(v.is_string() ? v.get<std::string>() : v.dump());
-          }
-        } else {
-          const Reader sets = entry.at("set");
-          if (sets.size() == 0) sets.fail("empty matrix: give at least one set");
-          for (std::size_t k = 0; k < sets.size(); ++k) {
-            if (!sets[k].json().is_object() || sets[k].json().empty()) {
-              sets[k].fail("expected an object of {\"/json/pointer\": value}");
-            }
-            std::vector<Assignment> assignment;
-            std::string label;
-            for (const auto& [ptr, value] : sets[k].json().items()) {
-              assignment.push_back(
-                  Assignment{ptr, sets[k].pointer() + "/" + pointer_token(ptr), value});
-              // Labels name the variant by its scalar values; objects are left out.
-              if (value.is_primitive()) {
-                label += (label.empty() ? "" : ",") +
-                         (value.is_string() ? value.get<std::string>() : value.dump());
-              }
-            }
-            choices.push_back(std::move(assignment));
-            names.push_back(label);
-          }
-        }
-        std::vector<json> next;
-        std::vector<std::string> next_labels;
-        for (std::size_t v = 0; v < variants.size(); ++v) {
-          for (std::size_t c = 0; c < choices.size(); ++c) {
-            json d = variants[v];
-            for (const Assignment& a : choices[c])
-              set_pointer(d, a.pointer, a.where, a.value);
-            next.push_back(std::move(d));
-            next_labels.push_back(labels[v].empty() ? names[c] : labels[v] + " " + names[c]);
-          }
-        }
-        variants = std::move(next);
-        labels = std::move(next_labels);
+ScenarioFile ScenarioFile::parse(std::string_view text, const std::string& file) {
+  ScenarioFile out;
+  out.file_ = file;
+  out.base_ = detail::parse_json(text, file, limits::kMaxFileBytes);
+  in_file(file, [&] {
+    const Reader root(out.base_, "");
+    auto matrix = root.get("matrix");
+    if (!matrix) return 0;
+    for (std::size_t i = 0; i < matrix->size(); ++i) {
+      const Reader entry = (*matrix)[i];
+      entry.only({"pointer", "values", "set"});
+      if (entry.has("set") == entry.has("pointer")) {
+        entry.fail("expected either \"pointer\" with \"values\", or \"set\"");
       }
+      // Each choice is a list of assignments; variants multiply across entries.
+      std::vector<Choice> choices;
+      if (entry.has("pointer")) {
+        const Reader values = entry.at("values");
+        if (values.size() == 0) values.fail("empty matrix: give at least one value");
+        const std::string& ptr = entry.at("pointer").string();
+        for (std::size_t k = 0; k < values.size(); ++k) {
+          const json& v = values[k].json();
+          choices.push_back(Choice{{Assignment{ptr, entry.pointer() + "/pointer", v}},
+                                   v.is_string() ? v.get<std::string>() : v.dump()});
+        }
+      } else {
+        const Reader sets = entry.at("set");
+        if (sets.size() == 0) sets.fail("empty matrix: give at least one set");
+        for (std::size_t k = 0; k < sets.size(); ++k) {
+          if (!sets[k].json().is_object() || sets[k].json().empty()) {
+            sets[k].fail("expected an object of {\"/json/pointer\": value}");
+          }
+          Choice choice;
+          // Keys come in sorted order (JSON objects are unordered): labels follow it.
+          for (const auto& [ptr, value] : sets[k].json().items()) {
+            choice.assignments.push_back(
+                Assignment{ptr, sets[k].pointer() + "/" + pointer_token(ptr), value});
+            // Labels name the variant by its scalar values; objects are left out.
+            if (value.is_primitive()) {
+              choice.label += (choice.label.empty() ? "" : ",") +
+                              (value.is_string() ? value.get<std::string>() : value.dump());
+            }
+          }
+          choices.push_back(std::move(choice));
+        }
+      }
+      // Counted before anything is built: the product is checked entry by entry.
+      if (choices.size() > limits::kMaxVariants / out.variants_) {
+        matrix->fail("more than " + std::to_string(limits::kMaxVariants) +
+                     " variants (the limit of one file)");
+      }
+      out.variants_ *= choices.size();
+      out.matrix_.push_back(std::move(choices));
     }
-    std::vector<Scenario> out;
-    for (std::size_t v = 0; v < variants.size(); ++v) {
-      variants[v].erase("matrix");
-      out.push_back(parse_scenario(variants[v], file));
-      out.back().variant = labels[v];
-    }
-    return out;
-  } catch (const InputError& e) {
-    const std::string what =
-        std::string(e.what()).substr(e.where().empty() ? 0 : e.where().size() + 2);
-    throw InputError(e.where().empty() ? file : file + ": " + e.where(), what);
+    out.base_.erase("matrix");
+    return 0;
+  });
+  return out;
+}
+
+ScenarioFile ScenarioFile::read(const std::string& path) {
+  return parse(detail::read_file(path, limits::kMaxFileBytes), path);
+}
+
+Scenario ScenarioFile::variant(std::size_t index) const {
+  if (index >= variants_) {
+    throw InputError(file_, "has " + std::to_string(variants_) + " variant(s); variant " +
+                                std::to_string(index) + " does not exist");
   }
+  return in_file(file_, [&] {
+    json doc = base_;
+    std::string label;
+    // Mixed radix, last entry fastest: the order the variants are numbered in.
+    std::vector<const Choice*> picked(matrix_.size());
+    std::size_t rest = index;
+    for (std::size_t e = matrix_.size(); e-- > 0;) {
+      picked[e] = &matrix_[e][rest % matrix_[e].size()];
+      rest /= matrix_[e].size();
+    }
+    for (const Choice* c : picked) {
+      for (const Assignment& a : c->assignments)
+        set_pointer(doc, a.pointer, a.where, a.value);
+      label += (label.empty() ? "" : " ") + c->label;
+    }
+    Scenario s = parse_scenario(doc, file_);
+    s.variant = label;
+    return s;
+  });
+}
+
+std::size_t ScenarioFile::runs() const {
+  std::size_t runs = 0;
+  for (std::size_t v = 0; v < variants_; ++v) {
+    runs += variant(v).seeds.size();
+    if (runs > limits::kMaxRuns) {
+      throw InputError(file_, "more than " + std::to_string(limits::kMaxRuns) +
+                                  " runs (variants x seeds, the limit of one file)");
+    }
+  }
+  return runs;
+}
+
+std::vector<Scenario> load_scenario_text(std::string_view text, const std::string& file) {
+  const ScenarioFile f = ScenarioFile::parse(text, file);
+  (void)f.runs();
+  std::vector<Scenario> out;
+  for (std::size_t v = 0; v < f.variants(); ++v)
+    out.push_back(f.variant(v));
+  return out;
 }
 
 std::vector<Scenario> load_scenario_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "cannot read the file");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return load_scenario_text(buffer.str(), path);
+  return load_scenario_text(detail::read_file(path, limits::kMaxFileBytes), path);
+}
+
+json read_json_file(const std::string& path, std::size_t max_bytes) {
+  return detail::parse_json(detail::read_file(path, max_bytes), path, max_bytes);
 }
 
 }  // namespace natsim::scenarios

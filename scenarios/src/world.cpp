@@ -2,14 +2,13 @@
 
 #include <stdexcept>
 
+#include "address_plan.hpp"
 #include "natsim/base/input_error.hpp"
 
 namespace natsim::scenarios {
 
 namespace {
-// Address plan (docs/scenario-format.md): infrastructure links in 198.18.0.0/15, top-level
-// site WANs as /30s in 203.0.0.0/16, nested site WANs as /30s in 100.64.0.0/10, and site
-// LANs 10.<n>.0.0/24.
+// Servers' infrastructure links are in 198.18.0.0/15; sites follow address_plan.hpp.
 IpAddress add(const char* base, std::uint32_t n) {
   return nat::offset_address(*IpAddress::parse(base), n);
 }
@@ -26,8 +25,15 @@ World::World(Scenario scenario, std::uint64_t seed, const RunOptions& options)
   // Built from the member copy: servers and sites keep pointers to their specs.
   for (std::size_t i = 0; i < scenario_.servers.size(); ++i)
     add_server(scenario_.servers[i], i);
-  for (const SiteSpec& s : scenario_.sites)
-    add_site(s, *core, false);
+  const std::vector<detail::PlannedSite> plan = detail::plan_sites(scenario_.sites);
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    sim::Router& upstream =
+        plan[i].parent < 0
+            ? *core
+            : *sites.at(plan[static_cast<std::size_t>(plan[i].parent)].spec->name).gateway;
+    add_site(plan[i], upstream);
+    route_nested(plan, i);
+  }
 }
 
 void World::add_server(const ServerSpec& spec, std::size_t index) {
@@ -87,23 +93,15 @@ void World::add_server(const ServerSpec& spec, std::size_t index) {
   servers.emplace(spec.name, std::move(node));
 }
 
-void World::add_site(const SiteSpec& spec, sim::Router& upstream, bool nested) {
+void World::add_site(const detail::PlannedSite& planned, sim::Router& upstream) {
+  const SiteSpec& spec = *planned.spec;
   nat::SiteOptions o;
   o.behavior = spec.nat;
   o.host_names = spec.hosts;
   o.hosts = static_cast<int>(spec.hosts.size());
-  const std::size_t n = next_site_++;
-  o.lan =
-      spec.lan.value_or(InterfaceAddress{add("10.0.0.1", static_cast<std::uint32_t>(n) << 16), 24});
-  const std::uint32_t block = static_cast<std::uint32_t>(nested ? next_nested_++ : n) * 4;
-  const char* wan_base = nested ? "100.64.0.0" : "203.0.0.0";
-  o.wan = spec.wan.value_or(InterfaceAddress{add(wan_base, block + 2), 30});
-  o.upstream = spec.wan ? InterfaceAddress{nat::offset_address(spec.wan->subnet().address(), 1),
-                                           spec.wan->prefix_length}
-                        : InterfaceAddress{add(wan_base, block + 1), 30};
-  if (o.upstream.address == o.wan.address) {
-    o.upstream.address = nat::offset_address(spec.wan->subnet().address(), 2);
-  }
+  o.lan = planned.lan;
+  o.wan = planned.wan;
+  o.upstream = planned.upstream;
   o.wan_link = spec.uplink;
   o.lan_link = spec.lan_link;
   nat::Site site = nat::add_site(net, upstream, spec.name, o);
@@ -122,8 +120,22 @@ void World::add_site(const SiteSpec& spec, sim::Router& upstream, bool nested) {
   }
   sites.emplace(spec.name, SiteNode{&spec, &site.gateway, &site.wan, &site.lan, &upstream,
                                     site.upstream_iface});
-  for (const SiteSpec& child : spec.sites)
-    add_site(child, site.gateway, true);
+}
+
+// A site nested under sites that do not translate (open, firewall) is addressed from
+// above: its WAN prefix (and its LAN, if it does not translate either) must be routed
+// through every such ancestor up to the first that translates or the core.
+void World::route_nested(const std::vector<detail::PlannedSite>& plan, std::size_t index) {
+  const detail::PlannedSite& site = plan[index];
+  std::vector<Prefix> prefixes{site.wan.subnet()};
+  if (site.spec->nat.ipv4 != nat::Translation::translate) prefixes.push_back(site.lan.subnet());
+  for (std::ptrdiff_t a = site.parent; a >= 0; a = plan[static_cast<std::size_t>(a)].parent) {
+    const detail::PlannedSite& ancestor = plan[static_cast<std::size_t>(a)];
+    if (ancestor.spec->nat.ipv4 == nat::Translation::translate) break;
+    const SiteNode& node = sites.at(ancestor.spec->name);
+    for (const Prefix& p : prefixes)
+      node.upstream->add_route(p, node.upstream_iface, ancestor.wan.address);
+  }
 }
 
 }  // namespace natsim::scenarios

@@ -33,12 +33,13 @@ const char* kSweep = R"({
 TEST(Batch, PlansEveryVariantAndSeed) {
   const std::string file = write_scenario("sweep.json", kSweep);
   const Plan plan = plan_runs({file});
-  EXPECT_EQ(plan.scenarios.size(), 3u);
+  EXPECT_EQ(plan.files.size(), 1u);
+  EXPECT_EQ(plan.files[0].variants(), 3u);
   EXPECT_EQ(plan.jobs.size(), 12u);
   const Plan one = plan_runs({file}, 9, 2);
   ASSERT_EQ(one.jobs.size(), 1u);
   EXPECT_EQ(one.jobs[0].seed, 9u);
-  EXPECT_EQ(one.scenarios[0].variant, "cgnat");
+  EXPECT_EQ(one.scenario(one.jobs[0]).variant, "cgnat");
   EXPECT_EQ(replay_command(one, one.jobs[0]), "natsim run " + file + " --seed 9 --variant 2");
   EXPECT_THROW((void)plan_runs({file}, {}, 3), InputError);
 }
@@ -56,10 +57,12 @@ TEST(Batch, ThreadsDoNotChangeResults) {
   const Plan plan = plan_runs({write_scenario("sweep.json", kSweep)});
   const auto serial = run_jobs(plan, plan.jobs, 1);
   std::size_t calls = 0;
-  const auto parallel = run_jobs(plan, plan.jobs, 2, {}, [&](std::size_t done, std::size_t total) {
+  Progress progress;
+  progress.on_run = [&](std::size_t done, std::size_t total, bool) {
     ++calls;
     EXPECT_LE(done, total);
-  });
+  };
+  const auto parallel = run_jobs(plan, plan.jobs, 2, {}, progress);
   ASSERT_EQ(serial.size(), parallel.size());
   for (std::size_t i = 0; i < serial.size(); ++i) {
     EXPECT_EQ(serial[i].digest, parallel[i].digest) << i;

@@ -1,6 +1,7 @@
 // natsim: the command-line entry point.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string>
 
 #include "demo.hpp"
 #include "list.hpp"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   CLI::App* presets_cmd = list_cmd->add_subcommand("presets", "NAT presets and their knobs");
   presets_cmd->add_flag("--json", list_json, "Machine-readable output");
   CLI::App* actions_cmd = list_cmd->add_subcommand("actions", "Scenario timeline actions");
+  actions_cmd->add_flag("--json", list_json, "Machine-readable output");
   CLI::App* metrics_cmd =
       list_cmd->add_subcommand("metrics", "Counter metrics for scenario expectations");
 
@@ -133,7 +135,8 @@ int main(int argc, char** argv) {
                          "Run scenario files in virtual time and check their expectations "
                          "(exit 0 all held, 1 one failed, 2 bad input)");
   run_cmd->add_option("files", run.files, "Scenario files")->required()->check(CLI::ExistingFile);
-  run_cmd->add_option("--seed", run.seed, "Run only this seed (replaces the files' seeds)");
+  run_cmd->add_option("--seed", run.seed,
+                      "Run only this seed, 0 to 2^63-1 (replaces the files' seeds)");
   run_cmd->add_option("--variant", run.variant, "Run only this matrix variant (0-based)");
   run_cmd->add_flag("--json", run.json, "Print the report as JSON");
   run_cmd->add_option(
@@ -159,6 +162,26 @@ int main(int argc, char** argv) {
       "merge", "Merge JSON reports of 'natsim run --json' (e.g. from shards) into one");
   merge_cmd->add_option("reports", merge_files, "Report files")->required();
 
+  // Before CLI11, which would only say "A subcommand is required": a word that is no
+  // command is named, and plain `natsim` shows the help.
+  if (argc < 2) {
+    std::printf("%s", app.help().c_str());
+    return 2;
+  }
+  const std::string first = argv[1];
+  if (first.empty() || first[0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known = known || sub->get_name() == first;
+    }
+    if (!known) {
+      std::fprintf(stderr, "natsim: unknown command '%s'; commands: %s (see natsim --help)\n",
+                   first.c_str(), names.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -167,7 +190,7 @@ int main(int argc, char** argv) {
   }
   if (demo_cmd->parsed()) return natsim::tools::run_demo(demo);
   if (presets_cmd->parsed()) return natsim::tools::list_presets(list_json);
-  if (actions_cmd->parsed()) return natsim::tools::list_actions();
+  if (actions_cmd->parsed()) return natsim::tools::list_actions(list_json);
   if (metrics_cmd->parsed()) return natsim::tools::list_metrics();
   if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
   if (turn_cmd->parsed()) return natsim::tools::serve_turn(serve_turn);

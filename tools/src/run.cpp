@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +12,7 @@
 #include <thread>
 
 #include "natsim/base/input_error.hpp"
+#include "natsim/scenarios/action_catalog.hpp"
 #include "natsim/scenarios/batch.hpp"
 #include "natsim/scenarios/loader.hpp"
 
@@ -19,6 +23,9 @@ using scenarios::Job;
 using scenarios::Plan;
 
 namespace {
+
+// Reports of big sweeps are big; this only keeps a wrong file from eating the memory.
+constexpr std::size_t kMaxReportBytes = std::size_t{1} << 30;
 
 bool parse_shard(const std::string& text, std::size_t* index, std::size_t* count) {
   const auto slash = text.find('/');
@@ -35,39 +42,77 @@ bool parse_shard(const std::string& text, std::size_t* index, std::size_t* count
   return *count > 0 && *index < *count;
 }
 
+// Set by SIGINT/SIGTERM: no new run starts, the finished ones are reported.
+std::atomic<bool> g_stop{false};
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  g_signal = sig;
+  g_stop.store(true);
+}
+
+// Installed for the runs only; SA_RESETHAND: a second Ctrl-C ends the program at once.
+void catch_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::string format_eta(double seconds) {
+  char buf[32];
+  const auto s = static_cast<long long>(seconds);
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s / 60 % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  }
+  return buf;
+}
+
+// Progress of a sweep on stderr (stdout stays the report): on a terminal one line
+// rewritten at most 4 times a second with failures, rate and time left; elsewhere a
+// line after the first run and every tenth.
+class ProgressLine {
+ public:
+  ProgressLine(bool tty, bool enabled) : tty_(tty), enabled_(enabled) {}
+  void operator()(std::size_t done, std::size_t total, bool passed) {
+    failed_ += passed ? 0 : 1;
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (tty_) {
+      if (done != total && now - last_ < std::chrono::milliseconds(250)) return;
+      last_ = now;
+      const double elapsed = std::chrono::duration<double>(now - started_).count();
+      const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+      const std::string left =
+          rate > 0 ? format_eta(static_cast<double>(total - done) / rate) : "?";
+      std::fprintf(stderr, "\r%zu/%zu runs, %zu failed, %.0f runs/s, %s left  ", done, total,
+                   failed_, rate, left.c_str());
+      if (done == total) std::fputc('\n', stderr);
+    } else if (done == 1 || done * 10 / total != (done - 1) * 10 / total) {
+      std::fprintf(stderr, "%zu/%zu runs, %zu failed\n", done, total, failed_);
+    }
+  }
+  void interrupted() const {
+    if (enabled_ && tty_) std::fputc('\n', stderr);
+  }
+
+ private:
+  bool tty_;
+  bool enabled_;
+  std::size_t failed_ = 0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_{};
+};
+
 // One line per action: what it found or did.
 void print_actions(const json& actions) {
   for (const json& a : actions) {
     const std::string id = a["id"].get<std::string>();
-    std::string line;
-    if (a.contains("error")) {
-      line = "error: " + a["error"].get<std::string>();
-    } else if (a.value("type", "") == "probe") {
-      const json& h = a["hairpinning"];
-      line = "probe    mapping " + a["mapping"].get<std::string>() + ", filtering " +
-             a["filtering"].get<std::string>() + ", hairpinning " +
-             (h.is_null() ? "n/a" : (h.get<bool>() ? "yes" : "no")) + ", mapped " +
-             (a["mapped"].is_null() ? "-" : a["mapped"].get<std::string>());
-      if (a.contains("binding_lifetime_s")) {
-        line += ", lifetime " + json(a["binding_lifetime_s"]).dump() + " s";
-      }
-    } else if (a.value("type", "") == "binding") {
-      line = "binding  " + a["outcome"].get<std::string>() + ", mapped " +
-             (a["mapped"].is_null() ? "-" : a["mapped"].get<std::string>()) + ", " +
-             std::to_string(a["transmissions"].get<int>()) + " transmission(s)";
-    } else if (a.value("type", "") == "relay") {
-      line = "relay    " + a["outcome"].get<std::string>() + ", relayed " +
-             (a["relayed"].is_null() ? "-" : a["relayed"].get<std::string>()) + ", " +
-             std::to_string(a["sent"].get<std::uint64_t>()) + " sent, " +
-             std::to_string(a["delivered"].get<std::uint64_t>()) + " delivered, " +
-             std::to_string(a["echoed"].get<std::uint64_t>()) + " echoed";
-    } else if (a.value("type", "") == "send") {
-      line = "send     " + std::to_string(a["sent"].get<std::uint64_t>()) + " sent, " +
-             std::to_string(a["delivered"].get<std::uint64_t>()) + " delivered, " +
-             std::to_string(a["echoed"].get<std::uint64_t>()) + " echoed";
-    } else {
-      line = "done";
-    }
+    const std::string line = scenarios::action_line(a);  // each action type words its own
     std::printf("      %8.1fs  %-16s %s\n", a["at_ms"].get<double>() / 1000.0, id.c_str(),
                 line.c_str());
   }
@@ -111,9 +156,18 @@ int run_scenarios(const RunCommand& command) {
                  command.shard.c_str());
     return 2;
   }
+  std::optional<std::uint64_t> seed;
+  if (!command.seed.empty()) {
+    seed = scenarios::parse_seed(command.seed);
+    if (!seed) {
+      std::fprintf(stderr, "natsim: --seed expects an integer from 0 to %llu, got '%s'\n",
+                   static_cast<unsigned long long>(scenarios::max_seed()), command.seed.c_str());
+      return 2;
+    }
+  }
   Plan plan;
   try {
-    plan = scenarios::plan_runs(command.files, command.seed, command.variant);
+    plan = scenarios::plan_runs(command.files, seed, command.variant);
   } catch (const InputError& e) {
     std::fprintf(stderr, "natsim: %s\n", e.what());
     return 2;
@@ -130,41 +184,52 @@ int run_scenarios(const RunCommand& command) {
   }
   const unsigned threads =
       command.jobs != 0 ? command.jobs : std::max(1u, std::thread::hardware_concurrency());
-  // Progress for long sweeps, on stderr so --json output stays clean.
-  const bool progress = !command.quiet && jobs.size() >= 50;
-  const bool tty = isatty(STDERR_FILENO) != 0;
+  ProgressLine progress(isatty(STDERR_FILENO) != 0, !command.quiet && jobs.size() >= 50);
   const auto started = std::chrono::steady_clock::now();
   std::vector<scenarios::RunResult> results;
+  std::vector<Job> finished;
+  catch_stop_signals();
   try {
     scenarios::RunOptions options;
     options.pcap_dir = command.pcap_dir;
     options.trace_path = command.trace_path;
-    results =
-        scenarios::run_jobs(plan, jobs, threads, options, [&](std::size_t done, std::size_t total) {
-          if (!progress) return;
-          if (tty) {
-            std::fprintf(stderr, "\r%zu/%zu runs", done, total);
-            if (done == total) std::fputc('\n', stderr);
-          } else if (done * 10 / total != (done - 1) * 10 / total) {
-            std::fprintf(stderr, "%zu/%zu runs\n", done, total);
-          }
-        });
+    scenarios::Progress hooks;
+    hooks.on_run = [&](std::size_t done, std::size_t total, bool passed) {
+      progress(done, total, passed);
+    };
+    hooks.stop = &g_stop;
+    results = scenarios::run_jobs(plan, jobs, threads, options, hooks, &finished);
   } catch (const InputError& e) {
     std::fprintf(stderr, "natsim: %s\n", e.what());
     return 2;
   }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  const bool interrupted = results.size() < jobs.size();
+  if (interrupted) progress.interrupted();
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   bool all_passed = true;
   for (const auto& r : results)
     all_passed = all_passed && r.passed;
   if (command.json) {
-    json report = scenarios::report_json(plan, jobs, results);
+    json report = scenarios::report_json(plan, finished, results);
     report["summary"]["wall_s"] = wall_s;
     report["summary"]["shard"] = std::to_string(shard_index) + "/" + std::to_string(shard_count);
+    report["summary"]["plan"] = scenarios::plan_fingerprint(plan);
+    if (interrupted) {
+      report["summary"]["interrupted"] = true;
+      report["summary"]["planned"] = jobs.size();
+    }
     std::printf("%s\n", report.dump(2).c_str());
   } else {
-    print_table(plan, jobs, results, wall_s);
+    print_table(plan, finished, results, wall_s);
+  }
+  if (interrupted) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "natsim: interrupted: %zu of %zu runs finished and reported\n",
+                 results.size(), jobs.size());
+    return 128 + static_cast<int>(g_signal);
   }
   return all_passed ? 0 : 1;
 }
@@ -173,12 +238,11 @@ int validate_scenarios(const std::vector<std::string>& files) {
   int status = 0;
   for (const std::string& file : files) {
     try {
-      const auto variants = scenarios::load_scenario_file(file);
-      std::size_t runs = 0;
-      for (const auto& s : variants)
-        runs += s.seeds.size();
-      std::printf("ok  %s (%zu variant%s, %zu run%s)\n", file.c_str(), variants.size(),
-                  variants.size() == 1 ? "" : "s", runs, runs == 1 ? "" : "s");
+      // Variant by variant: a big matrix is checked without holding every variant.
+      const auto f = scenarios::ScenarioFile::read(file);
+      const std::size_t runs = f.runs();
+      std::printf("ok  %s (%zu variant%s, %zu run%s)\n", file.c_str(), f.variants(),
+                  f.variants() == 1 ? "" : "s", runs, runs == 1 ? "" : "s");
     } catch (const InputError& e) {
       std::fprintf(stderr, "natsim: %s\n", e.what());
       status = 2;
@@ -189,20 +253,19 @@ int validate_scenarios(const std::vector<std::string>& files) {
 
 int merge_reports(const std::vector<std::string>& reports) {
   std::vector<json> parsed;
-  for (const std::string& path : reports) {
-    std::ifstream in(path);
-    if (!in) {
-      std::fprintf(stderr, "natsim: %s: cannot read the file\n", path.c_str());
-      return 2;
-    }
-    try {
-      parsed.push_back(json::parse(in));
-    } catch (const json::parse_error& e) {
-      std::fprintf(stderr, "natsim: %s: not JSON (%s)\n", path.c_str(), e.what());
-      return 2;
-    }
-  }
+  std::vector<std::string> seen;  // canonical paths: the same report twice is an error
   try {
+    for (const std::string& path : reports) {
+      std::error_code ec;
+      const std::string canonical = std::filesystem::weakly_canonical(path, ec).string();
+      for (std::size_t i = 0; i < seen.size(); ++i) {
+        if (!ec && seen[i] == canonical) {
+          throw InputError(path, "given twice (also as " + reports[i] + ")");
+        }
+      }
+      seen.push_back(ec ? path : canonical);
+      parsed.push_back(scenarios::read_json_file(path, kMaxReportBytes));
+    }
     const json merged = scenarios::merge_reports(parsed, reports);
     std::printf("%s\n", merged.dump(2).c_str());
     return merged["summary"]["failed"].get<std::size_t>() == 0 ? 0 : 1;

@@ -9,7 +9,7 @@ namespace natsim::tools {
 
 struct RunCommand {
   std::vector<std::string> files;
-  std::optional<std::uint64_t> seed;
+  std::string seed;  // checked by scenarios::parse_seed; empty: the files' seeds
   std::optional<std::size_t> variant;
   bool json = false;
   std::string pcap_dir;
@@ -19,7 +19,9 @@ struct RunCommand {
   bool quiet = false;
 };
 
-// Exit codes: 0 every expectation held, 1 one failed, 2 bad input or usage.
+// Exit codes: 0 every expectation held, 1 one failed, 2 bad input or usage; a run
+// interrupted by SIGINT or SIGTERM reports the runs that finished and exits 128 + the
+// signal number (130, 143).
 int run_scenarios(const RunCommand& command);
 int validate_scenarios(const std::vector<std::string>& files);
 int merge_reports(const std::vector<std::string>& reports);

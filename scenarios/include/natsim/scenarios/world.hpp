@@ -17,6 +17,10 @@
 
 namespace natsim::scenarios {
 
+namespace detail {
+struct PlannedSite;
+}
+
 struct ServerNode {
   const ServerSpec* spec;
   sim::Host* host;
@@ -75,9 +79,8 @@ class World {
 
  private:
   void add_server(const ServerSpec& spec, std::size_t index);
-  void add_site(const SiteSpec& spec, sim::Router& upstream, bool nested);
-  std::size_t next_site_ = 0;
-  std::size_t next_nested_ = 0;
+  void add_site(const detail::PlannedSite& planned, sim::Router& upstream);
+  void route_nested(const std::vector<detail::PlannedSite>& plan, std::size_t index);
   RunOptions options_;
 };
 
