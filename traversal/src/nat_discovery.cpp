@@ -73,7 +73,7 @@ std::optional<DiscoveryReport> NatDiscovery::poll_event() {
   return report_;
 }
 
-void NatDiscovery::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+bool NatDiscovery::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                                    ByteView bytes) {
   if (step_ == Step::hairpin) {
     // §4.5: our own request coming back through the NAT means it hairpins.
@@ -82,11 +82,13 @@ void NatDiscovery::handle_datagram(TimePoint now, const Endpoint& local, const E
       client_.cancel(pending_);
       report_.hairpinning = true;
       start_lifetime(now);
-      return drain(now);
+      drain(now);
+      return true;
     }
   }
-  client_.handle_datagram(now, local, remote, bytes);
+  const bool ours = client_.handle_datagram(now, local, remote, bytes);
   drain(now);
+  return ours;
 }
 
 void NatDiscovery::handle_timeout(TimePoint now) {

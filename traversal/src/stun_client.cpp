@@ -1,83 +1,71 @@
 #include "natsim/traversal/stun_client.hpp"
 
-#include <algorithm>
-#include <cstring>
-
 #include "natsim/traversal/stun_message.hpp"
 
 namespace natsim::traversal::stun {
 
-StunClient::StunClient(std::uint64_t seed, RetransmitPolicy policy) : rng_(seed), policy_(policy) {}
-
-TransactionId StunClient::new_id() {
-  TransactionId id;
-  const std::uint64_t a = rng_();
-  const std::uint64_t b = rng_();
-  std::memcpy(id.data(), &a, 8);
-  std::memcpy(id.data() + 8, &b, 4);
-  return id;
-}
+StunClient::StunClient(std::uint64_t seed, RetransmitPolicy policy)
+    : rng_(seed), transactions_(policy) {}
 
 bool StunClient::owns(const TransactionId& id) const {
-  return std::any_of(transactions_.begin(), transactions_.end(),
-                     [&](const Transaction& t) { return t.id == id; });
+  return transactions_.contains(id);
+}
+
+ClientCounters StunClient::counters() const {
+  ClientCounters c = counters_;
+  c.requests = transactions_.counters().requests + counters_.unsendable;
+  c.retransmissions = transactions_.counters().retransmissions;
+  c.timeouts = transactions_.counters().timeouts;
+  return c;
 }
 
 TransactionId StunClient::send_binding(TimePoint now, const Endpoint& local, const Endpoint& server,
                                        const RequestOptions& options) {
-  Transaction t;
-  t.id = new_id();
-  t.local = local;
-  t.server = server;
-  t.integrity_key = options.integrity_key;
-  t.rto = policy_.rto;
-  std::vector<std::uint8_t> buf(kHeaderSize + 512 + options.padding);
+  const TransactionId id = random_transaction_id(rng_);
+  scratch_.resize(kMaxMessageSize);
   const std::uint32_t cookie =
       options.classic ? static_cast<std::uint32_t>(rng_()) | 0x80000000u : kMagicCookie;
-  Writer w(buf, method::binding, Class::request, t.id, cookie);
+  Writer w(scratch_, method::binding, Class::request, id, cookie);
   if (!options.software.empty()) w.add_text(attr::software, options.software);
   if (options.change_request) {
     w.add_change_request(options.change_request->first, options.change_request->second);
   }
-  if (options.response_port) {
-    // RFC 5780 §7.5: the port, then two bytes of padding.
-    const std::uint8_t value[4] = {static_cast<std::uint8_t>(*options.response_port >> 8),
-                                   static_cast<std::uint8_t>(*options.response_port), 0, 0};
-    w.add(attr::response_port, value);
-  }
-  if (options.padding != 0) w.add(attr::padding, std::vector<std::uint8_t>(options.padding, 0));
+  if (options.response_port) w.add_response_port(*options.response_port);
+  if (options.padding != 0) w.add_zeros(attr::padding, options.padding);
   if (!options.username.empty()) w.add_text(attr::username, options.username);
   if (!options.integrity_key.empty()) w.add_message_integrity(options.integrity_key);
   if (options.fingerprint && !options.classic) w.add_fingerprint();
-  const ByteView bytes = *w.finish();
-  t.request.assign(bytes.begin(), bytes.end());
-  ++counters_.requests;
-  transmit(t, now);
-  transactions_.push_back(std::move(t));
-  return transactions_.back().id;
+  const auto bytes = w.finish();
+  if (!bytes) {
+    // Larger than a STUN message can be (a caller's USERNAME or PADDING): nothing is sent.
+    fail_unsendable(id, local, server);
+    return id;
+  }
+  transactions_.start(now, id, local, server, Transport::udp, *bytes,
+                      Context{options.integrity_key}, out_);
+  return id;
+}
+
+void StunClient::fail_unsendable(const TransactionId& id, const Endpoint& local,
+                                 const Endpoint& server) {
+  ++counters_.unsendable;
+  BindingResult r;
+  r.transaction = id;
+  r.outcome = BindingResult::Outcome::error;
+  r.local = local;
+  r.server = server;
+  events_.push_back(std::move(r));
 }
 
 void StunClient::send_indication(const Endpoint& local, const Endpoint& server) {
-  std::uint8_t buf[kHeaderSize + 8];
-  Writer w(buf, method::binding, Class::indication, new_id());
+  std::uint8_t buf[kHeaderSize + kFingerprintSize];
+  Writer w(buf, method::binding, Class::indication, random_transaction_id(rng_));
   w.add_fingerprint();
-  out_.push(local, server, *w.finish());
+  if (const auto bytes = w.finish()) out_.push(local, server, *bytes);
 }
 
 bool StunClient::cancel(const TransactionId& id) {
-  const auto before = transactions_.size();
-  std::erase_if(transactions_, [&](const Transaction& t) { return t.id == id; });
-  return transactions_.size() != before;
-}
-
-void StunClient::transmit(Transaction& t, TimePoint now) {
-  out_.push(t.local, t.server, t.request);
-  if (t.sent > 0) ++counters_.retransmissions;
-  ++t.sent;
-  t.last_sent = now;
-  // RFC 8489 §6.2.1: after the Rc-th request wait Rm × RTO; otherwise the doubled RTO.
-  t.deadline = t.sent >= policy_.rc ? now + policy_.rto * policy_.rm : now + t.rto;
-  t.rto *= 2;
+  return transactions_.erase(id);
 }
 
 bool StunClient::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
@@ -88,23 +76,23 @@ bool StunClient::handle_datagram(TimePoint now, const Endpoint& local, const End
     return false;
   }
   if (m->cls() != Class::success && m->cls() != Class::error) return false;
-  auto it = std::find_if(transactions_.begin(), transactions_.end(),
-                         [&](const Transaction& t) { return t.id == m->transaction_id(); });
-  if (it == transactions_.end()) {
+  auto* t = transactions_.find(m->transaction_id());
+  if (t == nullptr) {
     ++counters_.unmatched;
     return false;
   }
   // RFC 8489 §9.1.4: a response that fails integrity is discarded as if never received.
-  if (!it->integrity_key.empty() && m->check_integrity(it->integrity_key) != IntegrityResult::ok) {
+  const auto& key = t->context.integrity_key;
+  if (!key.empty() && m->check_integrity(key) != IntegrityResult::ok) {
     ++counters_.bad_integrity;
     return true;
   }
   BindingResult r;
-  r.transaction = it->id;
+  r.transaction = t->id;
   r.outcome =
       m->cls() == Class::success ? BindingResult::Outcome::success : BindingResult::Outcome::error;
-  r.local = local.address.is_unspecified() ? it->local : local;
-  r.server = it->server;
+  r.local = local.address.is_unspecified() ? t->local : local;
+  r.server = t->remote;
   r.from = remote;
   r.mapped = m->mapped_address();
   r.other_address = m->address(attr::other_address);
@@ -112,43 +100,29 @@ bool StunClient::handle_datagram(TimePoint now, const Endpoint& local, const End
   r.response_origin = m->address(attr::response_origin);
   if (!r.response_origin) r.response_origin = m->address(attr::source_address);
   if (auto e = m->error_code()) r.error_code = e->code;
-  r.rtt = now - it->last_sent;
-  r.transmissions = it->sent;
-  transactions_.erase(it);
+  r.rtt = now - t->last_sent;
+  r.transmissions = t->sent;
+  transactions_.erase(r.transaction);
   ++counters_.responses;
   events_.push_back(std::move(r));
   return true;
 }
 
 void StunClient::handle_timeout(TimePoint now) {
-  for (auto it = transactions_.begin(); it != transactions_.end();) {
-    if (it->deadline > now) {
-      ++it;
-      continue;
-    }
-    if (it->sent < policy_.rc) {
-      transmit(*it, now);
-      ++it;
-      continue;
-    }
+  transactions_.retransmit_due(now, out_);
+  while (auto t = transactions_.pop_expired(now)) {
     BindingResult r;
-    r.transaction = it->id;
+    r.transaction = t->id;
     r.outcome = BindingResult::Outcome::timeout;
-    r.local = it->local;
-    r.server = it->server;
-    r.transmissions = it->sent;
+    r.local = t->local;
+    r.server = t->remote;
+    r.transmissions = t->sent;
     events_.push_back(std::move(r));
-    ++counters_.timeouts;
-    it = transactions_.erase(it);
   }
 }
 
 std::optional<TimePoint> StunClient::poll_timeout() const {
-  std::optional<TimePoint> earliest;
-  for (const Transaction& t : transactions_) {
-    if (!earliest || t.deadline < *earliest) earliest = t.deadline;
-  }
-  return earliest;
+  return transactions_.next_deadline();
 }
 
 std::optional<BindingResult> StunClient::poll_event() {

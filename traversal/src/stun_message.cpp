@@ -174,6 +174,52 @@ std::optional<std::uint32_t> Message::u32(std::uint16_t type) const {
   return get32(a->value.data());
 }
 
+std::optional<std::uint64_t> Message::u64(std::uint16_t type) const {
+  auto a = find(type);
+  if (!a || a->value.size() != 8) return std::nullopt;
+  return (std::uint64_t{get32(a->value.data())} << 32) | get32(a->value.data() + 4);
+}
+
+std::optional<std::uint16_t> Message::response_port() const {
+  auto a = find(attr::response_port);
+  if (!a || a->value.size() != 4) return std::nullopt;
+  return get16(a->value.data());
+}
+
+std::optional<bool> Message::even_port() const {
+  auto a = find(attr::even_port);
+  if (!a || a->value.empty()) return std::nullopt;
+  return (a->value[0] & 0x80) != 0;
+}
+
+std::optional<std::uint8_t> Message::requested_address_family() const {
+  auto a = find(attr::requested_address_family);
+  if (!a || a->value.empty()) return std::nullopt;
+  return a->value[0];
+}
+
+std::optional<std::vector<PasswordAlgorithmEntry>> Message::password_algorithms() const {
+  auto a = find(attr::password_algorithms);
+  if (!a) return std::nullopt;
+  std::vector<PasswordAlgorithmEntry> out;
+  const ByteView v = a->value;
+  for (std::size_t pos = 0; pos < v.size();) {
+    if (v.size() - pos < 4) return std::nullopt;
+    const std::uint16_t algorithm = get16(v.data() + pos);
+    const std::size_t length = get16(v.data() + pos + 2);
+    if (padded(length) > v.size() - pos - 4) return std::nullopt;
+    out.push_back({algorithm, v.subspan(pos + 4, length)});
+    pos += 4 + padded(length);
+  }
+  return out;
+}
+
+std::optional<std::uint16_t> Message::password_algorithm() const {
+  auto a = find(attr::password_algorithm);
+  if (!a || a->value.size() < 4) return std::nullopt;
+  return get16(a->value.data());
+}
+
 std::optional<std::string_view> Message::text(std::uint16_t type) const {
   auto a = find(type);
   if (!a) return std::nullopt;
@@ -329,6 +375,17 @@ void Writer::add_unknown_attributes(const std::vector<std::uint16_t>& types) {
 
 void Writer::add_change_request(bool change_ip, bool change_port) {
   add_u32(attr::change_request, (change_ip ? 0x4u : 0u) | (change_port ? 0x2u : 0u));
+}
+
+void Writer::add_response_port(std::uint16_t port) {
+  if (std::uint8_t* p = reserve(attr::response_port, 4)) {
+    put16(p, port);
+    put16(p + 2, 0);
+  }
+}
+
+void Writer::add_zeros(std::uint16_t type, std::size_t length) {
+  if (std::uint8_t* p = reserve(type, length)) std::memset(p, 0, length);
 }
 
 void Writer::add_message_integrity(ByteView key) {

@@ -59,15 +59,14 @@ std::string_view to_string(TurnClient::State s) {
 }
 
 TurnClient::TurnClient(std::uint64_t seed, ClientConfig config)
-    : rng_(seed), config_(std::move(config)) {}
+    : rng_(seed), config_(std::move(config)), transactions_(config_.retransmit) {}
 
-stun::TransactionId TurnClient::new_id() {
-  stun::TransactionId id;
-  const std::uint64_t a = rng_();
-  const std::uint64_t b = rng_();
-  std::memcpy(id.data(), &a, 8);
-  std::memcpy(id.data() + 8, &b, 4);
-  return id;
+TurnClientCounters TurnClient::counters() const {
+  TurnClientCounters c = counters_;
+  c.requests = transactions_.counters().requests;
+  c.retransmissions = transactions_.counters().retransmissions;
+  c.timeouts = transactions_.counters().timeouts;
+  return c;
 }
 
 std::uint16_t TurnClient::method_of(Purpose p) {
@@ -114,9 +113,7 @@ void TurnClient::allocate(TimePoint now) {
   }
   reset_allocation();
   state_ = State::allocating;
-  Transaction t;
-  t.purpose = Purpose::allocate;
-  start(now, std::move(t));
+  start(now, Request{.purpose = Purpose::allocate});
 }
 
 void TurnClient::create_permission(TimePoint now, const IpAddress& peer) {
@@ -149,8 +146,8 @@ void TurnClient::bind_channel(TimePoint now, const Endpoint& peer) {
   // track it (not yet installed) so Data indications from that peer are accepted.
   permissions_.try_emplace(peer.address);
   request_channel(now, peer, number);
-  for (Transaction& t : transactions_) {
-    if (t.purpose == Purpose::channel && t.peer == peer) t.announce = true;
+  for (auto& t : transactions_) {
+    if (t.context.purpose == Purpose::channel && t.context.peer == peer) t.context.announce = true;
   }
 }
 
@@ -177,7 +174,7 @@ void TurnClient::send(TimePoint /*now*/, const Endpoint& peer, ByteView data) {
   // RFC 8656 §11.1: a Send indication with XOR-PEER-ADDRESS and DATA; indications
   // carry no credentials (they cannot be authenticated).
   const MutableByteView buf = scratch(stun::kHeaderSize + 24 + 4 + data.size() + 4);
-  Writer w(buf, method::send, Class::indication, new_id());
+  Writer w(buf, method::send, Class::indication, stun::random_transaction_id(rng_));
   w.add_xor_address(attr::xor_peer_address, peer);
   w.add(attr::data, data);
   const auto bytes = w.finish();
@@ -207,35 +204,26 @@ void TurnClient::release(TimePoint now) {
   channel_peers_.clear();
   refresh_at_.reset();
   state_ = State::releasing;
-  Transaction t;
-  t.purpose = Purpose::release;
-  start(now, std::move(t));
+  start(now, Request{.purpose = Purpose::release});
 }
 
 void TurnClient::request_permission(TimePoint now, const IpAddress& peer, bool announce) {
   Permission& p = permissions_[peer];
   if (p.pending) {
-    for (Transaction& t : transactions_) {
-      if (t.purpose == Purpose::permission && t.peer_ip == peer) t.announce |= announce;
+    for (auto& t : transactions_) {
+      if (t.context.purpose == Purpose::permission && t.context.peer_ip == peer)
+        t.context.announce |= announce;
     }
     return;
   }
   p.pending = true;
-  Transaction t;
-  t.purpose = Purpose::permission;
-  t.peer_ip = peer;
-  t.announce = announce;
-  start(now, std::move(t));
+  start(now, Request{.purpose = Purpose::permission, .peer_ip = peer, .announce = announce});
 }
 
 void TurnClient::request_channel(TimePoint now, const Endpoint& peer, std::uint16_t number) {
   Channel& c = channels_[peer];
   c.pending = true;
-  Transaction t;
-  t.purpose = Purpose::channel;
-  t.peer = peer;
-  t.channel = number;
-  start(now, std::move(t));
+  start(now, Request{.purpose = Purpose::channel, .peer = peer, .channel = number});
 }
 
 void TurnClient::reset_allocation() {
@@ -259,21 +247,18 @@ void TurnClient::fail_allocation(std::uint16_t m, std::uint16_t code, std::strin
 
 // --- requests
 
-void TurnClient::start(TimePoint now, Transaction t) {
-  t.id = new_id();
-  t.rto = config_.retransmit.rto;
-  t.sent = 0;
-  build(t);
-  ++counters_.requests;
-  transmit(t, now);
-  transactions_.push_back(std::move(t));
+void TurnClient::start(TimePoint now, Request r) {
+  const stun::TransactionId id = stun::random_transaction_id(rng_);
+  const std::vector<std::uint8_t> request = build(id, r);
+  transactions_.start(now, id, config_.local, config_.server, config_.transport, request,
+                      std::move(r), out_);
 }
 
-void TurnClient::build(Transaction& t) {
+std::vector<std::uint8_t> TurnClient::build(const stun::TransactionId& id, Request& t) const {
   std::vector<std::uint8_t> buf(stun::kHeaderSize + 256 + config_.username.size() + realm_.size() +
                                 nonce_.size() + config_.software.size() +
                                 password_algorithms_.size());
-  Writer w(buf, method_of(t.purpose), Class::request, t.id);
+  Writer w(buf, method_of(t.purpose), Class::request, id);
   switch (t.purpose) {
     case Purpose::allocate:
       // RFC 8656 §7.1: REQUESTED-TRANSPORT (UDP: protocol 17, then 3 bytes RFFU), and
@@ -329,13 +314,12 @@ void TurnClient::build(Transaction& t) {
     }
   }
   w.add_fingerprint();
+  // The buffer is sized for every attribute above; an overflow is a programming error
+  // (nothing is sent and the transaction times out).
   const auto bytes = w.finish();
-  // The buffer is sized for every attribute above; an overflow is a programming error.
-  if (bytes) {
-    t.request.assign(bytes->begin(), bytes->end());
-  } else {
-    t.request.clear();
-  }
+  if (!bytes) return {};
+  buf.resize(bytes->size());
+  return buf;
 }
 
 MutableByteView TurnClient::scratch(std::size_t size) {
@@ -347,31 +331,17 @@ void TurnClient::emit(ByteView bytes) {
   out_.push(config_.local, config_.server, bytes, config_.transport);
 }
 
-void TurnClient::transmit(Transaction& t, TimePoint now) {
-  if (!t.request.empty()) emit(t.request);
-  if (t.sent > 0) ++counters_.retransmissions;
-  ++t.sent;
-  if (config_.transport == Transport::tcp) {
-    t.deadline = now + config_.retransmit.ti;  // RFC 8489 §6.2.2: sent once
-    return;
-  }
-  // RFC 8489 §6.2.1: RTO doubles after each transmission; after the Rc-th the client
-  // waits Rm × RTO (the initial RTO) before it gives up.
-  const stun::RetransmitPolicy& p = config_.retransmit;
-  t.deadline = t.sent >= p.rc ? now + p.rto * p.rm : now + t.rto;
-  t.rto *= 2;
-}
-
 // --- input
 
-void TurnClient::handle_datagram(TimePoint now, const Endpoint& /*local*/, const Endpoint& remote,
+bool TurnClient::handle_datagram(TimePoint now, const Endpoint& /*local*/, const Endpoint& remote,
                                  ByteView bytes) {
   // A TURN session over UDP is the 5-tuple client <-> server: nothing else is ours.
   if (remote != config_.server || config_.transport != Transport::udp) {
     ++counters_.foreign;
-    return;
+    return false;
   }
   handle_message(now, bytes);
+  return true;
 }
 
 void TurnClient::handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote,
@@ -491,23 +461,20 @@ bool TurnClient::learn_credentials(const Message& m) {
   }
   nonce_ = text_of(*nonce);
   if (auto algorithms = m.find(attr::password_algorithms)) {
-    // RFC 8489 §14.11: entries of (algorithm, parameters length, parameters padded to 4).
-    // §9.2.5: PASSWORD-ALGORITHM is the first one on the list that we support (the list
-    // is in the server's order of preference); none: no retry.
+    // RFC 8489 §9.2.5: PASSWORD-ALGORITHM is the first one on the list that we support
+    // (the list is in the server's order of preference); none: no retry.
     std::optional<PasswordAlgorithm> chosen;
-    const ByteView v = algorithms->value;
-    for (std::size_t pos = 0; pos + 4 <= v.size() && !chosen;) {
-      const std::uint16_t alg = wire::get16(v.data() + pos);
-      const std::size_t len = wire::get16(v.data() + pos + 2);
-      if (alg == static_cast<std::uint16_t>(PasswordAlgorithm::sha256) ||
-          alg == static_cast<std::uint16_t>(PasswordAlgorithm::md5)) {
-        chosen = static_cast<PasswordAlgorithm>(alg);
+    const auto entries = m.password_algorithms();
+    for (const auto& entry : entries ? *entries : std::vector<stun::PasswordAlgorithmEntry>{}) {
+      if (entry.algorithm == static_cast<std::uint16_t>(PasswordAlgorithm::sha256) ||
+          entry.algorithm == static_cast<std::uint16_t>(PasswordAlgorithm::md5)) {
+        chosen = static_cast<PasswordAlgorithm>(entry.algorithm);
+        break;
       }
-      pos += 4 + ((len + 3) & ~std::size_t{3});
     }
     if (!chosen) return false;  // nothing we can compute a key with
     algorithm_ = *chosen;
-    password_algorithms_.assign(v.begin(), v.end());
+    password_algorithms_.assign(algorithms->value.begin(), algorithms->value.end());
   } else if (m.error_code() && m.error_code()->code == error::unauthenticated) {
     // A 401 without PASSWORD-ALGORITHMS: plain RFC 5389 long-term credentials (MD5).
     algorithm_ = PasswordAlgorithm::md5;
@@ -520,22 +487,21 @@ bool TurnClient::learn_credentials(const Message& m) {
 }
 
 void TurnClient::on_response(TimePoint now, const Message& m) {
-  auto it = std::find_if(transactions_.begin(), transactions_.end(),
-                         [&](const Transaction& t) { return t.id == m.transaction_id(); });
-  if (it == transactions_.end()) {
+  auto* it = transactions_.find(m.transaction_id());
+  if (it == nullptr) {
     ++counters_.unmatched;
     return;
   }
   // RFC 8489 §9.2.5: a response with MESSAGE-INTEGRITY(-SHA256) that does not verify
   // with the request's key is discarded as if never received (the transaction goes on).
-  if (it->authenticated && m.check_integrity(it->key) == IntegrityResult::mismatch) {
+  if (it->context.authenticated &&
+      m.check_integrity(it->context.key) == IntegrityResult::mismatch) {
     ++counters_.bad_integrity;
     // RFC 8489 §9.2.5: over UDP the transaction goes on (and, if it times out, says the
     // integrity protection was violated); over TCP it ends now.
-    it->integrity_violated = true;
+    it->context.integrity_violated = true;
     if (config_.transport == Transport::tcp) {
-      Transaction t = std::move(*it);
-      transactions_.erase(it);
+      Request t = std::move(transactions_.take(m.transaction_id())->context);
       on_failure(t, 0, "integrity protection violated");
     }
     return;
@@ -547,7 +513,8 @@ void TurnClient::on_response(TimePoint now, const Message& m) {
       ++counters_.malformed;  // an error response without a valid ERROR-CODE
       return;
     }
-  } else if (it->purpose == Purpose::allocate && !m.xor_address(attr::xor_relayed_address)) {
+  } else if (it->context.purpose == Purpose::allocate &&
+             !m.xor_address(attr::xor_relayed_address)) {
     ++counters_.malformed;  // RFC 8656 §7.3: the relayed address is the point
     return;
   }
@@ -570,8 +537,7 @@ void TurnClient::on_response(TimePoint now, const Message& m) {
     ++counters_.unprotected_400;
     return;
   }
-  Transaction t = std::move(*it);
-  transactions_.erase(it);
+  Request t = std::move(transactions_.take(m.transaction_id())->context);
   ++counters_.responses;
   // RFC 8489 §9.2.5: once a response carried PASSWORD-ALGORITHMS, every later request
   // uses MESSAGE-INTEGRITY-SHA256 only, whatever later challenges say.
@@ -618,7 +584,7 @@ void TurnClient::on_response(TimePoint now, const Message& m) {
   on_failure(t, code, std::move(reason));
 }
 
-void TurnClient::on_success(TimePoint now, const Transaction& t, const Message& m) {
+void TurnClient::on_success(TimePoint now, const Request& t, const Message& m) {
   switch (t.purpose) {
     case Purpose::allocate: {
       // RFC 8656 §7.3: XOR-RELAYED-ADDRESS, XOR-MAPPED-ADDRESS and LIFETIME.
@@ -630,10 +596,7 @@ void TurnClient::on_success(TimePoint now, const Transaction& t, const Message& 
       refresh_at_ = now + refresh_delay(lifetime_);
       state_ = State::allocated;
       // RFC 8656 §7.2: RESERVATION-TOKEN (8 bytes, §18.10) when port+1 was reserved.
-      std::optional<std::uint64_t> token;
-      if (auto r = m.find(attr::reservation_token); r && r->value.size() == 8)
-        token = wire::get64(r->value.data());
-      events_.emplace_back(Allocated{relayed_, mapped_, lifetime_, token});
+      events_.emplace_back(Allocated{relayed_, mapped_, lifetime_, m.u64(attr::reservation_token)});
       return;
     }
     case Purpose::refresh: {
@@ -676,7 +639,7 @@ void TurnClient::on_success(TimePoint now, const Transaction& t, const Message& 
   }
 }
 
-void TurnClient::on_failure(const Transaction& t, std::uint16_t code, std::string reason) {
+void TurnClient::on_failure(const Request& t, std::uint16_t code, std::string reason) {
   switch (t.purpose) {
     case Purpose::allocate:
       fail_allocation(method::allocate, code, std::move(reason));
@@ -717,33 +680,19 @@ void TurnClient::on_failure(const Transaction& t, std::uint16_t code, std::strin
 
 void TurnClient::handle_timeout(TimePoint now) {
   // Transactions: retransmit, or give up (Failed with code 0). on_failure may clear the
-  // list, so restart the scan after each one that ends.
-  for (std::size_t i = 0; i < transactions_.size();) {
-    Transaction& t = transactions_[i];
-    if (t.deadline > now) {
-      ++i;
-      continue;
-    }
-    if (config_.transport == Transport::udp && t.sent < config_.retransmit.rc) {
-      transmit(t, now);
-      ++i;
-      continue;
-    }
-    Transaction done = std::move(t);
-    transactions_.erase(transactions_.begin() + static_cast<std::ptrdiff_t>(i));
-    ++counters_.timeouts;
+  // table; pop_expired then finds nothing more.
+  transactions_.retransmit_due(now, out_);
+  while (auto done = transactions_.pop_expired(now)) {
     // RFC 8489 §9.2.5: if responses came but all failed integrity, say so.
-    on_failure(done, 0, done.integrity_violated ? "integrity protection violated" : "timeout");
-    i = 0;
+    const bool violated = done->context.integrity_violated;
+    on_failure(done->context, 0, violated ? "integrity protection violated" : "timeout");
   }
   if (state_ != State::allocated) return;
   // RFC 8656 §8: refresh the allocation before it expires.
   if (refresh_at_ && *refresh_at_ <= now) {
     refresh_at_.reset();
     ++counters_.allocation_refreshes;
-    Transaction t;
-    t.purpose = Purpose::refresh;
-    start(now, std::move(t));
+    start(now, Request{.purpose = Purpose::refresh});
   }
   // RFC 8656 §9: permissions expire after 300 s; refresh at 240 s.
   std::vector<IpAddress> due_permissions;
@@ -770,8 +719,7 @@ std::optional<TimePoint> TurnClient::poll_timeout() const {
   const auto consider = [&earliest](TimePoint t) {
     if (!earliest || t < *earliest) earliest = t;
   };
-  for (const Transaction& t : transactions_)
-    consider(t.deadline);
+  if (auto t = transactions_.next_deadline()) consider(*t);
   if (state_ == State::allocated) {
     if (refresh_at_) consider(*refresh_at_);
     for (const auto& entry : permissions_) {

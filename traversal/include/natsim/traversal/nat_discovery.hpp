@@ -65,7 +65,9 @@ class NatDiscovery {
   [[nodiscard]] bool done() const { return step_ == Step::done; }
   [[nodiscard]] const DiscoveryReport& report() const { return report_; }
 
-  void handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+  // True when the datagram was a response to one of discovery's tests (or, in the
+  // hairpin test, discovery's own request coming back).
+  bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
   void handle_timeout(TimePoint now);
   [[nodiscard]] std::optional<Transmit> poll_transmit(MutableByteView out) {

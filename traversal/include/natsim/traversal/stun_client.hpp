@@ -10,18 +10,9 @@
 #include "natsim/base/random.hpp"
 #include "natsim/traversal/machine.hpp"
 #include "natsim/traversal/stun_constants.hpp"
+#include "natsim/traversal/stun_transactions.hpp"
 
 namespace natsim::traversal::stun {
-
-// RFC 8489 §6.2.1: RTO starts at 500 ms and doubles; Rc requests in all; after the last
-// one the client waits Rm × RTO (the initial RTO) before giving up.
-struct RetransmitPolicy {
-  Duration rto = milliseconds(500);
-  int rc = 7;
-  int rm = 16;
-  // RFC 8489 §6.2.2: over a reliable transport a request is sent once and fails after Ti.
-  Duration ti = milliseconds(39500);
-};
 
 struct RequestOptions {
   std::optional<std::pair<bool, bool>> change_request;  // {change IP, change port}
@@ -45,8 +36,8 @@ struct BindingResult {
   std::optional<Endpoint> other_address;    // OTHER-ADDRESS or CHANGED-ADDRESS
   std::optional<Endpoint> response_origin;  // RESPONSE-ORIGIN or SOURCE-ADDRESS
   std::optional<std::uint16_t> error_code;
-  Duration rtt{0};  // from the last transmission to the response
-  int transmissions = 0;
+  Duration rtt{0};        // from the last transmission to the response
+  int transmissions = 0;  // 0: the request could not be encoded (outcome error)
 };
 
 struct ClientCounters {
@@ -57,6 +48,7 @@ struct ClientCounters {
   std::uint64_t malformed = 0;      // datagrams that are not STUN
   std::uint64_t unmatched = 0;      // STUN but no such transaction
   std::uint64_t bad_integrity = 0;  // responses that failed MESSAGE-INTEGRITY
+  std::uint64_t unsendable = 0;     // requests too large to encode (reported as errors)
 };
 
 class StunClient {
@@ -79,27 +71,18 @@ class StunClient {
   [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
   [[nodiscard]] std::optional<BindingResult> poll_event();
 
-  [[nodiscard]] const ClientCounters& counters() const { return counters_; }
+  [[nodiscard]] ClientCounters counters() const;
   [[nodiscard]] bool owns(const TransactionId& id) const;
 
  private:
-  struct Transaction {
-    TransactionId id;
-    Endpoint local;
-    Endpoint server;
-    std::vector<std::uint8_t> request;
-    std::vector<std::uint8_t> integrity_key;
-    TimePoint last_sent;
-    TimePoint deadline;
-    Duration rto;
-    int sent = 0;
+  struct Context {
+    std::vector<std::uint8_t> integrity_key;  // checks the response when not empty
   };
-  TransactionId new_id();
-  void transmit(Transaction& t, TimePoint now);
+  void fail_unsendable(const TransactionId& id, const Endpoint& local, const Endpoint& server);
 
   Rng rng_;
-  RetransmitPolicy policy_;
-  std::vector<Transaction> transactions_;
+  TransactionTable<Context> transactions_;
+  std::vector<std::uint8_t> scratch_;  // requests are built here (a STUN message's maximum)
   std::deque<BindingResult> events_;
   TransmitQueue out_;
   ClientCounters counters_;

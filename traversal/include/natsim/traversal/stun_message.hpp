@@ -48,6 +48,20 @@ struct ErrorCodeValue {
   std::string_view reason;
 };
 
+// RFC 8489 §18.5.1.1 / §14.11: one entry of PASSWORD-ALGORITHMS (or PASSWORD-ALGORITHM).
+struct PasswordAlgorithmEntry {
+  std::uint16_t algorithm;
+  ByteView parameters;
+};
+
+// Bytes an attribute with a `value_length`-byte value takes: header and padding (§14).
+[[nodiscard]] constexpr std::size_t attribute_size(std::size_t value_length) {
+  return 4 + ((value_length + 3) & ~std::size_t{3});
+}
+inline constexpr std::size_t kIntegritySize = attribute_size(20);        // MESSAGE-INTEGRITY
+inline constexpr std::size_t kIntegritySha256Size = attribute_size(32);  // ...-SHA256
+inline constexpr std::size_t kFingerprintSize = attribute_size(4);
+
 // A view: it points into the bytes it was parsed from, which must outlive it.
 class Message {
  public:
@@ -77,9 +91,21 @@ class Message {
   [[nodiscard]] std::optional<Endpoint> mapped_address() const;
   [[nodiscard]] std::optional<ErrorCodeValue> error_code() const;
   [[nodiscard]] std::optional<std::uint32_t> u32(std::uint16_t type) const;
+  [[nodiscard]] std::optional<std::uint64_t> u64(std::uint16_t type) const;
   [[nodiscard]] std::optional<std::string_view> text(std::uint16_t type) const;
   // CHANGE-REQUEST flags (RFC 5780 §7.2): {change IP, change port}.
   [[nodiscard]] std::optional<std::pair<bool, bool>> change_request() const;
+  // RFC 5780 §7.5: RESPONSE-PORT (a port, then two bytes of padding).
+  [[nodiscard]] std::optional<std::uint16_t> response_port() const;
+  // RFC 8656 §18.7: EVEN-PORT; the value is its R bit (reserve the next port too).
+  [[nodiscard]] std::optional<bool> even_port() const;
+  // RFC 8656 §18.8: REQUESTED-ADDRESS-FAMILY (0x01 IPv4, 0x02 IPv6).
+  [[nodiscard]] std::optional<std::uint8_t> requested_address_family() const;
+  // RFC 8489 §14.11: the entries of PASSWORD-ALGORITHMS; nullopt when absent or when
+  // an entry runs past the attribute.
+  [[nodiscard]] std::optional<std::vector<PasswordAlgorithmEntry>> password_algorithms() const;
+  // RFC 8489 §14.12: the algorithm number of PASSWORD-ALGORITHM.
+  [[nodiscard]] std::optional<std::uint16_t> password_algorithm() const;
   [[nodiscard]] std::vector<std::uint16_t> unknown_attributes_value() const;
   // Comprehension-required attributes this implementation does not know (→ 420).
   [[nodiscard]] std::vector<std::uint16_t> unknown_required() const;
@@ -117,6 +143,8 @@ class Writer {
   void add_error(std::uint16_t code, std::string_view reason = {});
   void add_unknown_attributes(const std::vector<std::uint16_t>& types);
   void add_change_request(bool change_ip, bool change_port);
+  void add_response_port(std::uint16_t port);              // RFC 5780 §7.5
+  void add_zeros(std::uint16_t type, std::size_t length);  // e.g. PADDING (RFC 5780 §7.6)
   void add_empty(std::uint16_t type) { add(type, {}); }
   // RFC 8489 §14.5, §14.6, §14.7: these must come last, in this order.
   void add_message_integrity(ByteView key);

@@ -33,6 +33,7 @@
 #include "natsim/traversal/machine.hpp"
 #include "natsim/traversal/stun_client.hpp"
 #include "natsim/traversal/stun_constants.hpp"
+#include "natsim/traversal/stun_transactions.hpp"
 #include "natsim/traversal/turn_wire.hpp"
 
 namespace natsim::traversal::stun {
@@ -142,7 +143,9 @@ class TurnClient {
   void send(TimePoint now, const Endpoint& peer, ByteView data);
   void release(TimePoint now);  // Refresh with LIFETIME 0
 
-  void handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+  // True when the datagram came from the server on this client's 5-tuple (a TURN
+  // message or ChannelData, well-formed or not).
+  bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
   // TURN over TCP: bytes from the server's connection, and its end.
   void handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote, ByteView bytes);
@@ -168,27 +171,23 @@ class TurnClient {
   [[nodiscard]] bool has_permission(const IpAddress& peer) const;                  // installed
   [[nodiscard]] std::optional<std::uint16_t> channel(const Endpoint& peer) const;  // bound
   [[nodiscard]] std::size_t in_flight() const { return transactions_.size(); }
-  [[nodiscard]] const TurnClientCounters& counters() const { return counters_; }
+  [[nodiscard]] TurnClientCounters counters() const;
   [[nodiscard]] const ClientConfig& config() const { return config_; }
 
  private:
   enum class Purpose : std::uint8_t { allocate, refresh, release, permission, channel };
-  struct Transaction {
-    stun::TransactionId id{};
+  // What a transaction is for; the transaction table keeps its bytes and timers.
+  struct Request {
     Purpose purpose = Purpose::allocate;
-    IpAddress peer_ip;                // permission
-    Endpoint peer;                    // channel
+    IpAddress peer_ip{};              // permission
+    Endpoint peer{};                  // channel
     std::uint16_t channel = 0;        // channel
     bool announce = false;            // emit PermissionCreated on success
     bool authenticated = false;       // sent with credentials
     bool auth_retried = false;        // a 401 was already answered in this chain
     bool nonce_retried = false;       // a 438 was already answered in this chain
     bool integrity_violated = false;  // a response failed MESSAGE-INTEGRITY
-    std::vector<std::uint8_t> key;    // the integrity key it was sent with
-    std::vector<std::uint8_t> request;
-    TimePoint deadline{};
-    Duration rto{};
-    int sent = 0;
+    std::vector<std::uint8_t> key{};  // the integrity key it was sent with
   };
   struct Permission {
     TimePoint refresh_at{};
@@ -202,19 +201,19 @@ class TurnClient {
     bool pending = false;
   };
 
-  stun::TransactionId new_id();
   [[nodiscard]] static std::uint16_t method_of(Purpose p);
-  // Builds t.request (a fresh transaction ID, current credentials) and sends it.
-  void start(TimePoint now, Transaction t);
-  void build(Transaction& t);
-  void transmit(Transaction& t, TimePoint now);
+  // Builds the request (a fresh transaction ID, current credentials) and sends it.
+  void start(TimePoint now, Request r);
+  // The request's bytes (empty if they do not fit, a programming error); records in `r`
+  // the credentials it carries.
+  [[nodiscard]] std::vector<std::uint8_t> build(const stun::TransactionId& id, Request& r) const;
   // A buffer of at least `size` bytes for data frames, reused (no allocation per send).
   MutableByteView scratch(std::size_t size);
   void emit(ByteView bytes);
   void handle_message(TimePoint now, ByteView bytes);
   void on_response(TimePoint now, const stun::Message& m);
-  void on_success(TimePoint now, const Transaction& t, const stun::Message& m);
-  void on_failure(const Transaction& t, std::uint16_t code, std::string reason);
+  void on_success(TimePoint now, const Request& t, const stun::Message& m);
+  void on_failure(const Request& t, std::uint16_t code, std::string reason);
   bool learn_credentials(const stun::Message& m);
   void on_data_indication(const stun::Message& m);
   void on_channel_data(ByteView bytes);
@@ -245,7 +244,7 @@ class TurnClient {
   std::map<std::uint16_t, Endpoint> channel_peers_;
   std::uint16_t next_channel_ = 0x4000;  // RFC 8656 §12: 0x4000-0x4FFF
 
-  std::vector<Transaction> transactions_;
+  stun::TransactionTable<Request> transactions_;
   StreamFramer framer_;  // TCP
   std::vector<std::uint8_t> scratch_;
   std::deque<ClientEvent> events_;
