@@ -16,12 +16,25 @@ namespace natsim::io {
 
 namespace {
 constexpr std::size_t kReadBuffer = 65536;  // one read delivers at most this much
+// A drained output buffer keeps at most this much capacity, so a burst does not pin
+// memory for the connection's lifetime and steady traffic does not allocate per send.
+constexpr std::size_t kKeepCapacity = 16 * 1024;
 // After an accept error that is about us (out of descriptors, buffers), wait before the
 // next accept instead of spinning on the same error.
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 
 bool peer_side(const boost::system::error_code& ec) {
   return ec == boost::asio::error::connection_aborted || ec == boost::asio::error::connection_reset;
+}
+
+// The key connections are counted under: an IPv4 address, an IPv6 /64.
+IpAddress source_of(const Endpoint& remote) {
+  return remote.address.is_v4() ? remote.address : remote.address.masked(64);
+}
+
+void release_if_large(std::vector<std::uint8_t>& bytes) {
+  bytes.clear();
+  if (bytes.capacity() > kKeepCapacity) std::vector<std::uint8_t>().swap(bytes);
 }
 }  // namespace
 
@@ -33,25 +46,31 @@ struct TcpStreamSet::Listener {
 };
 
 struct TcpStreamSet::Connection {
-  explicit Connection(boost::asio::ip::tcp::socket s) : socket(std::move(s)), buffer(kReadBuffer) {}
+  explicit Connection(boost::asio::ip::tcp::socket s) : socket(std::move(s)) {}
   boost::asio::ip::tcp::socket socket;
   Endpoint local;
   Endpoint remote;
-  std::vector<std::uint8_t> buffer;
-  std::deque<std::vector<std::uint8_t>> queue;  // front() is being written while `writing`
-  std::size_t queued_bytes = 0;
+  // Bytes being written (while `writing`), and bytes sent meanwhile, written next: two
+  // contiguous buffers, so the count is exact and a send costs no allocation once warm.
+  std::vector<std::uint8_t> writing_bytes;
+  std::vector<std::uint8_t> pending;
+  std::size_t queued_bytes = 0;  // writing_bytes + pending
+  std::chrono::steady_clock::time_point last_active;
+  bool accepted = false;  // counted in per_source_
+  bool reading = false;   // a readiness wait is in flight
+  bool paused = false;    // not reading: too much output queued
   bool writing = false;
   bool closing = false;  // close() or EOF: finish once the queue is written
   bool ended = false;    // finished: forgotten by the set, its handlers return untouched
 };
 
-TcpStreamSet::TcpStreamSet(boost::asio::io_context& io, std::size_t max_connections,
-                           std::size_t max_queued_bytes)
-    : io_(io), max_connections_(max_connections), max_queued_bytes_(max_queued_bytes) {}
+TcpStreamSet::TcpStreamSet(boost::asio::io_context& io, TcpLimits limits)
+    : io_(io), limits_(limits), read_buffer_(kReadBuffer), idle_timer_(io) {}
 
 TcpStreamSet::~TcpStreamSet() {
   alive_.reset();
   boost::system::error_code ignored;
+  idle_timer_.cancel();
   for (auto& listener : listeners_) {
     listener->acceptor.close(ignored);
     listener->backoff.cancel();
@@ -95,7 +114,7 @@ std::vector<Endpoint> TcpStreamSet::listen_endpoints() const {
 }
 
 bool TcpStreamSet::full() const {
-  return connections_.size() + connecting_.size() >= max_connections_;
+  return connections_.size() + connecting_.size() >= limits_.max_connections;
 }
 
 void TcpStreamSet::start_accept(Listener& listener) {
@@ -121,30 +140,73 @@ void TcpStreamSet::start_accept(Listener& listener) {
       });
 }
 
+// When full: the busiest source gives up its least recently active connection to a
+// newcomer from a source with fewer, so one host (or a few) holding every place cannot
+// lock the others out. False when no source is busier than the newcomer's would become.
+bool TcpStreamSet::make_room(const IpAddress& source) {
+  const auto own = per_source_.find(source);
+  const std::size_t newcomer = (own == per_source_.end() ? 0 : own->second) + 1;
+  const std::pair<const IpAddress, std::size_t>* busiest = nullptr;
+  for (const auto& entry : per_source_)
+    if (busiest == nullptr || entry.second > busiest->second) busiest = &entry;
+  if (busiest == nullptr || busiest->second <= newcomer) return false;
+  ConnectionPtr victim;
+  for (const auto& entry : connections_) {
+    const ConnectionPtr& c = entry.second;
+    if (c->accepted && source_of(c->remote) == busiest->first &&
+        (!victim || c->last_active < victim->last_active))
+      victim = c;
+  }
+  if (!victim) return false;
+  ++counters_.evicted;
+  finish(victim);
+  return true;
+}
+
 void TcpStreamSet::adopt(boost::asio::ip::tcp::socket socket) {
   boost::system::error_code ignored;
-  if (full()) {
+  boost::system::error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  if (ec) {
+    ++counters_.accept_errors;
+    return;
+  }
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) {  // the peer is already gone
+    ++counters_.accept_errors;
+    return;
+  }
+  const Endpoint remote_endpoint = from_asio(remote);
+  const IpAddress source = source_of(remote_endpoint);
+  const auto count = per_source_.find(source);
+  if (limits_.max_per_source != 0 && count != per_source_.end() &&
+      count->second >= limits_.max_per_source) {
+    ++counters_.refused_per_source;
+    socket.close(ignored);
+    return;
+  }
+  if (full() && !make_room(source)) {
     ++counters_.refused;
     socket.close(ignored);
     return;
   }
   auto connection = std::make_shared<Connection>(std::move(socket));
-  boost::system::error_code ec;
-  const auto local = connection->socket.local_endpoint(ec);
-  if (ec) {
-    ++counters_.accept_errors;
-    return;
-  }
-  const auto remote = connection->socket.remote_endpoint(ec);
-  if (ec) {  // the peer is already gone
-    ++counters_.accept_errors;
-    return;
-  }
   connection->socket.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  // Reads are attempted after a readiness wait and must never block the loop.
+  connection->socket.non_blocking(true, ignored);
   connection->local = from_asio(local);
-  connection->remote = from_asio(remote);
+  connection->remote = remote_endpoint;
+  connection->accepted = true;
+  connection->last_active = std::chrono::steady_clock::now();
+  ++per_source_[source];
   ++counters_.accepted;
   connections_.emplace(connection->remote, connection);
+  arm_idle_sweep();
+  if (opened_) {
+    const std::weak_ptr<char> alive = alive_;
+    opened_(connection->local, connection->remote);
+    if (alive.expired() || connection->ended) return;
+  }
   start_read(connection);
 }
 
@@ -190,50 +252,87 @@ void TcpStreamSet::connect(const Endpoint& remote, Connected done,
           return;
         }
         connection->local = from_asio(bound);
+        connection->socket.non_blocking(true, failure);
+        connection->last_active = std::chrono::steady_clock::now();
         ++counters_.connected;
         connections_.emplace(connection->remote, connection);
+        arm_idle_sweep();
         start_read(connection);
         done(connection->local);
       });
 }
 
 void TcpStreamSet::start_read(const ConnectionPtr& connection) {
-  connection->socket.async_read_some(boost::asio::buffer(connection->buffer),
-                                     [this, connection, alive = std::weak_ptr<char>(alive_)](
-                                         const boost::system::error_code& ec, std::size_t size) {
-                                       // `ended`: the set closed the socket (this is the aborted
-                                       // read) and forgot it.
-                                       if (alive.expired() || connection->ended) return;
-                                       if (ec == boost::asio::error::eof) {
-                                         // The peer will send no more; write what is queued (it may
-                                         // still read), then close.
-                                         connection->closing = true;
-                                         pump_writes(connection);
-                                         return;
-                                       }
-                                       if (ec) {
-                                         ++counters_.receive_errors;
-                                         finish(connection);
-                                         return;
-                                       }
-                                       if (!connection->closing && receive_) {
-                                         counters_.received_bytes += size;
-                                         const ByteView bytes(connection->buffer.data(), size);
-                                         if (tap_) {
-                                           tap_(Direction::in, connection->local,
-                                                connection->remote, bytes);
-                                           if (alive.expired() || connection->ended) return;
-                                         }
-                                         // The connection (and with it local, remote and the
-                                         // buffer) outlives the call: this handler holds it,
-                                         // whatever the callback does to the set.
-                                         receive_(connection->local, connection->remote, bytes);
-                                       }
-                                       // The callback may have closed the connection or destroyed
-                                       // the set.
-                                       if (!alive.expired() && !connection->ended)
-                                         start_read(connection);
-                                     });
+  if (connection->ended || connection->reading || connection->paused) return;
+  connection->reading = true;
+  // Wait for readiness, then read into the set's one buffer: a connection that sends
+  // nothing holds no read buffer.
+  connection->socket.async_wait(
+      boost::asio::ip::tcp::socket::wait_read,
+      [this, connection, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec) {
+        // `ended`: the set closed the socket (this is the aborted wait) and forgot it.
+        if (alive.expired() || connection->ended) return;
+        connection->reading = false;
+        if (ec) {
+          ++counters_.receive_errors;
+          finish(connection);
+          return;
+        }
+        read_ready(connection);
+      });
+}
+
+void TcpStreamSet::read_ready(const ConnectionPtr& connection) {
+  // A read is at most an eighth of the room between the pause threshold and the cap, so a
+  // machine that answers with up to 8x the bytes it read cannot overflow a connection that
+  // was just under the threshold.
+  const std::size_t headroom = limits_.max_queued_bytes > limits_.pause_reading_above
+                                   ? limits_.max_queued_bytes - limits_.pause_reading_above
+                                   : 0;
+  const std::size_t want = std::clamp<std::size_t>(headroom / 8, 512, read_buffer_.size());
+  boost::system::error_code ec;
+  const std::size_t size =
+      connection->socket.read_some(boost::asio::buffer(read_buffer_.data(), want), ec);
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+    start_read(connection);  // a spurious wake-up
+    return;
+  }
+  if (ec == boost::asio::error::eof) {
+    // The peer will send no more; write what is queued (it may still read), then close.
+    connection->closing = true;
+    pump_writes(connection);
+    return;
+  }
+  if (ec) {
+    ++counters_.receive_errors;
+    finish(connection);
+    return;
+  }
+  connection->last_active = std::chrono::steady_clock::now();
+  const std::weak_ptr<char> alive = alive_;
+  if (!connection->closing && receive_) {
+    counters_.received_bytes += size;
+    const ByteView bytes(read_buffer_.data(), size);
+    if (tap_) {
+      tap_(Direction::in, connection->local, connection->remote, bytes);
+      if (alive.expired() || connection->ended) return;
+    }
+    // The connection (and with it local and remote) outlives the call: this handler
+    // holds it, whatever the callback does to the set. Nothing reads into the buffer
+    // until the callback returns (one thread).
+    receive_(connection->local, connection->remote, bytes);
+  }
+  // The callback may have closed the connection or destroyed the set.
+  if (alive.expired() || connection->ended) return;
+  if (connection->queued_bytes > limits_.pause_reading_above) {
+    // Backpressure: what the peer sends makes output it does not read; stop reading until
+    // the output drains (the kernel's window then stops the peer).
+    connection->paused = true;
+    ++paused_;
+    ++counters_.read_pauses;
+    return;
+  }
+  start_read(connection);
 }
 
 bool TcpStreamSet::send(const Endpoint& local, const Endpoint& remote, ByteView bytes) {
@@ -242,14 +341,15 @@ bool TcpStreamSet::send(const Endpoint& local, const Endpoint& remote, ByteView 
     ++counters_.unroutable;
     return false;
   }
-  if (bytes.size() > max_queued_bytes_ - connection->queued_bytes) {
+  if (bytes.size() > limits_.max_queued_bytes - connection->queued_bytes) {
     ++counters_.queue_overflows;
     finish(connection);
     return false;
   }
   if (bytes.empty()) return true;
-  connection->queue.emplace_back(bytes.begin(), bytes.end());
+  connection->pending.insert(connection->pending.end(), bytes.begin(), bytes.end());
   connection->queued_bytes += bytes.size();
+  queued_bytes_ += bytes.size();
   pump_writes(connection);
   return true;
 }
@@ -263,7 +363,7 @@ void TcpStreamSet::close(const Endpoint& local, const Endpoint& remote) {
 
 void TcpStreamSet::pump_writes(const ConnectionPtr& connection) {
   if (connection->ended || connection->writing) return;
-  if (!connection->queue.empty()) {
+  if (!connection->pending.empty()) {
     start_write(connection);
   } else if (connection->closing) {
     // Everything is written: send FIN before closing, for a graceful close.
@@ -275,43 +375,87 @@ void TcpStreamSet::pump_writes(const ConnectionPtr& connection) {
 
 void TcpStreamSet::start_write(const ConnectionPtr& connection) {
   connection->writing = true;
-  boost::asio::async_write(connection->socket, boost::asio::buffer(connection->queue.front()),
-                           [this, connection, alive = std::weak_ptr<char>(alive_)](
-                               const boost::system::error_code& ec, std::size_t) {
-                             if (alive.expired() || connection->ended) return;
-                             connection->writing = false;
-                             if (ec) {
-                               // E.g. the peer reset the connection: what is queued can never
-                               // arrive.
-                               ++counters_.send_errors;
-                               finish(connection);
-                               return;
-                             }
-                             const std::vector<std::uint8_t> written =
-                                 std::move(connection->queue.front());
-                             connection->queue.pop_front();
-                             connection->queued_bytes -= written.size();
-                             counters_.sent_bytes += written.size();
-                             if (tap_) {
-                               tap_(Direction::out, connection->local, connection->remote, written);
-                               if (alive.expired()) return;
-                             }
-                             pump_writes(connection);
-                           });
+  // Everything sent so far goes out in one write; later sends gather in `pending`.
+  std::swap(connection->writing_bytes, connection->pending);
+  boost::asio::async_write(
+      connection->socket, boost::asio::buffer(connection->writing_bytes),
+      [this, connection, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec,
+                                                              std::size_t) {
+        if (alive.expired() || connection->ended) return;
+        connection->writing = false;
+        if (ec) {
+          // E.g. the peer reset the connection: what is queued can never arrive.
+          ++counters_.send_errors;
+          finish(connection);
+          return;
+        }
+        const std::size_t written = connection->writing_bytes.size();
+        connection->queued_bytes -= written;
+        queued_bytes_ -= written;
+        counters_.sent_bytes += written;
+        connection->last_active = std::chrono::steady_clock::now();
+        if (tap_) {
+          tap_(Direction::out, connection->local, connection->remote, connection->writing_bytes);
+          if (alive.expired() || connection->ended) return;
+        }
+        release_if_large(connection->writing_bytes);
+        if (connection->paused && connection->queued_bytes < limits_.resume_reading_below) {
+          connection->paused = false;
+          --paused_;
+          start_read(connection);
+        }
+        pump_writes(connection);
+      });
+}
+
+void TcpStreamSet::arm_idle_sweep() {
+  if (idle_armed_ || limits_.idle_timeout <= std::chrono::steady_clock::duration::zero()) return;
+  idle_armed_ = true;
+  // A quarter of the timeout: a connection is closed at most 1.25 x idle_timeout after
+  // its last byte, for one timer per set instead of one per connection.
+  idle_timer_.expires_after(limits_.idle_timeout / 4);
+  idle_timer_.async_wait(
+      [this, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec) {
+        if (alive.expired() || ec == boost::asio::error::operation_aborted) return;
+        idle_armed_ = false;
+        sweep_idle();
+      });
+}
+
+void TcpStreamSet::sweep_idle() {
+  const auto cutoff = std::chrono::steady_clock::now() - limits_.idle_timeout;
+  std::vector<ConnectionPtr> idle;
+  for (const auto& entry : connections_)
+    if (entry.second->last_active <= cutoff) idle.push_back(entry.second);
+  for (const ConnectionPtr& connection : idle) {
+    ++counters_.idle_closed;
+    finish(connection);
+  }
+  if (!connections_.empty()) arm_idle_sweep();
 }
 
 void TcpStreamSet::finish(ConnectionPtr connection) {
   if (connection->ended) return;
   connection->ended = true;
   boost::system::error_code ignored;
-  // Aborts the pending read and write; their handlers see `ended` and return. The queued
-  // buffers stay with the connection until the last handler releases it.
+  // Aborts the pending wait and write; their handlers see `ended` and return.
   connection->socket.close(ignored);
   const auto range = connections_.equal_range(connection->remote);
   const auto it = std::find_if(range.first, range.second, [&connection](const auto& entry) {
     return entry.second == connection;
   });
   if (it != range.second) connections_.erase(it);
+  if (connection->accepted) {
+    const auto count = per_source_.find(source_of(connection->remote));
+    if (count != per_source_.end() && --count->second == 0) per_source_.erase(count);
+  }
+  if (connection->paused) --paused_;
+  queued_bytes_ -= connection->queued_bytes;
+  connection->queued_bytes = 0;
+  // Output that can never be written goes now; the buffer of a write in flight stays
+  // until its aborted handler has run.
+  std::vector<std::uint8_t>().swap(connection->pending);
+  if (!connection->writing) std::vector<std::uint8_t>().swap(connection->writing_bytes);
   ++counters_.closed;
   boost::asio::post(io_, [this, connection, alive = std::weak_ptr<char>(alive_)] {
     if (!alive.expired() && closed_) closed_(connection->local, connection->remote);

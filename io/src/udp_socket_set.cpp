@@ -10,17 +10,18 @@ namespace natsim::io {
 
 namespace {
 constexpr std::size_t kMaxDatagram = 65536;  // the largest UDP payload, plus slack
-}
+// Datagrams read from one socket per readiness wake-up: enough to drain a burst in one
+// go, few enough that one busy socket cannot starve the others.
+constexpr int kReadsPerWake = 16;
+}  // namespace
 
 struct UdpSocketSet::Slot {
-  explicit Slot(boost::asio::io_context& io) : socket(io), buffer(kMaxDatagram) {}
+  explicit Slot(boost::asio::io_context& io) : socket(io) {}
   boost::asio::ip::udp::socket socket;
   Endpoint local;
-  std::vector<std::uint8_t> buffer;
-  boost::asio::ip::udp::endpoint sender;
 };
 
-UdpSocketSet::UdpSocketSet(boost::asio::io_context& io) : io_(io) {}
+UdpSocketSet::UdpSocketSet(boost::asio::io_context& io) : io_(io), buffer_(kMaxDatagram) {}
 
 UdpSocketSet::~UdpSocketSet() {
   alive_.reset();
@@ -42,6 +43,9 @@ boost::system::result<Endpoint> UdpSocketSet::bind(const Endpoint& local) {
   }
   slot->socket.bind(endpoint, ec);
   if (ec) return ec;
+  // Receives happen after a readiness wait and must never block the loop.
+  slot->socket.non_blocking(true, ec);
+  if (ec) return ec;
   const auto bound = slot->socket.local_endpoint(ec);
   if (ec) return ec;
   slot->local = from_asio(bound);
@@ -59,25 +63,44 @@ std::vector<Endpoint> UdpSocketSet::local_endpoints() const {
 }
 
 void UdpSocketSet::start_receive(Slot& slot) {
-  slot.socket.async_receive_from(
-      boost::asio::buffer(slot.buffer), slot.sender,
-      [this, &slot, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec,
-                                                         std::size_t size) {
+  // Wait for readiness, then receive into the set's one buffer: ten thousand idle relay
+  // ports hold ten thousand sockets, not ten thousand 64 KiB buffers.
+  slot.socket.async_wait(
+      boost::asio::ip::udp::socket::wait_read,
+      [this, &slot, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec) {
         if (alive.expired() || ec == boost::asio::error::operation_aborted) return;
         if (ec) {
-          // E.g. ECONNREFUSED from an ICMP error queued on the socket: count, go on.
           ++counters_.receive_errors;
-        } else if (receive_) {
-          ++counters_.received;
-          const Endpoint remote = from_asio(slot.sender);
-          const ByteView bytes(slot.buffer.data(), size);
-          if (tap_) tap_(Direction::in, slot.local, remote, bytes);
-          receive_(slot.local, remote, bytes);
+        } else {
+          receive_ready(slot, alive);
         }
         // The callback may have destroyed the set (e.g. a driver's owner reacting to
         // an event): only re-arm while it is alive.
         if (!alive.expired()) start_receive(slot);
       });
+}
+
+void UdpSocketSet::receive_ready(Slot& slot, const std::weak_ptr<char>& alive) {
+  for (int i = 0; i < kReadsPerWake; ++i) {
+    boost::asio::ip::udp::endpoint sender;
+    boost::system::error_code ec;
+    const std::size_t size = slot.socket.receive_from(boost::asio::buffer(buffer_), sender, 0, ec);
+    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) return;
+    if (ec) {
+      // E.g. ECONNREFUSED from an ICMP error queued on the socket: count, go on.
+      ++counters_.receive_errors;
+      continue;
+    }
+    if (!receive_) continue;
+    ++counters_.received;
+    const Endpoint remote = from_asio(sender);
+    const ByteView bytes(buffer_.data(), size);
+    if (tap_) tap_(Direction::in, slot.local, remote, bytes);
+    if (alive.expired()) return;
+    // Nothing receives into the buffer until the callback returns (one thread).
+    receive_(slot.local, remote, bytes);
+    if (alive.expired()) return;
+  }
 }
 
 UdpSocketSet::Slot* UdpSocketSet::find(const Endpoint& local) const {

@@ -4,8 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <string>
+#include <vector>
 
+#include "natsim/io/endpoint_conversion.hpp"
 #include "natsim/io/random_seed.hpp"
 #include "natsim/traversal/nat_discovery.hpp"
 #include "natsim/traversal/stun_client.hpp"
@@ -87,16 +92,20 @@ TEST(AsioDriver, TimerDrivesRetransmissionsAndTimeout) {
   const Endpoint local = sockets.bind(ep("127.0.0.1:0")).value();
   StunClient client(random_seed(), traversal::stun::RetransmitPolicy{10ms, 3, 2});
   AsioDriver<StunClient> driver(sockets, client);
-  (void)client.send_binding(driver.now(), local, sink);
+  // The instant the client schedules from: its deadlines are this plus the policy's
+  // intervals, so no scheduling delay can make the timeout look early.
+  const auto start = driver.now();
+  (void)client.send_binding(start, local, sink);
   driver.pump();
 
-  const auto start = driver.now();
   const auto result = driver.run_until_event(RealClock::Steady::now() + 5s);
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->outcome, BindingResult::Outcome::timeout);
   EXPECT_EQ(result->transmissions, 3);
   EXPECT_EQ(client.counters().retransmissions, 2u);
-  // Sent at 0, 10 ms, 30 ms; gives up 2 x 10 ms after the last: never before 50 ms.
+  EXPECT_EQ(sockets.counters().sent, 3u);
+  // Sent at 0, 10 ms, 30 ms; gives up 2 x 10 ms after the last. A loose lower bound only:
+  // timers never fire early, so the event cannot come before start + 50 ms.
   EXPECT_GE(driver.now() - start, 50ms);
 }
 
@@ -194,6 +203,51 @@ TEST(AsioDriver, NatDiscoveryOnLoopbackFindsNoNat) {
   EXPECT_EQ(report->mapping, traversal::MappingBehavior::none);
   EXPECT_EQ(report->filtering, traversal::FilteringBehavior::endpoint_independent);
   EXPECT_FALSE(report->hairpinning.has_value());  // not tested without a NAT
+}
+
+// A stream machine that sees connections open and closes each as soon as it opens, the
+// way a server's setup timeout of zero would.
+struct OpenCloser {
+  void handle_datagram(TimePoint, const Endpoint&, const Endpoint&, ByteView) {}
+  void handle_stream_opened(TimePoint, const Endpoint& local, const Endpoint& remote) {
+    calls.push_back("opened");
+    out.push_close(local, remote);
+  }
+  void handle_stream(TimePoint, const Endpoint&, const Endpoint&, ByteView) {
+    calls.push_back("bytes");
+  }
+  void handle_stream_closed(TimePoint, const Endpoint&, const Endpoint&) {
+    calls.push_back("closed");
+  }
+  void handle_timeout(TimePoint) {}
+  std::optional<traversal::Transmit> poll_transmit(MutableByteView buf) { return out.pop(buf); }
+  std::optional<TimePoint> poll_timeout() const { return std::nullopt; }
+  std::optional<int> poll_event() { return std::nullopt; }
+  std::vector<std::string> calls;
+  traversal::TransmitQueue out;
+};
+
+TEST(AsioDriver, AcceptedConnectionsReachHandleStreamOpened) {
+  boost::asio::io_context io;
+  UdpSocketSet sockets(io);
+  (void)sockets.bind(ep("127.0.0.1:0")).value();
+  TcpStreamSet streams(io);
+  const Endpoint listening = streams.listen(ep("127.0.0.1:0")).value();
+  OpenCloser machine;
+  AsioDriver<OpenCloser> driver(sockets, machine, &streams);
+
+  boost::asio::ip::tcp::socket client(io);
+  client.connect(to_asio_tcp(listening));
+  const auto r = driver.run_for([&] { return machine.calls.size() >= 2; }, 5s);
+  ASSERT_EQ(r, RunResult::done);
+  EXPECT_EQ(machine.calls, (std::vector<std::string>{"opened", "closed"}));
+  // The client sees the server's close.
+  boost::system::error_code ec;
+  std::array<std::uint8_t, 1> one{};
+  (void)client.read_some(boost::asio::buffer(one), ec);
+  EXPECT_EQ(ec, boost::asio::error::eof);
+  EXPECT_EQ(streams.counters().accepted, 1u);
+  EXPECT_EQ(streams.connection_count(), 0u);
 }
 
 TEST(AsioDriver, DestroyingTheDriverLeavesNoDanglingHandlers) {

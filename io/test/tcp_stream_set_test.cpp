@@ -358,7 +358,9 @@ TEST(TcpStreamSet, ConnectFromAGivenLocalEndpoint) {
 
 TEST(TcpStreamSet, ConnectionsOverTheLimitAreRefused) {
   boost::asio::io_context io;
-  TcpStreamSet server(io, /*max_connections=*/1);
+  TcpLimits limits;
+  limits.max_connections = 1;
+  TcpStreamSet server(io, limits);
   const Endpoint listening = server.listen(ep("127.0.0.1:0")).value();
   Recorder server_rec(server);
   TcpStreamSet client(io);
@@ -385,7 +387,9 @@ TEST(TcpStreamSet, ConnectingOverTheLimitFailsThroughDone) {
   boost::asio::io_context io;
   TcpStreamSet server(io);
   const Endpoint listening = server.listen(ep("127.0.0.1:0")).value();
-  TcpStreamSet client(io, /*max_connections=*/1);
+  TcpLimits limits;
+  limits.max_connections = 1;
+  TcpStreamSet client(io, limits);
   std::vector<boost::system::result<Endpoint>> outcomes;
   auto done = [&](boost::system::result<Endpoint> local) { outcomes.push_back(local); };
   client.connect(listening, done);
@@ -414,7 +418,9 @@ TEST(TcpStreamSet, SendToAnUnknownConnectionIsUnroutable) {
 
 TEST(TcpStreamSet, QueueOverflowClosesTheConnection) {
   boost::asio::io_context io;
-  TcpStreamSet server(io, 16, /*max_queued_bytes=*/64 * 1024);
+  TcpLimits limits;
+  limits.max_queued_bytes = 64 * 1024;
+  TcpStreamSet server(io, limits);
   const Endpoint listening = server.listen(ep("127.0.0.1:0")).value();
   Recorder server_rec(server);
   boost::asio::ip::tcp::socket peer(io);  // connects, then never reads

@@ -3,6 +3,8 @@
 // Boost.Asio — the real-network twin of scenarios::SimDriver:
 //
 //   datagram on any socket of the set -> machine.handle_datagram(now, local, remote, bytes)
+//   a TCP connection accepted         -> machine.handle_stream_opened(now, local, remote)
+//                                        (machines that have it, e.g. for a setup timeout)
 //   bytes on a TCP connection         -> machine.handle_stream(now, local, remote, bytes)
 //   a TCP connection ended            -> machine.handle_stream_closed(now, local, remote)
 //   steady_timer at poll_timeout()    -> machine.handle_timeout(now)
@@ -91,7 +93,8 @@ class AsioDriver {
         streams_(streams),
         buffer_(65536) {
     sockets.on_receive([this](const Endpoint& local, const Endpoint& remote, ByteView bytes) {
-      machine_.handle_datagram(core_.now(), local, remote, bytes);
+      // Machines may answer whether the datagram was theirs; the driver has no other taker.
+      (void)machine_.handle_datagram(core_.now(), local, remote, bytes);
       pump();
     });
     if constexpr (traversal::StreamMachine<M>) {
@@ -104,6 +107,14 @@ class AsioDriver {
         machine_.handle_stream_closed(core_.now(), local, remote);
         pump();
       });
+      if constexpr (requires(M & m, TimePoint t, const Endpoint& e) {
+                      m.handle_stream_opened(t, e, e);
+                    }) {
+        streams_->on_opened([this](const Endpoint& local, const Endpoint& remote) {
+          machine_.handle_stream_opened(core_.now(), local, remote);
+          pump();
+        });
+      }
     }
   }
   AsioDriver(const AsioDriver&) = delete;
@@ -113,6 +124,7 @@ class AsioDriver {
     if (streams_ != nullptr) {
       streams_->on_receive(nullptr);
       streams_->on_closed(nullptr);
+      streams_->on_opened(nullptr);
     }
   }
 

@@ -9,6 +9,9 @@
 // (0.0.0.0 or ::) reports the wildcard address and its port: the set does not ask the
 // kernel for each datagram's destination address. Machines that compare addresses
 // (e.g. NAT discovery's "mapped == local") should bind a specific address.
+//
+// Idle sockets cost no buffer: each waits for readiness, then receives into the set's one
+// 64 KiB buffer (up to 16 datagrams per wake-up).
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/system/error_code.hpp>
@@ -66,10 +69,13 @@ class UdpSocketSet {
  private:
   struct Slot;
   void start_receive(Slot& slot);
+  void receive_ready(Slot& slot, const std::weak_ptr<char>& alive);
   [[nodiscard]] Slot* find(const Endpoint& local) const;
 
   boost::asio::io_context& io_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  // Every socket receives into this one buffer, after a readiness wait.
+  std::vector<std::uint8_t> buffer_;
   Receive receive_;
   Tap tap_;
   SocketCounters counters_;
