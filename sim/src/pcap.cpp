@@ -1,6 +1,7 @@
 #include "natsim/sim/pcap.hpp"
 
-#include <cstring>
+#include <boost/endian/conversion.hpp>
+
 #include <stdexcept>
 #include <string>
 
@@ -10,10 +11,9 @@ namespace natsim::sim {
 
 namespace {
 
-std::uint32_t read32(const std::uint8_t* p, bool swap) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return swap ? __builtin_bswap32(v) : v;
+// `big`: the file was written big-endian (its magic says so).
+std::uint32_t read32(const std::uint8_t* p, bool big) {
+  return big ? boost::endian::load_big_u32(p) : boost::endian::load_little_u32(p);
 }
 
 constexpr std::size_t kFileHeaderSize = 24;
@@ -48,18 +48,17 @@ Result<void> PcapWriter::open(const std::string& path) {
   if (file_ == nullptr) return Errc::invalid_argument;
   path_ = path;
   records_ = 0;
-  // Written in host byte order; readers detect it from the magic.
-  struct {
-    std::uint32_t magic = kPcapMagicNanos;
-    std::uint16_t version_major = 2;
-    std::uint16_t version_minor = 4;
-    std::uint32_t reserved1 = 0;  // thiszone
-    std::uint32_t reserved2 = 0;  // sigfigs
-    std::uint32_t snaplen = kSnapLength;
-    std::uint32_t linktype = kLinktypeRaw;
-  } header;
-  static_assert(sizeof header == kFileHeaderSize);
-  std::fwrite(&header, 1, sizeof header, file_);
+  // Big-endian on every CPU (readers detect the order from the magic), so the same run
+  // writes the same bytes everywhere.
+  std::uint8_t header[kFileHeaderSize];
+  boost::endian::store_big_u32(header, kPcapMagicNanos);
+  boost::endian::store_big_u16(header + 4, 2);  // version 2.4
+  boost::endian::store_big_u16(header + 6, 4);
+  boost::endian::store_big_u32(header + 8, 0);   // thiszone
+  boost::endian::store_big_u32(header + 12, 0);  // sigfigs
+  boost::endian::store_big_u32(header + 16, kSnapLength);
+  boost::endian::store_big_u32(header + 20, kLinktypeRaw);
+  std::fwrite(header, 1, sizeof header, file_);
   return {};
 }
 
@@ -73,13 +72,11 @@ void PcapWriter::write(TimePoint t, const Packet& p) {
   const std::size_t size = p.wire_size();
   buffer_.resize(kRecordHeaderSize + size);
   const std::int64_t ns = to_ns(t);
-  const std::uint32_t header[4] = {
-      static_cast<std::uint32_t>(ns / 1'000'000'000),
-      static_cast<std::uint32_t>(ns % 1'000'000'000),
-      static_cast<std::uint32_t>(size),
-      static_cast<std::uint32_t>(size),
-  };
-  std::memcpy(buffer_.data(), header, sizeof header);
+  std::uint8_t* header = buffer_.data();
+  boost::endian::store_big_u32(header, static_cast<std::uint32_t>(ns / 1'000'000'000));
+  boost::endian::store_big_u32(header + 4, static_cast<std::uint32_t>(ns % 1'000'000'000));
+  boost::endian::store_big_u32(header + 8, static_cast<std::uint32_t>(size));
+  boost::endian::store_big_u32(header + 12, static_cast<std::uint32_t>(size));
   encode_ip_packet(p, MutableByteView(buffer_.data() + kRecordHeaderSize, size));
   std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
   ++records_;
@@ -87,14 +84,13 @@ void PcapWriter::write(TimePoint t, const Packet& p) {
 
 boost::system::result<PcapFile, PcapParseError> parse_pcap(ByteView file) {
   if (file.size() < kFileHeaderSize) return PcapParseError::truncated;
-  std::uint32_t magic;
-  std::memcpy(&magic, file.data(), 4);
   PcapFile out;
-  bool swap;
-  if (magic == kPcapMagicNanos || magic == kPcapMagicMicros) {
+  bool swap;  // true: big-endian
+  const std::uint32_t little = boost::endian::load_little_u32(file.data());
+  const std::uint32_t big = boost::endian::load_big_u32(file.data());
+  if (little == kPcapMagicNanos || little == kPcapMagicMicros) {
     swap = false;
-  } else if (__builtin_bswap32(magic) == kPcapMagicNanos ||
-             __builtin_bswap32(magic) == kPcapMagicMicros) {
+  } else if (big == kPcapMagicNanos || big == kPcapMagicMicros) {
     swap = true;
   } else {
     return PcapParseError::bad_magic;

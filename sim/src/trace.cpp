@@ -1,6 +1,6 @@
 #include "natsim/sim/trace.hpp"
 
-#include <cstring>
+#include <boost/endian/conversion.hpp>
 
 namespace natsim::sim {
 
@@ -40,8 +40,8 @@ std::uint64_t hash_bytes(ByteView bytes) {
   std::size_t i = 0;
   for (; i + 32 <= bytes.size(); i += 32) {
     for (int k = 0; k < 4; ++k) {
-      std::uint64_t w;
-      std::memcpy(&w, bytes.data() + i + 8 * k, 8);
+      // Big-endian words, never host-endian: the digest is the same on every CPU.
+      const std::uint64_t w = boost::endian::load_big_u64(bytes.data() + i + 8 * k);
       lane[k] = (lane[k] ^ w) * 0x9fb21c651e98df25ull;
     }
   }

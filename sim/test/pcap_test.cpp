@@ -120,6 +120,11 @@ TEST(Pcap, CaptureReadsBackWithHeadersAndChecksums) {
   node_pcap.close();
 
   const auto image = read_file(path);
+  // Big-endian on every CPU: the nanosecond magic, then version 2.4, then the first
+  // record's seconds (0) and nanoseconds (0).
+  ASSERT_GE(image.size(), 32u);
+  const std::vector<std::uint8_t> head(image.begin(), image.begin() + 8);
+  EXPECT_EQ(head, (std::vector<std::uint8_t>{0xa1, 0xb2, 0x3c, 0x4d, 0, 2, 0, 4}));
   auto file = parse_pcap(image);
   ASSERT_TRUE(file);
   EXPECT_TRUE(file->nanosecond);
