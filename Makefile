@@ -13,7 +13,10 @@ build: deps
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS)
 
-run: build
+# Builds only the CLI it runs (the tests and benchmarks wait for `make test` / `make bench`).
+run: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target natsim
 	./build/release/tools/natsim run scenarios/library/quickstart.json
 
 test: build

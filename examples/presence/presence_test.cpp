@@ -48,6 +48,12 @@ struct Case {
   std::chrono::seconds keepalive;
   bool reachable;  // when rung after 10 min 45 s
 };
+// ctest names carry the printed parameter: print the values, not the struct's bytes
+// (which hold a pointer and differ on every run).
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.preset << ", keepalive " << c.keepalive.count() << " s, "
+      << (c.reachable ? "reachable" : "unreachable");
+}
 
 class Presence : public ::testing::TestWithParam<Case> {};
 
