@@ -65,6 +65,7 @@ struct Loopback {
     config.relay_port_first = relay->port;
     config.relay_port_count = 1;
     config.users = {{"alice", "secret"}};
+    config.allowed_peers = {*Prefix::parse("127.0.0.0/8")};  // the peer is on loopback
     server.emplace(random_seed(), config);
     server_driver.emplace(server_sockets, *server, &server_streams);
     const auto p = peer_sockets.bind(ep("127.0.0.1:0"));

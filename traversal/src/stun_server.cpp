@@ -1,5 +1,6 @@
 #include "natsim/traversal/stun_server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -7,6 +8,15 @@
 #include "natsim/traversal/stun_message.hpp"
 
 namespace natsim::traversal::stun {
+
+namespace {
+// RFC 8489 §14.9: a 420 lists the unknown attributes; a request can carry thousands, so
+// the list is cut to these many (as coturn does) and the answer always fits its buffer.
+constexpr std::size_t kMaxUnknownReported = 64;
+// The largest STUN message (a 16-bit length after the 20-byte header): what PADDING may
+// ask a response to match (RFC 5780 §7.6).
+constexpr std::size_t kMaxMessage = kHeaderSize + 0xffff;
+}  // namespace
 
 StunServer::StunServer(ServerConfig config) : config_(std::move(config)) {}
 
@@ -23,7 +33,7 @@ std::optional<Endpoint> StunServer::other_address() const {
   return Endpoint{*config_.alternate_address, *config_.alternate_port};
 }
 
-void StunServer::send_error(const Endpoint& local, const Endpoint& remote, const Message& request,
+bool StunServer::send_error(const Endpoint& local, const Endpoint& remote, const Message& request,
                             std::uint16_t code, const std::vector<std::uint16_t>& unknown) {
   std::array<std::uint8_t, 512> buf{};
   Writer w(buf, request.method(), Class::error, request.transaction_id(), request.cookie());
@@ -35,7 +45,12 @@ void StunServer::send_error(const Endpoint& local, const Endpoint& remote, const
   } else {
     w.add_error(code);
   }
-  if (!unknown.empty()) w.add_unknown_attributes(unknown);
+  if (!unknown.empty()) {
+    w.add_unknown_attributes(
+        unknown.size() <= kMaxUnknownReported
+            ? unknown
+            : std::vector<std::uint16_t>(unknown.begin(), unknown.begin() + kMaxUnknownReported));
+  }
   // SOFTWARE and FINGERPRINT do not exist in RFC 3489: classic answers go without.
   if (!request.classic() && !config_.software.empty()) w.add_text(attr::software, config_.software);
   if (!request.classic()) w.add_fingerprint();
@@ -45,28 +60,29 @@ void StunServer::send_error(const Endpoint& local, const Endpoint& remote, const
   } else {
     ++counters_.dropped_other;
   }
+  return true;  // the request was this server's, answered or not
 }
 
-void StunServer::handle_datagram(TimePoint, const Endpoint& local, const Endpoint& remote,
+bool StunServer::handle_datagram(TimePoint, const Endpoint& local, const Endpoint& remote,
                                  ByteView bytes) {
   auto parsed = Message::parse(bytes);
   if (!parsed) {
     ++counters_.dropped_malformed;  // RFC 8489 §6.3: fails the basic checks → discard
-    return;
+    return false;
   }
   const Message& m = *parsed;
   // RFC 8489 §7.3: a FINGERPRINT that does not verify means this is not STUN.
   if (m.has(attr::fingerprint) && !m.fingerprint_ok()) {
     ++counters_.dropped_bad_fingerprint;
-    return;
+    return false;
   }
   if (m.cls() == Class::indication) {
     ++counters_.indications;
-    return;
+    return true;
   }
   if (m.cls() != Class::request) {
     ++counters_.dropped_other;
-    return;
+    return false;
   }
   ++counters_.requests;
   // RFC 8489 §6.3.1: unknown comprehension-required attributes → 420.
@@ -75,13 +91,13 @@ void StunServer::handle_datagram(TimePoint, const Endpoint& local, const Endpoin
   }
   if (m.method() != method::binding) return send_error(local, remote, m, error::bad_request);
 
-  std::vector<std::uint8_t> key;
+  // RFC 8489 §9.1.1: the short-term key is the password itself.
+  const ByteView key = as_bytes(config_.password);
   if (config_.username) {
     // RFC 8489 §9.1.3: both USERNAME and MESSAGE-INTEGRITY, else 400; wrong ones, 401.
     auto user = m.text(attr::username);
     const bool has_mi = m.has(attr::message_integrity) || m.has(attr::message_integrity_sha256);
     if (!user || !has_mi) return send_error(local, remote, m, error::bad_request);
-    key.assign(config_.password.begin(), config_.password.end());
     if (*user != *config_.username || m.check_integrity(key) != IntegrityResult::ok) {
       return send_error(local, remote, m, error::unauthenticated);
     }
@@ -112,8 +128,9 @@ void StunServer::handle_datagram(TimePoint, const Endpoint& local, const Endpoin
     destination.port = static_cast<std::uint16_t>((rp->value[0] << 8) | rp->value[1]);
   }
 
-  std::vector<std::uint8_t> buf(kHeaderSize + 256 + bytes.size());
-  Writer w(buf, method::binding, Class::success, m.transaction_id(), m.cookie());
+  // Room for the attributes below and, with PADDING, a response as large as the request.
+  response_.resize(std::min(kHeaderSize + 256 + bytes.size(), kMaxMessage));
+  Writer w(response_, method::binding, Class::success, m.transaction_id(), m.cookie());
   if (m.classic()) {
     // RFC 3489 §11.2: MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS.
     w.add_address(attr::mapped_address, remote);
@@ -131,17 +148,19 @@ void StunServer::handle_datagram(TimePoint, const Endpoint& local, const Endpoin
   if (!m.classic() && !config_.software.empty()) w.add_text(attr::software, config_.software);
   // RFC 5780 §7.6: a request with PADDING gets a response padded to at least its size.
   if (m.has(attr::padding) && w.size() + 4 + 4 + 8 < bytes.size()) {
-    w.add(attr::padding, std::vector<std::uint8_t>(bytes.size() - w.size() - 4 - 8, 0));
+    static constexpr std::array<std::uint8_t, kMaxMessage> kZeros{};  // no copy per request
+    w.add(attr::padding, ByteView(kZeros.data(), bytes.size() - w.size() - 4 - 8));
   }
-  if (!key.empty()) w.add_message_integrity(key);
+  if (config_.username) w.add_message_integrity(key);
   if (!m.classic()) w.add_fingerprint();
   auto out = w.finish();
   if (!out) {
     ++counters_.dropped_other;
-    return;
+    return true;
   }
   out_.push(source, destination, *out);
   ++counters_.responses;
+  return true;
 }
 
 }  // namespace natsim::traversal::stun

@@ -45,7 +45,9 @@ class StunServer {
   [[nodiscard]] std::vector<Endpoint> local_endpoints() const;
   [[nodiscard]] std::optional<Endpoint> other_address() const;
 
-  void handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+  // True when the datagram was a STUN request or indication for this server (answered,
+  // even with an error); false when it was not STUN or not for a server (a response).
+  bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
   void handle_timeout(TimePoint) {}
   [[nodiscard]] std::optional<Transmit> poll_transmit(MutableByteView out) { return out_.pop(out); }
@@ -56,11 +58,12 @@ class StunServer {
   [[nodiscard]] const ServerCounters& counters() const { return counters_; }
 
  private:
-  void send_error(const Endpoint& local, const Endpoint& remote, const class Message& request,
+  bool send_error(const Endpoint& local, const Endpoint& remote, const class Message& request,
                   std::uint16_t code, const std::vector<std::uint16_t>& unknown = {});
 
   ServerConfig config_;
   TransmitQueue out_;
+  std::vector<std::uint8_t> response_;  // responses are built here (reused, not per request)
   ServerCounters counters_;
 };
 
