@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "natsim/scenarios/runner.hpp"
+
 namespace natsim::scenarios {
 namespace {
 
@@ -179,6 +183,182 @@ TEST(Loader, MissingFileIsAnError) {
     FAIL();
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()), "/nonexistent/x.json: cannot read the file");
+  }
+}
+
+// --- hostile input: every failure is an InputError naming the place, never an abort.
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+TEST(LoaderLimits, NumberBeyondADoubleIsAnErrorWithLineAndColumn) {
+  const std::string e = error_of(
+      std::string("{\n  \"name\": \"x\",\n  \"topology\": {\"core\": {\"loss\": 1e999}}\n}"));
+  EXPECT_TRUE(starts_with(e, "bad.json:3:33: number 1e999 is out of range")) << e;
+}
+
+TEST(LoaderLimits, DeepNestingIsRefusedBeforeParsing) {
+  const std::string arrays = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  EXPECT_EQ(error_of(arrays), "bad.json:1:65: nested deeper than 64 levels");
+  std::string objects;
+  for (int i = 0; i < 100'000; ++i)
+    objects += "{\"a\":";
+  objects += "1" + std::string(100'000, '}');
+  EXPECT_TRUE(starts_with(error_of(objects), "bad.json:1:321: nested deeper than 64"))
+      << error_of(objects);
+  // Brackets inside strings are text, not nesting.
+  json d = base();
+  d["description"] = std::string(1000, '[');
+  EXPECT_EQ(load_scenario_text(d.dump(), "ok.json").size(), 1u);
+}
+
+TEST(LoaderLimits, FileSizeIsCapped) {
+  json d = base();
+  d["description"] = std::string(5u << 20, 'x');
+  EXPECT_EQ(error_of(d.dump()), "bad.json: larger than 4096 KiB");
+}
+
+TEST(LoaderLimits, DirectoryIsNotAScenario) {
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  try {
+    (void)load_scenario_file(dir);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), dir + ": is a directory, not a file");
+  }
+}
+
+TEST(LoaderLimits, MatrixVariantsAreCountedBeforeTheyAreBuilt) {
+  json d = base();
+  json values = json::array();
+  for (int i = 0; i < 10; ++i)
+    values.push_back(i);
+  d["matrix"] = json::array();
+  for (int i = 0; i < 7; ++i)  // 10^7 variants
+    d["matrix"].push_back(json{{"pointer", "/seed"}, {"values", values}});
+  EXPECT_EQ(error_of(d), "bad.json: /matrix: more than 10000 variants (the limit of one file)");
+  // Within the limit the file is read at once and variants come one at a time.
+  for (int i = 0; i < 3; ++i)
+    d["matrix"].erase(d["matrix"].size() - 1);
+  const ScenarioFile f = ScenarioFile::parse(d.dump(), "m.json");
+  EXPECT_EQ(f.variants(), 10'000u);
+  EXPECT_EQ(f.variant(1234).variant, "1 2 3 4");
+  EXPECT_EQ(f.variant(1234).seeds, std::vector<std::uint64_t>{4});
+  EXPECT_THROW((void)f.variant(10'000), InputError);
+}
+
+TEST(LoaderLimits, RunsAreCapped) {
+  json d = base();
+  d.erase("seed");
+  d["seeds"] = json{{"from", 1}, {"count", 600'000}};
+  d["matrix"] = json::array({json{{"pointer", "/name"}, {"values", {"a", "b"}}}});
+  EXPECT_EQ(error_of(d),
+            "bad.json: more than 1000000 runs (variants x seeds, the limit of one file)");
+}
+
+TEST(LoaderLimits, SeedsOutsideTheRangeAreReportedAsWritten) {
+  EXPECT_EQ(error_of(std::string(R"({"name": "x", "seed": 18446744073709551615, "topology": {}})")),
+            "bad.json: /seed: expected an integer from 0 to 9223372036854775807, got "
+            "18446744073709551615");
+  EXPECT_EQ(error_of(std::string(R"({"name": "x", "seed": -1, "topology": {}})")),
+            "bad.json: /seed: expected an integer from 0 to 9223372036854775807, got -1");
+  json d = base();
+  d["seed"] = 9223372036854775807ULL;
+  EXPECT_EQ(load_scenario_text(d.dump(), "ok.json")[0].seeds[0], 9223372036854775807ULL);
+}
+
+TEST(LoaderLimits, DurationIsCapped) {
+  json d = base();
+  d["duration"] = "1000h";
+  EXPECT_TRUE(starts_with(error_of(d), "bad.json: /duration: longer than")) << error_of(d);
+}
+
+// --- topologies that would clash in the world are rejected at load.
+
+TEST(TopologyCheck, ServerAddressesAndPortsMustNotClash) {
+  json d = base();
+  d["topology"]["servers"][0]["port"] = 3479;
+  EXPECT_EQ(error_of(d),
+            "bad.json: /topology/servers/0/port: port 3479 is also the alternate port "
+            "(alternate_port 3479)");
+  d = base();
+  d["topology"]["servers"][0]["alternate_address"] = "198.51.100.10";
+  EXPECT_EQ(error_of(d),
+            "bad.json: /topology/servers/0/alternate_address: equal to 'address': an RFC 5780 "
+            "server needs a second address");
+  d = base();
+  d["topology"]["servers"].push_back(
+      json{{"name", "echo"}, {"type", "echo"}, {"address", "198.51.100.11"}});
+  EXPECT_EQ(error_of(d),
+            "bad.json: /topology/servers/1/address: address 198.51.100.11 is already server "
+            "'stun''s");
+}
+
+TEST(TopologyCheck, SiteAddressesMustNotClash) {
+  json d = base();
+  d["topology"]["sites"].push_back(json{{"name", "office"}, {"wan", "203.0.0.2/30"}});
+  EXPECT_EQ(error_of(d),
+            "bad.json: /topology/sites/1/wan: address 203.0.0.2 is already site 'home' (its "
+            "WAN)'s");
+  d = base();
+  d["topology"]["sites"][0]["wan"] = "198.51.100.10/24";
+  EXPECT_EQ(error_of(d),
+            "bad.json: /topology/sites/0/wan: address 198.51.100.10 is already server 'stun''s");
+  d = base();
+  d["topology"]["sites"][0]["lan"] = "192.168.1.0/24";
+  EXPECT_EQ(error_of(d),
+            "bad.json: /topology/sites/0/lan: the gateway's address 192.168.1.0 is the network "
+            "address of 192.168.1.0/24");
+  d = base();
+  d["topology"]["sites"][0]["lan"] = "192.168.1.253/24";
+  EXPECT_EQ(error_of(d),
+            "bad.json: /topology/sites/0/lan: 2 host(s) after the gateway's 192.168.1.253 do not "
+            "fit in 192.168.1.0/24");
+}
+
+TEST(TopologyCheck, CounterNamesAndMetricsAreKnownAtLoad) {
+  json d = base();
+  d["expect"].push_back(json{{"counter", "nowhere"}, {"metric", "sent"}, {"value", 1}});
+  EXPECT_TRUE(starts_with(error_of(d),
+                          "bad.json: /expect/1/counter: no node or link named "
+                          "'nowhere'"))
+      << error_of(d);
+  d["expect"][1]["counter"] = "alice";
+  d["expect"][1]["metric"] = "nat.outbound";  // alice is a host, not a gateway
+  EXPECT_TRUE(starts_with(error_of(d),
+                          "bad.json: /expect/1/metric: unknown metric "
+                          "'nat.outbound' for 'alice', expected one of sent"))
+      << error_of(d);
+  for (const char* ok : {"home", "home--internet", "home-lan", "stun.link", "network"}) {
+    d["expect"][1]["counter"] = ok;
+    d["expect"][1]["metric"] = std::string(ok) == "home" ? "nat.drops.filtered" : "dropped";
+    EXPECT_EQ(load_scenario_text(d.dump(), "ok.json").size(), 1u) << ok;
+  }
+}
+
+// A site nested under a site that does not translate is reachable: the replies to its
+// Binding come back through the open gateway, in exactly the links' latencies.
+TEST(NestedSites, UnderAnOpenOrFirewallSiteAreRouted) {
+  for (const char* outer : {"open", "firewall"}) {
+    json d = json::parse(R"({
+      "name": "nested",
+      "topology": {
+        "core": {"latency": "10ms"},
+        "servers": [{"name": "stun", "type": "stun", "address": "198.51.100.10"}],
+        "sites": [{"name": "isp", "nat": "open", "hosts": 0, "sites": [
+          {"name": "home", "nat": "full-cone", "hosts": ["alice"],
+           "uplink": {"latency": "5ms"}, "lan_link": {"latency": "1ms"}}]}]
+      },
+      "timeline": [{"id": "b", "action": "binding", "host": "alice", "server": "stun"}]
+    })");
+    d["topology"]["sites"][0]["nat"] = outer;
+    const auto s = load_scenario_text(d.dump(), "nested.json");
+    const RunResult r = run_scenario(s[0], 1);
+    ASSERT_EQ(r.actions.size(), 1u);
+    EXPECT_EQ(r.actions[0]["outcome"], "success") << outer << " " << r.actions[0].dump();
+    // lan 1 ms + nested uplink 5 ms + the outer site's uplink 10 ms + server link 10 ms.
+    EXPECT_EQ(r.actions[0]["rtt_ms"], 52.0) << outer;
   }
 }
 

@@ -69,6 +69,39 @@ case $case in
     set -e
     [[ $code -eq 2 ]] || fail "merge junk: expected exit 2, got $code"
     ;;
+  sigint)
+    # A sweep of a million runs, interrupted once it has started: the finished runs are
+    # reported as JSON and natsim exits 130. Polls (bounded) for the first progress line.
+    cat >"$work/sweep.json" <<'JSON'
+{ "name": "long sweep", "seeds": {"from": 1, "count": 1000000},
+  "topology": { "servers": [{"name": "stun", "type": "stun", "address": "198.51.100.10"}],
+                "sites": [{"name": "home", "hosts": ["alice"]}] },
+  "timeline": [{"action": "binding", "host": "alice", "server": "stun"}] }
+JSON
+    "$natsim" run "$work/sweep.json" --jobs 2 --json >"$work/out.json" 2>"$work/err" &
+    pid=$!
+    for _ in $(seq 1 1000); do
+      grep -q ' runs, ' "$work/err" && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.01
+    done
+    grep -q ' runs, ' "$work/err" || fail "no progress line: $(cat "$work/err")"
+    kill -INT "$pid"
+    set +e
+    wait "$pid"; code=$?
+    set -e
+    [[ $code -eq 130 ]] || fail "expected exit 130, got $code: $(cat "$work/err")"
+    grep -q 'interrupted: [0-9]* of 1000000 runs finished and reported' "$work/err" ||
+      fail "no interruption message: $(tail -2 "$work/err")"
+    python3 - "$work/out.json" <<'PY' || fail "bad report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["summary"]
+assert s["interrupted"] is True and s["planned"] == 1000000, s
+assert 0 < s["runs"] == len(r["runs"]) < 1000000, s
+assert [x["seed"] for x in r["runs"]] == sorted(x["seed"] for x in r["runs"])
+PY
+    ;;
   *) fail "unknown case $case" ;;
 esac
 echo "ok: $case"
