@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   turn_cmd->add_flag("--json-log", serve_turn.json_log,
                      "Log every datagram or TCP frame and the final counters as JSON Lines on "
                      "stderr");
+  natsim::tools::add_serve_turn_limit_options(*turn_cmd, serve_turn);
 
   natsim::tools::ProbeOptions probe;
   CLI::App* probe_cmd = app.add_subcommand(

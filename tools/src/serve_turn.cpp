@@ -1,5 +1,9 @@
 #include "serve_turn.hpp"
 
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <charconv>
@@ -29,8 +33,24 @@ using traversal::turn::ServerConfig;
 using traversal::turn::TurnServer;
 
 constexpr std::uint32_t kMaxRelayPorts = 16384;
-// Below the usual 1024 open files, which also hold the relay sockets.
-constexpr std::size_t kMaxTcpConnections = 512;
+// The default TCP connection limit is what the open-files limit leaves after the relay
+// sockets and this many for everything else, and at most kMaxTcpConnections.
+constexpr std::size_t kSpareDescriptors = 64;
+constexpr std::size_t kMaxTcpConnections = 4096;
+
+// Raises the soft open-files limit to the hard one (as coturn does): each relay port and
+// each TCP connection is a descriptor. Returns the soft limit in force.
+std::size_t raise_open_files() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? kMaxTcpConnections * 4
+                                         : static_cast<std::size_t>(limit.rlim_cur);
+}
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "natsim serve turn: %s\n", message.c_str());
@@ -38,24 +58,20 @@ int usage_error(const std::string& message) {
 }
 
 // Peers a client may not reach through the relay (CreatePermission and ChannelBind get
-// 403), like coturn's defaults plus the private ranges: "this network", loopback,
-// RFC 1918, link-local and IPv6 unique-local / link-local. --allow-loopback-peers drops
-// 127.0.0.0/8 and ::1/128.
+// 403): the server's defaults (special-purpose ranges, RFC 8656 §21.3, IPv4 embedded in
+// IPv6 included) plus what a relay on a real network must not open up either: RFC 1918
+// and IPv6 unique-local. --allow-loopback-peers takes 127.0.0.0/8 and ::1/128 off.
 std::vector<Prefix> denied_peers(bool allow_loopback) {
-  struct Entry {
-    const char* prefix;
-    bool loopback;
-  };
-  static constexpr Entry kDenied[] = {
-      {"0.0.0.0/8", false},      {"10.0.0.0/8", false},    {"127.0.0.0/8", true},
-      {"169.254.0.0/16", false}, {"172.16.0.0/12", false}, {"192.168.0.0/16", false},
-      {"::1/128", true},         {"fc00::/7", false},      {"fe80::/10", false},
-  };
-  std::vector<Prefix> out;
-  for (const Entry& e : kDenied) {
-    if (allow_loopback && e.loopback) continue;
-    out.push_back(*Prefix::parse(e.prefix));
+  std::vector<Prefix> out = traversal::turn::default_denied_peers();
+  for (const char* extra : {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"})
+    out.push_back(*Prefix::parse(extra));
+  if (allow_loopback) {
+    std::erase_if(out, [](const Prefix& p) {
+      return p == *Prefix::parse("127.0.0.0/8") || p == *Prefix::parse("::1/128");
+    });
   }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -144,6 +160,9 @@ nlohmann::ordered_json counters_json(const TurnServer& server, const io::SocketC
                            {"quota_rejections", c.quota_rejections},
                            {"capacity_rejections", c.capacity_rejections},
                            {"forbidden", c.forbidden},
+                           {"dropped_forbidden", c.dropped_forbidden},
+                           {"streams_setup_timeout", c.streams_setup_timeout},
+                           {"streams_oversized", c.streams_oversized},
                            {"errors", c.errors},
                            {"relayed_to_peer", c.relayed_to_peer},
                            {"relayed_to_client", c.relayed_to_client},
@@ -158,6 +177,10 @@ nlohmann::ordered_json counters_json(const TurnServer& server, const io::SocketC
   j["tcp_bytes_received"] = t.received_bytes;
   j["tcp_bytes_sent"] = t.sent_bytes;
   j["tcp_queue_overflows"] = t.queue_overflows;
+  j["tcp_refused_per_source"] = t.refused_per_source;
+  j["tcp_evicted"] = t.evicted;
+  j["tcp_idle_closed"] = t.idle_closed;
+  j["tcp_read_pauses"] = t.read_pauses;
   return j;
 }
 
@@ -227,6 +250,21 @@ int serve_turn(const ServeTurnOptions& options) {
   if (options.software.size() >= 128) return usage_error("--software: at most 127 characters");
   if (options.max_allocations_per_user == 0)
     return usage_error("--max-allocations-per-user must be at least 1");
+  std::vector<Prefix> extra_denied;
+  for (const std::string& text : options.denied_peer_ips) {
+    auto prefix = Prefix::parse(text);
+    if (!prefix) return usage_error("--denied-peer-ip: expected IP or IP/LEN, got '" + text + "'");
+    extra_denied.push_back(*prefix);
+  }
+  std::vector<Prefix> allowed;
+  for (const std::string& text : options.allowed_peer_ips) {
+    auto prefix = Prefix::parse(text);
+    if (!prefix) return usage_error("--allowed-peer-ip: expected IP or IP/LEN, got '" + text + "'");
+    allowed.push_back(*prefix);
+  }
+  if (options.max_tcp_output < 4096) return usage_error("--max-tcp-output: at least 4096 bytes");
+
+  const std::size_t open_files = raise_open_files();
 
   // Bind everything up front: the listening socket first (it may use port 0), then every
   // relay port.
@@ -245,6 +283,9 @@ int serve_turn(const ServeTurnOptions& options) {
   config.users = std::move(users);
   config.max_allocations_per_user = options.max_allocations_per_user;
   config.denied_peers = denied_peers(options.allow_loopback_peers);
+  config.denied_peers.insert(config.denied_peers.end(), extra_denied.begin(), extra_denied.end());
+  config.allowed_peers = std::move(allowed);
+  config.unallocated_stream_timeout = seconds(options.setup_timeout_s);
   config.rfc5766_channels = options.rfc5766_channels;
   config.software = options.software;
   const auto user_names = [&config] {
@@ -263,7 +304,26 @@ int serve_turn(const ServeTurnOptions& options) {
   }
 
   // TURN over TCP on the same address and port (RFC 8656 §3.1).
-  io::TcpStreamSet streams(io, kMaxTcpConnections);
+  io::TcpLimits tcp_limits;
+  const std::size_t descriptors_left = open_files > endpoints.size() + kSpareDescriptors
+                                           ? open_files - endpoints.size() - kSpareDescriptors
+                                           : 0;
+  tcp_limits.max_connections = options.max_tcp_connections != 0
+                                   ? options.max_tcp_connections
+                                   : std::min(kMaxTcpConnections, descriptors_left);
+  if (options.tcp && tcp_limits.max_connections == 0) {
+    return usage_error("no file descriptors left for TCP connections (open-files limit " +
+                       std::to_string(open_files) +
+                       "): raise it, use fewer --relay-ports or --no-tcp");
+  }
+  tcp_limits.max_per_source = options.max_tcp_per_source;
+  tcp_limits.max_queued_bytes = options.max_tcp_output;
+  // Stop reading a connection at a quarter of its output cap: what one more read can make
+  // (a 64 KiB read of requests) then still fits under the cap.
+  tcp_limits.pause_reading_above = options.max_tcp_output / 4;
+  tcp_limits.resume_reading_below = options.max_tcp_output / 16;
+  tcp_limits.idle_timeout = std::chrono::seconds(options.tcp_idle_timeout_s);
+  io::TcpStreamSet streams(io, tcp_limits);
   if (options.tcp) {
     if (auto b = streams.listen(config.listen); !b) {
       return usage_error("cannot listen on TCP " + config.listen.to_string() + ": " +
@@ -325,6 +385,19 @@ int serve_turn(const ServeTurnOptions& options) {
     denied += " " + p.to_string();
   std::printf("denied peers:%s%s\n", denied.c_str(),
               options.allow_loopback_peers ? " (loopback peers allowed)" : "");
+  if (!config.allowed_peers.empty()) {
+    std::string allowed_text;
+    for (const Prefix& p : config.allowed_peers)
+      allowed_text += " " + p.to_string();
+    std::printf("allowed peers:%s\n", allowed_text.c_str());
+  }
+  if (options.tcp) {
+    std::printf(
+        "tcp limits: %zu connections, %zu per source, %zu bytes output each, setup %us, idle "
+        "%us\n",
+        tcp_limits.max_connections, tcp_limits.max_per_source, tcp_limits.max_queued_bytes,
+        options.setup_timeout_s, options.tcp_idle_timeout_s);
+  }
   std::printf("channel numbers %s\n",
               options.rfc5766_channels ? "0x4000-0x7FFF (RFC 5766)" : "0x4000-0x4FFF (RFC 8656)");
   std::printf("natsim TURN server (RFC 8656, long-term credentials); SIGINT or SIGTERM stops it\n");
@@ -334,6 +407,36 @@ int serve_turn(const ServeTurnOptions& options) {
 
   return report_stopped(stop_signal, counters_json(server, sockets.counters(), streams.counters()),
                         options.json_log);
+}
+
+void add_serve_turn_limit_options(CLI::App& command, ServeTurnOptions& options) {
+  command.add_option("--denied-peer-ip", options.denied_peer_ips,
+                     "Also deny relaying to IP or IP/LEN (repeat; CreatePermission and "
+                     "ChannelBind get 403)");
+  command.add_option("--allowed-peer-ip", options.allowed_peer_ips,
+                     "Allow IP or IP/LEN even inside a denied range (repeat)");
+  command
+      .add_option("--setup-timeout", options.setup_timeout_s,
+                  "Seconds a TCP connection may stay open without an allocation")
+      ->check(CLI::Range(1u, 3600u))
+      ->capture_default_str();
+  command
+      .add_option("--max-tcp-connections", options.max_tcp_connections,
+                  "TCP connections at once (0: what the open-files limit leaves, at most 4096)")
+      ->capture_default_str();
+  command
+      .add_option("--max-tcp-per-source", options.max_tcp_per_source,
+                  "TCP connections per IPv4 address or IPv6 /64 (0: no limit)")
+      ->capture_default_str();
+  command
+      .add_option("--max-tcp-output", options.max_tcp_output,
+                  "Bytes queued to one TCP connection before it is closed (reading from it "
+                  "stops at a quarter of this)")
+      ->capture_default_str();
+  command
+      .add_option("--tcp-idle-timeout", options.tcp_idle_timeout_s,
+                  "Seconds without a byte either way before a TCP connection is closed (0: never)")
+      ->capture_default_str();
 }
 
 }  // namespace natsim::tools
