@@ -22,7 +22,7 @@ class SimDriver {
       : node_(node), machine_(machine), sockets_(std::move(sockets)) {
     for (sim::UdpSocket* s : sockets_) {
       s->on_receive([this](const sim::Datagram& d) {
-        machine_.handle_datagram(d.at, d.to, d.from, d.payload);
+        if (!machine_.handle_datagram(d.at, d.to, d.from, d.payload)) ++unclaimed_;
         pump();
       });
     }
@@ -75,6 +75,8 @@ class SimDriver {
   }
 
   [[nodiscard]] std::uint64_t unroutable() const { return unroutable_; }
+  // Datagrams the machine said were not its own (not STUN, not its transaction, ...).
+  [[nodiscard]] std::uint64_t unclaimed() const { return unclaimed_; }
 
  private:
   sim::UdpSocket* socket_for(const Endpoint& local) const {
@@ -114,6 +116,7 @@ class SimDriver {
   sim::TimerId timer_;
   std::optional<TimePoint> armed_;
   std::uint64_t unroutable_ = 0;
+  std::uint64_t unclaimed_ = 0;
 };
 
 }  // namespace natsim::scenarios
