@@ -122,10 +122,10 @@ bool StunServer::handle_datagram(TimePoint, const Endpoint& local, const Endpoin
   }
   // RFC 5780 §7.5: RESPONSE-PORT sends the response to another port of the same address.
   Endpoint destination = remote;
-  if (auto rp = m.find(attr::response_port)) {
-    if (rp->value.size() != 4 || m.classic())
-      return send_error(local, remote, m, error::bad_request);
-    destination.port = static_cast<std::uint16_t>((rp->value[0] << 8) | rp->value[1]);
+  if (m.has(attr::response_port)) {
+    const auto port = m.response_port();
+    if (!port || m.classic()) return send_error(local, remote, m, error::bad_request);
+    destination.port = *port;
   }
 
   // Room for the attributes below and, with PADDING, a response as large as the request.

@@ -84,35 +84,37 @@ void TurnServer::allocate(TimePoint now, const Message& m, const ClientTuple& cl
     ++counters_.errors;
     return;
   }
-  const auto token = m.find(attr::reservation_token);
-  const auto even = m.find(attr::even_port);
-  const auto family = m.find(attr::requested_address_family);
+  const bool has_token = m.has(attr::reservation_token);
+  const auto token = m.u64(attr::reservation_token);  // nullopt too when not 8 bytes
+  const bool has_even = m.has(attr::even_port);
+  const auto even = m.even_port();  // its R bit; nullopt too when empty
+  const bool has_family = m.has(attr::requested_address_family);
+  const auto family = m.requested_address_family();
   const bool additional = m.has(attr::additional_address_family);
   // 5. RESERVATION-TOKEN (8 bytes, §18.10) excludes EVEN-PORT, REQUESTED-ADDRESS-FAMILY
   // and ADDITIONAL-ADDRESS-FAMILY (400); a token not reserved (unknown, expired, used)
   // is 508.
   std::optional<std::uint64_t> claimed;
-  if (token) {
-    if (token->value.size() != 8 || even || family || additional)
+  if (has_token) {
+    if (!token || has_even || has_family || additional)
       return error(m, client, error_code::bad_request, &auth);
-    claimed = wire::get64(token->value.data());
+    claimed = *token;
     if (!reservations_.contains(*claimed)) {
       ++counters_.capacity_rejections;
       return error(m, client, error_code::insufficient_capacity, &auth);
     }
   }
   // 6. REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY together: 400.
-  if (family && additional) return error(m, client, error_code::bad_request, &auth);
+  if (has_family && additional) return error(m, client, error_code::bad_request, &auth);
   // 7. A family the relay address does not have is 440 (0x01 IPv4, 0x02 IPv6, §18.6).
-  if (family && !family->value.empty()) {
+  if (family) {
     const std::uint8_t have = config_.relay_address.is_v4() ? 0x01 : 0x02;
-    if (family->value[0] != have)
-      return error(m, client, error_code::address_family_not_supported, &auth);
+    if (*family != have) return error(m, client, error_code::address_family_not_supported, &auth);
   }
   // 8. EVEN-PORT (one byte, §18.7; the R bit is its top bit) with R and
   // ADDITIONAL-ADDRESS-FAMILY: 400.
-  if (even && even->value.empty()) return error(m, client, error_code::bad_request, &auth);
-  const bool reserve_next = even && (even->value[0] & 0x80) != 0;
+  if (has_even && !even) return error(m, client, error_code::bad_request, &auth);
+  const bool reserve_next = even.value_or(false);
   if (reserve_next && additional) return error(m, client, error_code::bad_request, &auth);
   // 10. The per-user quota: 486. Unclaimed reservations count (else Allocate with R and
   // Refresh 0, repeated, would let one user hold every port); with R the allocation needs

@@ -79,14 +79,13 @@ std::optional<TurnServer::Auth> TurnServer::authenticate(TimePoint now, const Me
   // with "Password algorithms") both must be there, PASSWORD-ALGORITHMS exactly as our
   // 401 sent it (a list changed on the way is a bid-down, §9.2.1) and PASSWORD-ALGORITHM
   // one of its entries, else 400; responses then carry MESSAGE-INTEGRITY-SHA256.
-  auto algorithm = m.find(attr::password_algorithm);
-  auto algorithms = m.find(attr::password_algorithms);
+  const auto algorithm = m.password_algorithm();
+  const auto algorithms = m.find(attr::password_algorithms);
   stun::PasswordAlgorithm key_algorithm = stun::PasswordAlgorithm::md5;
   if (algorithm || algorithms) {
     const ByteView offered = config_.offer_sha256 ? ByteView(kOfferedAlgorithms) : ByteView();
     const bool listed = algorithms && std::ranges::equal(algorithms->value, offered);
-    const std::uint16_t id =
-        algorithm && algorithm->value.size() >= 2 ? wire::get16(algorithm->value.data()) : 0;
+    const std::uint16_t id = algorithm.value_or(0);
     const bool md5 = id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::md5);
     const bool sha256 = id == static_cast<std::uint16_t>(stun::PasswordAlgorithm::sha256);
     if (!config_.offer_sha256) {
