@@ -6,12 +6,18 @@ few inline documents using less common forms, and that it rejects a few bad ones
 loader rejects each of them too). Prints one line per failure and "N passed, M failed"
 last; exits non-zero if anything failed.
 
+With --natsim PATH it also checks the schema against the loader's table of actions
+(`natsim list actions --json`): the same action names, each with the same keys, and the
+same expectation keys.
+
 Needs Debian's python3-jsonschema (apt-get install python3-jsonschema), 4.x or later.
-Usage: scripts/check-schema.py [FILE...]   (default: every scenarios/**/*.json)
+Usage: scripts/check-schema.py [--natsim PATH] [FILE...]
+       (default: every scenarios/**/*.json but scenarios/test/, inputs the loader rejects)
 """
 import copy
 import json
 import pathlib
+import subprocess
 import sys
 
 try:
@@ -23,6 +29,8 @@ except ImportError:  # pragma: no cover
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 SCHEMA_PATH = SCENARIOS / "natsim.schema.json"
+LOADER_INPUTS = SCENARIOS / "test"
+COMMON_ACTION_KEYS = {"at", "id", "action"}
 
 # A small valid scenario the inline checks start from.
 BASE = {
@@ -125,7 +133,41 @@ BAD = {
 }
 
 
+def table_mismatches(schema, table):
+    """How the schema's actions differ from the loader's table (empty if they agree)."""
+    defs = schema["$defs"]
+    found = []
+    names = [a["name"] for a in table]
+    enum = defs["action"]["properties"]["action"]["enum"]
+    if sorted(enum) != sorted(names):
+        found.append(f"action enum {sorted(enum)} != table {sorted(names)}")
+    by_name = {}
+    for ref in defs["action"]["oneOf"]:
+        d = defs[ref["$ref"].split("/")[-1]]
+        by_name[d["properties"]["action"]["const"]] = d
+    for a in table:
+        d = by_name.get(a["name"])
+        if d is None:
+            found.append(f"no schema definition for action '{a['name']}'")
+            continue
+        keys = set(d["properties"]) - COMMON_ACTION_KEYS
+        want = {k["name"] for k in a["keys"]}
+        if keys != want:
+            found.append(f"action '{a['name']}': schema keys {sorted(keys)} != table {sorted(want)}")
+    expect = set(defs["actionExpectation"]["properties"]) - {"action"}
+    want = {k["name"] for a in table for k in a["expect_keys"]}
+    if expect != want:
+        found.append(f"expectation keys {sorted(expect)} != table {sorted(want)}")
+    return found
+
+
 def main(argv):
+    natsim = None
+    if argv[:1] == ["--natsim"]:
+        if len(argv) < 2:
+            print("usage: check-schema.py [--natsim PATH] [FILE...]")
+            return 2
+        natsim, argv = argv[1], argv[2:]
     schema = json.loads(SCHEMA_PATH.read_text())
     passed = 0
     failed = 0
@@ -151,7 +193,8 @@ def main(argv):
         return sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
 
     files = [pathlib.Path(a) for a in argv] or sorted(
-        p for p in SCENARIOS.rglob("*.json") if p.resolve() != SCHEMA_PATH.resolve())
+        p for p in SCENARIOS.rglob("*.json")
+        if p.resolve() != SCHEMA_PATH.resolve() and LOADER_INPUTS not in p.resolve().parents)
     for path in files:
         try:
             doc = json.loads(path.read_text())
@@ -168,6 +211,18 @@ def main(argv):
             report(not errs, f"accepts {what}", errs[0].message if errs else "")
         for what, change in BAD.items():
             report(bool(errors(edit(change))), f"rejects {what}", "the schema accepted it")
+
+    if natsim:
+        try:
+            out = subprocess.run([natsim, "list", "actions", "--json"], check=True,
+                                 capture_output=True, text=True).stdout
+            mismatches = table_mismatches(schema, json.loads(out))
+            for m in mismatches:
+                report(False, "schema matches the action table", m)
+            if not mismatches:
+                report(True, "schema matches the action table")
+        except (OSError, subprocess.CalledProcessError, ValueError) as e:
+            report(False, "natsim list actions --json", str(e))
 
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1

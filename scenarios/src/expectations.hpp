@@ -8,6 +8,6 @@
 namespace natsim::scenarios::detail {
 
 [[nodiscard]] ExpectationResult evaluate(const Expectation& e, const World& w,
-                                         const std::map<std::string, Outcome*>& by_id);
+                                         const OutcomesById& by_id);
 
 }  // namespace natsim::scenarios::detail

@@ -5,13 +5,19 @@
 #include <set>
 #include <sstream>
 
+#include "action_type.hpp"
 #include "json_reader.hpp"
 #include "limits.hpp"
+#include "nat_reader.hpp"
 #include "natsim/nat_models/nat_behavior_json.hpp"
 #include "topology_check.hpp"
 
 namespace natsim::scenarios {
 
+using detail::Names;
+using detail::parse_action;
+using detail::parse_nat;
+using detail::parse_range;
 using detail::Reader;
 using nlohmann::json;
 
@@ -21,35 +27,6 @@ constexpr auto kMaxSeed = static_cast<std::int64_t>(limits::kMaxSeed);
 namespace {
 
 // --- pieces
-
-nat::NatBehavior parse_nat(const Reader& r) {
-  // "nat": "symmetric" is shorthand for {"preset": "symmetric"}.
-  if (r.json().is_string()) {
-    auto p = nat::preset(r.string());
-    if (!p) {
-      std::string names;
-      for (const auto& preset : nat::presets())
-        names += (names.empty() ? "" : ", ") + std::string(preset.name);
-      r.fail("unknown preset '" + r.string() + "', expected one of " + names);
-    }
-    return *p;
-  }
-  return nat::behavior_from_json(r.json(), r.pointer());
-}
-
-Range parse_range(const Reader& r) {
-  if (r.json().is_number()) {
-    const double v = r.number(-1e18, 1e18);
-    return Range{v, v};
-  }
-  r.only({"min", "max"});
-  Range range;
-  if (auto m = r.get("min")) range.min = m->number(-1e18, 1e18);
-  if (auto m = r.get("max")) range.max = m->number(-1e18, 1e18);
-  if (!range.min && !range.max) r.fail("expected a number or {\"min\": ..., \"max\": ...}");
-  if (range.min && range.max && *range.min > *range.max) r.fail("min is greater than max");
-  return range;
-}
 
 std::vector<std::uint64_t> parse_seeds(const Reader& r) {
   std::vector<std::uint64_t> seeds;
@@ -146,158 +123,6 @@ SiteSpec parse_site(const Reader& r, const sim::LinkParams& core) {
   return s;
 }
 
-// Cross-reference tables built from the topology.
-struct Names {
-  std::map<std::string, std::string> kinds;  // name -> "host" | "site" | "server"
-  std::map<std::string, ServerKind> servers;
-  std::map<std::string, std::map<std::string, std::string>> turn_users;
-
-  void add(const std::string& name, const std::string& kind, const std::string& pointer) {
-    if (!kinds.emplace(name, kind).second) {
-      throw InputError(pointer, "duplicate name '" + name +
-                                    "' (names of hosts, sites and servers share one namespace)");
-    }
-  }
-  void add_site(const SiteSpec& s) {
-    add(s.name, "site", s.pointer + "/name");
-    for (std::size_t i = 0; i < s.hosts.size(); ++i)
-      add(s.hosts[i], "host", s.pointer + "/hosts");
-    for (const SiteSpec& n : s.sites)
-      add_site(n);
-  }
-  void require(const Reader& r, const std::string& kind) const {
-    const std::string name = r.string();
-    auto it = kinds.find(name);
-    if (it == kinds.end() || it->second != kind) {
-      std::string known;
-      for (const auto& [n, k] : kinds) {
-        if (k == kind) known += (known.empty() ? "" : ", ") + n;
-      }
-      r.fail("no " + kind + " named '" + name + "'" +
-             (known.empty() ? "" : " (" + kind + "s: " + known + ")"));
-    }
-  }
-  void require_server(const Reader& r, ServerKind kind, bool or_turn = false) const {
-    require(r, "server");
-    const ServerKind actual = servers.at(r.string());
-    if (actual != kind && !(or_turn && actual == ServerKind::turn)) {
-      constexpr const char* kKinds[] = {" STUN", "n echo", " host", " TURN"};
-      r.fail("server '" + r.string() + "' is not a" + kKinds[static_cast<int>(kind)] + " server");
-    }
-  }
-};
-
-const char* action_type(const ActionBody& b) {
-  constexpr const char* kNames[] = {"probe",          "binding", "send",    "link", "reboot",
-                                    "change_address", "flush",   "set_nat", "relay"};
-  return kNames[b.index()];
-}
-
-Action parse_action(const Reader& r, const Names& names, std::size_t index) {
-  Action a;
-  a.pointer = r.pointer();
-  a.id = r.has("id") ? r.at("id").name() : "#" + std::to_string(index);
-  a.at = r.has("at") ? r.at("at").duration() : Duration::zero();
-  const std::string& kind = r.at("action").string();
-  if (kind == "probe") {
-    r.only({"at", "id", "action", "host", "server", "lifetime"});
-    ProbeAction p;
-    names.require(r.at("host"), "host");
-    names.require_server(r.at("server"), ServerKind::stun);
-    p.host = r.at("host").string();
-    p.server = r.at("server").string();
-    if (auto l = r.get("lifetime")) p.lifetime = l->boolean();
-    a.body = p;
-  } else if (kind == "binding") {
-    r.only({"at", "id", "action", "host", "server", "port"});
-    BindingAction b;
-    names.require(r.at("host"), "host");
-    names.require_server(r.at("server"), ServerKind::stun, /*or_turn=*/true);
-    b.host = r.at("host").string();
-    b.server = r.at("server").string();
-    if (auto p = r.get("port")) b.port = static_cast<std::uint16_t>(p->integer(1, 65535));
-    a.body = b;
-  } else if (kind == "send") {
-    r.only({"at", "id", "action", "host", "server", "count", "interval", "size", "port"});
-    SendAction s;
-    names.require(r.at("host"), "host");
-    names.require_server(r.at("server"), ServerKind::echo);
-    s.host = r.at("host").string();
-    s.server = r.at("server").string();
-    if (auto c = r.get("count")) s.count = static_cast<int>(c->integer(1, 1'000'000));
-    if (auto i = r.get("interval")) s.interval = i->duration();
-    if (auto z = r.get("size")) s.size = static_cast<std::size_t>(z->integer(4, 1400));
-    if (auto p = r.get("port")) s.port = static_cast<std::uint16_t>(p->integer(1, 65535));
-    a.body = s;
-  } else if (kind == "relay") {
-    r.only({"at", "id", "action", "host", "peer", "server", "user", "count", "interval", "size"});
-    RelayAction x;
-    names.require(r.at("host"), "host");
-    names.require(r.at("peer"), "host");
-    names.require_server(r.at("server"), ServerKind::turn);
-    x.host = r.at("host").string();
-    x.peer = r.at("peer").string();
-    if (x.peer == x.host) r.at("peer").fail("the peer must be another host");
-    x.server = r.at("server").string();
-    x.user = r.at("user").string();
-    if (!names.turn_users.at(x.server).contains(x.user)) {
-      r.at("user").fail("no user '" + x.user + "' on TURN server '" + x.server + "'");
-    }
-    if (auto c = r.get("count")) x.count = static_cast<int>(c->integer(1, 1'000'000));
-    if (auto i = r.get("interval")) x.interval = i->duration();
-    if (auto z = r.get("size")) x.size = static_cast<std::size_t>(z->integer(1, 1200));
-    a.body = x;
-  } else if (kind == "link") {
-    LinkAction l;
-    l.target = r.at("target").string();
-    const auto dot = l.target.rfind('.');
-    const std::string owner = l.target.substr(0, dot);
-    const std::string which = dot == std::string::npos ? "" : l.target.substr(dot + 1);
-    auto it = names.kinds.find(owner);
-    const bool ok = it != names.kinds.end() &&
-                    ((it->second == "site" && (which == "uplink" || which == "lan")) ||
-                     (it->second == "server" && which == "link"));
-    if (!ok)
-      r.at("target").fail("unknown link '" + l.target +
-                          "', expected \"<site>.uplink\", \"<site>.lan\" or \"<server>.link\"");
-    l.changes = json::object();
-    for (const auto& [key, value] : r.json().items()) {
-      if (key == "at" || key == "id" || key == "action" || key == "target") continue;
-      if (key == "up") {
-        l.up = r.at("up").boolean();
-        continue;
-      }
-      l.changes[key] = value;
-    }
-    (void)parse_link_params(l.changes, r.pointer());  // validates the keys and values now
-    a.body = l;
-  } else if (kind == "reboot") {
-    r.only({"at", "id", "action", "site", "downtime", "new_address"});
-    names.require(r.at("site"), "site");
-    RebootAction b{r.at("site").string(), Duration::zero(), std::nullopt};
-    if (auto d = r.get("downtime")) b.downtime = d->duration();
-    if (auto n = r.get("new_address")) b.new_address = n->interface_address();
-    a.body = b;
-  } else if (kind == "change_address") {
-    r.only({"at", "id", "action", "site", "address"});
-    names.require(r.at("site"), "site");
-    a.body = ChangeAddressAction{r.at("site").string(), r.at("address").interface_address()};
-  } else if (kind == "flush") {
-    r.only({"at", "id", "action", "site"});
-    names.require(r.at("site"), "site");
-    a.body = FlushAction{r.at("site").string()};
-  } else if (kind == "set_nat") {
-    r.only({"at", "id", "action", "site", "nat"});
-    names.require(r.at("site"), "site");
-    a.body = SetNatAction{r.at("site").string(), parse_nat(r.at("nat"))};
-  } else {
-    r.at("action").fail(
-        "unknown action '" + kind +
-        "', expected probe, binding, send, link, reboot, change_address, flush or set_nat");
-  }
-  return a;
-}
-
 Expectation parse_expectation(const Reader& r,
                               const std::map<std::string, const Action*>& actions) {
   Expectation e;
@@ -313,52 +138,7 @@ Expectation parse_expectation(const Reader& r,
   e.action = r.at("action").string();
   auto it = actions.find(e.action);
   if (it == actions.end()) r.at("action").fail("no action with id '" + e.action + "'");
-  const ActionBody& body = it->second->body;
-  auto field = [&](const char* key, auto allowed) -> std::optional<Reader> {
-    auto f = r.get(key);
-    if (f && !allowed) {
-      f->fail(std::string("'") + key + "' does not apply to a " + action_type(body) + " action");
-    }
-    return f;
-  };
-  const bool probe = std::holds_alternative<ProbeAction>(body);
-  const bool binding = std::holds_alternative<BindingAction>(body);
-  const bool relay = std::holds_alternative<RelayAction>(body);
-  const bool send = std::holds_alternative<SendAction>(body) || relay;
-  r.only({"action", "mapping", "filtering", "hairpinning", "outcome", "rtt_ms", "delivered",
-          "echoed", "mapped_changed_from", "lifetime_s"});
-  auto one_of = [](const Reader& f, std::initializer_list<const char*> values) {
-    const std::string& v = f.string();
-    for (const char* ok : values) {
-      if (v == ok) return v;
-    }
-    std::string list;
-    for (const char* ok : values)
-      list += (list.empty() ? "" : ", ") + std::string(ok);
-    f.fail("unknown value '" + v + "', expected " + list);
-  };
-  if (auto f = field("mapping", probe)) {
-    e.mapping = one_of(*f, {"none", "endpoint-independent", "address-dependent",
-                            "address-and-port-dependent", "undetermined"});
-  }
-  if (auto f = field("filtering", probe)) {
-    e.filtering = one_of(*f, {"endpoint-independent", "address-dependent",
-                              "address-and-port-dependent", "undetermined"});
-  }
-  if (auto f = field("hairpinning", probe)) e.hairpinning = f->boolean();
-  if (auto f = field("lifetime_s", probe)) e.lifetime_s = parse_range(*f);
-  if (auto f = field("outcome", binding || relay))
-    e.outcome = one_of(*f, {"success", "error", "timeout"});
-  if (auto f = field("rtt_ms", binding)) e.rtt_ms = parse_range(*f);
-  if (auto f = field("mapped_changed_from", binding)) {
-    e.mapped_changed_from = f->string();
-    auto other = actions.find(*e.mapped_changed_from);
-    if (other == actions.end() || !std::holds_alternative<BindingAction>(other->second->body)) {
-      f->fail("no binding action with id '" + *e.mapped_changed_from + "'");
-    }
-  }
-  if (auto f = field("delivered", send)) e.delivered = parse_range(*f);
-  if (auto f = field("echoed", send)) e.echoed = parse_range(*f);
+  e.check = detail::parse_action_check(r, *it->second, actions);
   return e;
 }
 

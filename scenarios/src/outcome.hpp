@@ -1,21 +1,18 @@
 #pragma once
-// What each timeline action produced, filled in as a run goes; shared by the actions,
-// the expectations and the report.
-#include <cstdint>
+// What each timeline action produced, filled in as a run goes: the fields every action
+// has, and the run object its type keeps (its machines and results). Shared by the
+// actions, the expectations and the report.
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <vector>
 
+#include "checks.hpp"
 #include "natsim/scenarios/runner.hpp"
 #include "natsim/scenarios/world.hpp"
-#include "natsim/traversal/nat_discovery.hpp"
-#include "natsim/traversal/stun_client.hpp"
-#include "natsim/traversal/turn_client.hpp"
 
 namespace natsim::scenarios::detail {
-
-namespace stun = traversal::stun;
 
 inline nlohmann::json endpoint_json(const std::optional<Endpoint>& e) {
   return e ? nlohmann::json(e->to_string()) : nlohmann::json(nullptr);
@@ -25,29 +22,34 @@ inline double ms(Duration d) {
   return static_cast<double>(d.count()) / 1e6;
 }
 
-// What each action produced, filled in as the run goes.
+struct Outcome;
+using OutcomesById = std::map<std::string, const Outcome*>;
+
+// What an action keeps while it runs: its machines, drivers and results. Its type
+// makes one when the action starts; the runner keeps it until the run ends.
+class ActionRun {
+ public:
+  ActionRun() = default;
+  ActionRun(const ActionRun&) = delete;
+  ActionRun& operator=(const ActionRun&) = delete;
+  virtual ~ActionRun() = default;
+  // Once, after the run and before the report (e.g. to read what a server counted).
+  virtual void finish(const World&) {}
+  // Adds its result fields to its entry in the report (id, type, at_ms, finished and
+  // error are already there).
+  virtual void report(nlohmann::json&) const {}
+  // Checks an expectation its type parsed, once the action has finished without error;
+  // `others` are every action's outcomes, for checks that compare two actions.
+  virtual void check(const ActionCheck&, const OutcomesById& /*others*/, Checks&) const {}
+};
+
 struct Outcome {
-  const Action* action;
+  const Action* action = nullptr;
   bool finished = false;
   TimePoint started;
   TimePoint ended;
-  std::optional<traversal::DiscoveryReport> probe;
-  std::optional<stun::BindingResult> binding;
-  std::uint64_t sent = 0;
-  std::uint64_t delivered = 0;  // counted by the echo server, read after the run
-  std::uint64_t echoed = 0;
-  std::string error;  // an action that could not run (e.g. a bind failure)
-  // relay actions
-  std::optional<std::string> relay_outcome;  // success | error | timeout
-  std::optional<Endpoint> relayed;
-  std::string relay_detail;  // the TURN error, when the allocation or permission failed
-  std::uint64_t relayed_bytes = 0;
-  Duration setup{0};
+  std::string error;               // an action that could not run (e.g. a bind failure)
+  std::unique_ptr<ActionRun> run;  // null until it starts
 };
-
-// One relay action's machines: the allocating host's TURN client and the peer's STUN
-// client (which learns the peer's public address, then hands its socket back).
-// Send actions tag their payloads with the action's index so echo servers count them.
-inline constexpr std::uint32_t kTagMagic = 0x6e730000;
 
 }  // namespace natsim::scenarios::detail

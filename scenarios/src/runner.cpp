@@ -4,14 +4,11 @@
 #include <cstdio>
 #include <memory>
 
-#include "actions.hpp"
+#include "action_type.hpp"
 #include "expectations.hpp"
 
 namespace natsim::scenarios {
 
-using detail::Actors;
-using detail::endpoint_json;
-using detail::kTagMagic;
 using detail::ms;
 using detail::Outcome;
 using nlohmann::json;
@@ -24,7 +21,8 @@ std::string digest_hex(std::uint64_t digest) {
 
 RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOptions& options) {
   World w(scenario, seed, options);
-  // Echo servers answer and count what each send action delivered.
+  // Echo servers answer, and count what they receive by the payload's first four bytes
+  // (send actions tag theirs).
   for (auto& [name, node] : w.servers) {
     if (node.spec->kind != ServerKind::echo) continue;
     sim::UdpSocket* s = node.host->udp_bind(Endpoint{node.spec->address, node.spec->port}).value();
@@ -39,35 +37,26 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
       (void)s->send_to(d.from, d.payload);
     });
   }
-  Actors actors;
   std::vector<Outcome> outcomes(scenario.timeline.size());
-  std::map<std::string, Outcome*> by_id;
+  detail::OutcomesById by_id;
+  // Without a duration the run lasts from the last action until every action has had
+  // time to finish: ten minutes, or the longest any action's type asks for.
+  Duration settle = minutes(10);
   for (std::size_t i = 0; i < scenario.timeline.size(); ++i) {
-    outcomes[i].action = &scenario.timeline[i];
-    by_id[scenario.timeline[i].id] = &outcomes[i];
+    const Action& a = scenario.timeline[i];
+    outcomes[i].action = &a;
+    by_id[a.id] = &outcomes[i];
+    settle = std::max(settle, a.spec->settle());
     const auto index = static_cast<std::uint32_t>(i);
-    (void)w.core->schedule_at(TimePoint{scenario.timeline[i].at},
-                              [&w, &actors, &outcomes, index, seed] {
-                                start_action(w, actors, outcomes[index], index, seed);
-                              });
+    (void)w.core->schedule_at(TimePoint{a.at}, [&w, &outcomes, index] {
+      Outcome& out = outcomes[index];
+      out.started = w.net.now();
+      const detail::ActionType& type = *detail::find_action_type(out.action->type);
+      out.run = type.start(*out.action->spec, detail::ActionContext{w, out, index});
+    });
   }
   const Duration last = scenario.timeline.empty() ? Duration::zero() : scenario.timeline.back().at;
-  // Without a duration the run lasts until every action has had ten minutes to finish
-  // (an hour more when a probe searches for the binding lifetime).
-  const bool lifetime =
-      std::any_of(scenario.timeline.begin(), scenario.timeline.end(), [](const Action& a) {
-        const auto* p = std::get_if<ProbeAction>(&a.body);
-        return p != nullptr && p->lifetime;
-      });
-  w.net.run_until(TimePoint{scenario.duration.value_or(last + minutes(lifetime ? 70 : 10))});
-
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    if (const auto* send = std::get_if<SendAction>(&outcomes[i].action->body)) {
-      const auto& counts = w.servers.at(send->server).echo_received;
-      auto it = counts.find(kTagMagic | static_cast<std::uint32_t>(i));
-      outcomes[i].delivered = it == counts.end() ? 0 : it->second;
-    }
-  }
+  w.net.run_until(TimePoint{scenario.duration.value_or(last + settle)});
 
   RunResult result;
   result.file = scenario.file;
@@ -75,43 +64,15 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
   result.variant = scenario.variant;
   result.seed = seed;
   result.simulated = w.net.now().time_since_epoch();
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    const Outcome& o = outcomes[i];
-    json a{{"id", o.action->id}, {"at_ms", ms(o.action->at)}, {"finished", o.finished}};
+  for (Outcome& o : outcomes) {
+    json a{{"id", o.action->id},
+           {"type", o.action->type},
+           {"at_ms", ms(o.action->at)},
+           {"finished", o.finished}};
     if (!o.error.empty()) a["error"] = o.error;
-    if (o.probe) {
-      const auto& p = *o.probe;
-      a["type"] = "probe";
-      a["mapping"] = traversal::to_string(p.mapping);
-      a["filtering"] = traversal::to_string(p.filtering);
-      a["hairpinning"] = p.hairpinning ? json(*p.hairpinning) : json(nullptr);
-      a["mapped"] = endpoint_json(p.mapped);
-      if (p.binding_lifetime) a["binding_lifetime_s"] = to_seconds(*p.binding_lifetime);
-      a["setup_ms"] = ms(p.elapsed);
-      a["notes"] = p.notes;
-    } else if (o.binding) {
-      constexpr const char* kOutcomes[] = {"success", "error", "timeout"};
-      a["type"] = "binding";
-      a["outcome"] = kOutcomes[static_cast<int>(o.binding->outcome)];
-      a["mapped"] = endpoint_json(o.binding->mapped);
-      a["rtt_ms"] = ms(o.binding->rtt);
-      a["transmissions"] = o.binding->transmissions;
-    } else if (std::holds_alternative<RelayAction>(o.action->body)) {
-      a["type"] = "relay";
-      a["path"] = "relay";
-      a["outcome"] = o.relay_outcome.value_or("timeout");
-      a["relayed"] = endpoint_json(o.relayed);
-      a["setup_ms"] = ms(o.setup);
-      a["sent"] = o.sent;
-      a["delivered"] = o.delivered;
-      a["echoed"] = o.echoed;
-      a["relayed_bytes"] = o.relayed_bytes;
-      if (!o.relay_detail.empty()) a["detail"] = o.relay_detail;
-    } else if (std::holds_alternative<SendAction>(o.action->body)) {
-      a["type"] = "send";
-      a["sent"] = o.sent;
-      a["delivered"] = o.delivered;
-      a["echoed"] = o.echoed;
+    if (o.run) {
+      o.run->finish(w);
+      o.run->report(a);
     }
     result.actions.push_back(std::move(a));
   }

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "natsim/scenarios/loader.hpp"
+#include "natsim/sim/pcap.hpp"
 
 namespace natsim::scenarios {
 namespace {
@@ -60,6 +66,61 @@ TEST(Runner, SameSeedSameDigestDifferentSeedDifferentDigest) {
   EXPECT_EQ(a.digest, b.digest);
   EXPECT_EQ(to_json(a), to_json(b));
   EXPECT_NE(a.digest, c.digest);
+}
+
+// The transaction IDs of the Binding requests the STUN server received in a run, read
+// from its pcap (raw IPv4: IP header, 8-byte UDP header, then STUN with the ID at 8..20).
+std::vector<std::array<std::uint8_t, 12>> binding_ids(const std::string& text, std::uint64_t seed,
+                                                      const std::string& label) {
+  const auto dir = std::filesystem::temp_directory_path() / ("natsim_runner_test_" + label);
+  std::filesystem::create_directories(dir);
+  RunOptions options;
+  options.pcap_dir = dir.string();
+  auto scenarios = load_scenario_text(text, "test.json");
+  (void)run_scenario(scenarios.front(), seed, options);
+  std::ifstream in(dir / "stun.pcap", std::ios::binary);
+  const std::vector<std::uint8_t> file{std::istreambuf_iterator<char>(in), {}};
+  std::filesystem::remove_all(dir);
+  auto pcap = sim::parse_pcap(ByteView(file.data(), file.size()));
+  EXPECT_TRUE(pcap.has_value());
+  std::vector<std::array<std::uint8_t, 12>> ids;
+  if (!pcap) return ids;
+  for (const sim::PcapRecord& rec : pcap->records) {
+    const std::size_t stun = static_cast<std::size_t>(rec.data[0] & 0x0f) * 4 + 8;
+    if (rec.data.size() < stun + 20 || rec.data[stun] != 0x00 || rec.data[stun + 1] != 0x01)
+      continue;  // not a Binding request
+    std::array<std::uint8_t, 12> id{};
+    std::copy_n(rec.data.begin() + static_cast<std::ptrdiff_t>(stun + 8), 12, id.begin());
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+// Each action's machines draw from a stream named after the action, not its position:
+// a sweep's seed 42 with the binding second and seed 43 with it first must not repeat a
+// transaction, and an action added in front must not change another's.
+TEST(Runner, ActionSeedsComeFromTheRunSeedAndTheActionsName) {
+  const std::string head = R"({
+    "name": "seeds",
+    "topology": {
+      "servers": [{"name": "stun", "type": "stun", "address": "198.51.100.10"}],
+      "sites": [{"name": "home", "nat": "full-cone", "hosts": ["alice"]}]
+    },
+    "timeline": [)";
+  const std::string binding =
+      R"({"at": "1s", "id": "b", "action": "binding", "host": "alice", "server": "stun"}]})";
+  const std::string second = head + R"({"id": "f", "action": "flush", "site": "home"}, )" + binding;
+  const std::string first = head + binding;
+
+  const auto a42 = binding_ids(second, 42, "a42");
+  const auto b43 = binding_ids(first, 43, "b43");
+  const auto b42 = binding_ids(first, 42, "b42");
+  const auto again = binding_ids(second, 42, "again");
+  ASSERT_EQ(a42.size(), 1u);
+  ASSERT_EQ(b43.size(), 1u);
+  EXPECT_NE(a42, b43);    // was equal with seed ^ index
+  EXPECT_EQ(a42, b42);    // the flush in front changes nothing for "b"
+  EXPECT_EQ(a42, again);  // same seed, same transaction
 }
 
 TEST(Runner, FailedExpectationsSayWhatHappened) {

@@ -6,6 +6,7 @@
 
 #include "natsim/nat_models/nat_behavior_json.hpp"
 #include "natsim/nat_models/nat_table.hpp"
+#include "natsim/scenarios/action_catalog.hpp"
 #include "natsim/sim/counters.hpp"
 
 namespace natsim::tools {
@@ -51,26 +52,19 @@ int list_presets(bool json) {
   return 0;
 }
 
-int list_actions() {
-  struct Row {
-    const char* name;
-    const char* keys;
-    const char* what;
-  };
-  constexpr Row kRows[] = {
-      {"probe", "host, server (STUN), lifetime", "RFC 5780 NAT behaviour discovery"},
-      {"binding", "host, server (STUN/TURN), port", "one STUN Binding transaction"},
-      {"send", "host, server (echo), count, interval, size, port", "datagrams to an echo server"},
-      {"relay", "host, peer, server (TURN), user, count, interval, size",
-       "data both ways through a TURN relay"},
-      {"link", "target, up, link parameters", "change or cut a link"},
-      {"reboot", "site, downtime, new_address", "gateway reboot: mappings lost"},
-      {"change_address", "site, address", "the ISP renumbers the gateway"},
-      {"flush", "site", "drop every mapping"},
-      {"set_nat", "site, nat", "new NAT behaviour"},
-  };
-  for (const Row& r : kRows)
-    std::printf("%-15s %-55s %s\n", r.name, r.keys, r.what);
+int list_actions(bool json) {
+  if (json) {
+    std::printf("%s\n", scenarios::action_catalog_json().dump(2).c_str());
+    return 0;
+  }
+  for (const scenarios::ActionInfo& a : scenarios::action_catalog()) {
+    std::string keys;
+    for (const scenarios::ActionKeyInfo& k : a.keys) {
+      keys += (keys.empty() ? "" : ", ") + k.name;
+      if (!k.note.empty()) keys += " (" + k.note + ")";
+    }
+    std::printf("%-15s %-55s %s\n", a.name.c_str(), keys.c_str(), a.summary.c_str());
+  }
   return 0;
 }
 

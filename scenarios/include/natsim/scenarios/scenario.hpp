@@ -4,10 +4,10 @@
 // file format; scenarios/natsim.schema.json is its JSON Schema.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "natsim/base/endpoint.hpp"
@@ -49,66 +49,17 @@ struct ServerSpec {
   std::uint16_t relay_ports = 64;  // relayed ports from 49152
 };
 
-struct ProbeAction {
-  std::string host;
-  std::string server;
-  bool lifetime = false;
-};
-struct BindingAction {
-  std::string host;
-  std::string server;
-  std::uint16_t port = 0;  // local port; 0 = ephemeral
-};
-struct SendAction {
-  std::string host;
-  std::string server;  // an echo server (replies are counted too)
-  int count = 1;
-  Duration interval = milliseconds(100);
-  std::size_t size = 100;
-  std::uint16_t port = 0;
-};
-// A relayed exchange: `host` allocates on the TURN `server` and gives `peer` (who learnt
-// its own public address with a Binding to the same server) a permission; the peer sends
-// `count` datagrams to the relayed address and `host` echoes each back through the relay.
-struct RelayAction {
-  std::string host;
-  std::string peer;
-  std::string server;
-  std::string user;
-  int count = 10;
-  Duration interval = milliseconds(100);
-  std::size_t size = 100;
-};
-struct LinkAction {
-  std::string target;  // "<site>.uplink", "<site>.lan" or "<server>.link"
-  std::optional<bool> up;
-  nlohmann::json changes;  // link parameter overrides, validated at load
-  sim::LinkParams params;  // the link's parameters after the change (resolved at run)
-};
-struct RebootAction {
-  std::string site;
-  Duration downtime{0};
-  std::optional<InterfaceAddress> new_address;
-};
-struct ChangeAddressAction {
-  std::string site;
-  InterfaceAddress address;
-};
-struct FlushAction {
-  std::string site;
-};
-struct SetNatAction {
-  std::string site;
-  nat::NatBehavior nat;
-};
-
-using ActionBody = std::variant<ProbeAction, BindingAction, SendAction, LinkAction, RebootAction,
-                                ChangeAddressAction, FlushAction, SetNatAction, RelayAction>;
+// The keys of one timeline action, and of one expectation on an action's outcome, as
+// its type parses them. Each action type is one file, scenarios/src/actions/<type>.cpp,
+// which defines these; outside it they are opaque.
+struct ActionSpec;
+struct ActionCheck;
 
 struct Action {
   std::string id;  // unique; defaults to "#<index>"
   Duration at{0};
-  ActionBody body;
+  std::string type;                        // "probe", "send", ...: `natsim list actions`
+  std::shared_ptr<const ActionSpec> spec;  // its keys, parsed by its type
   std::string pointer;
 };
 
@@ -121,16 +72,8 @@ struct Range {
 
 struct Expectation {
   std::string action;  // id of the action whose outcome is checked; empty for counters
-  // For probes: expected strings; for bindings: outcome; for sends: delivered/echoed.
-  std::optional<std::string> mapping;
-  std::optional<std::string> filtering;
-  std::optional<bool> hairpinning;
-  std::optional<std::string> outcome;  // binding: success | error | timeout
-  std::optional<Range> rtt_ms;
-  std::optional<Range> delivered;                  // send: datagrams that reached the server
-  std::optional<Range> echoed;                     // send: replies that came back
-  std::optional<std::string> mapped_changed_from;  // binding: id of an earlier binding
-  std::optional<Range> lifetime_s;
+  // The keys that apply to that action's type (e.g. "mapping" for a probe); null if none.
+  std::shared_ptr<const ActionCheck> check;
   // Counter checks: {"counter": "<node or link>", "metric": "delivered"|"drops.<reason>"|...}
   std::string counter;
   std::string metric;
