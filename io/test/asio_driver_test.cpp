@@ -34,9 +34,10 @@ struct EchoMachine {
     Endpoint local;
     Endpoint remote;
   };
-  void handle_datagram(TimePoint, const Endpoint& local, const Endpoint& remote, ByteView bytes) {
+  bool handle_datagram(TimePoint, const Endpoint& local, const Endpoint& remote, ByteView bytes) {
     seen.push_back({local, remote});
     out.push(reply_from.value_or(local), remote, bytes);
+    return true;
   }
   void handle_timeout(TimePoint) {}
   std::optional<traversal::Transmit> poll_transmit(MutableByteView buf) { return out.pop(buf); }
@@ -208,7 +209,7 @@ TEST(AsioDriver, NatDiscoveryOnLoopbackFindsNoNat) {
 // A stream machine that sees connections open and closes each as soon as it opens, the
 // way a server's setup timeout of zero would.
 struct OpenCloser {
-  void handle_datagram(TimePoint, const Endpoint&, const Endpoint&, ByteView) {}
+  bool handle_datagram(TimePoint, const Endpoint&, const Endpoint&, ByteView) { return false; }
   void handle_stream_opened(TimePoint, const Endpoint& local, const Endpoint& remote) {
     calls.push_back("opened");
     out.push_close(local, remote);

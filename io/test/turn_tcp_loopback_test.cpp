@@ -29,8 +29,9 @@ Endpoint ep(const char* text) {
 
 // Sends every datagram back where it came from.
 struct UdpEcho {
-  void handle_datagram(TimePoint, const Endpoint& local, const Endpoint& remote, ByteView bytes) {
+  bool handle_datagram(TimePoint, const Endpoint& local, const Endpoint& remote, ByteView bytes) {
     out.push(local, remote, bytes);
+    return true;
   }
   void handle_timeout(TimePoint) {}
   std::optional<traversal::Transmit> poll_transmit(MutableByteView buf) { return out.pop(buf); }

@@ -40,14 +40,22 @@ struct Transmit {
   bool close = false;  // tcp: close the connection after these bytes (size may be 0)
 };
 
+template <class T>
+inline constexpr bool is_optional = false;
+template <class T>
+inline constexpr bool is_optional<std::optional<T>> = true;
+
+// handle_datagram answers whether the datagram was the machine's own: machines that
+// share a socket (ICE, TURN and STUN, as in real stacks) hand it on when it was not.
+// Events come out as std::optional of a named type (a struct or a variant of structs).
 template <class M>
 concept ProtocolMachine = requires(M m, TimePoint now, Endpoint e, ByteView in,
                                    MutableByteView out) {
-  m.handle_datagram(now, e, e, in);
+  { m.handle_datagram(now, e, e, in) } -> std::same_as<bool>;
   m.handle_timeout(now);
   { m.poll_transmit(out) } -> std::same_as<std::optional<Transmit>>;
   { m.poll_timeout() } -> std::same_as<std::optional<TimePoint>>;
-  {m.poll_event()};
+  requires is_optional<decltype(m.poll_event())>;
 };
 
 template <class M>
