@@ -3,6 +3,7 @@
 #include <atomic>
 #include <charconv>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -84,37 +85,58 @@ std::string pcap_dir_name(const std::string& scenario, const Job& job) {
 std::vector<RunResult> run_jobs(const Plan& plan, const std::vector<Job>& jobs, unsigned threads,
                                 const RunOptions& options, const Progress& progress,
                                 std::vector<Job>* finished) {
-  // Pointers, filled as runs finish: a million-run sweep reserves 8 MB, not a
-  // default RunResult per run.
+  // Filled as runs finish and handed on in job order: a million-run sweep reserves 8 MB
+  // of pointers, and without `keep` holds only the runs still waiting for an earlier one.
   std::vector<std::unique_ptr<RunResult>> results(jobs.size());
+  std::vector<RunResult> kept;
+  if (finished != nullptr) finished->clear();
   std::atomic<std::size_t> next{0};
   std::size_t done = 0;
-  std::mutex progress_mutex;
-  auto stopping = [&] { return progress.stop != nullptr && progress.stop->load(); };
+  std::size_t emitted = 0;
+  std::mutex mutex;
+  std::exception_ptr error;  // the first failure of a worker, rethrown here
+  std::atomic<bool> failed{false};
+  auto stopping = [&] {
+    return failed.load() || (progress.stop != nullptr && progress.stop->load());
+  };
   auto worker = [&] {
     // Consecutive jobs mostly share a variant: build it once per thread, not per run.
     std::optional<std::pair<std::size_t, std::size_t>> built;
     Scenario scenario;
-    for (std::size_t i = next++; i < jobs.size() && !stopping(); i = next++) {
-      const Job& job = jobs[i];
-      if (built != std::pair{job.file, job.variant}) {
-        scenario = plan.scenario(job);
-        built = std::pair{job.file, job.variant};
+    try {
+      for (std::size_t i = next++; i < jobs.size() && !stopping(); i = next++) {
+        const Job& job = jobs[i];
+        if (built != std::pair{job.file, job.variant}) {
+          scenario = plan.scenario(job);
+          built = std::pair{job.file, job.variant};
+        }
+        RunOptions per_run = options;
+        if (!options.pcap_dir.empty()) {
+          per_run.pcap_dir = options.pcap_dir + "/" + pcap_dir_name(scenario.name, job);
+          std::error_code ec;
+          std::filesystem::create_directories(per_run.pcap_dir, ec);
+          if (ec) throw InputError(per_run.pcap_dir, "cannot create it: " + ec.message());
+        }
+        if (!options.trace_path.empty() && jobs.size() > 1) {
+          per_run.trace_path = options.trace_path + "." + std::to_string(i);
+        }
+        auto result = std::make_unique<RunResult>(run_scenario(scenario, job.seed, per_run));
+        std::lock_guard lock(mutex);
+        const bool passed = result->passed;
+        results[i] = std::move(result);
+        ++done;
+        if (progress.on_run) progress.on_run(done, jobs.size(), passed);
+        for (; emitted < jobs.size() && results[emitted]; ++emitted) {
+          if (progress.on_result) progress.on_result(jobs[emitted], *results[emitted]);
+          if (finished != nullptr) finished->push_back(jobs[emitted]);
+          if (progress.keep) kept.push_back(std::move(*results[emitted]));
+          results[emitted].reset();
+        }
       }
-      RunOptions per_run = options;
-      if (!options.pcap_dir.empty()) {
-        per_run.pcap_dir = options.pcap_dir + "/" + pcap_dir_name(scenario.name, job);
-        std::filesystem::create_directories(per_run.pcap_dir);
-      }
-      if (!options.trace_path.empty() && jobs.size() > 1) {
-        per_run.trace_path = options.trace_path + "." + std::to_string(i);
-      }
-      auto result = std::make_unique<RunResult>(run_scenario(scenario, job.seed, per_run));
-      const bool passed = result->passed;
-      results[i] = std::move(result);
-      std::lock_guard lock(progress_mutex);
-      ++done;
-      if (progress.on_run) progress.on_run(done, jobs.size(), passed);
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      if (!error) error = std::current_exception();
+      failed = true;
     }
   };
   const unsigned n = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(jobs.size())));
@@ -124,16 +146,7 @@ std::vector<RunResult> run_jobs(const Plan& plan, const std::vector<Job>& jobs, 
   worker();
   for (auto& t : pool)
     t.join();
-  // In job order; when stopped early, only the runs that finished.
-  if (finished != nullptr) finished->clear();
-  std::vector<RunResult> kept;
-  kept.reserve(done);
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (!results[i]) continue;
-    kept.push_back(std::move(*results[i]));
-    results[i].reset();
-    if (finished != nullptr) finished->push_back(jobs[i]);
-  }
+  if (error) std::rethrow_exception(error);
   return kept;
 }
 
@@ -154,16 +167,20 @@ std::string replay_command(const Plan& plan, const Job& job) {
   return cmd;
 }
 
+json run_report(const Plan& plan, const Job& job, const RunResult& result) {
+  json r = to_json(result);
+  r["variant_index"] = job.variant;
+  r["replay"] = replay_command(plan, job);
+  return r;
+}
+
 json report_json(const Plan& plan, const std::vector<Job>& jobs,
                  const std::vector<RunResult>& results) {
   json runs = json::array();
   std::size_t passed = 0;
   for (std::size_t i = 0; i < results.size(); ++i) {
-    json r = to_json(results[i]);
-    r["variant_index"] = jobs[i].variant;
-    r["replay"] = replay_command(plan, jobs[i]);
     passed += results[i].passed ? 1 : 0;
-    runs.push_back(std::move(r));
+    runs.push_back(run_report(plan, jobs[i], results[i]));
   }
   return json{
       {"runs", runs},

@@ -118,32 +118,21 @@ void print_actions(const json& actions) {
   }
 }
 
-void print_table(const Plan& plan, const std::vector<Job>& jobs,
-                 const std::vector<scenarios::RunResult>& results, double wall_s) {
-  // A few runs get their actions and expectations spelled out; sweeps get a line each.
-  const bool detail = results.size() <= 3;
-  std::size_t passed = 0;
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    const auto& r = results[i];
-    passed += r.passed ? 1 : 0;
-    std::printf("%s  %-32s %-24s seed %-6llu digest %s  simulated %.1fs\n",
-                r.passed ? "PASS" : "FAIL", r.name.c_str(),
-                r.variant.empty() ? "" : ("[" + r.variant + "]").c_str(),
-                static_cast<unsigned long long>(r.seed), scenarios::digest_hex(r.digest).c_str(),
-                to_seconds(r.simulated));
-    if (detail) print_actions(r.actions);
-    for (const auto& e : r.expectations) {
-      if (!e.passed || detail) {
-        std::printf("      %s %s: %s\n", e.passed ? "ok  " : "FAIL", e.pointer.c_str(),
-                    e.message.c_str());
-      }
-    }
-    if (!r.passed) {
-      std::printf("      replay: %s\n", scenarios::replay_command(plan, jobs[i]).c_str());
+// One run of the table; a few runs get their actions and expectations spelled out.
+void print_run(const Plan& plan, const Job& job, const scenarios::RunResult& r, bool detail) {
+  std::printf("%s  %-32s %-24s seed %-6llu digest %s  simulated %.1fs\n",
+              r.passed ? "PASS" : "FAIL", r.name.c_str(),
+              r.variant.empty() ? "" : ("[" + r.variant + "]").c_str(),
+              static_cast<unsigned long long>(r.seed), scenarios::digest_hex(r.digest).c_str(),
+              to_seconds(r.simulated));
+  if (detail) print_actions(r.actions);
+  for (const auto& e : r.expectations) {
+    if (!e.passed || detail) {
+      std::printf("      %s %s: %s\n", e.passed ? "ok  " : "FAIL", e.pointer.c_str(),
+                  e.message.c_str());
     }
   }
-  std::printf("%zu runs in %.2f s wall\n%zu passed, %zu failed\n", results.size(), wall_s, passed,
-              results.size() - passed);
+  if (!r.passed) std::printf("      replay: %s\n", scenarios::replay_command(plan, job).c_str());
 }
 
 }  // namespace
@@ -186,52 +175,65 @@ int run_scenarios(const RunCommand& command) {
       command.jobs != 0 ? command.jobs : std::max(1u, std::thread::hardware_concurrency());
   ProgressLine progress(isatty(STDERR_FILENO) != 0, !command.quiet && jobs.size() >= 50);
   const auto started = std::chrono::steady_clock::now();
-  std::vector<scenarios::RunResult> results;
+  // Runs are printed (table or JSON) as they finish, in job order, and not kept: a
+  // million-run sweep needs no more memory than a short one.
+  const bool detail = jobs.size() <= 3;
+  std::size_t reported = 0;
+  std::size_t passed = 0;
   std::vector<Job> finished;
+  if (command.json) std::printf("{\n\"runs\": [\n");
   catch_stop_signals();
   try {
     scenarios::RunOptions options;
     options.pcap_dir = command.pcap_dir;
     options.trace_path = command.trace_path;
     scenarios::Progress hooks;
-    hooks.on_run = [&](std::size_t done, std::size_t total, bool passed) {
-      progress(done, total, passed);
+    hooks.on_run = [&](std::size_t done, std::size_t total, bool ok) { progress(done, total, ok); };
+    hooks.on_result = [&](const Job& job, const scenarios::RunResult& r) {
+      passed += r.passed ? 1 : 0;
+      if (command.json) {
+        std::printf("%s%s", reported == 0 ? "" : ",\n",
+                    scenarios::run_report(plan, job, r).dump(2).c_str());
+      } else {
+        print_run(plan, job, r, detail);
+      }
+      ++reported;
     };
+    hooks.keep = false;
     hooks.stop = &g_stop;
-    results = scenarios::run_jobs(plan, jobs, threads, options, hooks, &finished);
+    (void)scenarios::run_jobs(plan, jobs, threads, options, hooks, &finished);
   } catch (const InputError& e) {
+    std::fflush(stdout);
     std::fprintf(stderr, "natsim: %s\n", e.what());
     return 2;
   }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  const bool interrupted = results.size() < jobs.size();
+  const bool interrupted = reported < jobs.size();
   if (interrupted) progress.interrupted();
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  bool all_passed = true;
-  for (const auto& r : results)
-    all_passed = all_passed && r.passed;
   if (command.json) {
-    json report = scenarios::report_json(plan, finished, results);
-    report["summary"]["wall_s"] = wall_s;
-    report["summary"]["shard"] = std::to_string(shard_index) + "/" + std::to_string(shard_count);
-    report["summary"]["plan"] = scenarios::plan_fingerprint(plan);
+    json summary{{"runs", reported}, {"passed", passed}, {"failed", reported - passed}};
+    summary["wall_s"] = wall_s;
+    summary["shard"] = std::to_string(shard_index) + "/" + std::to_string(shard_count);
+    summary["plan"] = scenarios::plan_fingerprint(plan);
     if (interrupted) {
-      report["summary"]["interrupted"] = true;
-      report["summary"]["planned"] = jobs.size();
+      summary["interrupted"] = true;
+      summary["planned"] = jobs.size();
     }
-    std::printf("%s\n", report.dump(2).c_str());
+    std::printf("\n],\n\"summary\": %s\n}\n", summary.dump(2).c_str());
   } else {
-    print_table(plan, finished, results, wall_s);
+    std::printf("%zu runs in %.2f s wall\n%zu passed, %zu failed\n", reported, wall_s, passed,
+                reported - passed);
   }
   if (interrupted) {
     std::fflush(stdout);
-    std::fprintf(stderr, "natsim: interrupted: %zu of %zu runs finished and reported\n",
-                 results.size(), jobs.size());
+    std::fprintf(stderr, "natsim: interrupted: %zu of %zu runs finished and reported\n", reported,
+                 jobs.size());
     return 128 + static_cast<int>(g_signal);
   }
-  return all_passed ? 0 : 1;
+  return passed == reported ? 0 : 1;
 }
 
 int validate_scenarios(const std::vector<std::string>& files) {

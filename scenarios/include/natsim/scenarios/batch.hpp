@@ -50,13 +50,18 @@ struct Plan {
                                      std::size_t count);
 
 // Runs the jobs on `threads` threads; results come back in job order whatever the
-// scheduling. `progress(done, total, passed)` is called after each run (from worker
-// threads, serialised; `passed` is that run's). Once `stop` is set no new run starts:
-// the result then holds the runs that finished, with their jobs in `finished` (in job
-// order). Each run gets its own pcap directory under options.pcap_dir, named by
-// pcap_dir_name.
+// scheduling. `on_run(done, total, passed)` is called after each run, `on_result(job,
+// result)` for each run in job order as soon as the runs before it are done (both from
+// worker threads, serialised); with `keep` false the results are handed to on_result
+// only, not returned, so a sweep's memory does not grow with its runs. Once `stop` is set
+// no new run starts: the runs started finish and the jobs of those reported are in
+// `finished`. Each run gets its own pcap directory under options.pcap_dir, named by
+// pcap_dir_name. Throws InputError (e.g. a pcap folder that cannot be made) after the
+// workers have stopped.
 struct Progress {
   std::function<void(std::size_t done, std::size_t total, bool passed)> on_run;
+  std::function<void(const Job& job, const RunResult& result)> on_result;
+  bool keep = true;
   const std::atomic<bool>* stop = nullptr;
 };
 [[nodiscard]] std::vector<RunResult> run_jobs(const Plan& plan, const std::vector<Job>& jobs,
@@ -72,6 +77,8 @@ struct Progress {
 // The command that replays one run exactly.
 [[nodiscard]] std::string replay_command(const Plan& plan, const Job& job);
 
+// One run's entry in a report: to_json(result) with "variant_index" and "replay".
+[[nodiscard]] nlohmann::json run_report(const Plan& plan, const Job& job, const RunResult& result);
 // {"runs": [...], "summary": {"runs": N, "passed": N, "failed": N}}
 [[nodiscard]] nlohmann::json report_json(const Plan& plan, const std::vector<Job>& jobs,
                                          const std::vector<RunResult>& results);
