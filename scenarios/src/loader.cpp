@@ -208,6 +208,37 @@ sim::LinkParams parse_link_params(const json& j, const std::string& pointer, sim
   return p;
 }
 
+namespace {
+
+// What the timeline schedules, from the keys every sending action shares ("count",
+// "interval"): the datagrams of one run together are bounded, and the time of the last
+// one is returned so a run without a "duration" lasts until it has left.
+Duration bound_schedule(const Reader& timeline, const std::vector<Action>& actions) {
+  std::int64_t datagrams = 0;
+  Duration end{0};
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    const Reader a = timeline[i];
+    if (!a.has("count")) continue;
+    const std::int64_t count = a.at("count").integer(1, limits::kMaxSendCount);
+    const Duration interval = a.has("interval") ? a.at("interval").duration() : milliseconds(100);
+    const Duration at = actions[i].at;
+    if (interval.count() > 0 && count - 1 > (limits::kMaxDuration - at) / interval) {
+      a.at("interval")
+          .fail("the last of " + std::to_string(count) + " datagrams would leave after " +
+                format_duration(limits::kMaxDuration) + ", the longest run");
+    }
+    datagrams += count;
+    end = std::max(end, at + interval * (count - 1));
+  }
+  if (datagrams > limits::kMaxSendsPerRun) {
+    timeline.fail("schedules " + std::to_string(datagrams) + " datagrams in all (counts of every " +
+                  "action); at most " + std::to_string(limits::kMaxSendsPerRun) + " per run");
+  }
+  return end;
+}
+
+}  // namespace
+
 Scenario parse_scenario(const json& doc, const std::string& file) {
   const Reader r(doc, "");
   r.only({"$schema", "name", "description", "seed", "seeds", "duration", "topology", "timeline",
@@ -268,6 +299,17 @@ Scenario parse_scenario(const json& doc, const std::string& file) {
       if (!by_id.emplace(a.id, &a).second) {
         throw InputError(a.pointer + "/id", "duplicate action id '" + a.id + "'");
       }
+    }
+  }
+  if (auto timeline = r.get("timeline")) {
+    const Duration end = bound_schedule(*timeline, s.timeline);
+    // The runner's default is the last start plus the longest settle time; a send still
+    // sending then would be cut short, so its last datagram gets ten minutes instead.
+    Duration settle = minutes(10);
+    for (const Action& a : s.timeline)
+      settle = std::max(settle, a.spec->settle());
+    if (!s.duration && !s.timeline.empty() && end > s.timeline.back().at + settle) {
+      s.duration = end + minutes(10);
     }
   }
   if (s.duration && !s.timeline.empty() && *s.duration < s.timeline.back().at) {

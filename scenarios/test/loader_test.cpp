@@ -274,6 +274,46 @@ TEST(LoaderLimits, DurationIsCapped) {
   EXPECT_TRUE(starts_with(error_of(d), "bad.json: /duration: longer than")) << error_of(d);
 }
 
+// --- what one run may schedule
+
+json with_sends(int actions, int count, const char* interval) {
+  json d = base();
+  d["topology"]["servers"].push_back(
+      json{{"name", "echo"}, {"type", "echo"}, {"address", "198.51.100.20"}});
+  d["timeline"] = json::array();
+  d["expect"] = json::array();
+  for (int i = 0; i < actions; ++i) {
+    d["timeline"].push_back(json{{"action", "send"},
+                                 {"host", "alice"},
+                                 {"server", "echo"},
+                                 {"count", count},
+                                 {"interval", interval}});
+  }
+  return d;
+}
+
+TEST(LoaderLimits, DatagramsOfOneRunAreBounded) {
+  EXPECT_EQ(error_of(with_sends(11, 100'000, "1ms")),
+            "bad.json: /timeline: schedules 1100000 datagrams in all (counts of every action); at "
+            "most 1000000 per run");
+  EXPECT_EQ(load_scenario_text(with_sends(10, 100'000, "1ms").dump(), "ok.json").size(), 1u);
+  EXPECT_TRUE(starts_with(error_of(with_sends(1, 100'000, "1h")),
+                          "bad.json: /timeline/0/interval: the last of 100000 datagrams would "
+                          "leave after"))
+      << error_of(with_sends(1, 100'000, "1h"));
+}
+
+TEST(LoaderLimits, DefaultDurationCoversTheLastDatagram) {
+  // 10000 datagrams a second apart: the last leaves at 9999 s, then ten minutes more.
+  const auto s = load_scenario_text(with_sends(1, 10'000, "1s").dump(), "ok.json");
+  EXPECT_EQ(s[0].duration, seconds(9999) + minutes(10));
+  // One that ends within the runner's default (the last start plus ten minutes) keeps it.
+  EXPECT_EQ(load_scenario_text(with_sends(1, 600, "1s").dump(), "ok.json")[0].duration,
+            std::nullopt);
+  EXPECT_EQ(load_scenario_text(with_sends(1, 602, "1s").dump(), "ok.json")[0].duration,
+            seconds(601) + minutes(10));
+}
+
 // --- topologies that would clash in the world are rejected at load.
 
 TEST(TopologyCheck, ServerAddressesAndPortsMustNotClash) {

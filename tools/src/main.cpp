@@ -5,6 +5,7 @@
 
 #include "demo.hpp"
 #include "list.hpp"
+#include "natsim/scenarios/batch.hpp"
 #include "probe.hpp"
 #include "probe_turn.hpp"
 #include "run.hpp"
@@ -13,6 +14,15 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"natsim: a deterministic NAT-traversal test harness"};
+  // One seed range everywhere (docs/scenario-format.md): CLI11 alone would take "-1" as
+  // 2^64-1 for an unsigned option.
+  const CLI::Validator kSeed(
+      [](std::string& text) -> std::string {
+        if (natsim::scenarios::parse_seed(text)) return {};
+        return "expects an integer from 0 to " + std::to_string(natsim::scenarios::max_seed()) +
+               ", got '" + text + "'";
+      },
+      "SEED");
   app.set_version_flag("--version", NATSIM_VERSION);
   app.require_subcommand(1);
 
@@ -21,7 +31,9 @@ int main(int argc, char** argv) {
       app.add_subcommand("demo",
                          "Run a small built-in network (two routers, an impaired core) "
                          "and print what happened");
-  demo_cmd->add_option("--seed", demo.seed, "Seed for every random choice")->capture_default_str();
+  demo_cmd->add_option("--seed", demo.seed, "Seed for every random choice, 0 to 2^63-1")
+      ->check(kSeed)
+      ->capture_default_str();
   demo_cmd->add_option("--pings", demo.pings, "Number of UDP echo requests")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -138,7 +150,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("files", run.files, "Scenario files")->required()->check(CLI::ExistingFile);
   run_cmd->add_option("--seed", run.seed,
                       "Run only this seed, 0 to 2^63-1 (replaces the files' seeds)");
-  run_cmd->add_option("--variant", run.variant, "Run only this matrix variant (0-based)");
+  run_cmd->add_option("--variant", run.variant, "Run only this matrix variant (0-based)")
+      ->check(CLI::Range(0, 9999));  // a file has at most 10000 variants
   run_cmd->add_flag("--json", run.json, "Print the report as JSON");
   run_cmd->add_option(
       "--pcap", run.pcap_dir,

@@ -26,10 +26,15 @@ namespace {
 
 // Reports of big sweeps are big; this only keeps a wrong file from eating the memory.
 constexpr std::size_t kMaxReportBytes = std::size_t{1} << 30;
+// --pcap and --trace write files per run: a sweep must not fill the disk by accident.
+constexpr std::size_t kMaxCaptureRuns = 1000;
 
 bool parse_shard(const std::string& text, std::size_t* index, std::size_t* count) {
   const auto slash = text.find('/');
-  if (slash == std::string::npos) return false;
+  // Digits only: stoul would read "-1" as the largest number.
+  if (slash == std::string::npos || text.find_first_not_of("0123456789/") != std::string::npos) {
+    return false;
+  }
   try {
     std::size_t used = 0;
     *index = std::stoul(text.substr(0, slash), &used);
@@ -162,6 +167,13 @@ int run_scenarios(const RunCommand& command) {
     return 2;
   }
   const std::vector<Job> jobs = scenarios::shard(plan.jobs, shard_index, shard_count);
+  if ((!command.pcap_dir.empty() || !command.trace_path.empty()) && jobs.size() > kMaxCaptureRuns) {
+    std::fprintf(stderr,
+                 "natsim: --pcap and --trace write files for every run: at most %zu runs, not "
+                 "%zu (narrow with --seed, --variant or --shard)\n",
+                 kMaxCaptureRuns, jobs.size());
+    return 2;
+  }
   if (!command.pcap_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(command.pcap_dir, ec);

@@ -89,6 +89,12 @@ q=$here/../../library/quickstart.json
 check seed-minus-1 2 "--seed expects an integer from 0 to 9223372036854775807, got '-1'" -- run "$q" --seed -1
 check seed-2^64 2 "--seed expects an integer from 0 to 9223372036854775807, got '18446744073709551616'" -- run "$q" --seed 18446744073709551616
 check seed-2^63 2 "got '9223372036854775808'" -- run "$q" --seed 9223372036854775808
+check demo-seed-minus-1 2 "--seed: expects an integer from 0 to 9223372036854775807, got '-1'" -- demo --seed -1
+check variant-minus-1 2 "--variant" -- run "$q" --variant -1
+check shard-minus-1 2 "--shard expects I/N" -- run "$q" --shard 0/-1
+python3 -c 'import json; print(json.dumps({"name": "s", "seeds": {"from": 1, "count": 5000}, "topology": {}}))' >"$work/many.json"
+check pcap-many-runs 2 "--pcap and --trace write files for every run: at most 1000 runs" -- run "$work/many.json" --pcap "$work/many"
+check sends-per-run 2 '/timeline: schedules 1100000 datagrams in all' -- validate "$h/sends-per-run.json"
 check unknown-command 2 "unknown command 'frobnicate'; commands: .*run" -- frobnicate
 check run-directory 2 "$work" -- run "$work"
 check validate-directory 2 'is a directory' -- validate "$work"
