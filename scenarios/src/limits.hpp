@@ -16,6 +16,9 @@ inline constexpr int kMaxDepth = 64;                    // nested objects and ar
 // Expansion: variants of one file's matrix, and runs (variants x seeds) of one file.
 inline constexpr std::size_t kMaxVariants = 10'000;
 inline constexpr std::size_t kMaxRuns = 1'000'000;
+// Each variant is a copy of the document: variants x file size is bounded too (a 400 KB
+// file may have 10 000 variants, a 4 MiB one 1024), so checking a file stays quick.
+inline constexpr std::uint64_t kMaxExpandedBytes = std::uint64_t{4} << 30;
 
 // Seeds: one range everywhere (files and --seed), 0 to 2^63-1, so a seed survives every
 // JSON reader and the signed integers of other tools unchanged.

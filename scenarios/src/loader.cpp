@@ -379,6 +379,12 @@ ScenarioFile ScenarioFile::parse(std::string_view text, const std::string& file)
       out.variants_ *= choices.size();
       out.matrix_.push_back(std::move(choices));
     }
+    if (out.variants_ * std::uint64_t{text.size()} > limits::kMaxExpandedBytes) {
+      matrix->fail(std::to_string(out.variants_) + " variants of a " + std::to_string(text.size()) +
+                   "-byte file: at most " +
+                   std::to_string(limits::kMaxExpandedBytes / text.size()) +
+                   " for a file this size (variants x file size, 4 GiB)");
+    }
     out.base_.erase("matrix");
     return 0;
   });

@@ -1,10 +1,13 @@
 // natsim: the command-line entry point.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <exception>
+#include <new>
 #include <string>
 
 #include "demo.hpp"
 #include "list.hpp"
+#include "natsim/base/input_error.hpp"
 #include "natsim/scenarios/batch.hpp"
 #include "probe.hpp"
 #include "probe_turn.hpp"
@@ -202,25 +205,35 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;  // usage errors exit 2
   }
-  if (demo_cmd->parsed()) return natsim::tools::run_demo(demo);
-  if (presets_cmd->parsed()) return natsim::tools::list_presets(list_json);
-  if (actions_cmd->parsed()) return natsim::tools::list_actions(list_json);
-  if (metrics_cmd->parsed()) return natsim::tools::list_metrics();
-  if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
-  if (turn_cmd->parsed()) return natsim::tools::serve_turn(serve_turn);
-  if (probe_cmd->parsed() && !probe_turn.server.empty()) {
-    probe_turn.local = probe.local;
-    probe_turn.timeout_ms = probe.timeout_ms;
-    probe_turn.json = probe.json;
-    return natsim::tools::run_probe_turn(probe_turn);
+  // The edge of the program: whatever a command did not turn into a message and an exit
+  // code still gets both, never an abort.
+  try {
+    if (demo_cmd->parsed()) return natsim::tools::run_demo(demo);
+    if (presets_cmd->parsed()) return natsim::tools::list_presets(list_json);
+    if (actions_cmd->parsed()) return natsim::tools::list_actions(list_json);
+    if (metrics_cmd->parsed()) return natsim::tools::list_metrics();
+    if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
+    if (turn_cmd->parsed()) return natsim::tools::serve_turn(serve_turn);
+    if (probe_cmd->parsed() && !probe_turn.server.empty()) {
+      probe_turn.local = probe.local;
+      probe_turn.timeout_ms = probe.timeout_ms;
+      probe_turn.json = probe.json;
+      return natsim::tools::run_probe_turn(probe_turn);
+    }
+    if (probe_cmd->parsed() && probe.stun.empty()) {
+      std::fprintf(stderr, "natsim probe: --stun or --turn is required (see --help)\n");
+      return 2;
+    }
+    if (probe_cmd->parsed()) return natsim::tools::run_probe(probe);
+    if (run_cmd->parsed()) return natsim::tools::run_scenarios(run);
+    if (validate_cmd->parsed()) return natsim::tools::validate_scenarios(validate_files);
+    if (merge_cmd->parsed()) return natsim::tools::merge_reports(merge_files);
+  } catch (const natsim::InputError& e) {
+    std::fprintf(stderr, "natsim: %s\n", e.what());
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "natsim: out of memory\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "natsim: %s\n", e.what());
   }
-  if (probe_cmd->parsed() && probe.stun.empty()) {
-    std::fprintf(stderr, "natsim probe: --stun or --turn is required (see --help)\n");
-    return 2;
-  }
-  if (probe_cmd->parsed()) return natsim::tools::run_probe(probe);
-  if (run_cmd->parsed()) return natsim::tools::run_scenarios(run);
-  if (validate_cmd->parsed()) return natsim::tools::validate_scenarios(validate_files);
-  if (merge_cmd->parsed()) return natsim::tools::merge_reports(merge_files);
   return 2;
 }

@@ -69,6 +69,9 @@ with open(f"{w}/deep-objects.json", "w") as f:
     f.write('{"a":' * 100_000 + "1" + "}" * 100_000)
 with open(f"{w}/deep-arrays.json", "w") as f:
     f.write("[" * 1_000_000 + "]" * 1_000_000)
+with open(f"{w}/big-matrix.json", "w") as f:  # 10 000 copies of a 3 MB document
+    json.dump({"name": "m", "description": "x" * 3_000_000, "topology": {},
+               "matrix": [{"pointer": "/seed", "values": list(range(10))}] * 4}, f)
 with open(f"{w}/long-name.json", "w") as f:
     json.dump({"name": "n" * 5000, "topology": {
         "servers": [{"name": "stun", "type": "stun", "address": "198.51.100.10"}],
@@ -77,6 +80,7 @@ with open(f"{w}/long-name.json", "w") as f:
 PY
 check big-file 2 'big.json: larger than 4096 KiB' -- validate "$work/big.json"
 check big-file-run 2 'big.json: larger than 4096 KiB' -- run "$work/big.json"
+check big-matrix 2 '/matrix: 10000 variants of a [0-9]*-byte file: at most' -- validate "$work/big-matrix.json"
 check deep-objects 2 'deep-objects.json:1:321: nested deeper than 64 levels' -- validate "$work/deep-objects.json"
 check deep-arrays 2 'deep-arrays.json:1:65: nested deeper than 64 levels' -- validate "$work/deep-arrays.json"
 mkdir -p "$work/long"
