@@ -26,7 +26,18 @@ Plan plan_runs(const std::vector<std::string>& files, std::optional<std::uint64_
   if (seed && *seed > limits::kMaxSeed) {
     throw InputError("--seed", "expected a seed from 0 to " + std::to_string(limits::kMaxSeed));
   }
+  std::uint64_t bytes = 0;
   for (const std::string& file : files) {
+    std::error_code ec;
+    const auto size =
+        std::filesystem::is_regular_file(file, ec) ? std::filesystem::file_size(file, ec) : 0;
+    bytes += ec ? 0 : size;
+    if (bytes > limits::kMaxCommandBytes) {
+      throw InputError(file, "the files so far come to " + std::to_string(bytes) +
+                                 " bytes; one command runs at most " +
+                                 std::to_string(limits::kMaxCommandBytes >> 20) +
+                                 " MiB of scenarios");
+    }
     plan.files.push_back(ScenarioFile::read(file));
     const ScenarioFile& f = plan.files.back();
     const std::size_t index = plan.files.size() - 1;

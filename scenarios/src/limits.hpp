@@ -12,6 +12,8 @@ namespace natsim::scenarios::limits {
 // Reading a file.
 inline constexpr std::size_t kMaxFileBytes = 4u << 20;  // checked before reading it
 inline constexpr int kMaxDepth = 64;                    // nested objects and arrays
+// A command keeps every file it runs parsed: their sizes together are bounded too.
+inline constexpr std::uint64_t kMaxCommandBytes = std::uint64_t{64} << 20;
 
 // Expansion: variants of one file's matrix, and runs (variants x seeds) of one file.
 inline constexpr std::size_t kMaxVariants = 10'000;

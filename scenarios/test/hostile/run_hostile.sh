@@ -80,6 +80,8 @@ with open(f"{w}/long-name.json", "w") as f:
 PY
 check big-file 2 'big.json: larger than 4096 KiB' -- validate "$work/big.json"
 check big-file-run 2 'big.json: larger than 4096 KiB' -- run "$work/big.json"
+python3 -c 'import json; print(json.dumps({"name": "3 MB", "description": "x" * 3_000_000, "topology": {}}))' >"$work/3mb.json"
+check many-big-files 2 'one command runs at most 64 MiB of scenarios' -- run $(for _ in $(seq 1 30); do echo "$work/3mb.json"; done)
 check big-matrix 2 '/matrix: 10000 variants of a [0-9]*-byte file: at most' -- validate "$work/big-matrix.json"
 check deep-objects 2 'deep-objects.json:1:321: nested deeper than 64 levels' -- validate "$work/deep-objects.json"
 check deep-arrays 2 'deep-arrays.json:1:65: nested deeper than 64 levels' -- validate "$work/deep-arrays.json"
