@@ -65,12 +65,13 @@ struct TcpStreamSet::Connection {
 };
 
 TcpStreamSet::TcpStreamSet(boost::asio::io_context& io, TcpLimits limits)
-    : io_(io), limits_(limits), read_buffer_(kReadBuffer), idle_timer_(io) {}
+    : io_(io), limits_(limits), read_buffer_(kReadBuffer), idle_timer_(io), close_timer_(io) {}
 
 TcpStreamSet::~TcpStreamSet() {
   alive_.reset();
   boost::system::error_code ignored;
   idle_timer_.cancel();
+  close_timer_.cancel();
   for (auto& listener : listeners_) {
     listener->acceptor.close(ignored);
     listener->backoff.cancel();
@@ -299,8 +300,7 @@ void TcpStreamSet::read_ready(const ConnectionPtr& connection) {
   }
   if (ec == boost::asio::error::eof) {
     // The peer will send no more; write what is queued (it may still read), then close.
-    connection->closing = true;
-    pump_writes(connection);
+    start_closing(connection);
     return;
   }
   if (ec) {
@@ -357,8 +357,42 @@ bool TcpStreamSet::send(const Endpoint& local, const Endpoint& remote, ByteView 
 void TcpStreamSet::close(const Endpoint& local, const Endpoint& remote) {
   const ConnectionPtr connection = find(local, remote);
   if (!connection || connection->closing) return;
+  start_closing(connection);
+}
+
+void TcpStreamSet::start_closing(const ConnectionPtr& connection) {
   connection->closing = true;
   pump_writes(connection);
+  if (connection->ended || limits_.close_timeout <= std::chrono::steady_clock::duration::zero())
+    return;
+  // Output is still queued: a peer that does not read would hold the connection until
+  // idle_timeout (an hour in serve turn), so the flush gets a deadline.
+  closing_.emplace_back(std::chrono::steady_clock::now() + limits_.close_timeout, connection);
+  arm_close_timer();
+}
+
+void TcpStreamSet::arm_close_timer() {
+  if (close_armed_ || closing_.empty()) return;
+  close_armed_ = true;
+  close_timer_.expires_at(closing_.front().first);
+  close_timer_.async_wait(
+      [this, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& ec) {
+        if (alive.expired() || ec == boost::asio::error::operation_aborted) return;
+        close_armed_ = false;
+        expire_closing();
+      });
+}
+
+void TcpStreamSet::expire_closing() {
+  const auto now = std::chrono::steady_clock::now();
+  while (!closing_.empty() && closing_.front().first <= now) {
+    const ConnectionPtr connection = std::move(closing_.front().second);
+    closing_.pop_front();
+    if (connection->ended) continue;  // flushed (or ended otherwise) in time
+    ++counters_.close_timeouts;
+    finish(connection);
+  }
+  arm_close_timer();
 }
 
 void TcpStreamSet::pump_writes(const ConnectionPtr& connection) {

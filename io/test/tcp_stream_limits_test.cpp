@@ -247,5 +247,56 @@ TEST(TcpStreamLimits, APeerThatLeavesWithoutReadingReleasesItsQueue) {
   EXPECT_EQ(p.server.paused_count(), 0u);
 }
 
+// The server closes (e.g. TURN's setup timeout) a connection whose peer never reads: the
+// queue cannot drain, so without a deadline the connection (and its place in the set)
+// would stay until the idle timeout.
+TEST(TcpStreamLimits, AClosingConnectionThatCannotFlushIsClosedAtItsCloseTimeout) {
+  TcpLimits limits;
+  limits.pause_reading_above = 32 * 1024;
+  limits.resume_reading_below = 8 * 1024;
+  limits.close_timeout = 100ms;
+  NoReadPeer p(limits);
+  int closed = 0;
+  p.server.on_closed([&](const Endpoint&, const Endpoint&) { ++closed; });
+  p.flood(20000);
+  ASSERT_GT(p.server.queued_bytes(), 0u);
+
+  const auto started = std::chrono::steady_clock::now();
+  p.server.close(p.listening, from_asio(p.client->local_endpoint()));
+  p.io.poll();
+  EXPECT_EQ(p.server.connection_count(), 1u);  // still flushing
+  ASSERT_TRUE(run_until(p.io, [&] { return closed == 1; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, limits.close_timeout);
+  EXPECT_EQ(p.server.counters().close_timeouts, 1u);
+  EXPECT_EQ(p.server.connection_count(), 0u);
+  EXPECT_EQ(p.server.queued_bytes(), 0u);
+  EXPECT_EQ(p.server.paused_count(), 0u);
+}
+
+TEST(TcpStreamLimits, AClosingConnectionThatFlushesInTimeIsNotCountedAsTimedOut) {
+  boost::asio::io_context io;
+  TcpLimits limits;
+  limits.close_timeout = 50ms;
+  TcpStreamSet server(io, limits);
+  const Endpoint listening = server.listen(ep("127.0.0.1:0")).value();
+  int closed = 0;
+  server.on_closed([&](const Endpoint&, const Endpoint&) { ++closed; });
+  server.on_receive([&](const Endpoint& local, const Endpoint& remote, ByteView bytes) {
+    (void)server.send(local, remote, bytes);
+    server.close(local, remote);
+  });
+  auto client = dial(io, listening);
+  ASSERT_TRUE(client);
+  const Bytes hello{'h', 'i'};
+  boost::asio::write(*client, boost::asio::buffer(hello));
+  ASSERT_TRUE(run_until(io, [&] { return closed == 1; }));
+  Bytes back(2);
+  boost::asio::read(*client, boost::asio::buffer(back));
+  EXPECT_EQ(back, hello);
+  // The deadline passes with nothing left to do.
+  io.run_for(80ms);
+  EXPECT_EQ(server.counters().close_timeouts, 0u);
+}
+
 }  // namespace
 }  // namespace natsim::io

@@ -181,6 +181,7 @@ nlohmann::ordered_json counters_json(const TurnServer& server, const io::SocketC
   j["tcp_evicted"] = t.evicted;
   j["tcp_idle_closed"] = t.idle_closed;
   j["tcp_read_pauses"] = t.read_pauses;
+  j["tcp_close_timeouts"] = t.close_timeouts;
   return j;
 }
 

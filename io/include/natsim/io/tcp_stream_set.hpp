@@ -28,10 +28,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "natsim/base/bytes.hpp"
@@ -57,6 +59,9 @@ struct StreamCounters {
   std::uint64_t evicted = 0;             // closed to make room for a source with fewer connections
   std::uint64_t idle_closed = 0;         // closed after idle_timeout without a byte either way
   std::uint64_t read_pauses = 0;  // reading stopped because output was over pause_reading_above
+  // Closing (close() or the peer's EOF) with output still unwritten after close_timeout:
+  // closed abortively, the rest dropped.
+  std::uint64_t close_timeouts = 0;
 };
 
 // What one set allows; the defaults suit a server facing the internet.
@@ -82,6 +87,11 @@ struct TcpLimits {
   std::size_t resume_reading_below = 16 * 1024;
   // A connection with no byte read or written for this long is closed (zero: never).
   std::chrono::steady_clock::duration idle_timeout{};
+  // A closing connection (close(), or EOF from the peer) whose queued output is still not
+  // written this long after is closed abortively and the rest dropped: a peer that never
+  // reads cannot keep its place (and its queue) once the set wants it gone. Zero: wait for
+  // the queue however long (idle_timeout still applies).
+  std::chrono::steady_clock::duration close_timeout = std::chrono::seconds(5);
 };
 
 class TcpStreamSet {
@@ -135,8 +145,9 @@ class TcpStreamSet {
   // exceed max_queued_bytes — then the connection is closed: a peer that does not read
   // must not grow our memory.
   bool send(const Endpoint& local, const Endpoint& remote, ByteView bytes);
-  // Closes the connection once the queued bytes are written; on_closed then fires once.
-  // Bytes received meanwhile are dropped. Unknown connections are ignored.
+  // Closes the connection once the queued bytes are written (at most close_timeout later,
+  // abortively); on_closed then fires once. Bytes received meanwhile are dropped. Unknown
+  // connections are ignored.
   void close(const Endpoint& local, const Endpoint& remote);
 
   [[nodiscard]] std::vector<Endpoint> listen_endpoints() const;
@@ -163,6 +174,10 @@ class TcpStreamSet {
   void start_write(const ConnectionPtr& connection);
   void arm_idle_sweep();
   void sweep_idle();
+  // Marks a connection closing: flushed, then finished, or finished at close_timeout.
+  void start_closing(const ConnectionPtr& connection);
+  void arm_close_timer();
+  void expire_closing();
   // Starts the next write, or finishes a closing connection whose queue is empty.
   void pump_writes(const ConnectionPtr& connection);
   // Ends a connection: closes the socket, forgets it and posts its on_closed.
@@ -185,6 +200,10 @@ class TcpStreamSet {
   std::size_t paused_ = 0;
   boost::asio::steady_timer idle_timer_;
   bool idle_armed_ = false;
+  // Connections closing with output queued, by deadline (one timeout for all: in order).
+  std::deque<std::pair<std::chrono::steady_clock::time_point, ConnectionPtr>> closing_;
+  boost::asio::steady_timer close_timer_;
+  bool close_armed_ = false;
   Receive receive_;
   Opened opened_;
   Closed closed_;
