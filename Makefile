@@ -36,11 +36,13 @@ clang: deps
 	cmake --build --preset clang -j $(JOBS)
 	ctest --preset clang -j $(JOBS) $(CTEST_ARGS)
 
-# natsim's STUN server and probe against real peers (Vovida stun, coturn) on loopback.
+# natsim's STUN server and probe against real peers (Vovida stun, coturn) on loopback,
+# then serve stun and serve turn under attack from hostile loopback clients (docs/hardening.md).
 interop: build
 	NATSIM_EXTRA_PACKAGES="stun-client coturn" ./scripts/install-deps.sh
 	./scripts/interop-stun.sh build/release/tools/natsim
 	./scripts/interop-turn.sh build/release/tools/natsim
+	./scripts/attack-servers.sh build/release/tools/natsim
 
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20

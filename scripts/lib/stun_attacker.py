@@ -89,6 +89,7 @@ class Conn:
         self.tcp = tcp
         self.sock = socket.socket(family(host), socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
         self.sock.settimeout(timeout)
+        self.timeout = timeout
         if source:
             self.sock.bind((source, 0))
         self.sock.connect((host, port))
@@ -120,7 +121,7 @@ class Conn:
 
     def transact(self, data, tid):
         self.send(data)
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             m = self.recv()
             if m is None:
@@ -245,7 +246,7 @@ def cmd_garbage(a):
 
 def cmd_auth_garbage(a):
     """Completes the 401 dance, then sends malformed requests that carry a valid HMAC."""
-    c = Conn(a.host, a.port, a.tcp)
+    c = Conn(a.host, a.port, a.tcp, timeout=a.timeout)
     s = Session(c, a.user, a.password)
     if not ok(s.allocate()):
         print("auth_garbage allocate failed")
@@ -266,7 +267,7 @@ def cmd_auth_garbage(a):
         lambda t: (CREATE_PERMISSION, attr(A_DATA, rng.randbytes(1000))),
         lambda t: (0x00F, rng.randbytes(40)),  # an unknown method
     ]
-    sent = 0
+    sent, by_variant = 0, {}
     for i in range(a.count):
         tid = os.urandom(12)
         method, attrs = variants[i % len(variants)](tid)
@@ -276,8 +277,11 @@ def cmd_auth_garbage(a):
         sent += 1
         code = "none" if r is None else ("ok" if r[0] == 2 else str(error_code(r[3])))
         codes[code] = codes.get(code, 0) + 1
+        by_variant.setdefault(i % len(variants), set()).add(code)
     print("auth_garbage_sent", sent)
     print("auth_garbage_answers", " ".join("%s:%d" % kv for kv in sorted(codes.items())))
+    print("auth_garbage_by_variant", " ".join("%d:%s" % (k, "/".join(sorted(v)))
+                                              for k, v in sorted(by_variant.items())))
     # Authenticated: answers past the 401 check (400, 420, 437, 508, ...), not only 401s.
     past_auth = sum(n for k, n in codes.items() if k not in ("401", "none"))
     return 0 if past_auth > 0 else 1
@@ -321,32 +325,101 @@ def open_many(host, port, sources, count):
 
 
 def still_open(socks):
-    """Sockets the server has not closed: no EOF, no reset, nothing pending."""
-    alive = 0
+    """Sockets the server has not closed: no EOF, no reset (poll: descriptors past 1024)."""
+    poller = select.poll()
+    by_fd = {}
     for s in socks:
         try:
-            r, _, _ = select.select([s], [], [], 0)
-            if not r:
-                alive += 1
-                continue
-            if s.recv(4096):
-                alive += 1
-        except OSError:
+            by_fd[s.fileno()] = s
+            poller.register(s, select.POLLIN)
+        except (OSError, ValueError):
             pass
+    ready = {fd for fd, _ in poller.poll(0)}
+    alive = sum(1 for fd in by_fd if fd not in ready)
+    for fd in ready:
+        s = by_fd[fd]
+        for _ in range(16):  # what the server sent, then maybe its FIN: bounded reads
+            try:
+                if not s.recv(65536, socket.MSG_DONTWAIT):
+                    break  # EOF
+            except BlockingIOError:
+                alive += 1  # data read, no EOF behind it
+                break
+            except OSError:
+                break  # reset
+        else:
+            alive += 1  # still sending: open
     return alive
 
 
+def server_held(host, port, network):
+    """Connections the server at host:port holds from `network` (IPv4), as the kernel sees
+    them (/proc/net/tcp): the server's end ESTABLISHED, or CLOSE_WAIT (the client closed and
+    the server has not yet), so a connection the server closed is not counted."""
+    if family(host) != socket.AF_INET:
+        return -1
+    net = ipaddress.ip_network(network, strict=False)
+    want = "%08X:%04X" % (struct.unpack("<I", ipaddress.IPv4Address(host).packed)[0], port)
+    held = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[1] != want or fields[3] not in ("01", "08"):
+                continue
+            raddr = fields[2].split(":")[0]
+            if ipaddress.IPv4Address(struct.pack("<I", int(raddr, 16))) in net:
+                held += 1
+    return held
+
+
+def reopen_closed(socks, host, port, sources, budget):
+    """Replaces the sockets the server closed by new connections, at most `budget` of them;
+    returns how many were opened."""
+    poller = select.poll()
+    for s in socks:
+        poller.register(s, select.POLLIN)
+    ready = {fd for fd, _ in poller.poll(0)}
+    opened = 0
+    for i, s in enumerate(socks):
+        if opened >= budget or s.fileno() not in ready:
+            continue
+        try:
+            if s.recv(4096, socket.MSG_DONTWAIT):
+                continue  # data, not the end
+        except BlockingIOError:
+            continue
+        except OSError:
+            pass
+        new = open_many(host, port, [sources[i % len(sources)]], 1)
+        if new:
+            s.close()
+            socks[i] = new[0]
+            opened += 1
+    return opened
+
+
 def cmd_lockout(a):
-    """Holds idle and slowloris connections from many sources; a fresh client must allocate."""
+    """Idle and slowloris connections from many sources, reopened as the server closes them
+    (setup timeout, eviction, refusal) until --reconnect-for; meanwhile a fresh client
+    allocates every second and keeps its connection. Then the attackers stop reconnecting
+    and, once the setup timeout has passed, the server must hold none of them."""
     raise_nofile()
     base = ipaddress.ip_address(a.attack_base)
     sources = [str(base + k) for k in range(a.sources)]
+    network = a.attack_base + "/24"
     idle = open_many(a.host, a.port, sources, a.idle)
     slow = open_many(a.host, a.port, sources, a.slow)
     header = message(ALLOCATE, attr(A_TRANSPORT, bytes([17, 0, 0, 0])))
     start = time.monotonic()
-    fresh, tick, sent = None, 0, 0
+    tick, sent, reopened = 0, 0, 0
+    budget = 10 * (a.idle + a.slow)
+    fresh, fresh_ok, fresh_tried, fresh_ms, held_at_fresh = [], 0, 0, [], []
     while time.monotonic() - start < a.hold:
+        now = time.monotonic() - start
+        if now < a.reconnect_for and reopened < budget:
+            reopened += reopen_closed(idle, a.host, a.port, sources, budget - reopened)
+            reopened += reopen_closed(slow, a.host, a.port, sources, budget - reopened)
         # Slowloris: one byte per connection per second.
         for s in slow:
             try:
@@ -355,21 +428,36 @@ def cmd_lockout(a):
             except OSError:
                 pass
         tick += 1
-        if fresh is None and time.monotonic() - start >= a.fresh_after:
-            c = Conn(a.host, a.port, True, a.fresh_source)
+        if a.fresh_after <= now < a.reconnect_for:
+            held_at_fresh.append(server_held(a.host, a.port, network))
             t0 = time.monotonic()
-            fresh = ok(Session(c, a.user, a.password).allocate())
-            print("fresh_allocate_ms", int((time.monotonic() - t0) * 1000))
-            c.close()
-        time.sleep(1.0)
+            try:
+                c = Conn(a.host, a.port, True, a.fresh_source)
+            except OSError:
+                c = None
+            good = c is not None and ok(Session(c, a.user, a.password).allocate())
+            fresh_ms.append((time.monotonic() - t0) * 1000)
+            fresh_ok += good
+            fresh_tried += 1
+            if c is not None:
+                fresh.append(c)
+        time.sleep(max(0.0, start + tick - time.monotonic()))
     print("attack_connections", len(idle) + len(slow))
+    print("attack_reconnects", reopened)
+    print("attack_held_by_server_at_fresh", "min", min(held_at_fresh, default=0),
+          "max", max(held_at_fresh, default=0))
+    print("fresh_allocations", "%d of %d" % (fresh_ok, fresh_tried))
+    print("fresh_allocate_ms", "max %.1f" % max(fresh_ms, default=0))
+    fresh_open = still_open([c.sock for c in fresh])
+    print("fresh_open_at_end", "%d of %d" % (fresh_open, fresh_tried))
+    print("attack_held_by_server_at_end", server_held(a.host, a.port, network))
     print("idle_open_at_end", still_open(idle))
     print("slowloris_open_at_end", still_open(slow))
     print("slowloris_bytes_sent", sent)
-    print("fresh_allocate", "ok" if fresh else "failed")
-    for s in idle + slow:
+    for s in idle + slow + [c.sock for c in fresh]:
         s.close()
-    return 0 if fresh else 1
+    good = fresh_tried > 0 and fresh_ok == fresh_tried and fresh_open == fresh_tried
+    return 0 if good else 1
 
 
 def vm_rss_kib(pid):
@@ -397,16 +485,36 @@ def cmd_noread(a):
     chunk = request * 256
     sent, peak = 0, 0
     deadline = time.monotonic() + a.seconds
-    while time.monotonic() < deadline and sent < a.max_bytes:
-        _, writable, _ = select.select([], socks, [], 0.2)
-        for s in writable:
+    poller = select.poll()
+    by_fd = {}
+    for s in socks:
+        by_fd[s.fileno()] = s
+        poller.register(s, select.POLLOUT)
+    while time.monotonic() < deadline and sent < a.max_bytes and by_fd:
+        for fd, events in poller.poll(200):
+            s = by_fd.get(fd)
+            if s is None:
+                continue
             try:
+                if events & (select.POLLERR | select.POLLHUP):
+                    raise ConnectionResetError
                 sent += s.send(chunk)
+            except BlockingIOError:
+                pass
             except OSError:
+                poller.unregister(fd)
+                del by_fd[fd]
                 socks.remove(s)
         if a.pid:
             peak = max(peak, vm_rss_kib(a.pid))
     print("noread_connections", len(socks))
+    network = a.attack_base + "/24"
+    if a.linger:
+        # Keep the connections (still not reading) and watch the server let them go.
+        end = time.monotonic() + a.linger
+        while time.monotonic() < end and server_held(a.host, a.port, network) > 0:
+            time.sleep(0.2)
+    print("noread_held_by_server", server_held(a.host, a.port, network))
     print("noread_bytes_sent", sent)
     print("noread_requests_sent", sent // len(request))
     if a.pid:
@@ -458,6 +566,7 @@ def main():
     q.add_argument("--seed", type=int, default=1)
     q = sub.add_parser("auth-garbage")
     q.add_argument("--count", type=int, default=200)
+    q.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each answer")
     q.add_argument("--seed", type=int, default=1)
     q = sub.add_parser("denylist")
     q.add_argument("--peers", required=True)
@@ -468,14 +577,17 @@ def main():
     q = sub.choices["lockout"]
     q.add_argument("--idle", type=int, default=600)
     q.add_argument("--slow", type=int, default=600)
-    q.add_argument("--hold", type=float, default=8)
-    q.add_argument("--fresh-after", type=float, default=3)
+    q.add_argument("--hold", type=float, default=10)
+    q.add_argument("--reconnect-for", type=float, default=6)
+    q.add_argument("--fresh-after", type=float, default=1)
     q.add_argument("--fresh-source", default="127.0.0.2")
     q = sub.choices["noread"]
     q.add_argument("--conns", type=int, default=64)
     q.add_argument("--seconds", type=float, default=8)
     q.add_argument("--max-bytes", type=int, default=512 * 1024 * 1024)
     q.add_argument("--pid", type=int, default=0)
+    q.add_argument("--linger", type=float, default=0,
+                   help="seconds to keep the connections open afterwards, not reading")
     q = sub.add_parser("rate")
     q.add_argument("--seconds", type=float, default=3)
     q.add_argument("--allocate", action="store_true")
