@@ -112,6 +112,12 @@ void check_topology(const Scenario& s) {
   }
   for (const PlannedSite& p : plan_sites(s.sites)) {
     const std::string owner = "site '" + p.spec->name + "'";
+    // The WAN link holds the gateway and its upstream router.
+    if (std::size_t{p.wan.prefix_length} + 2 > p.wan.address.size() * 8) {
+      throw InputError(p.spec->pointer + "/wan",
+                       p.wan.to_string() + " leaves no room for the upstream router: use a /" +
+                           std::to_string(p.wan.address.size() * 8 - 2) + " or shorter prefix");
+    }
     addresses.claim(p.wan.address, owner + " (its WAN)", p.spec->pointer + "/wan");
     addresses.claim(p.upstream.address, owner + " (its upstream router)", p.spec->pointer + "/wan");
     check_lan(p);

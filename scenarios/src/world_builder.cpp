@@ -3,6 +3,7 @@
 #include <set>
 
 #include "natsim/base/input_error.hpp"
+#include "topology_check.hpp"
 
 namespace natsim::scenarios {
 
@@ -113,6 +114,8 @@ std::unique_ptr<World> WorldBuilder::build() const {
     if (!names.insert(s.name).second) throw InputError("", "duplicate name '" + s.name + "'");
   }
   collect_names(scenario_.sites, names);
+  // The same checks as a scenario file gets: clashing addresses are errors, not aborts.
+  detail::check_topology(scenario_);
   return std::make_unique<World>(scenario_, seed_);
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "natsim/scenarios/runner.hpp"
+#include "natsim/scenarios/world_builder.hpp"
 
 namespace natsim::scenarios {
 namespace {
@@ -346,6 +347,11 @@ TEST(TopologyCheck, SiteAddressesMustNotClash) {
   EXPECT_EQ(error_of(d),
             "bad.json: /topology/sites/0/wan: address 198.51.100.10 is already server 'stun''s");
   d = base();
+  d["topology"]["sites"][0]["wan"] = "203.0.113.0/31";
+  EXPECT_EQ(error_of(d),
+            "bad.json: /topology/sites/0/wan: 203.0.113.0/31 leaves no room for the upstream "
+            "router: use a /30 or shorter prefix");
+  d = base();
   d["topology"]["sites"][0]["lan"] = "192.168.1.0/24";
   EXPECT_EQ(error_of(d),
             "bad.json: /topology/sites/0/lan: the gateway's address 192.168.1.0 is the network "
@@ -355,6 +361,15 @@ TEST(TopologyCheck, SiteAddressesMustNotClash) {
   EXPECT_EQ(error_of(d),
             "bad.json: /topology/sites/0/lan: 2 host(s) after the gateway's 192.168.1.253 do not "
             "fit in 192.168.1.0/24");
+}
+
+TEST(TopologyCheck, WorldBuilderChecksToo) {
+  WorldBuilder b(1);
+  b.echo_server("e1", "198.51.100.20").echo_server("e2", "198.51.100.20");
+  EXPECT_THROW((void)b.build(), InputError);
+  WorldBuilder ok(1);
+  ok.echo_server("e1", "198.51.100.20").site("home", "symmetric", {"alice"});
+  EXPECT_NE(ok.build(), nullptr);
 }
 
 TEST(TopologyCheck, CounterNamesAndMetricsAreKnownAtLoad) {
