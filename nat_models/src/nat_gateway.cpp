@@ -77,6 +77,8 @@ void NatGateway::flush_mappings() {
 
 void NatGateway::reboot(Duration downtime, std::optional<InterfaceAddress> new_wan_address) {
   flush_mappings();
+  // RFC 6887 §8.5 / RFC 6886 §3.6: the port-mapping epoch starts again.
+  if (pcp_) pcp_->reboot(now());
   if (new_wan_address) change_wan_address(*new_wan_address);
   if (downtime > Duration::zero()) {
     set_up(false);
@@ -103,6 +105,44 @@ void NatGateway::change_wan_address(const InterfaceAddress& address) {
   rebuild_pools();
 }
 
+void NatGateway::enable_port_mapping(const PortMappingConfig& config) {
+  disable_port_mapping();
+  pcp_ = std::make_unique<PcpServer>(v4_, config, now());
+  for (IfaceId i = 0; i < interface_count(); ++i) {
+    if (is_wan(i)) continue;
+    for (const InterfaceAddress& a : interface(i).addresses) {
+      if (!a.address.is_v4()) continue;
+      auto socket = udp_bind(Endpoint{a.address, traversal::pcp::kServerPort});
+      if (!socket) continue;
+      (*socket)->on_receive([this](const sim::Datagram& d) { serve_port_mapping(d); });
+      pcp_sockets_.push_back(*socket);
+    }
+  }
+}
+
+void NatGateway::disable_port_mapping() {
+  for (sim::UdpSocket* s : pcp_sockets_)
+    s->close();
+  pcp_sockets_.clear();
+  pcp_.reset();
+}
+
+void NatGateway::serve_port_mapping(const sim::Datagram& d) {
+  if (!pcp_) return;
+  (void)pcp_->handle_datagram(d.at, d.to, d.from, d.payload);
+  (void)traversal::pump(
+      *pcp_, pcp_buffer_,
+      [this](const traversal::Transmit& t, ByteView bytes) {
+        for (sim::UdpSocket* s : pcp_sockets_) {
+          if (s->local() == t.local) {
+            (void)s->send_to(t.remote, bytes);
+            return;
+          }
+        }
+      },
+      [](int) {});
+}
+
 std::vector<MappingInfo> NatGateway::mappings() const {
   std::vector<MappingInfo> out = v4_.mappings(now());
   for (MappingInfo& m : v6_.mappings(now()))
@@ -118,6 +158,8 @@ NatCounters NatGateway::nat_counters() const {
   sum.hairpinned += b.hairpinned;
   sum.mappings_created += b.mappings_created;
   sum.mappings_expired += b.mappings_expired;
+  sum.mappings_mapped += b.mappings_mapped;
+  sum.mappings_unmapped += b.mappings_unmapped;
   for (std::size_t i = 0; i < kNatDropCount; ++i)
     sum.dropped[i] += b.dropped[i];
   return sum;
@@ -165,7 +207,16 @@ void NatGateway::inbound(PacketPtr packet) {
   }
   if (t.translates() && serves_locally(t, *packet)) return deliver_local(std::move(packet));
   auto internal = t.inbound(now(), packet->proto, packet->src, packet->dst, packet->tcp.flags);
-  if (!internal) return refuse(std::move(packet), internal.error());
+  if (!internal) {
+    // The knob for NATs that answer an unsolicited SYN with a RST (docs/nat-models.md).
+    sim::PacketPtr reset;
+    if (behavior_.tcp_unsolicited_syn == UnsolicitedSyn::reset &&
+        (packet->tcp.flags & (sim::tcp_flags::syn | sim::tcp_flags::ack)) == sim::tcp_flags::syn)
+      reset = sim::make_tcp_reset(network().packets(), *packet);
+    refuse(std::move(packet), internal.error());
+    if (reset) (void)send(std::move(reset));
+    return;
+  }
   packet->dst = *internal;
   forward(std::move(packet));
 }

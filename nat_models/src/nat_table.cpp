@@ -27,6 +27,11 @@ std::string_view to_string(NatDrop d) {
   return kNames[static_cast<std::size_t>(d)];
 }
 
+std::string_view to_string(MappingOwner o) {
+  constexpr std::string_view kNames[] = {"traffic", "pcp", "natpmp", "upnp"};
+  return kNames[static_cast<std::size_t>(o)];
+}
+
 void throw_exception_from_error(NatDrop d, const boost::source_location& loc) {
   throw std::runtime_error("NAT refused the packet (" + std::string(to_string(d)) + ") at " +
                            loc.to_string());
@@ -51,6 +56,7 @@ void NatTable::flush() {
   subscribers_.clear();
   expiries_.clear();
   live_ = 0;
+  explicit_live_ = 0;
   const std::uint32_t range = std::uint32_t{behavior_.port_last} - behavior_.port_first + 1;
   const std::uint32_t blocks =
       behavior_.port_block_size == 0 ? 0 : range / behavior_.port_block_size;
@@ -85,7 +91,10 @@ Duration NatTable::timeout(IpProto proto, TcpState state) const {
 NatTable::Outcome NatTable::outbound(TimePoint now, IpProto proto, const Endpoint& internal,
                                      const Endpoint& remote, std::uint8_t tcp_flags) {
   expire(now);
-  const Endpoint key = remote_key(remote);
+  Endpoint key = remote_key(remote);
+  // RFC 6887 §11: an explicit mapping is endpoint-independent; traffic from its internal
+  // endpoint uses it whatever the NAT's mapping behaviour.
+  if (explicit_live_ > 0 && key != Endpoint{} && find_explicit(proto, internal)) key = Endpoint{};
   std::uint32_t id;
   auto it = out_.find(OutKey{internal, key, proto});
   if (it != out_.end() && entries_[it->second].expires <= now) {
@@ -152,7 +161,10 @@ NatTable::Outcome NatTable::inbound(TimePoint now, IpProto proto, const Endpoint
       match = match != nullptr ? match : &p;
     }
   }
-  const bool admitted = match != nullptr || behavior_.filtering == Filtering::endpoint_independent;
+  // RFC 6887 §11: an explicit mapping filters endpoint-independently.
+  const bool admitted = match != nullptr ||
+                        behavior_.filtering == Filtering::endpoint_independent ||
+                        e.owner != MappingOwner::traffic;
   if (!admitted) return fail(NatDrop::filtered);
   if (proto == IpProto::tcp) {
     // Each TCP remote is its own connection with its own state and timer.
@@ -207,6 +219,7 @@ void NatTable::touch(Entry& e, Permission& p, TimePoint now, bool outbound,
   } else {
     latest = std::max(latest, e.expires);
   }
+  latest = std::max(latest, e.explicit_until);  // traffic never shortens an explicit lifetime
   if (latest < e.expires) {
     // A FIN or RST shortened the life: queue the earlier deadline too (the later queue
     // entry finds the mapping gone or requeues it).
@@ -220,7 +233,8 @@ void NatTable::touch(Entry& e, Permission& p, TimePoint now, bool outbound,
 
 boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, IpProto proto,
                                                                const Endpoint& internal,
-                                                               const Endpoint& key) {
+                                                               const Endpoint& key,
+                                                               std::uint16_t prefer) {
   if (behavior_.max_mappings != 0 && live_ >= behavior_.max_mappings) return NatDrop::exhausted;
   auto sub_it = subscribers_.find(internal.address);
   if (behavior_.max_mappings_per_host != 0 && sub_it != subscribers_.end() &&
@@ -255,7 +269,7 @@ boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, Ip
       first = behavior_.port_first + *sub.block * behavior_.port_block_size;
       last = first + behavior_.port_block_size - 1;
     }
-    auto port = allocate_port(proto, pool_[pool_index], internal.port, first, last);
+    auto port = allocate_port(proto, pool_[pool_index], internal.port, first, last, prefer);
     if (!port) {
       if (sub_it == subscribers_.end() && sub.block) blocks_used_[pool_index][*sub.block] = false;
       return NatDrop::exhausted;
@@ -295,9 +309,19 @@ boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, Ip
 
 std::optional<std::uint16_t> NatTable::allocate_port(IpProto proto, const IpAddress& external,
                                                      std::uint16_t internal_port,
-                                                     std::uint32_t first, std::uint32_t last) {
+                                                     std::uint32_t first, std::uint32_t last,
+                                                     std::uint16_t prefer) {
   const std::uint32_t size = last - first + 1;
   std::uint32_t start = first;
+  // RFC 6887 §11.3: a suggested external port is tried first, then the ports above it.
+  if (prefer != 0 && prefer >= first && prefer <= last) {
+    for (std::uint32_t i = 0; i < size; ++i) {
+      const std::uint32_t port = first + (prefer - first + i) % size;
+      if (!in_.contains(InKey{Endpoint{external, static_cast<std::uint16_t>(port)}, proto}))
+        return static_cast<std::uint16_t>(port);
+    }
+    return std::nullopt;
+  }
   switch (behavior_.port_assignment) {
     case PortAssignment::preserve:
       start = internal_port >= first && internal_port <= last ? internal_port : first;
@@ -326,6 +350,12 @@ void NatTable::remove(std::uint32_t id) {
   out_.erase(OutKey{e.internal, e.remote_key, e.proto});
   in_.erase(InKey{e.external, e.proto});
   auto sub = subscribers_.find(e.internal.address);
+  if (e.owner != MappingOwner::traffic) {
+    --explicit_live_;
+    if (sub != subscribers_.end()) --sub->second.explicit_mappings;
+  }
+  e.owner = MappingOwner::traffic;
+  e.explicit_until = TimePoint{};
   if (sub != subscribers_.end() && --sub->second.mappings == 0) {
     if (sub->second.block) blocks_used_[sub->second.pool_index][*sub->second.block] = false;
     subscribers_.erase(sub);
@@ -362,10 +392,12 @@ std::vector<MappingInfo> NatTable::mappings(TimePoint now) const {
   for (const Entry& e : entries_) {
     if (!e.live || e.expires <= now) continue;
     MappingInfo info;
+    info.owner = e.owner;
     info.proto = e.proto;
     info.internal = e.internal;
     info.external = e.external;
-    if (translate_ && behavior_.mapping != Mapping::endpoint_independent)
+    if (translate_ && behavior_.mapping != Mapping::endpoint_independent &&
+        e.owner == MappingOwner::traffic)
       info.remote = e.remote_key;
     info.expires = e.expires;
     for (const Permission& p : e.permissions) {
@@ -377,6 +409,119 @@ std::vector<MappingInfo> NatTable::mappings(TimePoint now) const {
     return std::tie(a.external, a.internal) < std::tie(b.external, b.internal);
   });
   return out;
+}
+
+std::optional<std::uint32_t> NatTable::find_explicit(IpProto proto,
+                                                     const Endpoint& internal) const {
+  auto it = out_.find(OutKey{internal, Endpoint{}, proto});
+  if (it == out_.end() || entries_[it->second].owner == MappingOwner::traffic) return std::nullopt;
+  return it->second;
+}
+
+void NatTable::set_expiry(Entry& e, TimePoint expires) {
+  if (expires < e.expires) {
+    // Shortened: queue the earlier deadline (the later queue entry finds it gone).
+    expiries_.push_back(
+        Expiry{to_ns(expires), static_cast<std::uint32_t>(&e - entries_.data()), e.generation});
+    std::push_heap(expiries_.begin(), expiries_.end(),
+                   [](auto& a, auto& b) { return later(a, b); });
+  }
+  e.expires = expires;
+}
+
+boost::system::result<Mapped, MapError> NatTable::map(TimePoint now, const MapRequest& r) {
+  expire(now);
+  auto it = out_.find(OutKey{r.internal, Endpoint{}, r.proto});
+  if (it != out_.end() && entries_[it->second].expires <= now) {
+    remove(it->second);
+    ++counters_.mappings_expired;
+    it = out_.end();
+  }
+  auto sub = subscribers_.find(r.internal.address);
+  const bool at_quota =
+      r.quota != 0 && sub != subscribers_.end() && sub->second.explicit_mappings >= r.quota;
+  Mapped result;
+  std::uint32_t id;
+  if (it != out_.end()) {
+    id = it->second;
+    Entry& e = entries_[id];
+    if (e.owner != MappingOwner::traffic && e.owner != r.owner) return MapError::not_owner;
+    if (e.owner == MappingOwner::traffic) {
+      // A mapping traffic made becomes explicit and keeps its external endpoint.
+      if (at_quota) return MapError::quota;
+      if (r.require_suggested && r.suggested_port != e.external.port) return MapError::unavailable;
+      e.owner = r.owner;
+      ++explicit_live_;
+      ++sub->second.explicit_mappings;
+      ++counters_.mappings_mapped;
+    }
+  } else {
+    if (at_quota) return MapError::quota;
+    if (r.require_suggested && translate_) {
+      // Paired pooling: the subscriber's address, or the one it would get.
+      const bool any_free = std::any_of(pool_.begin(), pool_.end(), [&](const IpAddress& a) {
+        return !in_.contains(InKey{Endpoint{a, r.suggested_port}, r.proto});
+      });
+      if (!any_free || r.suggested_port < behavior_.port_first ||
+          r.suggested_port > behavior_.port_last)
+        return MapError::unavailable;
+    }
+    auto created = create(now, r.proto, r.internal, Endpoint{}, r.suggested_port);
+    if (!created) return MapError::exhausted;
+    id = *created;
+    Entry& e = entries_[id];
+    if (r.require_suggested && translate_ && e.external.port != r.suggested_port) {
+      remove(id);
+      --counters_.mappings_created;
+      return MapError::unavailable;
+    }
+    e.owner = r.owner;
+    ++explicit_live_;
+    ++subscribers_[r.internal.address].explicit_mappings;
+    ++counters_.mappings_mapped;
+    result.created = true;
+  }
+  Entry& e = entries_[id];
+  // RFC 6887 §15: the lifetime the server granted is the mapping's lifetime; a refresh
+  // may shorten it, but traffic through a permission keeps it alive as usual.
+  e.explicit_until = now + r.lifetime;
+  TimePoint latest = e.explicit_until;
+  for (const Permission& p : e.permissions)
+    latest = std::max(latest, p.expires);
+  set_expiry(e, latest);
+  result.external = e.external;
+  result.expires = e.expires;
+  return result;
+}
+
+bool NatTable::unmap(TimePoint now, IpProto proto, const Endpoint& internal, MappingOwner owner) {
+  expire(now);
+  const auto id = find_explicit(proto, internal);
+  if (!id || entries_[*id].owner != owner) return false;
+  remove(*id);
+  ++counters_.mappings_unmapped;
+  return true;
+}
+
+std::optional<TimePoint> NatTable::expiry(TimePoint now, IpProto proto,
+                                          const Endpoint& external) const {
+  auto it = in_.find(InKey{external, proto});
+  if (it == in_.end() || entries_[it->second].expires <= now) return std::nullopt;
+  return entries_[it->second].expires;
+}
+
+std::optional<MappingInfo> NatTable::explicit_mapping(TimePoint now, IpProto proto,
+                                                      const Endpoint& internal) const {
+  const auto id = find_explicit(proto, internal);
+  if (!id || entries_[*id].expires <= now) return std::nullopt;
+  const Entry& e = entries_[*id];
+  MappingInfo info;
+  info.owner = e.owner;
+  info.proto = e.proto;
+  info.internal = e.internal;
+  info.external = e.external;
+  info.expires = e.expires;
+  return info;
 }
 
 }  // namespace natsim::nat

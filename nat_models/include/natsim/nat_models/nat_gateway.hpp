@@ -4,12 +4,15 @@
 // by a NatTable per address family; packets from outside need a mapping and a
 // permission to get in. Runtime actions model what users' gateways do to sessions:
 // reboots, address changes, flushes, reconfiguration.
+#include <array>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "natsim/nat_models/nat_behavior.hpp"
 #include "natsim/nat_models/nat_table.hpp"
+#include "natsim/nat_models/pcp_server.hpp"
 #include "natsim/sim/node.hpp"
 
 namespace natsim::nat {
@@ -40,6 +43,14 @@ class NatGateway : public sim::Router {
   void change_wan_address(const InterfaceAddress& address);
   void flush_mappings();
 
+  // Runs PCP and NAT-PMP (as `config` says) on port 5351 of every LAN-side IPv4 address
+  // the gateway has now; call it once the LAN is addressed. Off by default. Enabling
+  // again replaces the service (a fresh epoch).
+  void enable_port_mapping(const PortMappingConfig& config);
+  void disable_port_mapping();
+  // The service, or null when off.
+  [[nodiscard]] const PcpServer* port_mapping() const { return pcp_.get(); }
+
   [[nodiscard]] std::vector<MappingInfo> mappings() const;
   [[nodiscard]] NatCounters nat_counters() const;  // summed over both families
   [[nodiscard]] const NatTable& table(IpFamily family) const {
@@ -61,12 +72,16 @@ class NatGateway : public sim::Router {
   void hairpin(sim::PacketPtr packet);
   void refuse(sim::PacketPtr packet, NatDrop reason);
   void rebuild_pools();
+  void serve_port_mapping(const sim::Datagram& d);
 
   NatBehavior behavior_;
   std::vector<sim::IfaceId> wan_;
   std::optional<std::vector<IpAddress>> explicit_pool_[2];  // [v4, v6]
   NatTable v4_;
   NatTable v6_;
+  std::unique_ptr<PcpServer> pcp_;
+  std::vector<sim::UdpSocket*> pcp_sockets_;
+  std::array<std::uint8_t, traversal::pcp::kMaxMessageSize> pcp_buffer_{};
 };
 
 }  // namespace natsim::nat

@@ -36,8 +36,10 @@ inline constexpr std::size_t kNatDropCount = static_cast<std::size_t>(NatDrop::k
 [[noreturn]] void throw_exception_from_error(NatDrop d, const boost::source_location& loc);
 
 struct NatCounters {
-  std::uint64_t outbound = 0;  // packets translated inside -> outside
-  std::uint64_t inbound = 0;   // packets translated outside -> inside
+  std::uint64_t mappings_mapped = 0;    // explicit mappings created (PCP, NAT-PMP, ...)
+  std::uint64_t mappings_unmapped = 0;  // explicit mappings deleted by their protocol
+  std::uint64_t outbound = 0;           // packets translated inside -> outside
+  std::uint64_t inbound = 0;            // packets translated outside -> inside
   std::uint64_t hairpinned = 0;
   std::uint64_t mappings_created = 0;
   std::uint64_t mappings_expired = 0;
@@ -52,7 +54,35 @@ struct NatCounters {
 // FIN or RST.
 enum class TcpState : std::uint8_t { none, syn_out, syn_in, established, closing };
 
+// Who made a mapping: traffic crossing the NAT, or a port-mapping protocol asking for it.
+enum class MappingOwner : std::uint8_t { traffic, pcp, natpmp, upnp };
+[[nodiscard]] std::string_view to_string(MappingOwner o);
+
+// A request for an explicit mapping (RFC 6887 §11, RFC 6886 §3.3): endpoint-independent
+// in mapping and filtering whatever the NAT's own behaviour, alive for `lifetime`.
+struct MapRequest {
+  IpProto proto = IpProto::udp;
+  Endpoint internal;
+  std::uint16_t suggested_port = 0;  // 0: the NAT's own port assignment
+  bool require_suggested = false;    // fail rather than assign another port
+  Duration lifetime{};
+  MappingOwner owner = MappingOwner::pcp;
+  std::uint32_t quota = 0;  // explicit mappings one internal address may hold (0: none)
+};
+enum class MapError : std::uint8_t {
+  exhausted,    // no free external port, or a mapping cap was reached
+  quota,        // the internal address already holds `quota` explicit mappings
+  unavailable,  // the suggested port is taken and require_suggested was set
+  not_owner,    // another protocol owns the mapping of this internal endpoint
+};
+struct Mapped {
+  Endpoint external;
+  TimePoint expires;
+  bool created = false;  // false: an existing mapping was refreshed or taken over
+};
+
 struct MappingInfo {
+  MappingOwner owner = MappingOwner::traffic;
   IpProto proto = IpProto::udp;
   Endpoint internal;
   Endpoint external;
@@ -75,6 +105,19 @@ class NatTable {
   // A packet from `remote` to `external`: the internal endpoint to deliver it to.
   Outcome inbound(TimePoint now, IpProto proto, const Endpoint& remote, const Endpoint& external,
                   std::uint8_t tcp_flags = 0);
+
+  // Creates or refreshes the explicit mapping of `r.internal`; an existing mapping made
+  // by traffic is taken over and keeps its external endpoint.
+  boost::system::result<Mapped, MapError> map(TimePoint now, const MapRequest& r);
+  // Deletes the explicit mapping of `internal` if `owner` made it.
+  bool unmap(TimePoint now, IpProto proto, const Endpoint& internal, MappingOwner owner);
+  // The live explicit mapping of `internal`, if any.
+  [[nodiscard]] std::optional<MappingInfo> explicit_mapping(TimePoint now, IpProto proto,
+                                                            const Endpoint& internal) const;
+
+  // When the live mapping owning `external` expires (no allocation; for PCP PEER).
+  [[nodiscard]] std::optional<TimePoint> expiry(TimePoint now, IpProto proto,
+                                                const Endpoint& external) const;
 
   [[nodiscard]] bool is_external(const IpAddress& address) const;
   // Whether a mapping (live or not yet collected) owns this external endpoint.
@@ -105,7 +148,9 @@ class NatTable {
     // Most mappings talk to one or two remotes: keep those inside the entry (one cache
     // line fewer per packet in large tables).
     boost::container::small_vector<Permission, 2> permissions;
+    TimePoint explicit_until{};  // end of an explicit mapping's lifetime
     IpProto proto = IpProto::udp;
+    MappingOwner owner = MappingOwner::traffic;
     std::uint32_t generation = 0;
     bool live = false;
   };
@@ -131,6 +176,7 @@ class NatTable {
   struct Subscriber {
     std::uint32_t pool_index = 0;
     std::uint32_t mappings = 0;
+    std::uint32_t explicit_mappings = 0;
     std::optional<std::uint32_t> block;  // CGN port block on its external address
   };
   struct Expiry {
@@ -143,10 +189,15 @@ class NatTable {
   [[nodiscard]] Duration timeout(IpProto proto, TcpState state) const;
   boost::system::result<std::uint32_t, NatDrop> create(TimePoint now, IpProto proto,
                                                        const Endpoint& internal,
-                                                       const Endpoint& key);
+                                                       const Endpoint& key,
+                                                       std::uint16_t prefer = 0);
   std::optional<std::uint16_t> allocate_port(IpProto proto, const IpAddress& external,
                                              std::uint16_t internal_port, std::uint32_t first,
-                                             std::uint32_t last);
+                                             std::uint32_t last, std::uint16_t prefer);
+  // The explicit mapping id of `internal` (live or not yet collected), if any.
+  [[nodiscard]] std::optional<std::uint32_t> find_explicit(IpProto proto,
+                                                           const Endpoint& internal) const;
+  void set_expiry(Entry& e, TimePoint expires);
   void remove(std::uint32_t id);
   void expire(TimePoint now);
   // Records that `p` was seen at `now` (outbound or admitted inbound) and updates the
@@ -161,6 +212,7 @@ class NatTable {
   std::vector<Entry> entries_;
   std::vector<std::uint32_t> free_;
   std::size_t live_ = 0;
+  std::size_t explicit_live_ = 0;  // outbound looks for explicit mappings only when > 0
   boost::unordered_flat_map<OutKey, std::uint32_t, KeyHash> out_;
   boost::unordered_flat_map<InKey, std::uint32_t, KeyHash> in_;
   boost::unordered_flat_map<IpAddress, Subscriber, std::hash<IpAddress>> subscribers_;
