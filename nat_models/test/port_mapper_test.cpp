@@ -1,0 +1,192 @@
+// natsim's port mapper against the gateway's PCP / NAT-PMP service, in virtual time on
+// the simulator: the exact instants a mapping is created, refreshed at half its
+// lifetime and re-created after a gateway reboot, NAT-PMP fallback, and double NAT.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "nat_world.hpp"
+#include "natsim/nat_models/nat_gateway.hpp"
+#include "natsim/traversal/port_mapper.hpp"
+
+namespace natsim::nat {
+namespace {
+
+using testing::ep;
+using testing::ip;
+using traversal::MappingProtocol;
+using traversal::PortMapper;
+using traversal::PortMapperEvent;
+using Kind = PortMapperEvent::Kind;
+
+constexpr Duration kLan = milliseconds(5);
+
+struct Seen {
+  TimePoint at;
+  PortMapperEvent event;
+};
+
+// Drives a PortMapper on one virtual UDP socket (as scenarios' SimDriver does).
+struct Driver {
+  Driver(sim::Host& h, traversal::PortMapperConfig c)
+      : host(h), socket(h.udp_bind(c.local.port).value()), mapper(c) {
+    socket->on_receive([this](const sim::Datagram& d) {
+      (void)mapper.handle_datagram(d.at, d.to, d.from, d.payload);
+      pump();
+    });
+  }
+  void pump() {
+    const auto deadline = traversal::pump(
+        mapper, buffer,
+        [this](const traversal::Transmit& t, ByteView b) { (void)socket->send_to(t.remote, b); },
+        [this](const PortMapperEvent& e) {
+          seen.push_back(Seen{host.now(), e});
+        });
+    host.cancel(timer);
+    if (deadline) {
+      timer = host.schedule_at(std::max(*deadline, host.now()),
+                               [this] {
+                                 mapper.handle_timeout(host.now());
+                                 pump();
+                               })
+                  .value();
+    }
+  }
+  sim::Host& host;
+  sim::UdpSocket* socket;
+  PortMapper mapper;
+  std::array<std::uint8_t, 2048> buffer{};
+  sim::TimerId timer{};
+  std::vector<Seen> seen;
+};
+
+struct Lab {
+  explicit Lab(const PortMappingConfig& config, const char* wan = "203.0.113.2/30",
+               const char* upstream = "203.0.113.1/30") {
+    SiteOptions o;
+    o.behavior = *preset("symmetric");
+    o.lan_link.latency = kLan;
+    o.wan = *InterfaceAddress::parse(wan);
+    o.upstream = *InterfaceAddress::parse(upstream);
+    site = std::make_unique<Site>(add_site(w.net, w.core, "home", o));
+    site->gateway.enable_port_mapping(config);
+    traversal::PortMapperConfig c;
+    c.local = ep("10.0.0.2:5350");
+    c.gateway = ep("10.0.0.1:5351");
+    driver = std::make_unique<Driver>(*site->hosts[0], c);
+  }
+  testing::World w;
+  std::unique_ptr<Site> site;
+  std::unique_ptr<Driver> driver;
+};
+
+TEST(PortMapper, MapsRefreshesAtHalfLifeAndRecreatesAfterAReboot) {
+  Lab lab({});
+  Driver& d = *lab.driver;
+  d.mapper.add(lab.w.net.now(), 17, 4000, 600);
+  d.pump();
+  lab.w.net.run_until(at(seconds(1)));
+  ASSERT_EQ(d.seen.size(), 1u);
+  EXPECT_EQ(d.seen[0].event.kind, Kind::mapped);
+  EXPECT_EQ(d.seen[0].event.protocol, MappingProtocol::pcp);
+  EXPECT_EQ(d.seen[0].at, kTimeZero + 2 * kLan);  // one round trip on the LAN
+  // No suggested port: the symmetric NAT's sequential assignment, from 1024.
+  EXPECT_EQ(d.seen[0].event.external, ep("203.0.113.2:1024"));
+  EXPECT_EQ(d.seen[0].event.lifetime, 600u);
+  EXPECT_FALSE(d.seen[0].event.double_nat);
+  ASSERT_EQ(lab.site->gateway.mappings().size(), 1u);
+  EXPECT_EQ(lab.site->gateway.mappings()[0].expires, kTimeZero + kLan + seconds(600));
+
+  // Refreshed at half the lifetime: the request leaves at 300.010 s.
+  lab.w.net.run_until(at(seconds(400)));
+  ASSERT_EQ(d.seen.size(), 2u);
+  EXPECT_EQ(d.seen[1].event.kind, Kind::refreshed);
+  EXPECT_EQ(d.seen[1].at, 2 * kLan + seconds(300) + 2 * kLan + kTimeZero);
+  EXPECT_EQ(lab.site->gateway.mappings()[0].expires,
+            kTimeZero + 2 * kLan + seconds(300) + kLan + seconds(600));
+
+  // The gateway reboots at 500 s and forgets the mapping. The next refresh (at
+  // 300.020 + 300 s) finds a young epoch: reboot detected, mapping re-created.
+  lab.site->gateway.reboot();
+  EXPECT_TRUE(lab.site->gateway.mappings().empty());
+  lab.w.net.run_until(at(seconds(700)));
+  ASSERT_EQ(d.seen.size(), 4u);
+  const TimePoint refresh = kTimeZero + 4 * kLan + seconds(600);
+  EXPECT_EQ(d.seen[2].event.kind, Kind::gateway_rebooted);
+  EXPECT_EQ(d.seen[2].at, refresh + 2 * kLan);
+  EXPECT_EQ(d.seen[3].event.kind, Kind::recreated);
+  EXPECT_EQ(d.seen[3].at, refresh + 2 * kLan);
+  EXPECT_EQ(d.seen[3].event.external, ep("203.0.113.2:1024"));
+  ASSERT_EQ(lab.site->gateway.mappings().size(), 1u);
+  EXPECT_EQ(lab.site->gateway.mappings()[0].expires, refresh + kLan + seconds(600));
+
+  // Deleting it.
+  d.mapper.remove(lab.w.net.now(), 0);
+  d.pump();
+  lab.w.net.run_until(at(seconds(701)));
+  ASSERT_EQ(d.seen.size(), 5u);
+  EXPECT_EQ(d.seen[4].event.kind, Kind::deleted);
+  EXPECT_TRUE(lab.site->gateway.mappings().empty());
+}
+
+TEST(PortMapper, FallsBackToNatPmpWhenTheGatewaySaysSo) {
+  PortMappingConfig c;
+  c.pcp = false;
+  Lab lab(c);
+  Driver& d = *lab.driver;
+  d.mapper.add(lab.w.net.now(), 6, 8080, 7200, 8080);
+  d.pump();
+  lab.w.net.run_until(at(seconds(1)));
+  ASSERT_EQ(d.seen.size(), 1u);
+  EXPECT_EQ(d.seen[0].event.kind, Kind::mapped);
+  EXPECT_EQ(d.seen[0].event.protocol, MappingProtocol::natpmp);
+  EXPECT_EQ(d.seen[0].event.external, ep("203.0.113.2:8080"));
+  // PCP request and its NAT-PMP answer, then address and map requests: two round trips.
+  EXPECT_EQ(d.seen[0].at, kTimeZero + 4 * kLan);
+  auto m = lab.site->gateway.mappings();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].owner, MappingOwner::natpmp);
+  EXPECT_EQ(m[0].proto, IpProto::tcp);
+  EXPECT_EQ(m[0].expires, kTimeZero + 3 * kLan + seconds(7200));
+}
+
+TEST(PortMapper, FallsBackToNatPmpWhenPcpIsNeverAnswered) {
+  // A gateway without the service at all: PCP at 0, 3, 9 s (RFC 6887 §8.1.1), then
+  // NAT-PMP from 21 s at 250 ms doubling (RFC 6886 §3.1), 9 tries, then failed.
+  testing::World w;
+  Site site = w.site("home", *preset("symmetric"));
+  traversal::PortMapperConfig c;
+  c.local = ep("10.0.0.2:5350");
+  c.gateway = ep("10.0.0.1:5351");
+  Driver d(*site.hosts[0], c);
+  d.mapper.add(w.net.now(), 17, 4000, 600);
+  d.pump();
+  w.net.run_until(at(seconds(20)));
+  EXPECT_EQ(d.mapper.protocol(), MappingProtocol::pcp);
+  w.net.run_until(at(seconds(22)));
+  EXPECT_EQ(d.mapper.protocol(), MappingProtocol::natpmp);
+  w.net.run_until(at(seconds(200)));
+  ASSERT_EQ(d.seen.size(), 1u);
+  EXPECT_EQ(d.seen[0].event.kind, Kind::failed);
+  // 21 s + 0.25 s * (1 + 2 + ... + 256) = 21 s + 127.75 s.
+  EXPECT_EQ(d.seen[0].at, at(seconds(21)) + milliseconds(127750));
+}
+
+TEST(PortMapper, CgnatHiddenGatewayIsDoubleNat) {
+  // The home gateway's "external" address is in 100.64/10 (RFC 6598).
+  Lab lab({}, "100.64.0.2/10", "100.64.0.1/10");
+  Driver& d = *lab.driver;
+  d.mapper.add(lab.w.net.now(), 17, 4000, 600);
+  d.pump();
+  lab.w.net.run_until(at(seconds(1)));
+  ASSERT_EQ(d.seen.size(), 1u);
+  EXPECT_EQ(d.seen[0].event.external.address, ip("100.64.0.2"));
+  EXPECT_TRUE(d.seen[0].event.double_nat);
+  EXPECT_TRUE(traversal::behind_another_nat(ip("192.168.1.1")));
+  EXPECT_TRUE(traversal::behind_another_nat(ip("172.31.0.1")));
+  EXPECT_FALSE(traversal::behind_another_nat(ip("172.32.0.1")));
+  EXPECT_FALSE(traversal::behind_another_nat(ip("100.128.0.1")));
+}
+
+}  // namespace
+}  // namespace natsim::nat

@@ -1,0 +1,253 @@
+#include "natsim/traversal/port_mapper.hpp"
+
+#include <algorithm>
+
+namespace natsim::traversal {
+
+namespace {
+
+constexpr Duration kPcpInitialTimeout = seconds(3);            // RFC 6887 §8.1.1 IRT
+constexpr Duration kPcpMaxTimeout = seconds(1024);             // RFC 6887 §8.1.1 MRT
+constexpr Duration kNatPmpInitialTimeout = milliseconds(250);  // RFC 6886 §3.1
+
+std::uint64_t splitmix(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+bool behind_another_nat(const IpAddress& a) {
+  if (!a.is_v4()) return false;
+  const std::uint32_t v = a.v4_value();
+  return (v >> 24) == 10 || (v >> 20) == (172u << 4 | 1) || (v >> 16) == (192u << 8 | 168) ||
+         (v >> 22) == (100u << 2 | 1);  // 10/8, 172.16/12, 192.168/16, 100.64/10
+}
+
+PortMapper::PortMapper(PortMapperConfig config)
+    : config_(config), nonce_state_(config.seed ^ 0x706370u) {}
+
+std::size_t PortMapper::add(TimePoint now, std::uint8_t protocol, std::uint16_t internal_port,
+                            std::uint32_t lifetime, std::uint16_t suggested_port) {
+  Mapping m;
+  m.ask.protocol = protocol;
+  m.ask.internal_port = internal_port;
+  m.ask.suggested_port = suggested_port;
+  m.ask.lifetime = lifetime;
+  m.wanted_lifetime = lifetime;
+  // RFC 6887 §11.2: a nonce per mapping, kept for its refreshes and its deletion.
+  for (std::size_t i = 0; i < m.ask.nonce.size(); i += 8) {
+    const std::uint64_t r = splitmix(nonce_state_);
+    for (std::size_t j = 0; j < 8 && i + j < m.ask.nonce.size(); ++j)
+      m.ask.nonce[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
+  }
+  mappings_.push_back(m);
+  send(now, mappings_.back());
+  return mappings_.size() - 1;
+}
+
+void PortMapper::remove(TimePoint now, std::size_t id) {
+  if (id >= mappings_.size()) return;
+  Mapping& m = mappings_[id];
+  m.state = State::deleting;
+  m.ask.lifetime = 0;
+  m.attempts = 0;
+  send(now, m);
+}
+
+std::optional<Endpoint> PortMapper::external(std::size_t id) const {
+  if (id >= mappings_.size() || mappings_[id].state != State::mapped) return std::nullopt;
+  return mappings_[id].external;
+}
+
+void PortMapper::send(TimePoint now, Mapping& m) {
+  std::optional<std::size_t> n;
+  Duration timeout;
+  if (protocol_ == MappingProtocol::pcp) {
+    n = pcp_client::map_request(config_.local.address, m.ask, buffer_);
+    timeout = std::min(kPcpInitialTimeout * (1 << std::min(m.attempts, 9u)), kPcpMaxTimeout);
+  } else {
+    if (!natpmp_address_) {
+      // RFC 6886 §3.3: the map answer has no address; ask for it alongside.
+      if (auto a = natpmp_client::address_request(buffer_))
+        out_.push(config_.local, config_.gateway, ByteView(buffer_.data(), *a));
+    }
+    n = natpmp_client::map_request(m.ask, buffer_);
+    timeout = kNatPmpInitialTimeout * (1 << std::min(m.attempts, 9u));
+  }
+  if (n) out_.push(config_.local, config_.gateway, ByteView(buffer_.data(), *n));
+  ++m.attempts;
+  m.deadline = now + timeout;
+}
+
+std::optional<TimePoint> PortMapper::poll_timeout() const {
+  TimePoint next = kTimeNever;
+  for (const Mapping& m : mappings_)
+    next = std::min(next, m.deadline);
+  if (next == kTimeNever) return std::nullopt;
+  return next;
+}
+
+std::optional<PortMapperEvent> PortMapper::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  PortMapperEvent e = events_.front();
+  events_.pop_front();
+  return e;
+}
+
+void PortMapper::emit(PortMapperEvent::Kind kind, std::size_t id, const Mapping& m) {
+  PortMapperEvent e;
+  e.kind = kind;
+  e.id = id;
+  e.protocol = protocol_;
+  e.external = m.external;
+  e.lifetime = m.lifetime;
+  e.double_nat = behind_another_nat(m.external.address);
+  events_.push_back(e);
+}
+
+void PortMapper::fall_back(TimePoint now) {
+  protocol_ = MappingProtocol::natpmp;
+  last_epoch_.reset();  // the NAT-PMP epoch is another counter
+  for (Mapping& m : mappings_) {
+    if (m.state != State::requesting && m.state != State::deleting) continue;
+    m.attempts = 0;
+    send(now, m);
+  }
+}
+
+void PortMapper::handle_timeout(TimePoint now) {
+  for (std::size_t id = 0; id < mappings_.size(); ++id) {
+    Mapping& m = mappings_[id];
+    if (m.deadline > now) continue;
+    if (m.state == State::mapped) {
+      // Half the lifetime has passed: refresh with the same nonce.
+      m.state = State::requesting;
+      m.attempts = 0;
+      m.ask.lifetime = m.wanted_lifetime;
+      send(now, m);
+      continue;
+    }
+    const std::uint32_t limit =
+        protocol_ == MappingProtocol::pcp ? config_.pcp_attempts : config_.natpmp_attempts;
+    if (m.attempts < limit) {
+      send(now, m);
+      continue;
+    }
+    if (protocol_ == MappingProtocol::pcp) {
+      fall_back(now);  // RFC 6887 §9: no PCP server answered; try NAT-PMP
+      return;
+    }
+    m.deadline = kTimeNever;
+    m.state = State::failed;
+    emit(PortMapperEvent::Kind::failed, id, m);
+  }
+}
+
+bool PortMapper::epoch_says_rebooted(TimePoint now, std::uint32_t epoch) {
+  bool rebooted = false;
+  if (last_epoch_) {
+    // RFC 6887 §8.5: the server lost state if its epoch went backwards, or advanced
+    // much less than the client's clock did (7/8 of it, less 2 s of slack).
+    const std::int64_t client_delta = (now - last_epoch_at_) / seconds(1);
+    const std::int64_t server_delta = std::int64_t{epoch} - std::int64_t{*last_epoch_};
+    rebooted = epoch + 1 < *last_epoch_ || server_delta + 2 < client_delta * 7 / 8;
+  }
+  last_epoch_ = epoch;
+  last_epoch_at_ = now;
+  return rebooted;
+}
+
+bool PortMapper::handle_datagram(TimePoint now, const Endpoint&, const Endpoint& remote,
+                                 ByteView bytes) {
+  if (remote != config_.gateway || bytes.empty()) return false;
+  if (protocol_ == MappingProtocol::natpmp) {
+    // An address answer first: it may complete mappings waiting for it.
+    if (auto a = natpmp_client::read(bytes, nullptr);
+        a && a->kind == MappingAnswer::Kind::address) {
+      natpmp_address_ = a->external.address;
+      for (std::size_t id = 0; id < mappings_.size(); ++id) {
+        Mapping& m = mappings_[id];
+        if (m.state == State::mapped && m.external.address.is_unspecified()) {
+          m.external.address = *natpmp_address_;
+          emit(m.recreating ? PortMapperEvent::Kind::recreated : PortMapperEvent::Kind::mapped, id,
+               m);
+          m.recreating = false;
+        }
+      }
+      return true;
+    }
+  }
+  for (std::size_t id = 0; id < mappings_.size(); ++id) {
+    Mapping& m = mappings_[id];
+    if (m.state != State::requesting && m.state != State::deleting) continue;
+    auto a = protocol_ == MappingProtocol::pcp ? pcp_client::read(bytes, m.ask)
+                                               : natpmp_client::read(bytes, &m.ask);
+    if (!a) continue;
+    answered(now, id, *a);
+    return true;
+  }
+  return false;
+}
+
+void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a) {
+  if (a.kind == MappingAnswer::Kind::unsupported_version) {
+    if (protocol_ == MappingProtocol::pcp) fall_back(now);
+    return;
+  }
+  if (epoch_says_rebooted(now, a.epoch)) {
+    PortMapperEvent e;
+    e.kind = PortMapperEvent::Kind::gateway_rebooted;
+    e.protocol = protocol_;
+    events_.push_back(e);
+    // The answered request re-created its own mapping; the others are asked again now.
+    for (std::size_t other = 0; other < mappings_.size(); ++other) {
+      Mapping& o = mappings_[other];
+      if (o.state == State::mapped || (other == id && o.ever_mapped)) o.recreating = true;
+      if (other != id && o.state == State::mapped) {
+        o.state = State::requesting;
+        o.attempts = 0;
+        o.ask.lifetime = o.wanted_lifetime;
+        send(now, o);
+      }
+    }
+  }
+  Mapping& m = mappings_[id];
+  if (a.kind == MappingAnswer::Kind::failed) {
+    m.state = State::failed;
+    m.deadline = kTimeNever;
+    PortMapperEvent e;
+    e.kind = PortMapperEvent::Kind::failed;
+    e.id = id;
+    e.protocol = protocol_;
+    e.result = a.result;
+    events_.push_back(e);
+    return;
+  }
+  if (m.state == State::deleting) {
+    m.state = State::deleted;
+    m.deadline = kTimeNever;
+    emit(PortMapperEvent::Kind::deleted, id, m);
+    return;
+  }
+  const bool first = !m.ever_mapped;
+  m.state = State::mapped;
+  m.ever_mapped = true;
+  m.lifetime = a.lifetime;
+  m.external = a.external;
+  // Refresh at half the granted lifetime (RFC 6887 §11.2.1 suggests between 1/2 and 5/8).
+  m.deadline = now + seconds(a.lifetime) / 2;
+  if (protocol_ == MappingProtocol::natpmp) {
+    if (!natpmp_address_) return;  // the event waits for the address answer
+    m.external.address = *natpmp_address_;
+  }
+  const auto kind = m.recreating ? PortMapperEvent::Kind::recreated
+                    : first      ? PortMapperEvent::Kind::mapped
+                                 : PortMapperEvent::Kind::refreshed;
+  m.recreating = false;
+  emit(kind, id, m);
+}
+
+}  // namespace natsim::traversal
