@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "limits.hpp"
@@ -152,8 +153,13 @@ std::vector<RunResult> run_jobs(const Plan& plan, const std::vector<Job>& jobs, 
   };
   const unsigned n = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(jobs.size())));
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < n; ++t)
-    pool.emplace_back(worker);
+  for (unsigned t = 1; t < n; ++t) {
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;  // out of threads or memory for stacks: run on the threads there are
+    }
+  }
   worker();
   for (auto& t : pool)
     t.join();
