@@ -572,6 +572,10 @@ TEST(Rfc5382, Req5_GatewayTracksTcpStateEndToEnd) {
   Site site = w.site("home", NatBehavior{});
   sim::Host& host = *site.hosts[0];
   sim::Host& server = *w.servers[0].host;
+  // Hand-made segments with no connection behind them: the hosts' own TCP must not
+  // answer them with RSTs (which would move the NAT's connection to closing).
+  host.set_tcp_reset_closed_ports(false);
+  server.set_tcp_reset_closed_ports(false);
   const Endpoint web = ep("198.51.100.10:80");
   send_tcp(host, ep("10.0.0.2:40000"), web, syn);
   w.net.run();
@@ -592,7 +596,7 @@ TEST(Rfc5382, Req5_GatewayTracksTcpStateEndToEnd) {
   send_tcp(server, web, ext, ack);
   w.net.run();
   EXPECT_EQ(site.gateway.nat_counters().inbound, 2u);
-  // Both segments reached the host's stack (which has no TCP socket to take them).
+  // Both segments reached the host's stack (which has no connection to take them).
   EXPECT_EQ(host.counters().drops(DropReason::port_unreachable), 2u);
   // An unsolicited SYN to another port is refused silently.
   send_tcp(server, web, Endpoint{kWan, 40001}, syn);

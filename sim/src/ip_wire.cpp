@@ -120,15 +120,20 @@ std::size_t encode_ip_packet(const Packet& p, MutableByteView out) {
     put16(l4 + 4, static_cast<std::uint16_t>(l4_len));
     checksum_at = 6;
   } else {
-    // RFC 9293 §3.1: data offset 5 words, no options.
+    // RFC 9293 §3.1: data offset in 32-bit words; the only option written is MSS (§3.2).
     put16(l4, p.src.port);
     put16(l4 + 2, p.dst.port);
     put32(l4 + 4, p.tcp.seq);
     put32(l4 + 8, p.tcp.ack);
-    l4[12] = 5 << 4;
+    l4[12] = static_cast<std::uint8_t>((p.l4_header_size() / 4) << 4);
     l4[13] = p.tcp.flags;
     put16(l4 + 14, p.tcp.window);
     put16(l4 + 18, 0);
+    if (p.tcp.mss != 0) {
+      l4[20] = 2;
+      l4[21] = kTcpMssOptionSize;
+      put16(l4 + 22, p.tcp.mss);
+    }
     checksum_at = 16;
   }
   put16(l4 + checksum_at, 0);
@@ -191,6 +196,19 @@ boost::system::result<ParsedIpPacket, IpParseError> parse_ip_packet(ByteView byt
     out.tcp.ack = get32(l4.data() + 8);
     out.tcp.flags = l4[13];
     out.tcp.window = get16(l4.data() + 14);
+    // RFC 9293 §3.2: walk the options; a malformed list ends the walk (the segment is
+    // still a segment), and only a well-formed MSS option is taken.
+    for (std::size_t i = kTcpHeaderSize; i < l4_header;) {
+      const std::uint8_t kind = l4[i];
+      if (kind == 0) break;  // end of option list
+      if (kind == 1) {       // no-operation
+        ++i;
+        continue;
+      }
+      if (i + 1 >= l4_header || l4[i + 1] < 2 || i + l4[i + 1] > l4_header) break;
+      if (kind == 2 && l4[i + 1] == kTcpMssOptionSize) out.tcp.mss = get16(l4.data() + i + 2);
+      i += l4[i + 1];
+    }
   } else {
     return IpParseError::unsupported_protocol;
   }

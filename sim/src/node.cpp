@@ -51,7 +51,12 @@ Node::Node(Network& net, std::string name, NodeId id)
       name_hash_(stable_hash(name_)),
       id_(id),
       rng_(net.rng_for("node:" + name_)),
-      next_ephemeral_(static_cast<std::uint16_t>(kEphemeralFirst + rng_.below(kEphemeralCount))) {}
+      next_ephemeral_(static_cast<std::uint16_t>(kEphemeralFirst + rng_.below(kEphemeralCount))) {
+  // TCP draws from a stream of its own: UDP-only runs keep their ports and digests.
+  Rng tcp = net.rng_for("tcp:" + name_);
+  next_tcp_ephemeral_ = static_cast<std::uint16_t>(kEphemeralFirst + tcp.below(kEphemeralCount));
+  tcp_secret_ = tcp();
+}
 
 Node::~Node() = default;
 
@@ -264,6 +269,7 @@ Result<void> Node::send(PacketPtr packet) {
 }
 
 void Node::deliver_local(PacketPtr packet) {
+  if (packet->proto == IpProto::tcp) return tcp_deliver(std::move(packet));
   UdpSocket* socket = packet->proto == IpProto::udp ? udp_listener(packet->dst) : nullptr;
   if (socket == nullptr || !socket->handler_) {
     return drop(std::move(packet), DropReason::port_unreachable);

@@ -1,6 +1,7 @@
 #include "natsim/sim/trace.hpp"
 
 #include <boost/endian/conversion.hpp>
+#include <utility>
 
 namespace natsim::sim {
 
@@ -63,6 +64,11 @@ void Trace::digest_packet(TimePoint t, TraceKind kind, std::uint64_t where_hash,
   mix(p.src.hash() ^ (p.dst.hash() << 1));
   mix((static_cast<std::uint64_t>(p.proto) << 8) | p.ttl);
   mix(hash_bytes(p.payload()));
+  // TCP headers too (UDP records hash exactly as before).
+  if (p.proto == IpProto::tcp) {
+    mix((std::uint64_t{p.tcp.seq} << 32) | p.tcp.ack);
+    mix((std::uint64_t{p.tcp.mss} << 24) | (std::uint64_t{p.tcp.window} << 8) | p.tcp.flags);
+  }
 }
 
 void Trace::log_packet(TimePoint t, TraceKind kind, std::string_view where, const Packet& p,
@@ -75,6 +81,21 @@ void Trace::log_packet(TimePoint t, TraceKind kind, std::string_view where, cons
                static_cast<unsigned long long>(p.id), p.src.to_string().c_str(),
                p.dst.to_string().c_str(), p.proto == IpProto::udp ? "udp" : "tcp",
                p.payload_size());
+  if (p.proto == IpProto::tcp) {
+    // RFC 9293 §3.1 flags, in the order tcpdump prints them.
+    char flags[8];
+    std::size_t n = 0;
+    constexpr std::pair<std::uint8_t, char> kFlags[] = {{tcp_flags::syn, 'S'},
+                                                        {tcp_flags::fin, 'F'},
+                                                        {tcp_flags::rst, 'R'},
+                                                        {tcp_flags::psh, 'P'},
+                                                        {tcp_flags::ack, '.'}};
+    for (auto [bit, c] : kFlags) {
+      if ((p.tcp.flags & bit) != 0) flags[n++] = c;
+    }
+    std::fprintf(log_, R"(,"flags":"%.*s","seq":%u,"ack":%u,"win":%u)", static_cast<int>(n), flags,
+                 p.tcp.seq, p.tcp.ack, p.tcp.window);
+  }
   if (kind == TraceKind::drop) {
     const auto r = to_string(reason);
     std::fprintf(log_, R"(,"reason":"%.*s")", static_cast<int>(r.size()), r.data());

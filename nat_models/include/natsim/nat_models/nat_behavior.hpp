@@ -45,6 +45,12 @@ enum class Translation : std::uint8_t {
   open,       // plain routing: no state, no filtering
 };
 
+// What the NAT does with an inbound TCP SYN it does not admit.
+enum class UnsolicitedSyn : std::uint8_t {
+  drop,   // silently (RFC 5382 REQ-4a)
+  reset,  // answer with a RST at once, as many real NATs do (RFC 5382 REQ-4 says wait 6 s)
+};
+
 struct NatBehavior {
   Mapping mapping = Mapping::endpoint_independent;
   Filtering filtering = Filtering::address_and_port_dependent;
@@ -58,6 +64,7 @@ struct NatBehavior {
   // RFC 5382 REQ-5: established >= 2 h 4 min, transitory >= 4 min.
   Duration tcp_established_timeout = hours(2) + minutes(4);
   Duration tcp_transitory_timeout = minutes(4);
+  UnsolicitedSyn tcp_unsolicited_syn = UnsolicitedSyn::drop;
   // RFC 4787 REQ-6: outbound packets always refresh; inbound ones only when this is set.
   bool inbound_refresh = false;
   // RFC 4787 REQ-9: hairpinning, and (REQ-9a) whether the hairpinned packet's source is

@@ -1,7 +1,8 @@
 #pragma once
 // Nodes: hosts (which only send and receive) and routers (which also forward). Every
-// node has interfaces, a routing table, UDP sockets and timers. A translating node
-// (a NAT in nat_models/) derives from Router and overrides receive().
+// node has interfaces, a routing table, UDP and TCP sockets (a table per protocol) and
+// timers. A translating node (a NAT in nat_models/) derives from Router and overrides
+// process().
 #include <array>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
@@ -23,6 +24,7 @@
 #include "natsim/sim/random.hpp"
 #include "natsim/sim/routing_table.hpp"
 #include "natsim/sim/simulator.hpp"
+#include "natsim/sim/tcp_socket.hpp"
 
 namespace natsim::sim {
 
@@ -143,6 +145,27 @@ class Node {
   // The socket a UDP packet to `dst` would be delivered to (exact bind, then wildcard).
   [[nodiscard]] UdpSocket* udp_listener(const Endpoint& dst) const;
 
+  // --- TCP (sim/src/node_tcp.cpp). Ports are a table of their own: TCP port 80 and UDP
+  // port 80 are different sockets.
+  // Listens on the IPv4 wildcard, or on `local` (an unspecified address: that family's
+  // wildcard). Errc::address_in_use if something listens there already.
+  Result<TcpListener*> tcp_listen(std::uint16_t port, const TcpConfig& config = {},
+                                  std::size_t backlog = 128);
+  Result<TcpListener*> tcp_listen(const Endpoint& local, const TcpConfig& config = {},
+                                  std::size_t backlog = 128);
+  // Sends a SYN to `remote` now. From an ephemeral port, or from `local_port` even if a
+  // listener or another connection uses it (as with SO_REUSEADDR, which TCP hole
+  // punching needs) as long as the 4-tuple is free. Errc::no_route, address_in_use.
+  Result<TcpSocket*> tcp_connect(const Endpoint& remote, const TcpConfig& config = {},
+                                 std::uint16_t local_port = 0);
+  // A segment for no connection and no listener: answered with a RST (RFC 9293
+  // §3.10.7.1, the default) or dropped silently (a host firewall's "drop" policy).
+  void set_tcp_reset_closed_ports(bool reset) { tcp_reset_closed_ = reset; }
+  [[nodiscard]] bool tcp_reset_closed_ports() const { return tcp_reset_closed_; }
+  // Connections in the node's table (every state but CLOSED, TIME-WAIT included).
+  [[nodiscard]] std::size_t tcp_connections() const { return tcp_demux_.size(); }
+  [[nodiscard]] std::uint64_t tcp_resets_sent() const { return tcp_resets_sent_; }
+
   // --- timers (virtual time, traced under this node's name)
   Result<TimerId> schedule_in(Duration delay, TimerFn fn);
   Result<TimerId> schedule_at(TimePoint when, TimerFn fn);
@@ -178,9 +201,28 @@ class Node {
 
  private:
   friend class UdpSocket;
+  friend class TcpSocket;
+  friend class TcpListener;
   struct EndpointHash {
     std::size_t operator()(const Endpoint& e) const noexcept { return e.hash(); }
   };
+  struct TcpKey {
+    Endpoint local;
+    Endpoint remote;
+    bool operator==(const TcpKey&) const = default;
+  };
+  struct TcpKeyHash {
+    std::size_t operator()(const TcpKey& k) const noexcept {
+      return k.local.hash() ^ (k.remote.hash() * 0x9e3779b97f4a7c15ull);
+    }
+  };
+  void tcp_deliver(PacketPtr packet);
+  void tcp_send_reset(const Endpoint& from, const Endpoint& to, const TcpHeader& h);
+  [[nodiscard]] std::uint32_t tcp_isn(const Endpoint& local, const Endpoint& remote) const;
+  [[nodiscard]] TcpListener* tcp_listener_for(const Endpoint& dst) const;
+  void tcp_release(TcpSocket& s);
+  void tcp_destroy(TcpSocket& s);
+  void tcp_close_listener(TcpListener& l);
   [[nodiscard]] bool port_in_use(const Endpoint& local) const;
   void close_socket(UdpSocket& socket);
 
@@ -197,6 +239,14 @@ class Node {
   boost::unordered_flat_map<Endpoint, std::unique_ptr<UdpSocket>, EndpointHash> sockets_;
   boost::unordered_flat_map<std::uint32_t, std::uint32_t> port_users_;  // family<<16|port
   std::size_t specific_binds_ = 0;  // sockets bound to a specific address
+  boost::unordered_flat_map<TcpKey, TcpSocket*, TcpKeyHash> tcp_demux_;
+  boost::unordered_flat_map<TcpSocket*, std::unique_ptr<TcpSocket>> tcp_sockets_;
+  boost::unordered_flat_map<Endpoint, std::unique_ptr<TcpListener>, EndpointHash> tcp_listeners_;
+  std::size_t tcp_specific_listens_ = 0;
+  std::uint16_t next_tcp_ephemeral_ = 0;
+  std::uint64_t tcp_secret_ = 0;  // RFC 6528 ISN secret, from the seed
+  std::uint64_t tcp_resets_sent_ = 0;
+  bool tcp_reset_closed_ = true;
   bool up_ = true;
   std::uint16_t next_ephemeral_;
   PcapWriter* capture_ = nullptr;

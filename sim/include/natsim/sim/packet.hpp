@@ -13,7 +13,7 @@ namespace natsim::sim {
 
 enum class IpProto : std::uint8_t { tcp = 6, udp = 17 };
 
-// RFC 9293 §3.1 flag bits, for the TCP segments a later layer puts in packets.
+// RFC 9293 §3.1 flag bits.
 namespace tcp_flags {
 inline constexpr std::uint8_t fin = 0x01;
 inline constexpr std::uint8_t syn = 0x02;
@@ -27,12 +27,15 @@ struct TcpHeader {
   std::uint32_t ack = 0;
   std::uint16_t window = 0;
   std::uint8_t flags = 0;
+  // RFC 9293 §3.2: the Maximum Segment Size option (kind 2), sent on SYNs; 0 = absent.
+  std::uint16_t mss = 0;
 };
 
-inline constexpr std::size_t kIpv4HeaderSize = 20;  // RFC 791, no options
-inline constexpr std::size_t kIpv6HeaderSize = 40;  // RFC 8200 fixed header
-inline constexpr std::size_t kUdpHeaderSize = 8;    // RFC 768
-inline constexpr std::size_t kTcpHeaderSize = 20;   // RFC 9293, no options
+inline constexpr std::size_t kIpv4HeaderSize = 20;   // RFC 791, no options
+inline constexpr std::size_t kIpv6HeaderSize = 40;   // RFC 8200 fixed header
+inline constexpr std::size_t kUdpHeaderSize = 8;     // RFC 768
+inline constexpr std::size_t kTcpHeaderSize = 20;    // RFC 9293, no options
+inline constexpr std::size_t kTcpMssOptionSize = 4;  // RFC 9293 §3.2: kind 2, length 4
 // RFC 768 / RFC 791: the largest UDP payload an IPv4 datagram can carry.
 inline constexpr std::size_t kMaxUdpPayload = 65535 - kIpv4HeaderSize - kUdpHeaderSize;
 
@@ -60,7 +63,8 @@ class Packet {
   }
 
   [[nodiscard]] std::size_t l4_header_size() const {
-    return proto == IpProto::udp ? kUdpHeaderSize : kTcpHeaderSize;
+    if (proto == IpProto::udp) return kUdpHeaderSize;
+    return kTcpHeaderSize + (tcp.mss != 0 ? kTcpMssOptionSize : 0);
   }
   [[nodiscard]] std::size_t ip_header_size() const {
     return src.address.is_v4() ? kIpv4HeaderSize : kIpv6HeaderSize;
