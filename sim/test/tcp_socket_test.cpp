@@ -1,6 +1,12 @@
 // TCP sockets on simulated hosts: handshake, transfer and close in virtual time.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "natsim/sim/ip_wire.hpp"
+#include "natsim/sim/pcap.hpp"
 #include "tcp_world.hpp"
 
 namespace natsim::sim {
@@ -90,6 +96,44 @@ TEST(TcpSocket, SilentDropKnobMakesConnectTimeOut) {
   EXPECT_EQ(when, at(seconds(123)));
   EXPECT_EQ(s->stats().retransmits, 6u);
   EXPECT_EQ(w.b.tcp_resets_sent(), 0u);
+}
+
+TEST(TcpSocket, CaptureHasValidChecksumsAndTheMssOption) {
+  TcpPair w(ten_ms());
+  const char* dir = std::getenv("NATSIM_TEST_TMP");
+  const std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/natsim_tcp_test.pcap";
+  PcapWriter pcap;
+  ASSERT_TRUE(pcap.open(path));
+  w.link.capture(&pcap);
+  w.connect();
+  w.net.run_for(seconds(1));
+  (void)w.client->send(bytes("captured"));
+  w.net.run_for(seconds(1));
+  w.client->close();
+  w.net.run_for(seconds(1));
+  w.server->close();
+  w.net.run_for(seconds(1));
+  pcap.close();
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<std::uint8_t> image{std::istreambuf_iterator<char>(in),
+                                        std::istreambuf_iterator<char>()};
+  auto file = parse_pcap(image);
+  ASSERT_TRUE(file);
+  // SYN, SYN-ACK, ACK, data, its ACK, FIN, ACK, FIN, ACK.
+  ASSERT_EQ(file->records.size(), 9u);
+  std::string flags;
+  for (const PcapRecord& r : file->records) {
+    auto ip = parse_ip_packet(r.data);  // checks the IP and TCP checksums
+    ASSERT_TRUE(ip);
+    ASSERT_EQ(ip->proto, IpProto::tcp);
+    flags += (ip->tcp.flags & tcp_flags::syn) != 0 ? 'S' : '-';
+    flags += (ip->tcp.flags & tcp_flags::fin) != 0 ? 'F' : '-';
+  }
+  EXPECT_EQ(flags, "S-S--------F---F--");
+  auto syn = parse_ip_packet(file->records[0].data);
+  EXPECT_EQ(syn->tcp.mss, 1460);
+  EXPECT_EQ(file->records[0].data.size(), 44u);  // 20 IP + 20 TCP + 4 MSS option
+  EXPECT_EQ(file->records[3].t_ns, 1'000'000'000);
 }
 
 }  // namespace
