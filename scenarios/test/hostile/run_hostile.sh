@@ -75,6 +75,12 @@ with open(f"{w}/deep-arrays.json", "w") as f:
 with open(f"{w}/big-matrix.json", "w") as f:  # 10 000 copies of a 3 MB document
     json.dump({"name": "m", "description": "x" * 3_000_000, "topology": {},
                "matrix": [{"pointer": "/seed", "values": list(range(10))}] * 4}, f)
+with open(f"{w}/sends-at-the-limit.json", "w") as f:  # 250 000 datagrams of 1400 bytes
+    json.dump({"name": "heavy", "topology": {
+        "servers": [{"name": "echo", "type": "echo", "address": "198.51.100.20"}],
+        "sites": [{"name": "home", "hosts": ["alice"]}]},
+        "timeline": [{"action": "send", "host": "alice", "server": "echo", "count": 50000,
+                      "interval": "1ms", "size": 1400}] * 5}, f)
 with open(f"{w}/long-name.json", "w") as f:
     json.dump({"name": "n" * 5000, "topology": {
         "servers": [{"name": "stun", "type": "stun", "address": "198.51.100.10"}],
@@ -85,6 +91,7 @@ check big-file 2 'big.json: larger than 4096 KiB' -- validate "$work/big.json"
 check big-file-run 2 'big.json: larger than 4096 KiB' -- run "$work/big.json"
 python3 -c 'import json; print(json.dumps({"name": "3 MB", "description": "x" * 3_000_000, "topology": {}}))' >"$work/3mb.json"
 check many-big-files 2 'one command runs at most 64 MiB of scenarios' -- run $(for _ in $(seq 1 30); do echo "$work/3mb.json"; done)
+check sends-at-the-limit '*' '' -- run "$work/sends-at-the-limit.json"
 check big-matrix 2 '/matrix: 10000 variants of a [0-9]*-byte file: at most' -- validate "$work/big-matrix.json"
 check deep-objects 2 'deep-objects.json:1:321: nested deeper than 64 levels' -- validate "$work/deep-objects.json"
 check deep-arrays 2 'deep-arrays.json:1:65: nested deeper than 64 levels' -- validate "$work/deep-arrays.json"
