@@ -220,6 +220,7 @@ void Agent::on_turn_event(TimePoint now, const turn::ClientEvent& e) {
   } else if (std::holds_alternative<turn::PermissionCreated>(e)) {
     run_checks(now);  // relayed pairs waiting for it may go
   } else if (const auto* d = std::get_if<turn::PeerData>(&e)) {
+    if (!turn_->relayed()) return;
     const Endpoint relayed = *turn_->relayed();
     if (!handle_stun(now, relayed, d->peer, d->data)) {
       if (checklist_.find(relayed, d->peer)) push_data(d->peer, d->data);
@@ -333,7 +334,8 @@ std::optional<TimePoint> Agent::poll_timeout() const {
     if (d && (!t || *d < *t)) t = d;
   };
   if (wants_tick_) consider(next_check_);
-  if (controlling_ && first_valid_at_ && !selected_ && !nominating_ && state_ == State::checking) {
+  if (controlling_ && first_valid_at_ && !selected_ && !nominating_ &&
+      !config_.aggressive_nomination && state_ == State::checking && checklist_.best_valid()) {
     consider(*first_valid_at_ + config_.nomination_wait);
   }
   consider(checks_.next_deadline());

@@ -368,6 +368,8 @@ PathType Agent::path_of(std::size_t pair) const {
 void Agent::switch_role(bool controlling) {
   controlling_ = controlling;
   checklist_.set_role(controlling);  // RFC 8445 §7.3.1.1: priorities computed again
+  nominating_.reset();               // only the controlling agent nominates
+  nominate_due_ = false;
 }
 
 void Agent::maybe_fail(TimePoint now) {
