@@ -150,6 +150,9 @@ void TcpSocket::deliver() {
 void TcpSocket::rearm() {
   const std::optional<TimePoint> due = conn_.poll_timeout();
   if (due == armed_) return;
+  // A deadline that moved later (every ACK restarts the retransmission timer) keeps the
+  // armed timer: it fires early, finds nothing due, and re-arms. Few cancellations.
+  if (due && armed_ && *armed_ < *due) return;
   if (armed_) node_->cancel(timer_);
   armed_ = due;
   if (!due) return;
