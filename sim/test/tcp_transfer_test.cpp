@@ -186,6 +186,22 @@ TEST(TcpTransfer, OneMegabyteOverALossyLinkArrivesWholeAndInOrder) {
   EXPECT_EQ(again.w.net.trace().digest(), b.w.net.trace().digest());
 }
 
+TEST(TcpTransfer, TenMegabytesOverALossyLinkComeWithinAQuarterOfMathis) {
+  // 10 Mbps, 50 ms RTT, 1% loss each way (the reference transfer).
+  LinkParams p;
+  p.latency = milliseconds(25);
+  p.bandwidth_bps = 10'000'000;
+  p.loss = 0.01;
+  Bulk b(p, 1, 10'000'000);
+  const TimePoint done = b.run();
+  ASSERT_TRUE(b.intact());
+  const double goodput = 10'000'000 * 8 / to_seconds(done - kTimeZero);
+  // Mathis et al.: MSS / RTT x sqrt(3/2) / sqrt(p) = 2.86 Mbps for NewReno.
+  const double mathis = 1460 * 8 / 0.050 * 1.2247449 / 0.1;
+  EXPECT_GT(goodput, 0.75 * mathis);
+  EXPECT_LT(goodput, 1.25 * mathis);
+}
+
 TEST(TcpTransfer, ReorderingDuplicatingLinkStillDeliversInOrder) {
   LinkParams p;
   p.latency = milliseconds(5);
