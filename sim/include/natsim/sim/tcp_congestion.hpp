@@ -84,11 +84,11 @@ class TcpNewReno {
       return true;
     }
     if (cwnd_ < ssthresh_) {
-      cwnd_ += std::min(acked, mss_);  // RFC 5681 §3.1 slow start (equation 2)
+      grow(std::min(acked, mss_));  // RFC 5681 §3.1 slow start (equation 2)
     } else {
       // Congestion avoidance (equation 3), at least one byte per ACK.
-      cwnd_ += std::max<std::uint32_t>(
-          1, static_cast<std::uint32_t>(std::uint64_t{mss_} * mss_ / cwnd_));
+      grow(std::max<std::uint32_t>(1,
+                                   static_cast<std::uint32_t>(std::uint64_t{mss_} * mss_ / cwnd_)));
     }
     return false;
   }
@@ -96,7 +96,7 @@ class TcpNewReno {
   bool on_dupack(std::uint32_t snd_una, std::uint32_t snd_max, std::uint32_t flight) {
     ++dupacks_;
     if (in_recovery_) {
-      cwnd_ += mss_;  // RFC 6582 §3.2 step 3: inflate for each further duplicate
+      grow(mss_);  // RFC 6582 §3.2 step 3: inflate for each further duplicate
       return false;
     }
     // RFC 6582 §3.2 step 2: only when the ACK covers more than `recover`, so a
@@ -121,6 +121,10 @@ class TcpNewReno {
   }
 
  private:
+  // Far above any 16-bit window, and far from wrapping in a long transfer.
+  static constexpr std::uint32_t kMaxCwnd = 1u << 30;
+  void grow(std::uint32_t by) { cwnd_ = cwnd_ > kMaxCwnd - by ? kMaxCwnd : cwnd_ + by; }
+
   std::uint32_t mss_;
   std::uint32_t cwnd_;
   std::uint32_t ssthresh_ = UINT32_MAX;  // RFC 5681 §3.1: arbitrarily high at first
