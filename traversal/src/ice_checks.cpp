@@ -92,7 +92,10 @@ void Agent::send_check(TimePoint now, std::size_t pair, Kind kind, bool use_cand
   w.add_message_integrity(stun::as_bytes(remote_pwd_));
   w.add_fingerprint();
   const auto bytes = w.finish();
-  if (!bytes) return;  // a remote ufrag too long for a message: nothing to send
+  if (!bytes) {  // a remote ufrag too long for a message: the pair cannot be checked
+    if (kind == Kind::check) checklist_.fail(pair);
+    return;
+  }
   const Check c{pair, kind, use_candidate, controlling_};
   if (kind == Kind::consent) {
     ++counters_.consent_checks;
