@@ -32,13 +32,15 @@ inline constexpr std::size_t kMaxNodes = 4'096;        // hosts, sites and serve
 inline constexpr std::size_t kMaxRelayPorts = 65'536;  // TURN relay sockets, all servers
 inline constexpr std::size_t kMinMtu = 68;             // RFC 791
 inline constexpr std::size_t kMaxMtu = 65'535;
+inline constexpr double kMaxDuplicate = 0.25;  // a link's duplication probability
 
 // Timeline: what one run may schedule.
 inline constexpr std::size_t kMaxActions = 10'000;
 inline constexpr std::int64_t kMaxSendCount = 100'000;  // datagrams of one send/relay
 // Every datagram of a send is scheduled when it starts, its payload copied (about 1.5 KB
-// each at the largest size): 250 000 keep a run under 400 MB.
-inline constexpr std::int64_t kMaxSendsPerRun = 250'000;    // all sends and relays together
+// each at the largest size), and links may copy datagrams: 100 000 keep the worst run
+// within about 200 MB and a few seconds.
+inline constexpr std::int64_t kMaxSendsPerRun = 100'000;    // all sends and relays together
 inline constexpr std::int64_t kMaxSendsPerInstant = 1'000;  // one action at interval 0
 inline constexpr Duration kMaxDuration = hours(24 * 30);    // simulated time of one run
 

@@ -204,7 +204,8 @@ sim::LinkParams parse_link_params(const json& j, const std::string& pointer, sim
   if (auto v = r.get("queue_bytes"))
     p.queue_bytes = static_cast<std::size_t>(v->integer(1, 1LL << 32));
   if (auto v = r.get("mtu")) p.mtu = static_cast<std::size_t>(v->integer(68, 65535));
-  if (auto v = r.get("duplicate")) p.duplicate = v->number(0, 1);
+  // Every link may copy a datagram: at 1 a six-link echo path makes 64 copies of each.
+  if (auto v = r.get("duplicate")) p.duplicate = v->number(0, limits::kMaxDuplicate);
   return p;
 }
 
