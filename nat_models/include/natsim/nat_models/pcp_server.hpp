@@ -33,6 +33,9 @@ class PcpServer {
  public:
   // `now` starts the epoch (RFC 6887 §8.5).
   PcpServer(NatTable& table, PortMappingConfig config, TimePoint now);
+  // The NAT-PMP server refers to this object's config: it stays where it was made.
+  PcpServer(const PcpServer&) = delete;
+  PcpServer& operator=(const PcpServer&) = delete;
 
   // Every datagram to port 5351 is the server's own (answered, or dropped and counted).
   bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
