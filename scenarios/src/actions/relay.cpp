@@ -168,10 +168,7 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
 
 std::string line(const nlohmann::json& a) {
   return a["outcome"].get<std::string>() + ", relayed " +
-         (a["relayed"].is_null() ? "-" : a["relayed"].get<std::string>()) + ", " +
-         std::to_string(a["sent"].get<std::uint64_t>()) + " sent, " +
-         std::to_string(a["delivered"].get<std::uint64_t>()) + " delivered, " +
-         std::to_string(a["echoed"].get<std::uint64_t>()) + " echoed";
+         (a["relayed"].is_null() ? "-" : a["relayed"].get<std::string>()) + ", " + traffic_line(a);
 }
 
 }  // namespace

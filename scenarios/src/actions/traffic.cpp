@@ -32,4 +32,10 @@ void check_echoes(const EchoCheck& e, std::uint64_t delivered, std::uint64_t ech
   if (e.echoed) checks.check_range("echoed", *e.echoed, static_cast<double>(echoed));
 }
 
+std::string traffic_line(const nlohmann::json& a) {
+  return std::to_string(a["sent"].get<std::uint64_t>()) + " sent, " +
+         std::to_string(a["delivered"].get<std::uint64_t>()) + " delivered, " +
+         std::to_string(a["echoed"].get<std::uint64_t>()) + " echoed";
+}
+
 }  // namespace natsim::scenarios::detail

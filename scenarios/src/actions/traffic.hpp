@@ -2,7 +2,9 @@
 // What the actions that send datagrams (send, relay) share: their "count", "interval"
 // and "size" keys, and the "delivered" and "echoed" expectation keys.
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 
 #include "../checks.hpp"
 #include "../json_reader.hpp"
@@ -29,5 +31,8 @@ struct EchoCheck {
 [[nodiscard]] EchoCheck parse_echo_check(const Reader& r);
 void check_echoes(const EchoCheck& e, std::uint64_t delivered, std::uint64_t echoed,
                   Checks& checks);
+
+// "N sent, N delivered, N echoed" from an outcome's report, for the table line.
+[[nodiscard]] std::string traffic_line(const nlohmann::json& outcome);
 
 }  // namespace natsim::scenarios::detail
