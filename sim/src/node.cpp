@@ -6,17 +6,15 @@
 #include "natsim/sim/link.hpp"
 #include "natsim/sim/network.hpp"
 #include "natsim/sim/pcap.hpp"
+#include "node_ports.hpp"
 
 namespace natsim::sim {
 
 namespace {
-// RFC 6335 §6: the dynamic (ephemeral) port range.
-constexpr std::uint16_t kEphemeralFirst = 49152;
-constexpr std::uint32_t kEphemeralCount = 65536 - kEphemeralFirst;
+using detail::kEphemeralCount;
+using detail::kEphemeralFirst;
+using detail::wildcard;
 
-IpAddress wildcard(IpFamily family) {
-  return family == IpFamily::v4 ? IpAddress{} : IpAddress::v6({});
-}
 std::uint32_t port_key(const Endpoint& e) {
   return (static_cast<std::uint32_t>(e.address.family()) << 16) | e.port;
 }

@@ -2,17 +2,15 @@
 // arriving segments, and the answers RFC 9293 gives where no connection exists.
 #include "natsim/sim/network.hpp"
 #include "natsim/sim/node.hpp"
+#include "node_ports.hpp"
 
 namespace natsim::sim {
 
 namespace {
-// RFC 6335 §6: the dynamic (ephemeral) port range.
-constexpr std::uint16_t kEphemeralFirst = 49152;
-constexpr std::uint32_t kEphemeralCount = 65536 - kEphemeralFirst;
+using detail::kEphemeralCount;
+using detail::kEphemeralFirst;
+using detail::wildcard;
 
-IpAddress wildcard(IpFamily family) {
-  return family == IpFamily::v4 ? IpAddress{} : IpAddress::v6({});
-}
 // Shares port_users_ with UDP under a key UDP never uses.
 std::uint32_t tcp_port_key(const Endpoint& e) {
   return (1u << 20) | (static_cast<std::uint32_t>(e.address.family()) << 16) | e.port;
