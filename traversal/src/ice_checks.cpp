@@ -30,6 +30,10 @@ void Agent::set_remote(TimePoint now, std::string ufrag, std::string pwd,
 
 void Agent::add_remote_candidate(TimePoint now, const Candidate& c) {
   if (closed_ || remote_by_address(c.address)) return;
+  if (remote_.size() >= config_.max_remote_candidates) {
+    ++counters_.remote_refused;
+    return;
+  }
   remote_.push_back(c);
   pair_remote(now, remote_.size() - 1);
   route_checks(now);
@@ -204,6 +208,10 @@ void Agent::on_request(TimePoint now, const Endpoint& local, const Endpoint& rem
   if (!li) return;  // not one of our bases: answered, nothing more
   // RFC 8445 §7.3.1.3: a source address we do not know is a peer-reflexive candidate.
   auto ri = remote_by_address(remote);
+  if (!ri && remote_.size() >= config_.max_remote_candidates) {
+    ++counters_.remote_refused;  // answered, but not learnt
+    return;
+  }
   if (!ri) {
     Candidate c;
     c.type = CandidateType::prflx;

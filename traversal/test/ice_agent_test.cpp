@@ -248,6 +248,18 @@ TEST(IceAgent, WithoutEndOfCandidatesItKeepsWaitingForTrickle) {
   EXPECT_EQ(p.a.checklist().size(), 2u);
 }
 
+TEST(IceAgent, RemoteCandidatesAreBounded) {
+  Pair p;
+  exchange(p.w, /*end_of_candidates=*/false);
+  const std::size_t max = AgentConfig{}.max_remote_candidates;
+  for (std::uint16_t port = 7000; port < 7000 + 2 * max; ++port) {
+    const Endpoint e{kB.address, port};
+    p.a.add_remote_candidate(p.w.now, make_candidate(CandidateType::host, e, e));
+  }
+  EXPECT_EQ(p.a.counters().remote_refused, max + 1);  // B's own candidate took one place
+  EXPECT_LE(p.a.checklist().size(), max);
+}
+
 TEST(IceAgent, PeerReflexiveRemoteFromAnUnsignalledAddress) {
   // B's candidates never reach A (say, trickled late): A learns B from B's check.
   Pair p;

@@ -59,6 +59,9 @@ struct AgentConfig {
   Duration consent_timeout = seconds(30);
   Duration keepalive = seconds(15);
   std::size_t max_pairs = Checklist::kDefaultMaxPairs;
+  // Remote candidates kept (signalled and peer-reflexive): a peer that knows the password
+  // and checks from ever new source addresses cannot grow the agent without bound.
+  std::size_t max_remote_candidates = 100;
 };
 
 enum class PathType : std::uint8_t { host, srflx, prflx, relay };
@@ -92,6 +95,7 @@ struct AgentCounters {
   std::uint64_t bad_requests = 0;       // answered 400 or 401, or dropped
   std::uint64_t role_conflicts = 0;     // 487 sent or received, or role switched
   std::uint64_t prflx_remote = 0;       // peer-reflexive remote candidates learnt
+  std::uint64_t remote_refused = 0;     // remote candidates over max_remote_candidates
   std::uint64_t prflx_local = 0;        // peer-reflexive local candidates learnt
   std::uint64_t responses = 0;          // matched success or error responses
   std::uint64_t bad_integrity = 0;      // responses dropped: MESSAGE-INTEGRITY
