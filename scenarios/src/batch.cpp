@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <system_error>
 #include <thread>
 
@@ -152,11 +153,17 @@ std::vector<RunResult> run_jobs(const Plan& plan, const std::vector<Job>& jobs, 
     }
   };
   const unsigned n = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(jobs.size())));
+  // Reserved before any thread starts: a throwing reallocation with live threads would
+  // destroy joinable std::threads, which terminates the process.
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < n; ++t) {
+  try {
+    pool.reserve(n - 1);
+  } catch (const std::bad_alloc&) {
+  }
+  for (unsigned t = 1; t < n && pool.size() < pool.capacity(); ++t) {
     try {
       pool.emplace_back(worker);
-    } catch (const std::system_error&) {
+    } catch (const std::exception&) {
       break;  // out of threads or memory for stacks: run on the threads there are
     }
   }
