@@ -5,6 +5,7 @@
 #include <new>
 #include <string>
 
+#include "connect.hpp"
 #include "demo.hpp"
 #include "list.hpp"
 #include "natsim/base/input_error.hpp"
@@ -145,6 +146,13 @@ int main(int argc, char** argv) {
                    "Longest idle time the lifetime search tries (e.g. 90s, 10m)")
       ->capture_default_str();
 
+  natsim::tools::ConnectOptions connect;
+  CLI::App* connect_cmd = app.add_subcommand(
+      "connect",
+      "Connect to another ICE agent on real sockets (RFC 8445), exchanging descriptions "
+      "through files or stdin/stdout; exit 0 connected, 1 failed, 2 bad input");
+  natsim::tools::add_connect_options(*connect_cmd, connect);
+
   natsim::tools::RunCommand run;
   CLI::App* run_cmd =
       app.add_subcommand("run",
@@ -225,6 +233,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (probe_cmd->parsed()) return natsim::tools::run_probe(probe);
+    if (connect_cmd->parsed()) return natsim::tools::run_connect(connect);
     if (run_cmd->parsed()) return natsim::tools::run_scenarios(run);
     if (validate_cmd->parsed()) return natsim::tools::validate_scenarios(validate_files);
     if (merge_cmd->parsed()) return natsim::tools::merge_reports(merge_files);
