@@ -37,11 +37,14 @@ clang: deps
 	ctest --preset clang -j $(JOBS) $(CTEST_ARGS)
 
 # natsim's STUN server and probe against real peers (Vovida stun, coturn) on loopback,
-# then serve stun and serve turn under attack from hostile loopback clients (docs/hardening.md).
+# then serve stun and serve turn under attack from hostile loopback clients (docs/hardening.md),
+# and natsim connect against aioice and libnice in network namespaces, once through an
+# nftables NAT (needs root).
 interop: build
-	NATSIM_EXTRA_PACKAGES="stun-client coturn" ./scripts/install-deps.sh
+	NATSIM_EXTRA_PACKAGES="stun-client coturn python3-aioice libnice-dev nftables" ./scripts/install-deps.sh
 	./scripts/interop-stun.sh build/release/tools/natsim
 	./scripts/interop-turn.sh build/release/tools/natsim
+	./scripts/interop-ice.sh build/release/tools/natsim
 	./scripts/attack-servers.sh build/release/tools/natsim
 
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS.
