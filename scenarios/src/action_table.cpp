@@ -11,6 +11,7 @@
   X(binding)                   \
   X(send)                      \
   X(relay)                     \
+  X(connect)                   \
   X(link)                      \
   X(reboot)                    \
   X(change_address)            \

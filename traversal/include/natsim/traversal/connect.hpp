@@ -1,0 +1,162 @@
+#pragma once
+// The connect strategy: one peer's side of "get these two peers connected". It wraps an
+// ice::Agent and is itself a sans-I/O machine of the ProtocolMachine shape, so the
+// simulator and real sockets drive it alike. It gathers, hands its description and
+// candidates to the application's signalling (full, or trickled per RFC 8838), runs ICE
+// (with TURN relayed candidates as the fallback, or relayed candidates only), and keeps a
+// result: the outcome, the path, the selected pair and when each step happened. After
+// consent is lost (RFC 7675) it restarts ICE (RFC 8445 §9) with a new agent: new ufrag
+// and password, new gathering, new checks.
+//
+// Offer/answer: the offering side gathers at start() and sends its description; the
+// answering side starts gathering when a description of a newer generation arrives (the
+// first offer, or a restart) and answers it. Each restart is a new generation.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "natsim/traversal/ice_agent.hpp"
+
+namespace natsim::traversal::connect {
+
+enum class Policy : std::uint8_t { all, relay_only };
+// `mapped` is reserved for port-mapped candidates (PCP, NAT-PMP, UPnP IGD).
+enum class Path : std::uint8_t { host, srflx, prflx, mapped, relay };
+enum class Outcome : std::uint8_t { pending, connected, failed, timeout };
+[[nodiscard]] std::string_view to_string(Policy p);
+[[nodiscard]] std::string_view to_string(Path p);
+[[nodiscard]] std::string_view to_string(Outcome o);
+
+struct Config {
+  bool offerer = true;  // sends the offer, and is the controlling agent
+  std::vector<Endpoint> host;
+  std::optional<Endpoint> stun_server;
+  std::optional<turn::ClientConfig> turn;  // turn->local must be one of `host`
+  Policy policy = Policy::all;
+  bool trickle = true;
+  bool aggressive_nomination = false;
+  Duration ta = milliseconds(50);
+  // No selected pair this long after start(): the outcome is `timeout`.
+  Duration timeout = seconds(60);
+  bool restart = true;  // restart ICE after consent is lost
+};
+
+// Signalling messages, carried by the application between the two sides. `generation`
+// counts ICE restarts: 1 for the first offer.
+struct Description {
+  std::uint32_t generation = 0;
+  std::string ufrag, pwd;
+  std::vector<ice::Candidate> candidates;
+  bool end_of_candidates = false;
+};
+struct TrickledCandidate {
+  std::uint32_t generation = 0;
+  ice::Candidate candidate;
+};
+struct EndOfCandidates {  // RFC 8838 §4.4
+  std::uint32_t generation = 0;
+};
+using Signal = std::variant<Description, TrickledCandidate, EndOfCandidates>;
+
+// Times from start(), each recorded the first time it happens in the first generation.
+struct Breakdown {
+  std::optional<Duration> gathering;             // GatheringDone
+  std::optional<Duration> description_sent;      // offer (offerer) or answer
+  std::optional<Duration> description_received;  // answer (offerer) or offer
+  std::optional<Duration> first_check;           // the first connectivity check left
+  std::optional<Duration> first_success;         // the first valid pair
+  std::optional<Duration> selected;              // Selected: the nominated pair
+  std::optional<Duration> first_data;            // the first application datagram in
+};
+
+struct Result {
+  Outcome outcome = Outcome::pending;
+  std::string reason;  // failed or timeout: why
+  std::optional<Path> path;
+  std::optional<ice::Candidate> local, remote;  // the selected pair (latest)
+  Breakdown times;
+  std::optional<Duration> consent_lost;  // from start(): the first consent failure
+  std::uint32_t restarts = 0;
+  std::optional<Duration> reconnected;  // from start(): Selected after the latest restart
+  std::uint64_t signals_sent = 0;
+};
+
+// Events.
+struct SendSignal {  // deliver to the other side's handle_signal()
+  Signal signal;
+};
+struct Connected {  // a pair is selected (again after a restart or a renomination)
+  Path path = Path::host;
+  ice::Candidate local, remote;
+  std::uint32_t generation = 0;
+};
+struct ConsentLost {
+  std::string reason;
+};
+struct Failed {  // the outcome is failed or timeout
+  std::string reason;
+};
+struct Data {
+  Endpoint from;
+  std::vector<std::uint8_t> bytes;
+};
+using Event = std::variant<SendSignal, Connected, ConsentLost, Failed, Data>;
+
+class Connector {
+ public:
+  Connector(std::uint64_t seed, Config config);
+  ~Connector();
+  Connector(const Connector&) = delete;
+  Connector& operator=(const Connector&) = delete;
+
+  // The connect starts now: the offerer gathers and offers, the answerer waits.
+  void start(TimePoint now);
+  void handle_signal(TimePoint now, const Signal& s);
+  // Application data over the selected pair; false without one.
+  bool send(TimePoint now, ByteView data);
+  void close();
+
+  bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                       ByteView bytes);
+  void handle_timeout(TimePoint now);
+  [[nodiscard]] std::optional<Transmit> poll_transmit(MutableByteView out);
+  [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
+  [[nodiscard]] std::optional<Event> poll_event();
+
+  [[nodiscard]] const Result& result() const { return result_; }
+  [[nodiscard]] std::uint32_t generation() const { return generation_; }
+  // The current generation's agent (null before the answerer's first offer).
+  [[nodiscard]] const ice::Agent* agent() const { return agent_.get(); }
+
+ private:
+  void begin(TimePoint now, std::uint32_t generation);  // a new agent, gathering
+  void describe(TimePoint now);                         // sends the local description
+  void apply_remote(TimePoint now, const Description& d);
+  void after_input(TimePoint now);  // drains the agent, records times
+  void on_agent_event(TimePoint now, const ice::Event& e);
+  [[nodiscard]] bool signalled(const ice::Candidate& c) const;
+  [[nodiscard]] Duration since_start(TimePoint now) const { return now - started_; }
+
+  std::uint64_t seed_;
+  Config config_;
+  TimePoint started_{};
+  bool running_ = false;
+  bool closed_ = false;
+  std::unique_ptr<ice::Agent> agent_;
+  std::uint32_t generation_ = 0;  // 0: not begun
+  bool described_ = false;        // the local description of this generation left
+  bool gathered_ = false;
+  bool remote_applied_ = false;
+  bool selected_ = false;  // in this generation
+  std::vector<ice::Candidate> pending_local_;
+  std::vector<ice::Candidate> early_remote_;  // trickled before the description
+  bool early_end_ = false;
+  Result result_;
+  std::deque<Event> events_;
+};
+
+}  // namespace natsim::traversal::connect
