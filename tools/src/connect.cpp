@@ -479,15 +479,20 @@ class Session {
         }
         if (!error.empty()) return bad_input(o_.remote + ": " + error);
       } else {
-        // Only whole lines count: the writer may be half-way through one.
+        // Only whole lines count: the writer may be half-way through one. The description
+        // ends at end-of-candidates (the file may be the other side's whole stdout).
         ice::DescriptionReader reader;
         std::size_t start = 0;
-        for (auto nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', start)) {
+        for (auto nl = text.find('\n');
+             nl != std::string::npos && !reader.description().end_of_candidates;
+             nl = text.find('\n', start)) {
           if (!add_remote_line(reader, std::string_view(text).substr(start, nl - start), o_.remote))
             return;
           start = nl + 1;
         }
-        if (reader.complete()) {
+        if (reader.description().end_of_candidates) {
+          if (!reader.has_credentials())
+            return bad_input(o_.remote + ": end-of-candidates before ice-ufrag and ice-pwd");
           sync_remote(reader);
           return;
         }
@@ -556,7 +561,9 @@ class Session {
     std::string reason = reason_;
     if (!connected && reason.empty() && !bad_input_ && !interrupted_) {
       if (!remote_set_) {
-        reason = "no remote description within " + std::to_string(o_.timeout_s) + " s";
+        char limit[32];
+        std::snprintf(limit, sizeof limit, "%g", o_.timeout_s);
+        reason = std::string("no complete remote description within ") + limit + " s";
       } else if (!selected_) {
         reason = "no pair selected within the timeout";
       } else {
