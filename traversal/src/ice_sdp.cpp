@@ -157,9 +157,11 @@ std::string_view strip_a(std::string_view line) {
 
 }  // namespace
 
-boost::system::result<Candidate, SdpError> parse_candidate(std::string_view line) {
-  if (line.size() > kMaxSdpLine) return SdpError::too_long;
-  const auto value = after(strip_a(line), "candidate:");
+namespace {
+
+// A candidate line without its "a=".
+boost::system::result<Candidate, SdpError> candidate_line(std::string_view line) {
+  const auto value = after(line, "candidate:");
   if (!value) return SdpError::unknown_attribute;
   auto split_fields = split(*value);
   if (!split_fields) return split_fields.error();
@@ -221,6 +223,13 @@ boost::system::result<Candidate, SdpError> parse_candidate(std::string_view line
   return c;
 }
 
+}  // namespace
+
+boost::system::result<Candidate, SdpError> parse_candidate(std::string_view line) {
+  if (line.size() > kMaxSdpLine) return SdpError::too_long;
+  return candidate_line(strip_a(line));
+}
+
 std::string format_candidate(const Candidate& c) {
   std::string s = "candidate:" + c.foundation + ' ' + std::to_string(c.component) + " UDP " +
                   std::to_string(c.priority) + ' ' + c.address.address.to_string() + ' ' +
@@ -248,7 +257,7 @@ boost::system::result<SdpAttribute, SdpError> parse_attribute(std::string_view l
     if (!rest->empty()) return SdpError::trailing_text;
     return EndOfCandidates{};
   }
-  auto c = parse_candidate(s);
+  auto c = candidate_line(s);
   if (!c) return c.error();
   return std::move(*c);
 }

@@ -153,6 +153,8 @@ TEST(IceSdp, CredentialsFollowRfc8839Section5_4) {
   EXPECT_EQ(parse_attribute("end-of-candidates x").error(), SdpError::trailing_text);
   EXPECT_EQ(parse_attribute("ice-options:trickle").error(), SdpError::unknown_attribute);
   EXPECT_EQ(parse_attribute("").error(), SdpError::unknown_attribute);
+  EXPECT_EQ(parse_attribute("a=a=candidate:1 1 UDP 1 192.0.2.1 1 typ host").error(),
+            SdpError::unknown_attribute);  // one "a=" at most
   EXPECT_EQ(format_ufrag("8hhY"), "ice-ufrag:8hhY");
   EXPECT_EQ(format_pwd("asd88fgpdd777uzjYhagZg"), "ice-pwd:asd88fgpdd777uzjYhagZg");
   for (auto e = static_cast<int>(SdpError::too_long);
