@@ -6,6 +6,8 @@
 #   libnice  Debian's libnice-dev (RFC 5245 compatibility, regular nomination), driven by
 #            scripts/interop/ice_peer_nice.c, compiled here with cc and pkg-config
 #
+# and once more against libnice with natsim nominating aggressively.
+#
 # aioice offers no loopback candidates (nor does libnice), so the agents run in network
 # namespaces this script creates:
 #
@@ -14,8 +16,9 @@
 #   NAT lab:     [ice-H 10.78.1.2/24] == [ice-R 10.78.1.1 | 10.79.0.1] == [ice-P 10.79.0.2/24]
 #                R forwards and masquerades (nftables) what leaves towards P; natsim in H
 #                with `natsim serve stun` on 10.79.0.2:3478 for its server-reflexive
-#                candidate, aioice in P. P has no route to 10.78.1.0/24: only the NAT's
-#                mapping can carry the checks.
+#                candidate, aioice (natsim controlling) or libnice (natsim controlled) in
+#                P. P has no route to 10.78.1.0/24: only the NAT's mapping can carry the
+#                checks.
 #
 # Each pair swaps descriptions through files in natsim's text format (ice-ufrag, ice-pwd,
 # RFC 8839 candidate lines, end-of-candidates; docs/ice.md "On real sockets"). natsim sends
@@ -210,6 +213,8 @@ for kind in aioice libnice; do
     pairing "$kind-$role" "$kind" "$role" "$(ns A)" 10.77.0.1 "$(ns B)" 10.77.0.2
   done
 done
+# natsim nominating aggressively (USE-CANDIDATE on every check).
+pairing libnice-aggressive libnice controlling "$(ns A)" 10.77.0.1 "$(ns B)" 10.77.0.2 --aggressive
 
 # ---------------------------------------------------------------------------------------
 # b) through the nftables NAT: natsim in H (behind R), aioice and `natsim serve stun` in P
@@ -222,16 +227,27 @@ for i in $(seq 1 50); do
   grep -q '^listening on' "$TMP/stun.out" && break
   sleep 0.1
 done
-if grep -q '^listening on' "$TMP/stun.out"; then
-  pairing nat-aioice aioice controlling "$(ns H)" 10.78.1.2 "$(ns P)" 10.79.0.2 --stun "$STUN"
-  check "nat: natsim gathered a server-reflexive candidate on the NAT's address 10.79.0.1" \
+# nat_pairing KIND NATSIM_ROLE: natsim behind the NAT, KIND outside.
+nat_pairing() {
+  local name=nat-$1-$2 before after
+  before=$(masqueraded)
+  pairing "$name" "$1" "$2" "$(ns H)" 10.78.1.2 "$(ns P)" 10.79.0.2 --stun "$STUN"
+  check "$name: natsim gathered a server-reflexive candidate on the NAT's address 10.79.0.1" \
     bash -c '[[ $1 == *"10.79.0.1 "*"typ srflx raddr 10.78.1.2"* ]]' _ "${J_local_candidates:-}"
-  check "nat: aioice's selected pair ends at the NAT's address 10.79.0.1 (srflx or prflx)" \
-    has "$TMP/nat-aioice/peer.log" '^selected host 10\.79\.0\.2:[0-9]+ -> (srflx|prflx) 10\.79\.0\.1:'
-  masqueraded=$(ip netns exec "$(ns R)" nft list table ip natsim_ice_nat |
-    sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
-  check "nat: the masquerade rule saw the flows (counter packets ${masqueraded:-none})" \
-    bash -c '[ "${1:-0}" -gt 0 ]' _ "$masqueraded"
+  check "$name: $1's selected pair ends at the NAT's address 10.79.0.1 (srflx or prflx)" \
+    has "$TMP/$name/peer.log" '^selected host 10\.79\.0\.2:[0-9]+ -> (srflx|prflx) 10\.79\.0\.1:'
+  after=$(masqueraded)
+  check "$name: the masquerade rule saw new flows (counter packets $before -> $after)" \
+    bash -c '[ "${2:-0}" -gt "${1:-0}" ]' _ "$before" "$after"
+}
+# masqueraded: packets the masquerade rule has seen (the first of each flow).
+masqueraded() {
+  ip netns exec "$(ns R)" nft list table ip natsim_ice_nat |
+    sed -n 's/.*counter packets \([0-9]*\).*/\1/p'
+}
+if grep -q '^listening on' "$TMP/stun.out"; then
+  nat_pairing aioice controlling
+  nat_pairing libnice controlled
 else
   check "natsim serve stun starts on $STUN in $(ns P)" false
 fi
