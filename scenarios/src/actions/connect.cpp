@@ -77,6 +77,22 @@ nlohmann::json candidate_json(const std::optional<ice::Candidate>& c) {
   return {{"type", ice::to_string(c->type)}, {"address", c->address.to_string()}};
 }
 
+// The one-line summary, for the table and the report's "line".
+std::string line(const nlohmann::json& a) {
+  const std::string outcome = a["outcome"].get<std::string>();
+  if (outcome != "connected")
+    return outcome + (a.contains("reason") ? ": " + a["reason"].get<std::string>() : "");
+  std::string s = "connected, " + a["path"].get<std::string>() + " path in " +
+                  number_text(a["setup_ms"].get<double>()) + " ms, " + traffic_line(a);
+  if (!a["consent_lost_ms"].is_null()) {
+    s += ", consent lost at " + number_text(a["consent_lost_ms"].get<double>()) + " ms";
+    s += a["reconnect_ms"].is_null()
+             ? ", not reconnected"
+             : ", reconnected at " + number_text(a["reconnect_ms"].get<double>()) + " ms";
+  }
+  return s;
+}
+
 struct Side {
   std::string host;
   std::unique_ptr<cn::Connector> conn;
@@ -147,6 +163,7 @@ class ConnectRun final : public ActionRun {
     for (int i = 0; i < 2; ++i)
       sides[i == 0 ? "offerer" : "answerer"] = side_json(side[i]);
     a["sides"] = sides;
+    a["line"] = line(a);
   }
 
   void check(const ActionCheck& c, const OutcomesById&, Checks& checks) const override {
@@ -395,21 +412,6 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
     s.driver->pump();
   }
   return run;
-}
-
-std::string line(const nlohmann::json& a) {
-  const std::string outcome = a["outcome"].get<std::string>();
-  if (outcome != "connected")
-    return outcome + (a.contains("reason") ? ": " + a["reason"].get<std::string>() : "");
-  std::string s = "connected, " + a["path"].get<std::string>() + " path in " +
-                  number_text(a["setup_ms"].get<double>()) + " ms, " + traffic_line(a);
-  if (!a["consent_lost_ms"].is_null()) {
-    s += ", consent lost at " + number_text(a["consent_lost_ms"].get<double>()) + " ms";
-    s += a["reconnect_ms"].is_null()
-             ? ", not reconnected"
-             : ", reconnected at " + number_text(a["reconnect_ms"].get<double>()) + " ms";
-  }
-  return s;
 }
 
 }  // namespace
