@@ -1,6 +1,7 @@
 #include "natsim/nat_models/pcp_server.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace natsim::nat {
 
@@ -227,6 +228,49 @@ PcpServer::Result PcpServer::peer(TimePoint now, const Endpoint& remote, const p
   r.data.external_port = external->port;
   r.data.external_address = external->address;
   return Result::success;
+}
+
+namespace {
+
+// "NOT_AUTHORIZED", "not authorized" -> "not_authorized".
+std::string metric_word(std::string_view name) {
+  std::string out(name);
+  for (char& c : out)
+    c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::uint64_t>> port_mapping_metrics(const PcpCounters& p,
+                                                                        const NatPmpCounters& n,
+                                                                        bool all) {
+  std::vector<std::pair<std::string, std::uint64_t>> out{
+      {"pcp.requests", p.requests},
+      {"pcp.dropped", p.dropped},
+      {"pcp.mapped", p.mapped},
+      {"pcp.deleted", p.deleted},
+      {"pcp.peers", p.peers},
+      {"pcp.announces", p.announces},
+      {"natpmp.requests", n.requests},
+      {"natpmp.dropped", n.dropped},
+      {"natpmp.address_requests", n.address_requests},
+      {"natpmp.mapped", n.mapped},
+      {"natpmp.deleted", n.deleted},
+  };
+  for (std::size_t c = 1; c < p.errors.size(); ++c) {
+    if (all || p.errors[c] != 0)
+      out.emplace_back("pcp.errors." + metric_word(pcp::to_string(static_cast<Result>(c))),
+                       p.errors[c]);
+  }
+  for (std::size_t c = 1; c < n.errors.size(); ++c) {
+    if (all || n.errors[c] != 0) {
+      out.emplace_back("natpmp.errors." + metric_word(traversal::natpmp::to_string(
+                                              static_cast<traversal::natpmp::ResultCode>(c))),
+                       n.errors[c]);
+    }
+  }
+  return out;
 }
 
 }  // namespace natsim::nat

@@ -16,7 +16,8 @@
   X(reboot)                    \
   X(change_address)            \
   X(flush)                     \
-  X(set_nat)
+  X(set_nat)                   \
+  X(map)
 
 namespace natsim::scenarios {
 namespace detail {

@@ -43,6 +43,14 @@ std::optional<double> counter_value(const World& w, const std::string& name,
     if (metric == "nat.mappings_expired") return static_cast<double>(nc.mappings_expired);
     if (metric == "nat.mappings")
       return static_cast<double>(w.sites.at(name).gateway->mappings().size());
+    if (metric == "nat.mappings_mapped") return static_cast<double>(nc.mappings_mapped);
+    if (metric == "nat.mappings_unmapped") return static_cast<double>(nc.mappings_unmapped);
+    if (const nat::PcpServer* pm = w.sites.at(name).gateway->port_mapping();
+        pm != nullptr && (metric.starts_with("pcp.") || metric.starts_with("natpmp."))) {
+      for (const auto& [key, value] : nat::port_mapping_metrics(*pm, true)) {
+        if (key == metric) return static_cast<double>(value);
+      }
+    }
     if (metric.starts_with("nat.drops.")) {
       for (std::size_t r = 0; r < nat::kNatDropCount; ++r) {
         if (metric.substr(10) == nat::to_string(static_cast<nat::NatDrop>(r)))
@@ -60,11 +68,14 @@ std::optional<double> counter_value(const World& w, const std::string& name,
     if (metric == "turn.auth_failures") return static_cast<double>(t.auth_failures);
     if (metric == "turn.dropped_no_permission") return static_cast<double>(t.dropped_no_permission);
   }
-  *why = "unknown metric '" + metric + "' (sent, delivered, forwarded, dropped, drops.<reason>" +
-         std::string(is_gateway ? ", nat.outbound, nat.inbound, nat.hairpinned, nat.mappings, "
-                                  "nat.mappings_created, nat.mappings_expired, nat.drops.<reason>"
-                                : "") +
-         ")";
+  *why =
+      "unknown metric '" + metric + "' (sent, delivered, forwarded, dropped, drops.<reason>" +
+      std::string(is_gateway ? ", nat.outbound, nat.inbound, nat.hairpinned, nat.mappings, "
+                               "nat.mappings_created, nat.mappings_expired, nat.mappings_mapped, "
+                               "nat.mappings_unmapped, nat.drops.<reason>, and with "
+                               "port_mapping pcp.<counter>, natpmp.<counter>"
+                             : "") +
+      ")";
   return std::nullopt;
 }
 

@@ -94,7 +94,7 @@ ServerSpec parse_server(const Reader& r) {
 }
 
 SiteSpec parse_site(const Reader& r, const sim::LinkParams& core) {
-  r.only({"name", "nat", "hosts", "lan", "wan", "uplink", "lan_link", "sites"});
+  r.only({"name", "nat", "hosts", "lan", "wan", "uplink", "lan_link", "sites", "port_mapping"});
   SiteSpec s;
   s.pointer = r.pointer();
   s.name = r.at("name").name();
@@ -116,6 +116,7 @@ SiteSpec parse_site(const Reader& r, const sim::LinkParams& core) {
   s.uplink = core;
   if (auto l = r.get("uplink")) s.uplink = parse_link_params(l->json(), l->pointer(), core);
   if (auto l = r.get("lan_link")) s.lan_link = parse_link_params(l->json(), l->pointer());
+  if (auto p = r.get("port_mapping")) s.port_mapping = detail::parse_port_mapping(*p);
   if (auto nested = r.get("sites")) {
     for (std::size_t i = 0; i < nested->size(); ++i)
       s.sites.push_back(parse_site((*nested)[i], {}));

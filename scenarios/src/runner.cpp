@@ -99,6 +99,14 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
                    {"bytes_to_client", t.bytes_to_client},
                    {"auth_failures", t.auth_failures}};
     }
+    if (auto it = w.sites.find(node->name()); it != w.sites.end()) {
+      if (const nat::PcpServer* pm = it->second.gateway->port_mapping()) {
+        json m = json::object();
+        for (const auto& [key, value] : nat::port_mapping_metrics(*pm))
+          m[key] = value;
+        j["port_mapping"] = m;
+      }
+    }
     result.counters[node->name()] = j;
   }
   w.net.trace().close_log();

@@ -7,6 +7,7 @@
 #include "limits.hpp"
 #include "natsim/base/input_error.hpp"
 #include "natsim/nat_models/nat_table.hpp"
+#include "natsim/nat_models/pcp_server.hpp"
 #include "natsim/nat_models/site.hpp"
 #include "natsim/sim/counters.hpp"
 
@@ -133,7 +134,7 @@ void check_counter_names(const Scenario& s) {
   }
   const std::vector<PlannedSite> plan = plan_sites(s.sites);
   for (const PlannedSite& p : plan) {
-    kinds[p.spec->name] = "gateway";
+    kinds[p.spec->name] = p.spec->port_mapping ? "port-mapping gateway" : "gateway";
     kinds[p.spec->name + "-lan"] = "link";
     const std::string up =
         p.parent < 0 ? "internet" : plan[static_cast<std::size_t>(p.parent)].spec->name;
@@ -144,8 +145,10 @@ void check_counter_names(const Scenario& s) {
   std::vector<std::string> common{"sent", "delivered", "forwarded", "dropped"};
   for (std::size_t r = 0; r < sim::kDropReasonCount; ++r)
     common.push_back("drops." + std::string(sim::to_string(static_cast<sim::DropReason>(r))));
-  std::vector<std::string> gateway{"nat.outbound", "nat.inbound",          "nat.hairpinned",
-                                   "nat.mappings", "nat.mappings_created", "nat.mappings_expired"};
+  std::vector<std::string> gateway{"nat.outbound",         "nat.inbound",
+                                   "nat.hairpinned",       "nat.mappings",
+                                   "nat.mappings_created", "nat.mappings_expired",
+                                   "nat.mappings_mapped",  "nat.mappings_unmapped"};
   for (std::size_t r = 0; r < nat::kNatDropCount; ++r)
     gateway.push_back("nat.drops." + std::string(nat::to_string(static_cast<nat::NatDrop>(r))));
   const std::vector<std::string> turn{"turn.allocations",          "turn.relayed_to_peer",
@@ -162,7 +165,11 @@ void check_counter_names(const Scenario& s) {
                            "<site>-lan, <site>--internet, <site>--<parent>; or network)");
     }
     std::vector<std::string> known = common;
-    if (it->second == "gateway") known.insert(known.end(), gateway.begin(), gateway.end());
+    if (it->second.ends_with("gateway")) known.insert(known.end(), gateway.begin(), gateway.end());
+    if (it->second == "port-mapping gateway") {
+      for (const auto& [name, value] : nat::port_mapping_metrics({}, {}, true))
+        known.push_back(name);
+    }
     if (it->second == "turn") known.insert(known.end(), turn.begin(), turn.end());
     if (std::find(known.begin(), known.end(), e.metric) == known.end()) {
       std::string list;

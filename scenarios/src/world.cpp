@@ -105,6 +105,7 @@ void World::add_site(const detail::PlannedSite& planned, sim::Router& upstream) 
   o.wan_link = spec.uplink;
   o.lan_link = spec.lan_link;
   nat::Site site = nat::add_site(net, upstream, spec.name, o);
+  if (spec.port_mapping) site.gateway.enable_port_mapping(*spec.port_mapping);
   // Without translation the LAN must be routable from upstream.
   if (spec.nat.ipv4 != nat::Translation::translate) {
     upstream.add_route(o.lan.subnet(), site.upstream_iface, o.wan.address);

@@ -31,8 +31,9 @@ TEST(ActionCatalog, ListsEveryActionOnce) {
   std::vector<std::string> names;
   for (const ActionInfo& a : action_catalog())
     names.push_back(a.name);
-  const std::vector<std::string> expected{"probe", "binding", "send",           "relay", "connect",
-                                          "link",  "reboot",  "change_address", "flush", "set_nat"};
+  const std::vector<std::string> expected{"probe",   "binding", "send",   "relay",
+                                          "connect", "link",    "reboot", "change_address",
+                                          "flush",   "set_nat", "map"};
   EXPECT_EQ(names, expected);
   EXPECT_EQ(action_catalog_json().size(), expected.size());
 }
@@ -40,7 +41,7 @@ TEST(ActionCatalog, ListsEveryActionOnce) {
 TEST(ActionCatalog, UnknownActionNamesEveryType) {
   EXPECT_EQ(load_error(R"({"action": "teleport"})"),
             "bad.json: /timeline/0/action: unknown action 'teleport', expected probe, binding, "
-            "send, relay, connect, link, reboot, change_address, flush or set_nat");
+            "send, relay, connect, link, reboot, change_address, flush, set_nat or map");
 }
 
 TEST(ActionCatalog, KeysOutsideTheTypesListAreErrors) {

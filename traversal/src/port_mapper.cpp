@@ -27,7 +27,9 @@ bool behind_another_nat(const IpAddress& a) {
 }
 
 PortMapper::PortMapper(PortMapperConfig config)
-    : config_(config), nonce_state_(config.seed ^ 0x706370u) {}
+    : config_(config),
+      protocol_(config.only.value_or(MappingProtocol::pcp)),
+      nonce_state_(config.seed ^ 0x706370u) {}
 
 std::size_t PortMapper::add(TimePoint now, std::uint8_t protocol, std::uint16_t internal_port,
                             std::uint32_t lifetime, std::uint16_t suggested_port) {
@@ -53,6 +55,7 @@ void PortMapper::remove(TimePoint now, std::size_t id) {
   Mapping& m = mappings_[id];
   m.state = State::deleting;
   m.ask.lifetime = 0;
+  m.ask.suggested_port = 0;  // RFC 6886 §3.4: a deletion suggests port 0
   m.attempts = 0;
   send(now, m);
 }
@@ -105,6 +108,7 @@ void PortMapper::emit(PortMapperEvent::Kind kind, std::size_t id, const Mapping&
   e.external = m.external;
   e.lifetime = m.lifetime;
   e.double_nat = behind_another_nat(m.external.address);
+  e.epoch = last_epoch_.value_or(0);
   events_.push_back(e);
 }
 
@@ -136,7 +140,7 @@ void PortMapper::handle_timeout(TimePoint now) {
       send(now, m);
       continue;
     }
-    if (protocol_ == MappingProtocol::pcp) {
+    if (protocol_ == MappingProtocol::pcp && !config_.only) {
       fall_back(now);  // RFC 6887 §9: no PCP server answered; try NAT-PMP
       return;
     }
@@ -194,13 +198,25 @@ bool PortMapper::handle_datagram(TimePoint now, const Endpoint&, const Endpoint&
 
 void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a) {
   if (a.kind == MappingAnswer::Kind::unsupported_version) {
-    if (protocol_ == MappingProtocol::pcp) fall_back(now);
+    if (protocol_ == MappingProtocol::pcp && !config_.only) return fall_back(now);
+    // Told to use this protocol only: the gateway does not speak it.
+    Mapping& m = mappings_[id];
+    m.state = State::failed;
+    m.deadline = kTimeNever;
+    PortMapperEvent e;
+    e.kind = PortMapperEvent::Kind::failed;
+    e.id = id;
+    e.protocol = protocol_;
+    e.result = a.result;
+    e.epoch = a.epoch;
+    events_.push_back(e);
     return;
   }
   if (epoch_says_rebooted(now, a.epoch)) {
     PortMapperEvent e;
     e.kind = PortMapperEvent::Kind::gateway_rebooted;
     e.protocol = protocol_;
+    e.epoch = a.epoch;
     events_.push_back(e);
     // The answered request re-created its own mapping; the others are asked again now.
     for (std::size_t other = 0; other < mappings_.size(); ++other) {
@@ -223,6 +239,7 @@ void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a)
     e.id = id;
     e.protocol = protocol_;
     e.result = a.result;
+    e.epoch = a.epoch;
     events_.push_back(e);
     return;
   }
@@ -237,6 +254,9 @@ void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a)
   m.ever_mapped = true;
   m.lifetime = a.lifetime;
   m.external = a.external;
+  // RFC 6887 §11.2.1 / RFC 6886 §3.3: refreshes, and a re-creation after the gateway
+  // lost its state, suggest the port the mapping had, so peers can keep using it.
+  m.ask.suggested_port = a.external.port;
   // Refresh at half the granted lifetime (RFC 6887 §11.2.1 suggests between 1/2 and 5/8).
   m.deadline = now + seconds(a.lifetime) / 2;
   if (protocol_ == MappingProtocol::natpmp) {

@@ -6,6 +6,9 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "natsim/nat_models/nat_table.hpp"
 #include "natsim/nat_models/natpmp_server.hpp"
@@ -88,5 +91,15 @@ class PcpServer {
   std::array<std::uint8_t, traversal::pcp::kMaxMessageSize> buffer_{};
   PcpCounters counters_;
 };
+
+// The service's counters by name ("pcp.requests", "pcp.errors.not_authorized",
+// "natpmp.mapped", ...), error counters only where non-zero unless `all`: what scenario
+// expectations, run reports and `natsim serve gateway` show.
+[[nodiscard]] std::vector<std::pair<std::string, std::uint64_t>> port_mapping_metrics(
+    const PcpCounters& pcp, const NatPmpCounters& natpmp, bool all = false);
+[[nodiscard]] inline std::vector<std::pair<std::string, std::uint64_t>> port_mapping_metrics(
+    const PcpServer& server, bool all = false) {
+  return port_mapping_metrics(server.counters(), server.natpmp_counters(), all);
+}
 
 }  // namespace natsim::nat

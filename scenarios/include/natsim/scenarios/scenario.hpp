@@ -14,6 +14,7 @@
 #include "natsim/base/ip_address.hpp"
 #include "natsim/base/time.hpp"
 #include "natsim/nat_models/nat_behavior.hpp"
+#include "natsim/nat_models/port_mapper_config.hpp"
 #include "natsim/sim/link.hpp"
 
 namespace natsim::scenarios {
@@ -27,7 +28,9 @@ struct SiteSpec {
   sim::LinkParams uplink;
   sim::LinkParams lan_link;
   std::vector<SiteSpec> sites;  // nested behind this one (CGNAT)
-  std::string pointer;          // where it was defined, for messages
+  // The gateway's PCP / NAT-PMP service on port 5351; nullopt: off.
+  std::optional<nat::PortMappingConfig> port_mapping;
+  std::string pointer;  // where it was defined, for messages
 };
 
 // stun: a STUN server (RFC 5780 with an alternate address); echo: a UDP echo server;

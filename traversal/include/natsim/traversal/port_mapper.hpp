@@ -26,6 +26,8 @@ struct PortMapperConfig {
   std::uint32_t pcp_attempts = 3;
   // RFC 6886 §3.1: 250 ms doubling, 9 attempts, then the mapping failed.
   std::uint32_t natpmp_attempts = 9;
+  // One protocol only, never falling back to the other; nullopt: PCP, then NAT-PMP.
+  std::optional<MappingProtocol> only;
 };
 
 struct PortMapperEvent {
@@ -44,6 +46,7 @@ struct PortMapperEvent {
   std::uint32_t lifetime = 0;
   std::uint16_t result = 0;  // the protocol's result code on failure
   bool double_nat = false;
+  std::uint32_t epoch = 0;  // the gateway's epoch in the answer that caused the event
 };
 
 // RFC 1918 private or RFC 6598 shared address space.
