@@ -126,6 +126,49 @@ void Agent::add_local(TimePoint now, const Candidate& c) {
   // so only host and relayed candidates form pairs.
   if (c.type == CandidateType::host || c.type == CandidateType::relay) {
     pair_local(now, local_.size() - 1);
+  } else {
+    mark_unlikely();  // a server-reflexive address tells whether this host is behind a NAT
+  }
+}
+
+// Pairs whose success the candidates make unlikely; they are checked after the others and
+// do not hold nomination (unless the peer's check arrives on them). They stay in the
+// checklist: the judgement is about order and waiting, never about whether to try.
+// - Host to host across two NATs: both hosts have server-reflexive addresses other than
+//   their own, and those public addresses differ. Two hosts behind the same NAT share its
+//   public address; private addresses of different networks rarely route to each other.
+// - To a server-reflexive address of a peer whose checks came from another port of the
+//   same public address: its NAT maps per destination, so the address its STUN server saw
+//   is not the one it uses towards us, and its filtering most likely drops what we send.
+void Agent::mark_unlikely() {
+  auto public_ips = [](const std::vector<Candidate>& cs, const Candidate& host) {
+    std::vector<IpAddress> ips;
+    for (const Candidate& c : cs) {
+      if (c.type != CandidateType::srflx || c.address.address == host.address.address) continue;
+      if (c.related && *c.related != host.address && *c.related != host.base) continue;
+      ips.push_back(c.address.address);
+    }
+    return ips;
+  };
+  for (std::size_t i = 0; i < checklist_.size(); ++i) {
+    CandidatePair& p = checklist_[i];
+    const Candidate& l = local_[p.local];
+    const Candidate& r = remote_[p.remote];
+    bool unlikely = false;
+    if (l.type == CandidateType::host && r.type == CandidateType::host) {
+      const auto ours = public_ips(local_, l);
+      const auto theirs = public_ips(remote_, r);
+      unlikely = !ours.empty() && !theirs.empty() &&
+                 std::none_of(ours.begin(), ours.end(), [&](const IpAddress& ip) {
+                   return std::find(theirs.begin(), theirs.end(), ip) != theirs.end();
+                 });
+    } else if (r.type == CandidateType::srflx) {
+      unlikely = std::any_of(remote_.begin(), remote_.end(), [&](const Candidate& o) {
+        return o.type == CandidateType::prflx && o.address.address == r.address.address &&
+               o.address.port != r.address.port;
+      });
+    }
+    p.unlikely = unlikely;
   }
 }
 
@@ -148,6 +191,7 @@ void Agent::add_pair(TimePoint now, std::size_t local, std::size_t remote) {
 void Agent::pair_local(TimePoint now, std::size_t local) {
   for (std::size_t r = 0; r < remote_.size(); ++r)
     add_pair(now, local, r);
+  mark_unlikely();
   run_checks(now);
 }
 
@@ -156,6 +200,7 @@ void Agent::pair_remote(TimePoint now, std::size_t remote) {
     const CandidateType t = local_[l].type;
     if (t == CandidateType::host || t == CandidateType::relay) add_pair(now, l, remote);
   }
+  mark_unlikely();
   run_checks(now);
 }
 
@@ -303,6 +348,7 @@ void Agent::handle_timeout(TimePoint now) {
   drain_clients(now);
   checks_.retransmit_due(now, check_out_);
   while (auto t = checks_.pop_expired(now)) {
+    if (t->cancelled) continue;  // replaced by a triggered check (RFC 8445 §7.3.1.4)
     ++counters_.check_timeouts;
     --checklist_[t->context.pair].in_flight;
     on_check_failure(now, t->context.pair);
@@ -334,9 +380,9 @@ std::optional<TimePoint> Agent::poll_timeout() const {
     if (d && (!t || *d < *t)) t = d;
   };
   if (wants_tick_) consider(next_check_);
-  if (controlling_ && first_valid_at_ && !selected_ && !nominating_ &&
-      !config_.aggressive_nomination && state_ == State::checking && checklist_.best_valid()) {
-    consider(*first_valid_at_ + config_.nomination_wait);
+  if (controlling_ && !selected_ && !nominating_ && !config_.aggressive_nomination &&
+      state_ == State::checking) {
+    consider(nomination_deadline());
   }
   consider(checks_.next_deadline());
   consider(consent_.next_deadline());

@@ -99,7 +99,7 @@ void Checklist::unfreeze_initial() {
 void Checklist::trigger(std::size_t pair) {
   CandidatePair& p = pairs_[pair];
   if (p.state == PairState::succeeded) return;
-  if (p.state != PairState::in_progress) p.state = PairState::waiting;
+  p.state = PairState::waiting;
   if (std::find(triggered_.begin(), triggered_.end(), pair) == triggered_.end()) {
     triggered_.push_back(pair);
   }
@@ -122,7 +122,12 @@ std::optional<std::size_t> Checklist::next(const std::function<bool(const Candid
     for (std::size_t i = 0; i < pairs_.size(); ++i) {
       const CandidatePair& p = pairs_[i];
       if (p.state != PairState::waiting || !ready(p)) continue;
-      if (!best || p.priority > pairs_[*best].priority) best = i;
+      if (!best) {
+        best = i;
+        continue;
+      }
+      const CandidatePair& b = pairs_[*best];
+      if (p.unlikely != b.unlikely ? !p.unlikely : p.priority > b.priority) best = i;
     }
     return best;
   };
@@ -168,6 +173,16 @@ bool Checklist::has_waiting_work() const {
   return !triggered_.empty() || std::any_of(pairs_.begin(), pairs_.end(), [](const auto& p) {
     return p.state == PairState::frozen || p.state == PairState::waiting;
   });
+}
+
+bool Checklist::queued(std::size_t pair) const {
+  return std::find(triggered_.begin(), triggered_.end(), pair) != triggered_.end();
+}
+
+std::size_t Checklist::active() const {
+  return static_cast<std::size_t>(std::count_if(pairs_.begin(), pairs_.end(), [](const auto& p) {
+    return p.state == PairState::waiting || p.state == PairState::in_progress;
+  }));
 }
 
 std::optional<std::size_t> Checklist::best_valid() const {

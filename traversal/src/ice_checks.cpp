@@ -107,9 +107,34 @@ void Agent::send_check(TimePoint now, std::size_t pair, Kind kind, bool use_cand
   } else {
     ++counters_.checks_sent;
     ++p.in_flight;
-    checks_.start(now, id, p.local_base, p.remote_address, Transport::udp, *bytes, c, check_out_);
+    p.last_check = now;
+    checks_.start(now, id, p.local_base, p.remote_address, Transport::udp, *bytes, c, check_out_,
+                  check_rto());
   }
   if (selected_ && *selected_ == pair) last_sent_ = now;
+}
+
+// RFC 8445 §14.3: RTO = MAX(500 ms, Ta × N × (Num-Waiting + Num-In-Progress)), N the
+// total number of checks to be performed (the pairs of the checklist); 500 ms is the
+// policy's RTO. Computed for each transaction as it starts.
+Duration Agent::check_rto() const {
+  const Duration floor = config_.check_retransmit.rto;
+  if (!config_.check_rto_from_checklist) return floor;
+  const auto n = static_cast<Duration::rep>(checklist_.size());
+  const auto active = static_cast<Duration::rep>(checklist_.active());
+  return std::max(floor, config_.ta * n * active);
+}
+
+// RFC 8445 §7.3.1.4: a triggered check on an In-Progress pair replaces its check — the
+// transaction is cancelled (no more retransmissions, its answer still counts) and the pair
+// goes Waiting in the triggered-check queue.
+void Agent::trigger_check(std::size_t pair) {
+  for (auto& t : checks_) {
+    if (t.context.pair != pair || t.context.kind != Kind::check || t.cancelled) continue;
+    checks_.cancel(t);
+    --checklist_[pair].in_flight;
+  }
+  checklist_.trigger(pair);
 }
 
 bool Agent::handle_stun(TimePoint now, const Endpoint& local, const Endpoint& remote,
@@ -212,6 +237,7 @@ void Agent::on_request(TimePoint now, const Endpoint& local, const Endpoint& rem
     ++counters_.remote_refused;  // answered, but not learnt
     return;
   }
+  bool learned = false;
   if (!ri) {
     Candidate c;
     c.type = CandidateType::prflx;
@@ -222,8 +248,10 @@ void Agent::on_request(TimePoint now, const Endpoint& local, const Endpoint& rem
     remote_.push_back(std::move(c));
     ri = remote_.size() - 1;
     ++counters_.prflx_remote;
+    learned = true;
   }
   const auto pair = checklist_.add(*li, local_[*li], *ri, remote_[*ri], controlling_);
+  if (learned) mark_unlikely();  // the peer's NAT may map per destination
   if (!pair) return;
   CandidatePair& p = checklist_[*pair];
   // RFC 8445 §7.3.1.5: USE-CANDIDATE nominates the pair once (or if) its check succeeds.
@@ -237,7 +265,7 @@ void Agent::on_request(TimePoint now, const Endpoint& local, const Endpoint& rem
   // RFC 8445 §7.3.1.4: a triggered check, unless the pair already succeeded.
   if (p.state != PairState::succeeded && !selected_) {
     ++counters_.triggered_checks;
-    checklist_.trigger(*pair);
+    trigger_check(*pair);
   }
 }
 
@@ -260,10 +288,12 @@ void Agent::on_response(TimePoint now, const Endpoint& local, const Endpoint& re
   }
   auto t = checks_.take(m.transaction_id());
   const Check c = t->context;
-  --checklist_[c.pair].in_flight;
+  // A cancelled check (RFC 8445 §7.3.1.4) was replaced: only its success counts.
+  const bool replaced = t->cancelled;
+  if (!replaced) --checklist_[c.pair].in_flight;
   // RFC 8445 §7.2.5.2.1: source and destination must be symmetric.
   if (local != t->local || remote != t->remote) {
-    on_check_failure(now, c.pair);
+    if (!replaced) on_check_failure(now, c.pair);
     return;
   }
   if (m.cls() == stun::Class::error) {
@@ -273,17 +303,21 @@ void Agent::on_response(TimePoint now, const Endpoint& local, const Endpoint& re
     if (e && e->code == kRoleConflict) {
       ++counters_.role_conflicts;
       if (c.controlling == controlling_) switch_role(!c.controlling);
-      checklist_.trigger(c.pair);
+      trigger_check(c.pair);
       return;
     }
-    on_check_failure(now, c.pair);
+    if (!replaced) on_check_failure(now, c.pair);
     return;
   }
   const auto mapped = m.xor_address(attr::xor_mapped_address);
   if (!mapped) {
-    on_check_failure(now, c.pair);
+    if (!replaced) on_check_failure(now, c.pair);
     return;
   }
+  // The round trip of this check (from its latest transmission): nomination's measure of
+  // how long a reachable pair takes to answer.
+  CandidatePair& p = checklist_[c.pair];
+  if (!p.rtt) p.rtt = now - t->last_sent;
   on_check_success(now, c.pair, c, *mapped);
 }
 
@@ -322,7 +356,8 @@ void Agent::on_check_success(TimePoint now, std::size_t pair, const Check& c,
 
 void Agent::on_check_failure(TimePoint now, std::size_t pair) {
   CandidatePair& p = checklist_[pair];
-  if (p.in_flight <= 0 && p.state != PairState::succeeded) checklist_.fail(pair);
+  // A pair queued for a triggered check (Waiting) waits for that check's outcome.
+  if (p.in_flight <= 0 && p.state == PairState::in_progress) checklist_.fail(pair);
   if (nominating_ && *nominating_ == pair && p.in_flight <= 0) {
     nominating_.reset();
     nominate_due_ = false;
@@ -332,21 +367,51 @@ void Agent::on_check_failure(TimePoint now, std::size_t pair) {
   maybe_fail(now);
 }
 
-// RFC 8445 §8.1.1: regular nomination — once no pair of higher priority than the best
-// valid one can still succeed (or nomination_wait after the first valid pair), the
-// controlling agent checks the best valid pair again with USE-CANDIDATE.
+// RFC 8445 §8.1.1 leaves regular nomination's stopping criterion to the agent. A pair of
+// higher priority than the best valid one holds it only while its success is plausible:
+// queued for a triggered check (the peer's check came through on it), or In-Progress
+// with its check out for less than nomination_rtt_multiple × the valid pair's round trip
+// (a reachable pair, usually the shorter path, would have answered by then) unless its
+// success is unlikely (mark_unlikely). A Frozen or Waiting pair nothing triggered does
+// not: checks go in priority order, so it is only unchecked because triggered checks or
+// likelier pairs went first. At most nomination_wait after the first
+// valid pair. Returns when nomination may go if nothing else happens (a time already
+// passed: now), or nullopt without a valid pair.
+std::optional<TimePoint> Agent::nomination_deadline() const {
+  const auto best = checklist_.best_valid();
+  if (!best || !first_valid_at_) return std::nullopt;
+  const CandidatePair& v = checklist_[*best];
+  const TimePoint cap = *first_valid_at_ + config_.nomination_wait;
+  const Duration window = v.rtt.value_or(config_.ta) * config_.nomination_rtt_multiple;
+  TimePoint until = *first_valid_at_;
+  for (std::size_t i = 0; i < checklist_.size(); ++i) {
+    const CandidatePair& p = checklist_[i];
+    if (p.priority <= v.priority) continue;
+    if (checklist_.queued(i)) return cap;
+    if (p.state == PairState::in_progress && !p.unlikely) {
+      until = std::max(until, p.last_check + window);
+    }
+  }
+  return std::min(until, cap);
+}
+
+// RFC 8445 §8.1.1: regular nomination — the controlling agent checks its best valid pair
+// again, with USE-CANDIDATE; the pair is selected when that check succeeds, one round
+// trip later.
 void Agent::maybe_nominate(TimePoint now) {
   if (!controlling_ || selected_ || nominating_ || config_.aggressive_nomination ||
       state_ != State::checking) {
     return;
   }
-  const auto best = checklist_.best_valid();
-  if (!best) return;
-  const bool waited = first_valid_at_ && now >= *first_valid_at_ + config_.nomination_wait;
-  if (checklist_.better_pending(checklist_[*best].priority) && !waited) return;
-  nominating_ = best;
-  nominate_due_ = true;
-  run_checks(now);
+  const auto when = nomination_deadline();
+  if (!when || *when > now) return;
+  nominating_ = checklist_.best_valid();
+  if (config_.pace_nomination) {
+    nominate_due_ = true;
+    run_checks(now);
+  } else {
+    send_check(now, *nominating_, Kind::check, true);
+  }
 }
 
 void Agent::select(TimePoint now, std::size_t pair) {

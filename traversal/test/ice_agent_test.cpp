@@ -44,13 +44,14 @@ TEST(IceAgent, HostCandidatesConnectWithRegularNominationAtExactTimes) {
   Pair p;
   exchange(p.w);
   p.w.run_until(at(seconds(1)));
-  // t=0 both check; t=20 both pairs succeed (request 10 ms, answer 10 ms); A nominates at
-  // the next Ta slot (t=50); B sees USE-CANDIDATE at 60, A its answer at 70.
+  // t=0 both check; t=20 both pairs succeed (request 10 ms, answer 10 ms). Nothing better
+  // is pending, so A nominates at once: B sees USE-CANDIDATE at 30 and selects, A gets
+  // the answer at 40 — the first valid pair plus one round trip.
   const auto sa = Wire::first_event<Selected>(p.w.a);
   const auto sb = Wire::first_event<Selected>(p.w.b);
   ASSERT_TRUE(sa && sb);
-  EXPECT_EQ(sa->first, at(milliseconds(70)));
-  EXPECT_EQ(sb->first, at(milliseconds(60)));
+  EXPECT_EQ(sa->first, at(milliseconds(40)));
+  EXPECT_EQ(sb->first, at(milliseconds(30)));
   EXPECT_EQ(sa->second.path, PathType::host);
   EXPECT_EQ(sa->second.local.address, kA);
   EXPECT_EQ(sa->second.remote.address, kB);
@@ -59,6 +60,10 @@ TEST(IceAgent, HostCandidatesConnectWithRegularNominationAtExactTimes) {
   EXPECT_EQ(p.b.state(), Agent::State::connected);
   EXPECT_EQ(p.a.counters().checks_sent, 2u);  // the check and the nomination
   EXPECT_EQ(p.b.counters().checks_sent, 1u);
+  // B's check reached A at 10 while A's was In-Progress: A queued a triggered check
+  // (cancelling its own, RFC 8445 §7.3.1.4), but the cancelled check's answer at 20 still
+  // made the pair valid, so the triggered check never left.
+  EXPECT_EQ(p.a.counters().triggered_checks, 1u);
   EXPECT_EQ(p.a.counters().role_conflicts, 0u);
   EXPECT_EQ(Wire::count<Failed>(p.w.a), 0u);
   EXPECT_EQ(p.w.unclaimed, 0u);
@@ -92,11 +97,12 @@ TEST(IceAgent, DataFlowsBothWaysOverTheSelectedPair) {
   EXPECT_FALSE(p.a.send(kTimeZero, early));  // nothing selected yet
   exchange(p.w);
   p.w.run_until(at(seconds(1)));
+  // A selects at 40 and sends at once; B answers on arrival.
   ASSERT_EQ(got_b.size(), 1u);
-  EXPECT_EQ(got_b[0].first, at(milliseconds(80)));
+  EXPECT_EQ(got_b[0].first, at(milliseconds(50)));
   EXPECT_EQ(got_b[0].second, (std::vector<std::uint8_t>{'p', 'i', 'n', 'g'}));
   ASSERT_EQ(got_a.size(), 1u);
-  EXPECT_EQ(got_a[0].first, at(milliseconds(90)));
+  EXPECT_EQ(got_a[0].first, at(milliseconds(60)));
   EXPECT_EQ(p.a.counters().data_dropped, 1u);
   EXPECT_EQ(p.a.counters().data_out, 1u);
   EXPECT_EQ(p.b.counters().data_in, 1u);
@@ -133,6 +139,105 @@ TEST(IceAgent, TaPacesChecksAcrossPairs) {
   EXPECT_EQ(p.a.counters().checks_sent, 3u);  // at 0, 20, 40
   p.w.run_until(at(milliseconds(59)));
   EXPECT_EQ(p.a.counters().checks_sent, 3u);
+}
+
+// The requests (not answers) an agent sends from `from`, with their times and whether they
+// carry USE-CANDIDATE.
+struct Requests {
+  std::vector<std::pair<Duration, bool>> sent;
+  void watch(Wire& w, const Endpoint& from) {
+    w.observe = [this, &w, from](const Endpoint& local, const Endpoint&, ByteView bytes) {
+      const auto m = stun::Message::parse(bytes);
+      if (local != from || !m || m->cls() != stun::Class::request) return;
+      sent.emplace_back(w.now - kTimeZero, m->has(stun::attr::use_candidate));
+    };
+  }
+};
+
+// RFC 8445 §7.3.1.4: a check arriving on a pair whose own check is In-Progress cancels
+// that transaction (no retransmissions) and queues a triggered check in its place.
+TEST(IceAgent, TriggeredCheckCancelsTheInProgressTransaction) {
+  Pair p;
+  Requests ra;
+  ra.watch(p.w, kA);
+  // A's first check is lost; B's, at 0, reaches A at 10 while A's is In-Progress.
+  bool lost = false;
+  p.w.pass = [&lost](const Endpoint& from, const Endpoint&) {
+    if (from != kA || lost) return true;
+    lost = true;
+    return false;
+  };
+  exchange(p.w);
+  p.w.run_until(at(seconds(2)));
+  // A's checks: the lost one at 0, the triggered one at the next Ta slot (50, answered
+  // at 70), then the nomination at 70. The lost check is never retransmitted (it would
+  // have been at 500 ms).
+  const std::vector<std::pair<Duration, bool>> expected = {
+      {milliseconds(0), false}, {milliseconds(50), false}, {milliseconds(70), true}};
+  EXPECT_EQ(ra.sent, expected);
+  EXPECT_EQ(p.a.counters().triggered_checks, 1u);
+  EXPECT_EQ(p.a.counters().check_timeouts, 0u);
+  const auto sa = Wire::first_event<Selected>(p.w.a);
+  const auto sb = Wire::first_event<Selected>(p.w.b);
+  ASSERT_TRUE(sa && sb);
+  EXPECT_EQ(sa->first, at(milliseconds(90)));
+  EXPECT_EQ(sb->first, at(milliseconds(80)));
+}
+
+// A pair of higher priority than the valid one holds nomination while its answer is still
+// plausible: for 2 × the valid pair's round trip after its check left.
+TEST(IceAgent, PlausibleBetterPairHoldsNominationForTwoRoundTrips) {
+  const Endpoint a2{IpAddress::v4(10, 0, 0, 3), 5000};
+  AgentConfig ca = config(true, kA);
+  ca.ta = milliseconds(10);
+  ca.host = {kA, a2};  // kA first: its pair has the higher priority
+  Pair p(ca);
+  p.w.a.addresses = ca.host;
+  // Nothing from or to kA gets through.
+  p.w.pass = [](const Endpoint& from, const Endpoint& to) { return from != kA && to != kA; };
+  exchange(p.w);
+  p.w.run_until(at(seconds(1)));
+  // A checks kA→kB at 0 (lost) and a2→kB at 10, valid at 30 (a 20 ms round trip). The
+  // kA pair, out since 0, is plausible until 0 + 2 × 20 = 40: nomination leaves then, B
+  // sees it at 50 and selects once its own (triggered) check of the pair succeeds at 70;
+  // A has the answer at 60.
+  const auto sa = Wire::first_event<Selected>(p.w.a);
+  const auto sb = Wire::first_event<Selected>(p.w.b);
+  ASSERT_TRUE(sa && sb);
+  EXPECT_EQ(sa->second.local.address, a2);
+  EXPECT_EQ(sa->first, at(milliseconds(60)));
+  EXPECT_EQ(sb->first, at(milliseconds(70)));
+}
+
+// RFC 8445 §14.3: a check's initial RTO is MAX(500 ms, Ta × N × (Num-Waiting +
+// Num-In-Progress)), computed as the transaction starts.
+TEST(IceAgent, CheckRtoFollowsTheChecklist) {
+  auto run = [](bool from_checklist) {
+    AgentConfig ca = config(true, kA);
+    // Four host addresses (four foundations): four pairs, all Waiting at the start.
+    ca.host = {kA, Endpoint{IpAddress::v4(10, 0, 0, 3), 5000},
+               Endpoint{IpAddress::v4(10, 0, 0, 4), 5000},
+               Endpoint{IpAddress::v4(10, 0, 0, 5), 5000}};
+    ca.check_rto_from_checklist = from_checklist;
+    Pair p(ca);
+    p.w.a.addresses = ca.host;
+    Requests ra;
+    ra.watch(p.w, kA);
+    p.w.pass = [](const Endpoint&, const Endpoint&) { return false; };  // no answers
+    exchange(p.w);
+    p.w.run_until(at(seconds(3)));
+    std::vector<Duration> times;
+    for (const auto& [t, use] : ra.sent)
+      times.push_back(t);
+    return times;
+  };
+  // At 0 the pair from kA is In-Progress and the other three Waiting: 50 ms × 4 × 4 =
+  // 800 ms, doubling: sent at 0, 800 and 2400 ms.
+  EXPECT_EQ(run(true),
+            (std::vector<Duration>{milliseconds(0), milliseconds(800), milliseconds(2400)}));
+  // The fixed RFC 8489 §6.2.1 timeline: 0, 500, 1500.
+  EXPECT_EQ(run(false),
+            (std::vector<Duration>{milliseconds(0), milliseconds(500), milliseconds(1500)}));
 }
 
 // Both agents think they are controlling: the larger tie-breaker stays controlling, the
@@ -279,9 +384,9 @@ TEST(IceAgent, PeerReflexiveRemoteFromAnUnsignalledAddress) {
   ASSERT_TRUE(sa);
   EXPECT_EQ(sa->second.path, PathType::prflx);
   // B's check reaches A at 10; A's triggered check leaves at once (no check sent yet),
-  // succeeds at 30; A nominates at 60 (the next Ta slot after its first check at 10),
-  // B answers at 70, A selects at 80.
-  EXPECT_EQ(sa->first, at(milliseconds(80)));
+  // succeeds at 30; A nominates at once (nothing else to wait for), B answers at 40, A
+  // selects at 50.
+  EXPECT_EQ(sa->first, at(milliseconds(50)));
   EXPECT_EQ(p.a.counters().triggered_checks, 1u);
 }
 

@@ -145,5 +145,30 @@ TEST(IceChecklist, TriggeredChecksGoFirstAndFrozenPairsWakeWhenNothingWaits) {
   EXPECT_FALSE(f.better_pending(f[1].priority));
 }
 
+// RFC 8445 §7.3.1.4: a triggered check replaces an In-Progress one — the pair goes back
+// to Waiting in the queue. Pairs marked unlikely go after the other Waiting pairs.
+TEST(IceChecklist, TriggerOnInProgressAndUnlikelyPairsLast) {
+  Checklist list;
+  const Candidate h = make_candidate(CandidateType::host, ep(1, 5000), ep(1, 5000));
+  const Candidate r1 = make_candidate(CandidateType::host, ep(2, 6000), ep(2, 6000));
+  const Candidate r2 = make_candidate(CandidateType::srflx, ep(3, 7000), ep(2, 6000));
+  (void)list.add(0, h, 0, r1, true);  // host-host: the higher priority
+  (void)list.add(0, h, 1, r2, true);
+  list.unfreeze_initial();
+  EXPECT_EQ(list.active(), 2u);  // RFC 8445 §14.3: Waiting + In-Progress
+  list[0].unlikely = true;
+  EXPECT_EQ(list.next(kAll), std::optional<std::size_t>(1));  // the likely pair first
+  EXPECT_EQ(list.next(kAll), std::optional<std::size_t>(0));
+  EXPECT_EQ(list.active(), 2u);
+  list.trigger(0);
+  EXPECT_EQ(list[0].state, PairState::waiting);
+  EXPECT_TRUE(list.queued(0));
+  EXPECT_FALSE(list.queued(1));
+  EXPECT_EQ(list.next(kAll), std::optional<std::size_t>(0));
+  EXPECT_FALSE(list.queued(0));
+  list.succeed(1, 0);
+  EXPECT_EQ(list.active(), 1u);
+}
+
 }  // namespace
 }  // namespace natsim::traversal::ice

@@ -33,6 +33,8 @@ struct Wire {
   // Return false to drop a datagram (from, to) at its sending time.
   std::function<bool(const Endpoint&, const Endpoint&)> pass = [](const Endpoint&,
                                                                   const Endpoint&) { return true; };
+  // Sees every datagram an agent sends (dropped or not), at its sending time.
+  std::function<void(const Endpoint&, const Endpoint&, ByteView)> observe;
   std::uint64_t dropped = 0;
   std::uint64_t unclaimed = 0;
 
@@ -41,6 +43,7 @@ struct Wire {
     auto deadline = traversal::pump(
         *s.agent, buf,
         [&](const Transmit& t, ByteView bytes) {
+          if (observe) observe(t.local, t.remote, bytes);
           if (!pass(t.local, t.remote)) {
             ++dropped;
             return;

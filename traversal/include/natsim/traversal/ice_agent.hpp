@@ -48,9 +48,19 @@ struct AgentConfig {
   Duration ta = milliseconds(50);  // RFC 8445 §14.2: pacing of checks
   bool aggressive_nomination = false;  // every check carries USE-CANDIDATE
   // Regular nomination (RFC 8445 §8.1.1): the controlling agent nominates its best valid
-  // pair once no better pair can still succeed, or this long after the first valid pair.
-  Duration nomination_wait = milliseconds(500);
-  stun::RetransmitPolicy check_retransmit{};  // RFC 8489 §6.2.1 defaults
+  // pair once no pair of higher priority may still succeed — one queued for a triggered
+  // check, or In-Progress with its check out for less than nomination_rtt_multiple × the
+  // round trip of the valid pair's check — and at most nomination_wait (4 Ta) after the
+  // first valid pair. docs/ice.md explains the rule and its arithmetic.
+  Duration nomination_wait = milliseconds(200);
+  int nomination_rtt_multiple = 2;
+  // RFC 8445 §8.1.1 queues the USE-CANDIDATE check as a triggered check, paced by Ta; by
+  // default it leaves at once (it opens no new NAT binding: the pair is already valid).
+  bool pace_nomination = false;
+  // RFC 8489 §6.2.1 defaults; with check_rto_from_checklist the initial RTO of a check is
+  // RFC 8445 §14.3's MAX(rto, Ta × N × (Num-Waiting + Num-In-Progress)) instead.
+  stun::RetransmitPolicy check_retransmit{};
+  bool check_rto_from_checklist = true;
   stun::RetransmitPolicy gather_retransmit{};
   // RFC 7675 §5.1: a consent check every 5 s (±20%, from the seed); consent expires
   // 30 s after the last answer. Zero interval: no consent checks, Binding indication
@@ -163,6 +173,7 @@ class Agent {
   void add_pair(TimePoint now, std::size_t local, std::size_t remote);
   void pair_local(TimePoint now, std::size_t local);
   void pair_remote(TimePoint now, std::size_t remote);
+  void mark_unlikely();
   void request_permission(TimePoint now, const IpAddress& peer);
   void maybe_gathering_done(TimePoint now);
   void drain_clients(TimePoint now);
@@ -181,6 +192,9 @@ class Agent {
   void on_check_success(TimePoint now, std::size_t pair, const Check& c, const Endpoint& mapped);
   void on_check_failure(TimePoint now, std::size_t pair);
   void maybe_nominate(TimePoint now);
+  [[nodiscard]] std::optional<TimePoint> nomination_deadline() const;
+  void trigger_check(std::size_t pair);
+  [[nodiscard]] Duration check_rto() const;
   void select(TimePoint now, std::size_t pair);
   void maybe_fail(TimePoint now);
   void fail(std::string reason);

@@ -35,7 +35,13 @@ struct CandidatePair {
   std::optional<std::size_t> valid_local;
   bool nominated = false;
   bool use_candidate_seen = false;  // controlled: USE-CANDIDATE arrived (§7.3.1.5)
-  int in_flight = 0;                // check transactions outstanding
+  int in_flight = 0;                // check transactions outstanding (not cancelled)
+  TimePoint last_check{};           // when its latest check transaction started
+  std::optional<Duration> rtt;      // of the check that made it valid (nomination)
+  // Success unlikely on what the candidates tell (the agent's judgement, see
+  // Agent::mark_unlikely): checked after the other Waiting pairs, and it does not hold
+  // nomination unless the peer's check came through on it.
+  bool unlikely = false;
 };
 
 class Checklist {
@@ -57,14 +63,14 @@ class Checklist {
 
   // RFC 8445 §6.1.2.6: for each foundation, the pair of highest priority goes Waiting.
   void unfreeze_initial();
-  // RFC 8445 §7.3.1.4: the pair goes Waiting (unless In-Progress or Succeeded) and is
-  // queued for a triggered check.
+  // RFC 8445 §7.3.1.4: the pair goes Waiting (unless Succeeded; an In-Progress check is
+  // replaced, the caller cancels its transaction) and is queued for a triggered check.
   void trigger(std::size_t pair);
   // RFC 8445 §6.1.4.2: the next pair to check — the first queued triggered check, else the
-  // highest-priority Waiting pair, else (after unfreezing, for each foundation with
-  // nothing Waiting or In-Progress, its Frozen pairs) the highest Waiting one. Pairs for
-  // which `ready` is false are skipped (a relayed pair awaiting its TURN permission).
-  // The pair returned is In-Progress.
+  // highest-priority Waiting pair (those marked unlikely after the others), else (after unfreezing,
+  // for each foundation with nothing Waiting or In-Progress, its Frozen pairs) the highest Waiting
+  // one. Pairs for which `ready` is false are skipped (a relayed pair awaiting its TURN
+  // permission). The pair returned is In-Progress.
   std::optional<std::size_t> next(const std::function<bool(const CandidatePair&)>& ready);
   // RFC 8445 §7.2.5.3.3: Succeeded, and the Frozen pairs of its foundation go Waiting.
   void succeed(std::size_t pair, std::size_t valid_local);
@@ -73,6 +79,10 @@ class Checklist {
   // Nothing Frozen, Waiting or In-Progress and no triggered check queued.
   [[nodiscard]] bool finished() const;
   [[nodiscard]] bool has_waiting_work() const;
+  // Queued for a triggered check.
+  [[nodiscard]] bool queued(std::size_t pair) const;
+  // RFC 8445 §14.3: Num-Waiting + Num-In-Progress.
+  [[nodiscard]] std::size_t active() const;
   // The Succeeded pair of highest priority.
   [[nodiscard]] std::optional<std::size_t> best_valid() const;
   // Whether some pair of higher priority than `priority` may still succeed.

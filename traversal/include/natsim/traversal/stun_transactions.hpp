@@ -52,8 +52,12 @@ class TransactionTable {
     std::vector<std::uint8_t> request;
     TimePoint last_sent{};
     TimePoint deadline{};
+    Duration initial_rto{};  // RFC 8489 §6.2.1: the first interval; Rm counts in it
     Duration rto{};
     int sent = 0;
+    // Cancelled (RFC 8445 §7.3.1.4): no more retransmissions; responses still match until
+    // it would have timed out, and its expiry is no failure for the caller to act on.
+    bool cancelled = false;
     Context context{};
   };
 
@@ -66,13 +70,21 @@ class TransactionTable {
   Transaction& start(TimePoint now, const TransactionId& id, const Endpoint& local,
                      const Endpoint& remote, Transport transport, ByteView request, Context context,
                      TransmitQueue& out) {
+    return start(now, id, local, remote, transport, request, std::move(context), out, policy_.rto);
+  }
+  // The same with this transaction's own initial RTO (RFC 8445 §14.3 derives it from the
+  // checklist); the policy's Rc and Rm still apply.
+  Transaction& start(TimePoint now, const TransactionId& id, const Endpoint& local,
+                     const Endpoint& remote, Transport transport, ByteView request, Context context,
+                     TransmitQueue& out, Duration initial_rto) {
     Transaction& t = items_.emplace_back();
     t.id = id;
     t.local = local;
     t.remote = remote;
     t.transport = transport;
     t.request.assign(request.begin(), request.end());
-    t.rto = policy_.rto;
+    t.initial_rto = initial_rto;
+    t.rto = initial_rto;
     t.context = std::move(context);
     ++counters_.requests;
     transmit(t, now, out);
@@ -98,19 +110,35 @@ class TransactionTable {
     return t;
   }
   bool erase(const TransactionId& id) { return take(id).has_value(); }
+  // Stops retransmitting the transaction but keeps matching its responses until the
+  // instant its last retransmission would have timed out.
+  void cancel(Transaction& t) {
+    if (t.cancelled) return;
+    t.cancelled = true;
+    if (t.transport == Transport::tcp) return;  // sent once: its deadline is already final
+    // Walk the remaining schedule: the doubled intervals, then Rm × the initial RTO.
+    TimePoint end = t.deadline;
+    Duration rto = t.rto;
+    for (int sent = t.sent; sent < policy_.rc; ++sent) {
+      end += sent + 1 >= policy_.rc ? t.initial_rto * policy_.rm : rto;
+      rto *= 2;
+    }
+    t.deadline = end;
+  }
   void clear() { items_.clear(); }
 
   // Retransmits every transaction whose timer fired and that has tries left.
   void retransmit_due(TimePoint now, TransmitQueue& out) {
     for (Transaction& t : items_) {
-      if (t.deadline <= now && !exhausted(t)) transmit(t, now, out);
+      if (t.deadline <= now && !t.cancelled && !exhausted(t)) transmit(t, now, out);
     }
   }
   // The oldest transaction that has run out of time, removed; call until nullopt. The
   // caller may start or clear transactions between calls.
   std::optional<Transaction> pop_expired(TimePoint now) {
-    auto it = std::find_if(items_.begin(), items_.end(),
-                           [&](const Transaction& t) { return t.deadline <= now && exhausted(t); });
+    auto it = std::find_if(items_.begin(), items_.end(), [&](const Transaction& t) {
+      return t.deadline <= now && (t.cancelled || exhausted(t));
+    });
     if (it == items_.end()) return std::nullopt;
     Transaction t = std::move(*it);
     items_.erase(it);
@@ -148,7 +176,7 @@ class TransactionTable {
       return;
     }
     // RFC 8489 §6.2.1: after the Rc-th request wait Rm × RTO; otherwise the doubled RTO.
-    t.deadline = t.sent >= policy_.rc ? now + policy_.rto * policy_.rm : now + t.rto;
+    t.deadline = t.sent >= policy_.rc ? now + t.initial_rto * policy_.rm : now + t.rto;
     t.rto *= 2;
   }
 
