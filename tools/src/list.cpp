@@ -6,6 +6,7 @@
 
 #include "natsim/nat_models/nat_behavior_json.hpp"
 #include "natsim/nat_models/nat_table.hpp"
+#include "natsim/nat_models/pcp_server.hpp"
 #include "natsim/scenarios/action_catalog.hpp"
 #include "natsim/sim/counters.hpp"
 
@@ -84,6 +85,9 @@ int list_metrics() {
   std::printf(
       "TURN servers:\n  turn.allocations turn.relayed_to_peer turn.relayed_to_client "
       "turn.bytes_to_peer turn.bytes_to_client turn.auth_failures turn.dropped_no_permission\n");
+  std::printf("gateways with port_mapping:\n  nat.mappings_mapped nat.mappings_unmapped\n");
+  for (const auto& [name, value] : nat::port_mapping_metrics({}, {}, true))
+    std::printf("  %s\n", name.c_str());
   return 0;
 }
 

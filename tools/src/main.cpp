@@ -11,8 +11,10 @@
 #include "natsim/base/input_error.hpp"
 #include "natsim/scenarios/batch.hpp"
 #include "probe.hpp"
+#include "probe_portmap.hpp"
 #include "probe_turn.hpp"
 #include "run.hpp"
+#include "serve_gateway.hpp"
 #include "serve_stun.hpp"
 #include "serve_turn.hpp"
 
@@ -104,6 +106,8 @@ int main(int argc, char** argv) {
                      "Log every datagram or TCP frame and the final counters as JSON Lines on "
                      "stderr");
   natsim::tools::add_serve_turn_limit_options(*turn_cmd, serve_turn);
+  natsim::tools::ServeGatewayOptions serve_gateway;
+  CLI::App* gateway_cmd = natsim::tools::add_serve_gateway(*serve_cmd, serve_gateway);
 
   natsim::tools::ProbeOptions probe;
   CLI::App* probe_cmd = app.add_subcommand(
@@ -114,6 +118,8 @@ int main(int argc, char** argv) {
       "--turn", probe_turn.server,
       "Instead of --stun: test a TURN server IP:PORT: allocate, relay to --peer, release");
   turn_opt->excludes(stun_opt);
+  natsim::tools::ProbePortmapOptions probe_portmap;
+  natsim::tools::add_probe_portmap_options(*probe_cmd, probe_portmap, {stun_opt, turn_opt});
   probe_cmd->add_flag("--tcp", probe_turn.tcp, "With --turn: talk to the server over TCP")
       ->needs(turn_opt);
   probe_cmd->add_option("--user", probe_turn.user, "With --turn: NAME:PASSWORD")->needs(turn_opt);
@@ -222,6 +228,13 @@ int main(int argc, char** argv) {
     if (metrics_cmd->parsed()) return natsim::tools::list_metrics();
     if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
     if (turn_cmd->parsed()) return natsim::tools::serve_turn(serve_turn);
+    if (gateway_cmd->parsed()) return natsim::tools::serve_gateway(serve_gateway);
+    if (probe_cmd->parsed() && (!probe_portmap.pcp.empty() || !probe_portmap.natpmp.empty())) {
+      probe_portmap.local = probe.local;
+      probe_portmap.timeout_ms = probe.timeout_ms;
+      probe_portmap.json = probe.json;
+      return natsim::tools::run_probe_portmap(probe_portmap);
+    }
     if (probe_cmd->parsed() && !probe_turn.server.empty()) {
       probe_turn.local = probe.local;
       probe_turn.timeout_ms = probe.timeout_ms;
@@ -229,7 +242,8 @@ int main(int argc, char** argv) {
       return natsim::tools::run_probe_turn(probe_turn);
     }
     if (probe_cmd->parsed() && probe.stun.empty()) {
-      std::fprintf(stderr, "natsim probe: --stun or --turn is required (see --help)\n");
+      std::fprintf(stderr,
+                   "natsim probe: --stun, --turn, --pcp or --natpmp is required (see --help)\n");
       return 2;
     }
     if (probe_cmd->parsed()) return natsim::tools::run_probe(probe);

@@ -60,6 +60,15 @@ void PortMapper::remove(TimePoint now, std::size_t id) {
   send(now, m);
 }
 
+void PortMapper::refresh(TimePoint now, std::size_t id) {
+  if (id >= mappings_.size() || mappings_[id].state != State::mapped) return;
+  Mapping& m = mappings_[id];
+  m.state = State::requesting;
+  m.attempts = 0;
+  m.ask.lifetime = m.wanted_lifetime;
+  send(now, m);
+}
+
 std::optional<Endpoint> PortMapper::external(std::size_t id) const {
   if (id >= mappings_.size() || mappings_[id].state != State::mapped) return std::nullopt;
   return mappings_[id].external;

@@ -61,6 +61,8 @@ class PortMapper {
                   std::uint32_t lifetime, std::uint16_t suggested_port = 0);
   // Deletes the mapping (a request with lifetime 0); `deleted` follows.
   void remove(TimePoint now, std::size_t id);
+  // Refreshes a granted mapping now instead of at half its lifetime; `refreshed` follows.
+  void refresh(TimePoint now, std::size_t id);
 
   bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);

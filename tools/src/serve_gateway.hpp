@@ -1,0 +1,35 @@
+#pragma once
+// `natsim serve gateway`: the gateway's PCP (RFC 6887) and NAT-PMP (RFC 6886) service on
+// a real UDP socket, answering from a simulated NAT table (nothing is forwarded: the
+// mappings live in the table, with the external address given).
+#include <cstdint>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace natsim::tools {
+
+struct ServeGatewayOptions {
+  std::string listen = "127.0.0.1:5351";  // IP:PORT (port 0: the kernel picks)
+  std::string external = "203.0.113.1";   // the NAT's external address (NAT-PMP, PCP)
+  std::string nat = "port-restricted-cone";
+  bool pcp = true;
+  bool natpmp = true;
+  std::uint32_t min_lifetime = 120;
+  std::uint32_t max_lifetime = 24 * 3600;
+  std::uint32_t quota = 32;
+  bool allow_third_party = false;
+  bool json_log = false;  // one JSON object per request (and the final counters) on stderr
+};
+
+// Adds `serve gateway` under `serve` with its options; returns the subcommand.
+CLI::App* add_serve_gateway(CLI::App& serve, ServeGatewayOptions& options);
+
+// Serves until SIGINT or SIGTERM. Prints "listening on IP:PORT (PCP, NAT-PMP)" once bound,
+// a line per request, and the counters and live mappings at the end. Returns 0, or 2 for
+// bad arguments and a socket that cannot be bound.
+int serve_gateway(const ServeGatewayOptions& options);
+
+}  // namespace natsim::tools

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# ctest cases for `natsim serve gateway` and `natsim probe --pcp/--natpmp`, on loopback
+# (127.0.0.1 only, the kernel picks the server's port). Every process started here is
+# stopped by PID; every client runs under `timeout`.
+#   serve_gateway_test.sh NATSIM CMAKE CASE      CASE: pcp | natpmp | hostile | usage
+# pcp, natpmp: map, refresh and delete with natsim's own client; a second host address
+# (127.0.0.2) cannot take the first one's port; --no-pcp makes a PCP-only probe fail.
+# hostile: malformed datagrams (needs /usr/bin/python3) are dropped or refused and counted,
+# and the server still answers afterwards.
+set -euo pipefail
+
+NATSIM=$1
+CMAKE=$2
+CASE=$3
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PYTHON=/usr/bin/python3
+[ -x "$NATSIM" ] || { echo "FAIL: no natsim program at $NATSIM"; exit 1; }
+TMP=$(mktemp -d /tmp/natsim-cli-gateway.XXXXXX)
+PIDS=()
+
+# shellcheck source=cli_test.sh
+source "$HERE/cli_test.sh"
+
+counter() { sed -n "s/^  $1 *\([0-9][0-9]*\)$/\1/p" "$TMP/serve.out"; }
+
+# start_server ARGS...: sets P and SERVER_PID once "listening on" is printed.
+start_server() {
+  local i
+  "$NATSIM" serve gateway --listen 127.0.0.1:0 --json-log "$@" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  for i in $(seq 1 50); do
+    if grep -q '^listening on' "$TMP/serve.out"; then
+      P=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$TMP/serve.out")
+      return 0
+    fi
+    alive "$SERVER_PID" || break
+    sleep 0.1
+  done
+  return 1
+}
+stop_server() {
+  kill -TERM "$SERVER_PID"
+  timeout 5 tail -s 0.1 --pid="$SERVER_PID" -f /dev/null || true
+  wait "$SERVER_PID" || true
+  forget "$SERVER_PID"
+}
+probe() { timeout 20 "$NATSIM" probe --timeout-ms 5000 "$@"; }
+
+case "$CASE" in
+  usage)
+    for bad in "--listen nowhere" "--listen [::1]:5351" "--external 2001:db8::1" "--nat sym" \
+               "--no-pcp --no-natpmp" "--min-lifetime 600 --max-lifetime 60"; do
+      rc=0
+      # shellcheck disable=SC2086
+      timeout 5 "$NATSIM" serve gateway $bad >"$TMP/usage.out" 2>&1 || rc=$?
+      expect "serve gateway $bad exits 2" test "$rc" = 2
+    done
+    rc=0; timeout 5 "$NATSIM" probe --pcp 300.1.1.1 >"$TMP/usage.out" 2>&1 || rc=$?
+    expect "probe --pcp 300.1.1.1 exits 2" test "$rc" = 2
+    rc=0; timeout 5 "$NATSIM" probe --pcp 127.0.0.1 --natpmp 127.0.0.1 >"$TMP/usage.out" 2>&1 || rc=$?
+    expect "--pcp with --natpmp exits 2" test "$rc" = 2
+    ;;
+  pcp | natpmp)
+    start_server --external 198.51.100.7 || fail "serve gateway did not start"
+    probe --"$CASE" "127.0.0.1:$P" --local 127.0.0.1:0 --internal-port 40000 \
+      --suggested-port 40000 --refresh --keep --json >"$TMP/probe.json" || fail "probe failed"
+    fields "$TMP/probe.json" "outcome;external;protocol"
+    expect "$CASE: mapped and refreshed" test "$J_outcome" = success
+    expect "$CASE: external 198.51.100.7:40000" test "$J_external" = "198.51.100.7:40000"
+    # Another host (127.0.0.2) asking for the same external port gets another one.
+    probe --"$CASE" "127.0.0.1:$P" --local 127.0.0.2:0 --internal-port 40000 \
+      --suggested-port 40000 --json >"$TMP/other.json" || fail "second probe failed"
+    fields "$TMP/other.json" "outcome;external"
+    expect "$CASE: another host's port is not taken" test "$J_external" != "198.51.100.7:40000"
+    # The first mapping asked for again from a new process of the same host: NAT-PMP
+    # grants (and deletes) it; PCP refuses, the new process lacks the mapping nonce
+    # (RFC 6887 §11.3).
+    rc=0
+    probe --"$CASE" "127.0.0.1:$P" --local 127.0.0.1:0 --internal-port 40000 \
+      --suggested-port 40000 --json >"$TMP/again.json" || rc=$?
+    stop_server
+    if [ "$CASE" = pcp ]; then
+      expect "pcp: another nonce is NOT_AUTHORIZED" grep -q '"result":"NOT_AUTHORIZED"' "$TMP/again.json"
+      expect "pcp: deleted counted" test "$(counter pcp.deleted)" -ge 1
+    else
+      expect "natpmp: mapped again and deleted" test "$rc" = 0
+      expect "natpmp: deleted counted" test "$(counter natpmp.deleted)" -ge 2
+    fi
+    expect "$CASE: requests logged as JSON lines" grep -q '"request":{' "$TMP/serve.err"
+    expect "$CASE: a line per request on stdout" grep -q "MAP UDP 40000\|map UDP 40000" "$TMP/serve.out"
+    expect "$CASE: mapped counted" test "$(counter "$CASE.mapped")" -ge 3
+    # A gateway without PCP: the PCP-only probe fails (NAT-PMP's unsupported version).
+    if [ "$CASE" = pcp ]; then
+      start_server --no-pcp || fail "serve gateway --no-pcp did not start"
+      rc=0; probe --pcp "127.0.0.1:$P" --json >"$TMP/nopcp.json" || rc=$?
+      stop_server
+      expect "pcp against --no-pcp exits 1" test "$rc" = 1
+      expect "pcp against --no-pcp: unsupported version" grep -qi 'unsupp' "$TMP/nopcp.json"
+    fi
+    ;;
+  hostile)
+    [ -x "$PYTHON" ] || { echo "SKIP: no $PYTHON"; exit 0; }
+    start_server || fail "serve gateway did not start"
+    timeout 20 "$PYTHON" - "$P" >"$TMP/hostile.log" 2>&1 <<'PY' || fail "hostile sender failed"
+import os, random, socket, sys
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rng = random.Random(7)
+cases = [b"", b"\x02", b"\x00", b"\x00\x81", b"\x02\x81" + bytes(22), b"\x02\x01" + bytes(22),
+         b"\x02\x01" + bytes(1200), b"\x09" * 40, b"\x00\x01\x00", b"\x00\x7f" + bytes(10)]
+cases += [bytes([rng.choice([0, 2])]) + os.urandom(rng.randrange(0, 1200)) for _ in range(500)]
+for c in cases:
+    s.sendto(c, ("127.0.0.1", port))
+print("sent", len(cases))
+PY
+    probe --natpmp "127.0.0.1:$P" --json >"$TMP/after.json" || fail "no answer after the hostile datagrams"
+    stop_server
+    expect "hostile: still answering" grep -q '"outcome":"success"' "$TMP/after.json"
+    expect "hostile: dropped datagrams counted" test "$(counter dropped_unanswered)" -ge 3
+    expect "hostile: malformed PCP answered MALFORMED_REQUEST" test "$(counter pcp.errors.malformed_request)" -ge 1
+    expect "hostile: stopped by SIGTERM" grep -q 'stopped by SIGTERM' "$TMP/serve.out"
+    ;;
+  *) echo "unknown case $CASE"; exit 2 ;;
+esac
+echo "PASS: $CASE"
