@@ -39,12 +39,14 @@ clang: deps
 # natsim's STUN server and probe against real peers (Vovida stun, coturn) on loopback,
 # then serve stun and serve turn under attack from hostile loopback clients (docs/hardening.md),
 # and natsim connect against aioice and libnice in network namespaces, once through an
-# nftables NAT (needs root).
+# nftables NAT (needs root); natpmpc against serve gateway, and natsim's PCP/NAT-PMP
+# clients against miniupnpd in network namespaces.
 interop: build
-	NATSIM_EXTRA_PACKAGES="stun-client coturn python3-aioice libnice-dev nftables" ./scripts/install-deps.sh
+	NATSIM_EXTRA_PACKAGES="stun-client coturn python3-aioice libnice-dev nftables natpmpc miniupnpd miniupnpd-nftables" ./scripts/install-deps.sh
 	./scripts/interop-stun.sh build/release/tools/natsim
 	./scripts/interop-turn.sh build/release/tools/natsim
 	./scripts/interop-ice.sh build/release/tools/natsim
+	./scripts/interop-portmap.sh build/release/tools/natsim
 	./scripts/attack-servers.sh build/release/tools/natsim
 
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS.

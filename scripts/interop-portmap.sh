@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# Interop: natsim's PCP / NAT-PMP server and clients against independent implementations.
+#
+# (a) Debian's natpmpc (libnatpmp) against `natsim serve gateway` on 127.0.0.1:5351
+#     (natpmpc talks to port 5351 only): the external address, a UDP mapping, a TCP
+#     mapping whose 60 s are raised to the server's 120 s minimum, the UDP one deleted;
+#     natpmpc's output lines are checked (it retries for minutes and does not match
+#     answers to requests, so its exit code alone says little), then the server's
+#     counters and JSON log.
+# (b) natsim's clients (`natsim probe --pcp` and `--natpmp`) against Debian's miniupnpd
+#     2.3.1 (nftables backend), in three network namespaces the script creates:
+#
+#       [lan] lan0 192.168.78.2 --- gw-lan 192.168.78.1 [gw: miniupnpd] gw-wan 10.78.0.1
+#                                                         --- wan0 10.78.0.10,.11 [wan]
+#
+#     miniupnpd refuses to forward ports when its WAN address is private unless STUN
+#     says nothing filters upstream: `natsim serve stun` (RFC 5780, two addresses) runs in
+#     wan for it. miniupnpd adds rules but never creates its nftables tables and chains:
+#     the script creates them in gw. Each client adds a mapping, refreshes it and deletes
+#     it; with --keep the DNAT rule is checked in gw's ruleset and a datagram from wan to
+#     10.78.0.1:PORT must reach the host in lan; a second run deletes it and the rule
+#     must be gone.
+#
+# Usage: scripts/interop-portmap.sh [PATH/TO/natsim]   (default build/release/tools/natsim)
+# Needs root (namespaces, nftables). Prints PASS/FAIL per check and "N passed, M failed";
+# exits 1 on any failure, 2 when a required program is missing. Everything started here
+# is stopped by PID and the namespaces are deleted on exit (trap EXIT); every client runs
+# under `timeout`. Logs: kept in a temp dir on failure (INTEROP_KEEP_LOGS=1 keeps them).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NATSIM=${1:-$ROOT/build/release/tools/natsim}
+[[ $NATSIM == /* ]] || NATSIM=$PWD/$NATSIM
+PYTHON=/usr/bin/python3
+PIDS=()
+NETNS=()
+TMP=$(mktemp -d /tmp/natsim-interop-portmap.XXXXXX)
+
+# shellcheck source=lib/interop.sh
+source "$ROOT/scripts/lib/interop.sh"
+
+portmap_cleanup() {
+  local rc=$? ns
+  stop_all
+  for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  (exit "$rc")
+  interop_cleanup
+}
+trap portmap_cleanup EXIT
+
+require interop-portmap "natpmpc miniupnpd miniupnpd-nftables nftables" natpmpc miniupnpd nft ip \
+  timeout
+if [ "$(id -u)" != 0 ]; then
+  echo "interop-portmap: needs root for network namespaces and nftables" >&2
+  exit 2
+fi
+
+# ---------------------------------------------------------------------------------------
+# (a) natpmpc -> natsim serve gateway on 127.0.0.1:5351
+# ---------------------------------------------------------------------------------------
+EXT=203.0.113.77
+if ! port_free 5351; then
+  log "FAIL: 127.0.0.1:5351 is taken; natpmpc can only use port 5351"
+  FAIL=$((FAIL + 1))
+else
+  "$NATSIM" serve gateway --listen 127.0.0.1:5351 --external "$EXT" --json-log \
+    >"$TMP/gateway.out" 2>"$TMP/gateway.err" &
+  GW_PID=$!
+  PIDS+=("$GW_PID")
+  for _ in $(seq 1 50); do
+    grep -q '^listening on' "$TMP/gateway.out" && break
+    alive "$GW_PID" || break
+    sleep 0.1
+  done
+  check "serve gateway listens on 127.0.0.1:5351" has "$TMP/gateway.out" '^listening on 127\.0\.0\.1:5351'
+  natpmpc_run() { timeout 20 natpmpc -g 127.0.0.1 "$@" >"$TMP/natpmpc_$N.log" 2>&1 || true; }
+  N=address natpmpc_run
+  check "natpmpc: public address $EXT" has "$TMP/natpmpc_address.log" "^Public IP address : ${EXT//./\\.}$"
+  check "natpmpc: epoch reported" has "$TMP/natpmpc_address.log" '^epoch = [0-9]+$'
+  N=add_udp natpmpc_run -a 40000 40000 udp 3600
+  check "natpmpc: UDP 40000 mapped for 3600 s" has "$TMP/natpmpc_add_udp.log" \
+    '^Mapped public port 40000 protocol UDP to local port 40000 liftime 3600$'
+  N=add_tcp natpmpc_run -a 40001 40001 tcp 60
+  check "natpmpc: TCP 40001 mapped, 60 s raised to 120 s" has "$TMP/natpmpc_add_tcp.log" \
+    '^Mapped public port 40001 protocol TCP to local port 40001 liftime 120$'
+  N=delete natpmpc_run -a 40000 40000 udp 0
+  check "natpmpc: UDP 40000 deleted (port 0, lifetime 0)" has "$TMP/natpmpc_delete.log" \
+    '^Mapped public port 0 protocol UDP to local port 40000 liftime 0$'
+  kill -TERM "$GW_PID"
+  timeout 5 tail -s 0.1 --pid="$GW_PID" -f /dev/null || true
+  wait "$GW_PID" || true
+  forget "$GW_PID"
+  gw_counter() { sed -n "s/^  $1 *\([0-9][0-9]*\)$/\1/p" "$TMP/gateway.out"; }
+  check "serve gateway counted 2 NAT-PMP mappings and 1 deletion" \
+    eq "$(gw_counter natpmp.mapped),$(gw_counter natpmp.deleted)" "2,1"
+  check "serve gateway: the TCP mapping is still listed at exit" has "$TMP/gateway.out" \
+    "^mapping TCP 127\.0\.0\.1:40001 -> ${EXT//./\\.}:40001 \(natpmp"
+  check "serve gateway: JSON log has natpmpc's requests" all_of "$TMP/gateway.err" \
+    '"op":"external_address"' '"op":"map_tcp"' '"external_port":40000'
+fi
+
+# ---------------------------------------------------------------------------------------
+# (b) natsim probe --pcp / --natpmp -> miniupnpd in namespaces
+# ---------------------------------------------------------------------------------------
+TAG=$$
+LAN=pm-lan-$TAG GW=pm-gw-$TAG WAN=pm-wan-$TAG
+netns_add() {
+  ip netns add "$1"
+  NETNS+=("$1")
+  ip -n "$1" link set lo up
+}
+lab_up() {
+  netns_add "$LAN" && netns_add "$GW" && netns_add "$WAN" || return 1
+  ip link add lan0 netns "$LAN" type veth peer name gw-lan netns "$GW"
+  ip link add gw-wan netns "$GW" type veth peer name wan0 netns "$WAN"
+  ip -n "$LAN" addr add 192.168.78.2/24 dev lan0
+  ip -n "$GW" addr add 192.168.78.1/24 dev gw-lan
+  ip -n "$GW" addr add 10.78.0.1/24 dev gw-wan
+  ip -n "$WAN" addr add 10.78.0.10/24 dev wan0
+  ip -n "$WAN" addr add 10.78.0.11/24 dev wan0
+  ip -n "$LAN" link set lan0 up
+  ip -n "$GW" link set gw-lan up
+  ip -n "$GW" link set gw-wan up
+  ip -n "$WAN" link set wan0 up
+  ip -n "$LAN" route add default via 192.168.78.1
+  ip netns exec "$GW" sysctl -qw net.ipv4.ip_forward=1
+  # miniupnpd-nftables 2.3.1 adds its rules to these chains of table inet filter (and
+  # never creates them): miniupnpd (filter), prerouting_miniupnpd (DNAT) and
+  # postrouting_miniupnpd (SNAT).
+  ip netns exec "$GW" nft -f - <<'EOF'
+table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "gw-lan" oifname "gw-wan" accept
+    jump miniupnpd
+  }
+  chain miniupnpd {
+  }
+  chain prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    jump prerouting_miniupnpd
+  }
+  chain postrouting {
+    type nat hook postrouting priority 100; policy accept;
+    jump postrouting_miniupnpd
+    oifname "gw-wan" masquerade
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting_miniupnpd {
+  }
+}
+EOF
+}
+
+if ! lab_up 2>"$TMP/lab.err"; then
+  cat "$TMP/lab.err" >&2
+  log "FAIL: cannot build the namespace lab (ip netns / veth / nft)"
+  FAIL=$((FAIL + 1))
+  echo "$PASS passed, $FAIL failed"
+  exit 1
+fi
+
+ip netns exec "$WAN" timeout 300 "$NATSIM" serve stun --listen 10.78.0.10:3478 \
+  --alternate 10.78.0.11:3479 >"$TMP/stun.out" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 50); do
+  [ "$(grep -c '^listening on' "$TMP/stun.out")" = 4 ] && break
+  sleep 0.1
+done
+
+cat >"$TMP/miniupnpd.conf" <<EOF
+ext_ifname=gw-wan
+listening_ip=gw-lan
+http_port=0
+enable_natpmp=yes
+enable_upnp=no
+ext_perform_stun=yes
+ext_stun_host=10.78.0.10
+ext_stun_port=3478
+ipv6_disable=yes
+secure_mode=yes
+system_uptime=no
+lease_file=$TMP/upnp.leases
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07c
+min_lifetime=120
+max_lifetime=86400
+allow 1024-65535 192.168.78.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+ip netns exec "$GW" miniupnpd -d -f "$TMP/miniupnpd.conf" -P "$TMP/miniupnpd.pid" \
+  >"$TMP/miniupnpd.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 1 100); do
+  grep -q 'Listening for NAT-PMP/PCP traffic' "$TMP/miniupnpd.log" && break
+  sleep 0.1
+done
+check "miniupnpd: STUN (natsim serve stun) found no filtering -> port forwarding on" \
+  has "$TMP/miniupnpd.log" 'Port forwarding is now enabled'
+check "miniupnpd: NAT-PMP/PCP on port 5351" has "$TMP/miniupnpd.log" 'Listening for NAT-PMP/PCP'
+
+inlan() { ip netns exec "$LAN" "$@"; }
+probe() { inlan timeout 30 "$NATSIM" probe --timeout-ms 10000 --json "$@"; }
+# forwarded PORT: a datagram from wan to 10.78.0.1:PORT reaches 192.168.78.2:PORT in lan.
+forwarded() {
+  inlan timeout 6 "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.168.78.2", int(sys.argv[1])))
+s.settimeout(5)
+d, a = s.recvfrom(100)
+sys.exit(0 if d == b"natsim-portmap" else 1)' "$1" >"$TMP/fwd_$1.log" 2>&1 &
+  local rp=$!
+  sleep 0.5
+  ip netns exec "$WAN" timeout 5 "$PYTHON" -c '
+import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"natsim-portmap", ("10.78.0.1", int(sys.argv[1])))' "$1"
+  wait "$rp"
+}
+rules() { ip netns exec "$GW" nft list chain inet filter prerouting_miniupnpd; }
+
+# proto PORT: map + refresh + delete, then map --keep (rule, forwarding), then delete.
+run_client() {
+  local proto=$1 port=$2 name=$1
+  probe "--$proto" 192.168.78.1 --local 192.168.78.2:0 --internal-port "$port" \
+    --suggested-port "$port" --lease 600 --refresh >"$TMP/$name.json" 2>"$TMP/$name.err" || true
+  check "$name: map, refresh, delete on miniupnpd" all_of "$TMP/$name.json" \
+    '"outcome":"success"' "\"external\":\"10\\.78\\.0\\.1:$port\"" \
+    '"step":"map","outcome":"success"' '"step":"refresh","outcome":"success"' \
+    '"step":"delete","outcome":"success"'
+  check "$name: lifetime granted 600 s" has "$TMP/$name.json" '"lifetime":600'
+  probe "--$proto" 192.168.78.1 --local 192.168.78.2:0 --internal-port "$port" \
+    --suggested-port "$port" --lease 600 --keep >"$TMP/${name}_keep.json" 2>&1 || true
+  check "$name: mapping kept" has "$TMP/${name}_keep.json" '"outcome":"success"'
+  rules >"$TMP/${name}_rules.txt" 2>&1 || true
+  # nft shows miniupnpd's rule as `... @nh,72,8 0x11 th dport P dnat ip to 192.168.78.2:P`
+  # (0x11: the IPv4 protocol field, UDP).
+  check "$name: miniupnpd's DNAT rule for udp $port -> 192.168.78.2" has \
+    "$TMP/${name}_rules.txt" "0x11 th dport $port dnat ip to 192\\.168\\.78\\.2:$port"
+  check "$name: a datagram from wan to 10.78.0.1:$port reaches lan" forwarded "$port"
+}
+if grep -q 'Listening for NAT-PMP/PCP' "$TMP/miniupnpd.log"; then
+  run_client pcp 41000
+  # PCP's delete needs the mapping nonce, which a new probe does not have: the kept PCP
+  # mapping is deleted by miniupnpd when its lease ends; here NAT-PMP's delete (any
+  # client of the host may delete) shows the rule going away.
+  run_client natpmp 42000
+  probe --natpmp 192.168.78.1 --local 192.168.78.2:0 --internal-port 42000 \
+    --suggested-port 42000 --lease 600 >"$TMP/natpmp_delete.json" 2>&1 || true
+  rules >"$TMP/rules_after.txt" 2>&1 || true
+  check "natpmp: deleted again, its rule is gone" bash -c \
+    "grep -q '\"step\":\"delete\",\"outcome\":\"success\"' '$TMP/natpmp_delete.json' && ! grep -q 'dport 42000' '$TMP/rules_after.txt'"
+  # A PCP request for another host (THIRD_PARTY is not sent by natsim's probe) is not
+  # possible here; secure_mode makes miniupnpd map only the requester's own address,
+  # which every mapping above was.
+fi
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
