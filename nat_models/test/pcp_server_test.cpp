@@ -325,6 +325,52 @@ TEST(NatPmpServer, QuotaIsOutOfResources) {
       natpmp::ResultCode::out_of_resources);
 }
 
+// RFC 6886 §3.3: the internal address is always the request's source: a host can
+// neither take the external port another host holds nor delete its mapping.
+TEST(NatPmpServer, AnotherHostsPortIsNotTakenNorDeleted) {
+  Lab lab;
+  const auto mine = natpmp::Request{natpmp::Opcode::map_udp, 4000, 40000, 600};
+  EXPECT_EQ(only_natpmp(lab.ask(0, encode(mine))).external_port, 40000);
+  auto other = only_natpmp(lab.ask(1, encode(mine)));
+  EXPECT_EQ(other.result, natpmp::ResultCode::success);
+  EXPECT_NE(other.external_port, 40000);
+  // Host .3 deletes "its" 4000: only its own mapping goes; host .2's stays.
+  EXPECT_EQ(
+      only_natpmp(lab.ask(1, encode(natpmp::Request{natpmp::Opcode::map_udp, 4000, 0, 0}))).result,
+      natpmp::ResultCode::success);
+  auto left = lab.site.gateway.mappings();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].internal, ep("10.0.0.2:4000"));
+  EXPECT_EQ(left[0].external.port, 40000);
+  // A quota holds per host even across both protocols.
+  PortMappingConfig c;
+  c.quota_per_host = 1;
+  Lab capped(c);
+  EXPECT_EQ(only_pcp(capped.ask(0, encode(map_request("10.0.0.2", 4000, 600)))).result,
+            pcp::ResultCode::success);
+  EXPECT_EQ(
+      only_natpmp(capped.ask(0, encode(natpmp::Request{natpmp::Opcode::map_udp, 4001, 0, 600})))
+          .result,
+      natpmp::ResultCode::out_of_resources);
+}
+
+// RFC 6887 §13.1, §11.3: deleting another host's mapping needs THIRD_PARTY (refused unless
+// allowed) and, when allowed, that mapping's nonce.
+TEST(PcpServer, AnotherHostsMappingCannotBeDeleted) {
+  PortMappingConfig c;
+  for (bool allowed : {false, true}) {
+    c.allow_third_party = allowed;
+    Lab lab(c);
+    ASSERT_EQ(only_pcp(lab.ask(0, encode(map_request("10.0.0.2", 4000, 600, 1)))).result,
+              pcp::ResultCode::success);
+    auto del = map_request("10.0.0.3", 4000, 0, 2);
+    del.options.third_party = ip("10.0.0.2");
+    EXPECT_EQ(only_pcp(lab.ask(1, encode(del))).result, pcp::ResultCode::not_authorized)
+        << "third party allowed: " << allowed;
+    EXPECT_EQ(lab.site.gateway.mappings().size(), 1u);
+  }
+}
+
 TEST(VersionNegotiation, EachSideLearnsWhatTheGatewaySpeaks) {
   PortMappingConfig natpmp_only;
   natpmp_only.pcp = false;
