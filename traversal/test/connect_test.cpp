@@ -1,0 +1,229 @@
+// The connect strategy on its own: two connectors back to back in virtual time, with
+// host candidates only, datagrams 10 ms one way and signalling 25 ms one way. Offer and
+// answer (trickled or full), the breakdown, the timeout, and the ICE restart after
+// consent is lost.
+#include "natsim/traversal/connect.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+
+namespace natsim::traversal::connect {
+namespace {
+
+const Endpoint kA{*IpAddress::parse("192.0.2.1"), 5000};
+const Endpoint kB{*IpAddress::parse("192.0.2.2"), 6000};
+
+struct Loop {
+  struct Item {
+    TimePoint at;
+    std::uint64_t seq;
+    int to;
+    std::optional<Signal> signal;
+    Endpoint from, dest;
+    std::vector<std::uint8_t> bytes;
+  };
+
+  explicit Loop(bool trickle = true, Duration timeout = seconds(60)) {
+    for (int i = 0; i < 2; ++i) {
+      Config c;
+      c.offerer = i == 0;
+      c.host = {i == 0 ? kA : kB};
+      c.trickle = trickle;
+      c.timeout = timeout;
+      side[i] = std::make_unique<Connector>(100 + static_cast<std::uint64_t>(i), c);
+    }
+  }
+
+  void pump(int i) {
+    std::array<std::uint8_t, 65536> buf;
+    (void)traversal::pump(
+        *side[i], buf,
+        [&](const Transmit& t, ByteView bytes) {
+          if (cut) return;
+          queue.push_back({now + milliseconds(10),
+                           seq++,
+                           1 - i,
+                           std::nullopt,
+                           t.local,
+                           t.remote,
+                           {bytes.begin(), bytes.end()}});
+        },
+        [&](const Event& e) {
+          events[i].emplace_back(now, e);
+          if (const auto* s = std::get_if<SendSignal>(&e)) {
+            if (!signalling_down)
+              queue.push_back({now + milliseconds(25), seq++, 1 - i, s->signal, {}, {}, {}});
+          }
+        });
+  }
+
+  void start() {
+    for (int i = 0; i < 2; ++i) {
+      side[i]->start(now);
+      pump(i);
+    }
+  }
+
+  void run_until(TimePoint until) {
+    for (;;) {
+      std::optional<TimePoint> next;
+      auto consider = [&](std::optional<TimePoint> t) {
+        if (t && (!next || *t < *next)) next = t;
+      };
+      for (const Item& q : queue)
+        consider(q.at);
+      consider(side[0]->poll_timeout());
+      consider(side[1]->poll_timeout());
+      if (!next || *next > until) {
+        now = until;
+        return;
+      }
+      now = *next;
+      auto due = queue.end();
+      for (auto it = queue.begin(); it != queue.end(); ++it) {
+        if (it->at <= now && (due == queue.end() || it->seq < due->seq)) due = it;
+      }
+      if (due != queue.end()) {
+        const Item item = *due;
+        queue.erase(due);
+        if (item.signal) {
+          side[item.to]->handle_signal(now, *item.signal);
+        } else {
+          (void)side[item.to]->handle_datagram(now, item.dest, item.from, item.bytes);
+        }
+        pump(item.to);
+        continue;
+      }
+      for (int i = 0; i < 2; ++i) {
+        if (auto t = side[i]->poll_timeout(); t && *t <= now) {
+          side[i]->handle_timeout(now);
+          pump(i);
+        }
+      }
+    }
+  }
+
+  template <class E>
+  int count(int i) const {
+    int n = 0;
+    for (const auto& [at, e] : events[i])
+      n += std::holds_alternative<E>(e) ? 1 : 0;
+    return n;
+  }
+
+  TimePoint now{};
+  std::uint64_t seq = 0;
+  bool cut = false;
+  bool signalling_down = false;
+  std::vector<Item> queue;
+  std::array<std::unique_ptr<Connector>, 2> side;
+  std::array<std::vector<std::pair<TimePoint, Event>>, 2> events;
+};
+
+TEST(Connect, TrickledOfferAndAnswerConnectOverHostCandidates) {
+  Loop loop;
+  loop.start();
+  loop.run_until(TimePoint(seconds(2)));
+  const Result& a = loop.side[0]->result();
+  const Result& b = loop.side[1]->result();
+  ASSERT_EQ(a.outcome, Outcome::connected) << a.reason;
+  ASSERT_EQ(b.outcome, Outcome::connected) << b.reason;
+  // bob's first check reaches alice before his answer does: she knows him as
+  // peer-reflexive first.
+  EXPECT_EQ(a.path, Path::prflx);
+  EXPECT_EQ(a.remote->address, kB);
+  EXPECT_EQ(b.remote->address, kA);
+  // Host candidates only: gathering is over at once, so the offer carries its
+  // end-of-candidates. bob answers when it arrives (25 ms) and checks at once.
+  EXPECT_EQ(a.times.gathering, milliseconds(0));
+  EXPECT_EQ(a.times.description_sent, milliseconds(0));
+  EXPECT_EQ(b.times.description_received, milliseconds(25));
+  EXPECT_EQ(b.times.gathering, milliseconds(25));
+  EXPECT_EQ(b.times.first_check, milliseconds(25));
+  EXPECT_EQ(a.times.description_received, milliseconds(50));
+  EXPECT_EQ(b.times.first_success, milliseconds(45));
+  EXPECT_EQ(a.times.selected, milliseconds(90));
+  EXPECT_EQ(b.times.selected, milliseconds(80));
+  EXPECT_EQ(a.signals_sent, 1u);
+  EXPECT_EQ(b.signals_sent, 1u);
+  EXPECT_EQ(loop.count<Connected>(0), 1);
+}
+
+TEST(Connect, DataAfterConnecting) {
+  Loop loop;
+  loop.start();
+  loop.run_until(TimePoint(seconds(1)));
+  const std::vector<std::uint8_t> hello{'h', 'i'};
+  ASSERT_TRUE(loop.side[0]->send(loop.now, hello));
+  loop.pump(0);
+  loop.run_until(TimePoint(seconds(2)));
+  ASSERT_EQ(loop.count<Data>(1), 1);
+  EXPECT_EQ(loop.side[1]->result().times.first_data, milliseconds(1010));
+}
+
+TEST(Connect, NoAnswerIsATimeout) {
+  Loop loop(true, seconds(5));
+  loop.signalling_down = true;
+  loop.start();
+  loop.run_until(TimePoint(seconds(10)));
+  const Result& a = loop.side[0]->result();
+  EXPECT_EQ(a.outcome, Outcome::timeout);
+  EXPECT_EQ(a.reason, "no pair selected within 5s");
+  EXPECT_EQ(loop.count<Failed>(0), 1);
+  EXPECT_EQ(loop.side[0]->poll_timeout(), std::nullopt);
+  EXPECT_EQ(loop.side[1]->agent(), nullptr);  // the answerer never heard of it
+}
+
+// RFC 7675: consent expires 30 s after the last answer; RFC 8445 §9: the side that
+// notices restarts (generation 2) and the other follows; once the path is back the
+// new checks succeed.
+TEST(Connect, RestartsAfterConsentIsLost) {
+  Loop loop;
+  loop.start();
+  loop.run_until(TimePoint(seconds(10)));
+  loop.cut = true;
+  loop.run_until(TimePoint(seconds(50)));
+  loop.cut = false;
+  loop.run_until(TimePoint(seconds(120)));
+  const Result& a = loop.side[0]->result();
+  const Result& b = loop.side[1]->result();
+  EXPECT_EQ(a.outcome, Outcome::connected);
+  // bob's consent expires first (30 s after his last answered consent check): he
+  // restarts, and alice restarts on his new description before hers expires.
+  EXPECT_FALSE(a.consent_lost);
+  ASSERT_TRUE(b.consent_lost);
+  EXPECT_EQ(*b.consent_lost, nanoseconds(34'424'482'866));
+  EXPECT_EQ(loop.side[0]->generation(), 2u);
+  EXPECT_EQ(loop.side[1]->generation(), 2u);
+  EXPECT_EQ(a.restarts, 1u);
+  ASSERT_TRUE(a.reconnected && b.reconnected);
+  // The new checks go unanswered until the path is back at 50 s and succeed on their
+  // retransmissions (RFC 8489: 500 ms, then doubling).
+  EXPECT_EQ(*a.reconnected, nanoseconds(65'989'482'866));
+  EXPECT_EQ(*b.reconnected, nanoseconds(65'979'482'866));
+  EXPECT_EQ(loop.count<ConsentLost>(0), 0);
+  EXPECT_EQ(loop.count<ConsentLost>(1), 1);
+  EXPECT_EQ(loop.count<Connected>(0), 2);
+}
+
+TEST(Connect, FullDescriptionsCarryEveryCandidate) {
+  Loop loop(false);
+  loop.start();
+  loop.run_until(TimePoint(seconds(2)));
+  EXPECT_EQ(loop.side[0]->result().outcome, Outcome::connected);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(loop.count<SendSignal>(i), 1);
+    const Description* d = nullptr;
+    for (const auto& [at, e] : loop.events[i]) {
+      if (const auto* s = std::get_if<SendSignal>(&e)) d = std::get_if<Description>(&s->signal);
+    }
+    ASSERT_NE(d, nullptr);
+    EXPECT_TRUE(d->end_of_candidates);
+    ASSERT_EQ(d->candidates.size(), 1u);
+    EXPECT_EQ(d->generation, 1u);
+  }
+}
+
+}  // namespace
+}  // namespace natsim::traversal::connect
