@@ -1,6 +1,8 @@
 #include "natsim/scenarios/world.hpp"
 
+#include <memory>
 #include <stdexcept>
+#include <vector>
 
 #include "address_plan.hpp"
 #include "natsim/base/input_error.hpp"
@@ -11,6 +13,37 @@ namespace {
 // Servers' infrastructure links are in 198.18.0.0/15; sites follow address_plan.hpp.
 IpAddress add(const char* base, std::uint32_t n) {
   return nat::offset_address(*IpAddress::parse(base), n);
+}
+
+// The echo server on TCP: every connection's bytes go back on it. Bytes that do not fit
+// in the send buffer wait, and receiving pauses meanwhile (flow control does the rest).
+void listen_echo(sim::Host& host, const Endpoint& local) {
+  sim::TcpListener* l = host.tcp_listen(local).value();
+  l->on_accept([](sim::TcpSocket* s) {
+    auto pending = std::make_shared<std::vector<std::uint8_t>>();
+    s->on_receive([s, pending](ByteView bytes) {
+      std::size_t sent = 0;
+      if (pending->empty()) {
+        auto n = s->send(bytes);
+        if (!n) return;
+        sent = *n;
+      }
+      if (sent < bytes.size()) {
+        pending->insert(pending->end(), bytes.begin() + static_cast<std::ptrdiff_t>(sent),
+                        bytes.end());
+        s->pause_receive(true);
+      }
+    });
+    s->on_writable([s, pending] {
+      if (pending->empty()) return;
+      auto n = s->send(*pending);
+      if (!n) return;
+      pending->erase(pending->begin(), pending->begin() + static_cast<std::ptrdiff_t>(*n));
+      if (pending->empty()) s->pause_receive(false);
+    });
+    // The client's FIN or a failure: close our side too.
+    s->on_close([s](Result<void>) { s->close(); });
+  });
 }
 }  // namespace
 
@@ -66,6 +99,9 @@ void World::add_server(const ServerSpec& spec, std::size_t index) {
       sockets.push_back(node.host->udp_bind(e).value());
     node.driver =
         std::make_unique<SimDriver<traversal::stun::StunServer>>(*node.host, *node.stun, sockets);
+    // RFC 8489 §6.2.2: Binding requests over TCP too, on the primary endpoint; the mapped
+    // address of a TCP connection is what TCP hole punching needs.
+    node.driver->listen(node.host->tcp_listen(config.primary).value());
   }
   if (spec.kind == ServerKind::turn) {
     traversal::turn::ServerConfig config;
@@ -82,7 +118,10 @@ void World::add_server(const ServerSpec& spec, std::size_t index) {
       sockets.push_back(node.host->udp_bind(e).value());
     node.turn_driver =
         std::make_unique<SimDriver<traversal::turn::TurnServer>>(*node.host, *node.turn, sockets);
+    // RFC 8656 §3.1: clients may reach the server over TCP; relays to peers stay UDP.
+    node.turn_driver->listen(node.host->tcp_listen(config.listen).value());
   }
+  if (spec.kind == ServerKind::echo) listen_echo(*node.host, Endpoint{spec.address, spec.port});
   if (!options_.pcap_dir.empty()) {
     captures.push_back(std::make_unique<sim::PcapWriter>());
     if (!captures.back()->open(options_.pcap_dir + "/" + spec.name + ".pcap")) {

@@ -1,6 +1,7 @@
 // relay: `host` allocates on a TURN server and permits `peer`, which learnt its own
 // public address with a Binding to the same server; the peer sends datagrams to the
-// relayed address and `host` echoes each back through the relay.
+// relayed address and `host` echoes each back through the relay. With transport "tcp"
+// the host speaks to the server over TCP (RFC 8656 §3.1); the relay to the peer is UDP.
 #include "../action_type.hpp"
 #include "natsim/traversal/stun_client.hpp"
 #include "natsim/traversal/turn_client.hpp"
@@ -19,11 +20,13 @@ struct Relay final : ActionSpec {
   std::string server;
   std::string user;
   Traffic traffic;
+  bool tcp = false;
 };
 
 struct RelayCheck final : ActionCheck {
   std::optional<std::string> outcome;
   EchoCheck echoes;
+  std::optional<Range> setup_ms;
 };
 
 // The allocating host's TURN client, and the peer's STUN client (which learns the peer's
@@ -39,6 +42,7 @@ class RelayRun final : public ActionRun {
     a["delivered"] = delivered;
     a["echoed"] = echoed;
     a["relayed_bytes"] = relayed_bytes;
+    if (tcp) a["transport"] = "tcp";
     if (!detail.empty()) a["detail"] = detail;
   }
   void check(const ActionCheck& c, const OutcomesById&, Checks& checks) const override {
@@ -47,6 +51,7 @@ class RelayRun final : public ActionRun {
       checks.check(*outcome == *e.outcome, "outcome: expected " + *e.outcome + ", got " + *outcome);
     }
     check_echoes(e.echoes, delivered, echoed, checks);
+    if (e.setup_ms) checks.check_range("setup_ms", *e.setup_ms, ms(setup));
   }
 
   // Once both the relayed address and the peer's public address are known, the host
@@ -64,6 +69,7 @@ class RelayRun final : public ActionRun {
   std::unique_ptr<SimDriver<stun::StunClient>> stun_driver;
   std::optional<Endpoint> peer_mapped;
   bool permission_requested = false;
+  bool tcp = false;
 
   std::optional<std::string> outcome;  // success | error | timeout
   std::optional<Endpoint> relayed;
@@ -86,6 +92,7 @@ std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
     r.at("user").fail("no user '" + x->user + "' on TURN server '" + x->server + "'");
   }
   x->traffic = parse_traffic(r, Traffic{.count = 10}, 1, 1200);
+  if (auto f = r.get("transport")) x->tcp = one_of(*f, {"udp", "tcp"}) == "tcp";
   return x;
 }
 
@@ -93,6 +100,7 @@ std::shared_ptr<const ActionCheck> parse_check(const Reader& r, const ActionsByI
   auto e = std::make_shared<RelayCheck>();
   if (auto f = r.get("outcome")) e->outcome = one_of(*f, {"success", "error", "timeout"});
   e->echoes = parse_echo_check(r);
+  if (auto f = r.get("setup_ms")) e->setup_ms = parse_range(*f);
   return e;
 }
 
@@ -112,8 +120,17 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
   config.username = body.user;
   config.password = server.users.at(body.user);
   RelayRun* r = run.get();
+  r->tcp = body.tcp;
+  std::vector<sim::UdpSocket*> host_sockets{hs};
+  if (body.tcp) {
+    // The driver connects from the same port number on the first Allocate; the UDP
+    // socket only picked it.
+    config.transport = traversal::Transport::tcp;
+    host_sockets.clear();
+    hs->close();
+  }
   r->turn = std::make_unique<turn::TurnClient>(ctx.seed("turn"), config);
-  r->turn_driver = std::make_unique<SimDriver<turn::TurnClient>>(h, *r->turn, std::vector{hs});
+  r->turn_driver = std::make_unique<SimDriver<turn::TurnClient>>(h, *r->turn, host_sockets);
   r->stun = std::make_unique<stun::StunClient>(ctx.seed("stun"));
   r->stun_driver = std::make_unique<SimDriver<stun::StunClient>>(p, *r->stun, std::vector{ps});
   const TimePoint started = w.net.now();
@@ -183,10 +200,12 @@ const ActionType& relay_action() {
                {"user", ""},
                {"count", ""},
                {"interval", ""},
-               {"size", ""}},
+               {"size", ""},
+               {"transport", "udp|tcp: to the server (default udp)"}},
       .expect_keys = {{"outcome", "success|error|timeout"},
                       {"delivered", "range"},
-                      {"echoed", "range"}},
+                      {"echoed", "range"},
+                      {"setup_ms", "range"}},
       .parse = parse,
       .parse_check = parse_check,
       .start = start,
