@@ -55,6 +55,13 @@ constexpr const char* kMappingChoices =
 constexpr const char* kPortChoices = "preserve, sequential or random";
 constexpr const char* kPoolingChoices = "paired or arbitrary";
 constexpr const char* kTranslationChoices = "translate, firewall or open";
+constexpr const char* kUnsolicitedSynChoices = "drop or reset";
+
+std::optional<UnsolicitedSyn> parse_unsolicited_syn(std::string_view t) {
+  if (t == "drop") return UnsolicitedSyn::drop;
+  if (t == "reset") return UnsolicitedSyn::reset;
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -109,6 +116,10 @@ NatBehavior behavior_from_json(const json& profile, const std::string& pointer) 
       {"tcp_transitory_timeout",
        [&](const json& v, const std::string& at) {
          b.tcp_transitory_timeout = as_duration(v, at);
+       }},
+      {"tcp_unsolicited_syn",
+       [&](const json& v, const std::string& at) {
+         b.tcp_unsolicited_syn = as_enum(v, at, parse_unsolicited_syn, kUnsolicitedSynChoices);
        }},
       {"inbound_refresh",
        [&](const json& v, const std::string& at) { b.inbound_refresh = as_bool(v, at); }},

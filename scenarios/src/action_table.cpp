@@ -17,7 +17,9 @@
   X(change_address)            \
   X(flush)                     \
   X(set_nat)                   \
-  X(map)
+  X(map)                       \
+  X(tcp)                       \
+  X(tcp_punch)
 
 namespace natsim::scenarios {
 namespace detail {
