@@ -374,9 +374,9 @@ void Agent::on_check_failure(TimePoint now, std::size_t pair) {
 // (a reachable pair, usually the shorter path, would have answered by then) unless its
 // success is unlikely (mark_unlikely). A Frozen or Waiting pair nothing triggered does
 // not: checks go in priority order, so it is only unchecked because triggered checks or
-// likelier pairs went first. At most nomination_wait after the first
-// valid pair. Returns when nomination may go if nothing else happens (a time already
-// passed: now), or nullopt without a valid pair.
+// likelier pairs went first. At most nomination_wait after the first valid pair.
+// Returns when nomination may go if nothing else happens (a time already passed: now),
+// or nullopt without a valid pair.
 std::optional<TimePoint> Agent::nomination_deadline() const {
   const auto best = checklist_.best_valid();
   if (!best || !first_valid_at_) return std::nullopt;
