@@ -77,16 +77,38 @@ void NatGateway::flush_mappings() {
 
 void NatGateway::reboot(Duration downtime, std::optional<InterfaceAddress> new_wan_address) {
   flush_mappings();
-  // RFC 6887 §8.5 / RFC 6886 §3.6: the port-mapping epoch starts again.
-  if (pcp_) pcp_->reboot(now());
-  if (new_wan_address) change_wan_address(*new_wan_address);
+  if (new_wan_address) readdress(*new_wan_address);
   if (downtime > Duration::zero()) {
+    port_mapping_lost_state(false);
     set_up(false);
-    (void)schedule_in(downtime, [this] { set_up(true); });
+    (void)schedule_in(downtime, [this] {
+      set_up(true);
+      if (pcp_) {
+        pcp_->announce(now());
+        pump_port_mapping();
+      }
+    });
+  } else {
+    port_mapping_lost_state(true);
   }
 }
 
 void NatGateway::change_wan_address(const InterfaceAddress& address) {
+  readdress(address);
+  // The mappings on the old address are gone: for the service that is lost state.
+  port_mapping_lost_state(true);
+}
+
+void NatGateway::port_mapping_lost_state(bool announce_now) {
+  if (!pcp_) return;
+  // RFC 6887 §8.5 / RFC 6886 §3.6: the port-mapping epoch starts again.
+  pcp_->reboot(now());
+  if (!announce_now) return;
+  pcp_->announce(now());
+  pump_port_mapping();
+}
+
+void NatGateway::readdress(const InterfaceAddress& address) {
   if (wan_.empty()) return;
   const IfaceId w = wan_.front();
   std::vector<IpAddress> old;
@@ -124,15 +146,23 @@ void NatGateway::disable_port_mapping() {
   for (sim::UdpSocket* s : pcp_sockets_)
     s->close();
   pcp_sockets_.clear();
+  if (pcp_timer_) (void)cancel(*pcp_timer_);
+  pcp_timer_.reset();
+  pcp_armed_.reset();
   pcp_.reset();
 }
 
 void NatGateway::serve_port_mapping(const sim::Datagram& d) {
   if (!pcp_) return;
   (void)pcp_->handle_datagram(d.at, d.to, d.from, d.payload);
-  (void)traversal::pump(
+  pump_port_mapping();
+}
+
+void NatGateway::pump_port_mapping() {
+  const auto deadline = traversal::pump(
       *pcp_, pcp_buffer_,
       [this](const traversal::Transmit& t, ByteView bytes) {
+        if (t.remote.address.is_multicast()) return multicast_lan(t, bytes);
         for (sim::UdpSocket* s : pcp_sockets_) {
           if (s->local() == t.local) {
             (void)s->send_to(t.remote, bytes);
@@ -141,6 +171,39 @@ void NatGateway::serve_port_mapping(const sim::Datagram& d) {
         }
       },
       [](int) {});
+  if (deadline == pcp_armed_) return;
+  if (pcp_timer_) (void)cancel(*pcp_timer_);
+  pcp_timer_.reset();
+  pcp_armed_ = deadline;
+  if (!deadline) return;
+  auto id = schedule_at(std::max(*deadline, now()), [this] {
+    pcp_timer_.reset();
+    pcp_armed_.reset();
+    if (!pcp_) return;
+    pcp_->handle_timeout(now());
+    pump_port_mapping();
+  });
+  if (id) pcp_timer_ = *id;
+}
+
+void NatGateway::multicast_lan(const traversal::Transmit& t, ByteView bytes) {
+  // A link-scoped group: one copy per LAN interface, from its address, never routed.
+  if (!is_up()) return;
+  for (IfaceId i = 0; i < interface_count(); ++i) {
+    if (is_wan(i)) continue;
+    for (const InterfaceAddress& a : interface(i).addresses) {
+      if (!a.address.is_v4()) continue;
+      sim::PacketPtr p = network().packets().acquire();
+      p->proto = IpProto::udp;
+      p->src = Endpoint{a.address, t.local.port};
+      p->dst = t.remote;
+      p->ttl = 1;
+      p->assign(bytes);
+      p->id = network().next_packet_id();
+      transmit(std::move(p), i, t.remote.address);
+      break;
+    }
+  }
 }
 
 std::vector<MappingInfo> NatGateway::mappings() const {

@@ -14,6 +14,12 @@ namespace {
 constexpr std::uint32_t kShortErrorLifetime = 30;
 constexpr std::uint32_t kLongErrorLifetime = 30 * 60;
 
+// RFC 6886 §3.2.1: ten announcements, 250 ms apart at first, the interval doubling; to
+// the all-hosts group (RFC 6887 §14.1.3, RFC 6886 §3.2.1).
+constexpr std::uint32_t kAnnouncements = 10;
+constexpr Duration kFirstAnnounceInterval = milliseconds(250);
+constexpr IpAddress kAllHosts = IpAddress::v4(224, 0, 0, 1);
+
 std::uint32_t error_lifetime(Result r) {
   return pcp::short_lifetime_error(r) ? kShortErrorLifetime : kLongErrorLifetime;
 }
@@ -32,6 +38,40 @@ PcpServer::PcpServer(NatTable& table, PortMappingConfig config, TimePoint now)
 void PcpServer::reboot(TimePoint now) {
   epoch_start_ = now;
   nonces_.clear();
+}
+
+void PcpServer::announce(TimePoint now) {
+  announce_at_ = now;
+  announcements_left_ = kAnnouncements;
+}
+
+std::optional<TimePoint> PcpServer::poll_timeout() const {
+  if (announcements_left_ == 0) return std::nullopt;
+  return announce_at_;
+}
+
+void PcpServer::handle_timeout(TimePoint now) {
+  if (announcements_left_ == 0 || announce_at_ > now) return;
+  const Endpoint from{IpAddress::v4(0), pcp::kServerPort};
+  const Endpoint to{kAllHosts, pcp::kClientPort};
+  if (config_.pcp) {
+    // RFC 6887 §14.1.3: an ANNOUNCE response, lifetime 0, with the new epoch.
+    pcp::Response r;
+    r.opcode = pcp::Opcode::announce;
+    r.epoch = epoch(now);
+    if (auto n = pcp::emit_response(r, buffer_)) send(from, to, *n);
+  }
+  if (config_.natpmp && table_.translates() && !table_.pool().empty()) {
+    // RFC 6886 §3.2.1: the external address response, unsolicited.
+    traversal::natpmp::Response r;
+    r.epoch = epoch(now);
+    r.external_address = table_.pool().front();
+    if (auto n = traversal::natpmp::emit_response(r, buffer_)) send(from, to, *n);
+  }
+  ++counters_.announced;
+  --announcements_left_;
+  const std::uint32_t sent = kAnnouncements - announcements_left_;
+  announce_at_ = now + kFirstAnnounceInterval * (1 << (sent - 1));
 }
 
 std::uint32_t PcpServer::epoch(TimePoint now) const {
@@ -246,17 +286,12 @@ std::vector<std::pair<std::string, std::uint64_t>> port_mapping_metrics(const Pc
                                                                         const NatPmpCounters& n,
                                                                         bool all) {
   std::vector<std::pair<std::string, std::uint64_t>> out{
-      {"pcp.requests", p.requests},
-      {"pcp.dropped", p.dropped},
-      {"pcp.mapped", p.mapped},
-      {"pcp.deleted", p.deleted},
-      {"pcp.peers", p.peers},
-      {"pcp.announces", p.announces},
-      {"natpmp.requests", n.requests},
-      {"natpmp.dropped", n.dropped},
-      {"natpmp.address_requests", n.address_requests},
-      {"natpmp.mapped", n.mapped},
-      {"natpmp.deleted", n.deleted},
+      {"pcp.requests", p.requests},   {"pcp.dropped", p.dropped},
+      {"pcp.mapped", p.mapped},       {"pcp.deleted", p.deleted},
+      {"pcp.peers", p.peers},         {"pcp.announces", p.announces},
+      {"pcp.announced", p.announced}, {"natpmp.requests", n.requests},
+      {"natpmp.dropped", n.dropped},  {"natpmp.address_requests", n.address_requests},
+      {"natpmp.mapped", n.mapped},    {"natpmp.deleted", n.deleted},
   };
   for (std::size_t c = 1; c < p.errors.size(); ++c) {
     if (all || p.errors[c] != 0)

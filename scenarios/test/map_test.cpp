@@ -121,7 +121,7 @@ TEST(MapAction, DeleteAfterRemovesTheMappingAndOutsideTrafficIsFilteredAgain) {
   EXPECT_EQ(r.counters["home"]["port_mapping"]["pcp.deleted"], 1);
 }
 
-TEST(MapAction, GatewayRebootIsDetectedFromTheEpochAtTheNextRefresh) {
+TEST(MapAction, GatewayRebootIsAnnouncedAndTheMappingRecreatedOnItsPort) {
   const RunResult r = run_map(R"(, "port_mapping": true)", R"([
       {"action": "map", "host": "alice", "protocol": "pcp", "internal_port": 40000,
        "lifetime": "10m", "from": "peer", "count": 10, "interval": "70s"},
@@ -129,16 +129,35 @@ TEST(MapAction, GatewayRebootIsDetectedFromTheEpochAtTheNextRefresh) {
                               "12m");
   const auto& a = r.actions[0];
   EXPECT_EQ(a["mapped_ms"], 2.0);
-  // The refresh leaves at 300.002 s (half of 600 s after the answer) and its answer, one
-  // LAN round trip later, carries an epoch that went backwards.
-  EXPECT_EQ(a["reboot_detected_ms"], 300004.0);
-  EXPECT_EQ(a["recreated_ms"], 300004.0);
+  // Up again at 125 s, the gateway multicasts ANNOUNCE with epoch 0 (RFC 6887 §14.1.3):
+  // heard one LAN hop later. The mapper renews after a random 0-5 s (538 ms with this
+  // seed), one round trip.
+  EXPECT_EQ(a["reboot_detected_ms"], 125001.0);
+  EXPECT_EQ(a["recreated_ms"], 125541.0);
   EXPECT_EQ(a["recreated"], 1);
   EXPECT_EQ(a["external"], "203.0.0.2:1024");  // the port it had, suggested again
-  // The last answer, to the refresh at 600.006 s: 480 s since the reboot at 120 s.
-  EXPECT_EQ(a["epoch"], 480);
-  // Lost while the gateway had forgotten the mapping: 140, 210 and 280 s.
-  EXPECT_EQ(a["delivered"], 7);
+  // The last answer, to the refresh at 425.543 s: 305 s since the reboot at 120 s.
+  EXPECT_EQ(a["epoch"], 305);
+  // No datagram fell in the 5.5 s without the mapping.
+  EXPECT_EQ(a["delivered"], 10);
+  EXPECT_EQ(r.counters["home"]["port_mapping"]["pcp.announced"], 10);
+}
+
+TEST(MapAction, WithoutTheAnnouncementTheRebootIsFoundAtTheNextRefresh) {
+  // The first action holds port 5350 on alice, so only it hears the announcement.
+  const RunResult r = run_map(R"(, "port_mapping": true)", R"([
+      {"id": "hears", "action": "map", "host": "alice", "protocol": "pcp", "internal_port": 40001,
+       "lifetime": "10m"},
+      {"id": "deaf", "action": "map", "host": "alice", "protocol": "pcp", "internal_port": 40000,
+       "lifetime": "10m"},
+      {"at": "2m", "action": "reboot", "site": "home", "downtime": "5s"}])",
+                              "12m");
+  EXPECT_EQ(r.actions[0]["reboot_detected_ms"], 125001.0);
+  // The refresh leaves at 300.002 s (half of 600 s after the answer) and its answer, one
+  // LAN round trip later, carries an epoch that went backwards (RFC 6887 §8.5).
+  EXPECT_EQ(r.actions[1]["reboot_detected_ms"], 300004.0);
+  EXPECT_EQ(r.actions[1]["recreated_ms"], 300004.0);
+  EXPECT_EQ(r.actions[1]["recreated"], 1);
 }
 
 TEST(MapAction, BehindACgnatTheMappingIsFlaggedDoubleNat) {

@@ -173,13 +173,47 @@ bool PortMapper::epoch_says_rebooted(TimePoint now, std::uint32_t epoch) {
   return rebooted;
 }
 
+void PortMapper::renew_all_after_announcement(TimePoint now, std::uint32_t epoch) {
+  PortMapperEvent e;
+  e.kind = PortMapperEvent::Kind::gateway_rebooted;
+  e.protocol = protocol_;
+  e.epoch = epoch;
+  events_.push_back(e);
+  const Duration delay = milliseconds(static_cast<std::int64_t>(splitmix(nonce_state_) % 5000));
+  for (Mapping& m : mappings_) {
+    if (m.state != State::mapped) continue;
+    m.recreating = true;
+    m.deadline = now + delay;  // handle_timeout refreshes a mapped mapping at its deadline
+  }
+}
+
 bool PortMapper::handle_datagram(TimePoint now, const Endpoint&, const Endpoint& remote,
                                  ByteView bytes) {
   if (remote != config_.gateway || bytes.empty()) return false;
+  if (protocol_ == MappingProtocol::pcp && bytes[0] == pcp::kVersion) {
+    // RFC 6887 §14.1.3: an ANNOUNCE response, solicited or not, carries the epoch.
+    if (auto r = pcp::parse_response(bytes);
+        r && r->opcode == pcp::Opcode::announce && r->result == pcp::ResultCode::success) {
+      if (epoch_says_rebooted(now, r->epoch)) renew_all_after_announcement(now, r->epoch);
+      return true;
+    }
+  }
   if (protocol_ == MappingProtocol::natpmp) {
     // An address answer first: it may complete mappings waiting for it.
     if (auto a = natpmp_client::read(bytes, nullptr);
         a && a->kind == MappingAnswer::Kind::address) {
+      // RFC 6886 §3.2.1 / §3.6: an announcement of a new address or a new epoch means the
+      // mappings must be asked for again.
+      const bool moved = natpmp_address_ && *natpmp_address_ != a->external.address;
+      const bool rebooted = epoch_says_rebooted(now, a->epoch);
+      if (natpmp_address_ && (moved || rebooted)) {
+        natpmp_address_ = a->external.address;
+        for (Mapping& m : mappings_) {
+          if (m.state == State::mapped) m.external.address = a->external.address;
+        }
+        renew_all_after_announcement(now, a->epoch);
+        return true;
+      }
       natpmp_address_ = a->external.address;
       for (std::size_t id = 0; id < mappings_.size(); ++id) {
         Mapping& m = mappings_[id];

@@ -319,7 +319,11 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
   config.seed = ctx.seed("mapper");
   config.only = body.protocol;
   r->mapper = std::make_unique<PortMapper>(config);
-  r->driver = std::make_unique<SimDriver<PortMapper>>(h, *r->mapper, std::vector{control});
+  std::vector<sim::UdpSocket*> sockets{control};
+  // Unsolicited announcements arrive on port 5350 (RFC 6887 §14.1.3, RFC 6886 §3.2.1);
+  // when another map action of the host holds it, this one learns at its next refresh.
+  if (auto s = h.udp_bind(traversal::pcp::kClientPort)) sockets.push_back(*s);
+  r->driver = std::make_unique<SimDriver<PortMapper>>(h, *r->mapper, sockets);
   r->driver->on_event([ctx, r](const PortMapperEvent& e) { r->on_event(e, ctx); });
   const std::size_t id = r->mapper->add(w.net.now(), static_cast<std::uint8_t>(body.transport),
                                         body.internal_port, body.lifetime, body.suggested_port);

@@ -73,6 +73,14 @@ class NatGateway : public sim::Router {
   void refuse(sim::PacketPtr packet, NatDrop reason);
   void rebuild_pools();
   void serve_port_mapping(const sim::Datagram& d);
+  // Sends what the service has to send (multicast on every LAN interface) and arms its
+  // timer.
+  void pump_port_mapping();
+  // The service lost its state (reboot, new external address): a new epoch, and the LAN
+  // is told.
+  void port_mapping_lost_state(bool announce_now);
+  void readdress(const InterfaceAddress& address);
+  void multicast_lan(const traversal::Transmit& t, ByteView bytes);
 
   NatBehavior behavior_;
   std::vector<sim::IfaceId> wan_;
@@ -81,6 +89,8 @@ class NatGateway : public sim::Router {
   NatTable v6_;
   std::unique_ptr<PcpServer> pcp_;
   std::vector<sim::UdpSocket*> pcp_sockets_;
+  std::optional<sim::TimerId> pcp_timer_;
+  std::optional<TimePoint> pcp_armed_;
   std::array<std::uint8_t, traversal::pcp::kMaxMessageSize> pcp_buffer_{};
 };
 

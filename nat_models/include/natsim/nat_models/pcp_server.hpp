@@ -24,7 +24,10 @@ struct PcpCounters {
   std::uint64_t mapped = 0;   // MAP successes (created or refreshed)
   std::uint64_t deleted = 0;
   std::uint64_t peers = 0;
-  std::uint64_t announces = 0;
+  std::uint64_t announces = 0;  // ANNOUNCE requests answered
+  // Unsolicited announcements multicast after a loss of state: PCP ANNOUNCE responses
+  // (RFC 6887 §14.1.3) and NAT-PMP address responses (RFC 6886 §3.2.1), one each per round.
+  std::uint64_t announced = 0;
   // Error responses by result code (index = code).
   std::array<std::uint64_t, 14> errors{};
   [[nodiscard]] std::uint64_t error(traversal::pcp::ResultCode c) const {
@@ -43,16 +46,22 @@ class PcpServer {
   // Every datagram to port 5351 is the server's own (answered, or dropped and counted).
   bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
-  void handle_timeout(TimePoint) {}
+  // Sends the announcements that are due.
+  void handle_timeout(TimePoint now);
   [[nodiscard]] std::optional<traversal::Transmit> poll_transmit(MutableByteView out) {
     return out_.pop(out);
   }
-  [[nodiscard]] std::optional<TimePoint> poll_timeout() const { return std::nullopt; }
+  [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
   [[nodiscard]] std::optional<int> poll_event() { return std::nullopt; }
 
   // The gateway rebooted: the epoch starts again at 0 (RFC 6887 §8.5, RFC 6886 §3.6)
   // and the mapping nonces are forgotten with the mappings.
   void reboot(TimePoint now);
+  // Tells the LAN that state was lost (a reboot, a new external address): unsolicited
+  // announcements to 224.0.0.1:5350 (the transmits' local address is unspecified: the
+  // gateway sends them on every LAN interface), the first now, then after 250 ms,
+  // doubling, ten in all (RFC 6886 §3.2.1; RFC 6887 §14.1.3 asks for a few).
+  void announce(TimePoint now);
   [[nodiscard]] std::uint32_t epoch(TimePoint now) const;
 
   [[nodiscard]] const PortMappingConfig& config() const { return config_; }
@@ -90,6 +99,8 @@ class PcpServer {
   traversal::TransmitQueue out_;
   std::array<std::uint8_t, traversal::pcp::kMaxMessageSize> buffer_{};
   PcpCounters counters_;
+  TimePoint announce_at_ = kTimeNever;
+  std::uint32_t announcements_left_ = 0;
 };
 
 // The service's counters by name ("pcp.requests", "pcp.errors.not_authorized",

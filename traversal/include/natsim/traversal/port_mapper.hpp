@@ -92,6 +92,10 @@ class PortMapper {
   void answered(TimePoint now, std::size_t id, const MappingAnswer& a);
   // RFC 6887 §8.5: true when the server's epoch says it lost its state.
   bool epoch_says_rebooted(TimePoint now, std::uint32_t epoch);
+  // An unsolicited announcement said the gateway lost its state (or, NAT-PMP, changed
+  // its address): every granted mapping is asked for again after a random 0-5 s
+  // (RFC 6887 §14.1.3), so a LAN of clients does not answer at once.
+  void renew_all_after_announcement(TimePoint now, std::uint32_t epoch);
   void fall_back(TimePoint now);
   void emit(PortMapperEvent::Kind kind, std::size_t id, const Mapping& m);
 
