@@ -31,9 +31,9 @@ TEST(ActionCatalog, ListsEveryActionOnce) {
   std::vector<std::string> names;
   for (const ActionInfo& a : action_catalog())
     names.push_back(a.name);
-  const std::vector<std::string> expected{"probe",   "binding", "send",   "relay",
-                                          "connect", "link",    "reboot", "change_address",
-                                          "flush",   "set_nat", "map"};
+  const std::vector<std::string> expected{"probe", "binding", "send",           "relay", "connect",
+                                          "link",  "reboot",  "change_address", "flush", "set_nat",
+                                          "map",   "tcp",     "tcp_punch"};
   EXPECT_EQ(names, expected);
   EXPECT_EQ(action_catalog_json().size(), expected.size());
 }
@@ -41,7 +41,8 @@ TEST(ActionCatalog, ListsEveryActionOnce) {
 TEST(ActionCatalog, UnknownActionNamesEveryType) {
   EXPECT_EQ(load_error(R"({"action": "teleport"})"),
             "bad.json: /timeline/0/action: unknown action 'teleport', expected probe, binding, "
-            "send, relay, connect, link, reboot, change_address, flush, set_nat or map");
+            "send, relay, connect, link, reboot, change_address, flush, set_nat, map, tcp or "
+            "tcp_punch");
 }
 
 TEST(ActionCatalog, KeysOutsideTheTypesListAreErrors) {
