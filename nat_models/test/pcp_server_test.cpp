@@ -246,9 +246,27 @@ TEST(PcpServer, EpochCountsSecondsAndRestartsOnReboot) {
   ASSERT_EQ(lab.w.net.now(), at(seconds(100)) + 4 * kLan);
   lab.site.gateway.reboot();
   EXPECT_TRUE(lab.site.gateway.mappings().empty());
-  lab.w.net.run_until(at(seconds(130)));
-  // Reaches the gateway at 130.005 s: 29.985 s into the new epoch.
-  EXPECT_EQ(only_pcp(lab.ask(0, encode(announce))).epoch, 29u);
+  // RFC 6887 §14.1.3, RFC 6886 §3.2.1: ten rounds of unsolicited announcements to
+  // 224.0.0.1:5350, at once, then 250 ms later, doubling: the last leaves 127.75 s later.
+  lab.inboxes[0].payloads.clear();
+  lab.w.net.run();
+  EXPECT_EQ(lab.w.net.now(), at(seconds(100)) + 4 * kLan + milliseconds(127750) + kLan);
+  const auto& heard = lab.inboxes[0].payloads;
+  ASSERT_EQ(heard.size(), 20u);  // a PCP ANNOUNCE and a NAT-PMP address response each
+  auto first = pcp::parse_response(view(heard[0]));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->opcode, pcp::Opcode::announce);
+  EXPECT_EQ(first->epoch, 0u);
+  EXPECT_EQ(first->lifetime, 0u);
+  auto address = natpmp::parse_response(view(heard[1]));
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->external_address, ip("203.0.113.2"));
+  EXPECT_EQ(lab.inboxes[0].from[0], kServer);
+  EXPECT_EQ(lab.inboxes[1].payloads.size(), 20u);  // every host on the LAN
+  EXPECT_EQ(lab.site.gateway.port_mapping()->counters().announced, 10u);
+  lab.w.net.run_until(at(seconds(260)));
+  // Reaches the gateway at 260.005 s: 159.985 s into the new epoch.
+  EXPECT_EQ(only_pcp(lab.ask(0, encode(announce))).epoch, 159u);
   // The nonce went with the mapping: another nonce may map the port now.
   EXPECT_EQ(only_pcp(lab.ask(0, encode(map_request("10.0.0.2", 4000, 600, 9)))).result,
             pcp::ResultCode::success);
