@@ -31,7 +31,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Endpoint remote{IpAddress::v4(0x0a000002u + (data[i] & 3)), 5350};
     now += std::chrono::seconds(data[i + 1]);
     const std::size_t length = std::min<std::size_t>(data[i + 2], size - i - 3);
-    if ((data[i] & 0x80) != 0) server.reboot(now);
+    if ((data[i] & 0x80) != 0) {
+      server.reboot(now);
+      server.announce(now);
+    }
+    // Announcements that are due (RFC 6887 §14.1.3): every one must parse too.
+    if (auto due = server.poll_timeout(); due && *due <= now) server.handle_timeout(now);
     (void)server.handle_datagram(now, local, remote, ByteView(data + i + 3, length));
     while (auto t = server.poll_transmit(out)) {
       const ByteView answer(out, t->size);
