@@ -1,44 +1,145 @@
 #include "natsim/traversal/stun_crypto.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include <algorithm>
 #include <boost/crc.hpp>
+#include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 namespace natsim::traversal::stun {
 
 namespace {
 
-template <std::size_t N>
-std::array<std::uint8_t, N> hmac(const EVP_MD* md, ByteView key, ByteView data) {
-  std::array<std::uint8_t, N> out{};
-  unsigned int len = 0;
-  HMAC(md, key.data(), static_cast<int>(key.size()), data.data(), data.size(), out.data(), &len);
-  return out;
+// OpenSSL 3 looks an algorithm up by name, under a global lock, whenever a call names it
+// implicitly (EVP_sha1() and friends): fetch each digest once instead.
+const EVP_MD* fetch_once(const char* name) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  if (md == nullptr) throw std::runtime_error(std::string("OpenSSL has no ") + name);
+  return md;
+}
+const EVP_MD* sha1_md() {
+  static const EVP_MD* md = fetch_once("SHA1");
+  return md;
+}
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = fetch_once("SHA256");
+  return md;
+}
+const EVP_MD* md5_md() {
+  static const EVP_MD* md = fetch_once("MD5");
+  return md;
+}
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+
+MdCtx new_ctx() {
+  MdCtx c(EVP_MD_CTX_new());
+  if (!c) throw std::bad_alloc();
+  return c;
+}
+
+// RFC 2104 HMAC with the key's two padded blocks already hashed: a message then costs
+// its own blocks plus one for the outer hash. A run uses a handful of keys (each ICE
+// agent's password, each TURN user's long-term key, the nonce secret), so a small
+// per-thread cache of keyed states serves nearly every call.
+class HmacCache {
+ public:
+  template <std::size_t N>
+  std::array<std::uint8_t, N> mac(const EVP_MD* md, ByteView key, ByteView data) {
+    const Keyed& k = keyed(md, key);
+    std::array<std::uint8_t, N> inner{};
+    std::array<std::uint8_t, N> out{};
+    EVP_MD_CTX_copy_ex(work_.get(), k.inner.get());
+    EVP_DigestUpdate(work_.get(), data.data(), data.size());
+    EVP_DigestFinal_ex(work_.get(), inner.data(), nullptr);
+    EVP_MD_CTX_copy_ex(work_.get(), k.outer.get());
+    EVP_DigestUpdate(work_.get(), inner.data(), inner.size());
+    EVP_DigestFinal_ex(work_.get(), out.data(), nullptr);
+    return out;
+  }
+
+  void digest(const EVP_MD* md, ByteView data, std::uint8_t* out) {
+    EVP_DigestInit_ex2(work_.get(), md, nullptr);
+    EVP_DigestUpdate(work_.get(), data.data(), data.size());
+    EVP_DigestFinal_ex(work_.get(), out, nullptr);
+  }
+
+ private:
+  static constexpr std::size_t kBlock = 64;  // SHA-1, SHA-256 and MD5 alike
+  static constexpr std::size_t kEntries = 8;
+
+  struct Keyed {
+    const EVP_MD* md = nullptr;
+    std::vector<std::uint8_t> key;
+    MdCtx inner;
+    MdCtx outer;
+  };
+
+  const Keyed& keyed(const EVP_MD* md, ByteView key) {
+    for (const Keyed& k : entries_) {
+      if (k.md == md && std::ranges::equal(k.key, key)) return k;
+    }
+    Keyed& k = entries_[next_];
+    next_ = (next_ + 1) % kEntries;
+    k.md = md;
+    k.key.assign(key.begin(), key.end());
+    // A key longer than a block is replaced by its hash (RFC 2104 §2).
+    std::array<std::uint8_t, kBlock> block{};
+    if (key.size() > kBlock) {
+      digest(md, key, block.data());
+    } else {
+      std::ranges::copy(key, block.begin());
+    }
+    k.inner = pad(md, block, 0x36);
+    k.outer = pad(md, block, 0x5c);
+    return k;
+  }
+
+  static MdCtx pad(const EVP_MD* md, std::array<std::uint8_t, kBlock> block, std::uint8_t with) {
+    for (std::uint8_t& b : block)
+      b ^= with;
+    MdCtx c = new_ctx();
+    EVP_DigestInit_ex2(c.get(), md, nullptr);
+    EVP_DigestUpdate(c.get(), block.data(), block.size());
+    return c;
+  }
+
+  std::array<Keyed, kEntries> entries_;
+  std::size_t next_ = 0;
+  MdCtx work_ = new_ctx();
+};
+
+HmacCache& cache() {
+  thread_local HmacCache c;
+  return c;
 }
 
 template <std::size_t N>
 std::array<std::uint8_t, N> digest(const EVP_MD* md, ByteView data) {
   std::array<std::uint8_t, N> out{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr);
+  cache().digest(md, data, out.data());
   return out;
 }
 
 }  // namespace
 
 Sha1Digest hmac_sha1(ByteView key, ByteView data) {
-  return hmac<20>(EVP_sha1(), key, data);
+  return cache().mac<20>(sha1_md(), key, data);
 }
 Sha256Digest hmac_sha256(ByteView key, ByteView data) {
-  return hmac<32>(EVP_sha256(), key, data);
+  return cache().mac<32>(sha256_md(), key, data);
 }
 std::array<std::uint8_t, 16> md5(ByteView data) {
-  return digest<16>(EVP_md5(), data);
+  return digest<16>(md5_md(), data);
 }
 Sha256Digest sha256(ByteView data) {
-  return digest<32>(EVP_sha256(), data);
+  return digest<32>(sha256_md(), data);
 }
 
 std::uint32_t fingerprint(ByteView data) {
