@@ -202,4 +202,14 @@ bool Checklist::better_pending(std::uint64_t priority) const {
   });
 }
 
+void Checklist::update_remote(std::size_t remote, const Candidate& r,
+                              const std::vector<Candidate>& local) {
+  for (CandidatePair& p : pairs_) {
+    if (p.remote != remote) continue;
+    p.remote_priority = r.priority;
+    p.foundation = local[p.local].foundation + ":" + r.foundation;
+    p.priority = priority_of(p, controlling_);
+  }
+}
+
 }  // namespace natsim::traversal::ice

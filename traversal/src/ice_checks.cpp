@@ -29,12 +29,28 @@ void Agent::set_remote(TimePoint now, std::string ufrag, std::string pwd,
 }
 
 void Agent::add_remote_candidate(TimePoint now, const Candidate& c) {
-  if (closed_ || remote_by_address(c.address)) return;
+  if (closed_) return;
+  if (const auto known = remote_by_address(c.address)) {
+    // RFC 8838 §11 (and RFC 8445 §7.3.1.3): the signalled candidate stands for a
+    // peer-reflexive one learnt from a check that came first: it takes its type, priority
+    // and foundation; the pairs keep their states, their priorities are computed again.
+    Candidate& k = remote_[*known];
+    if (k.type != CandidateType::prflx || c.type == CandidateType::prflx) return;
+    k.type = c.type;
+    k.priority = c.priority;
+    k.foundation = c.foundation;
+    k.related = c.related;
+    checklist_.update_remote(*known, k, local_);
+    pair_remote(now, *known);  // it pairs with every local candidate now, as signalled
+    route_checks(now);
+    return;
+  }
   if (remote_.size() >= config_.max_remote_candidates) {
     ++counters_.remote_refused;
     return;
   }
   remote_.push_back(c);
+  remote_generation_.push_back(0);
   pair_remote(now, remote_.size() - 1);
   route_checks(now);
 }
@@ -108,8 +124,9 @@ void Agent::send_check(TimePoint now, std::size_t pair, Kind kind, bool use_cand
     ++counters_.checks_sent;
     ++p.in_flight;
     p.last_check = now;
+    p.last_rto = check_rto();
     checks_.start(now, id, p.local_base, p.remote_address, Transport::udp, *bytes, c, check_out_,
-                  check_rto());
+                  p.last_rto);
   }
   if (selected_ && *selected_ == pair) last_sent_ = now;
 }
@@ -237,6 +254,21 @@ void Agent::on_request(TimePoint now, const Endpoint& local, const Endpoint& rem
     ++counters_.remote_refused;  // answered, but not learnt
     return;
   }
+  // A source that answered one of our checks non-symmetrically (RFC 8445 §7.2.5.2.1: that
+  // pair failed) is a fresh mapping of a NAT that maps per destination. Its check is worth
+  // a triggered check back once (our NAT may keep one mapping towards the peer, and then
+  // that pair works); but when our check to such a candidate failed the same way, both
+  // NATs map per destination, and each triggered check would leave through a fresh
+  // mapping, teach the other side yet another peer-reflexive candidate and so on until
+  // both checklists are full, starving the relayed pairs. From the second generation on
+  // such a check is answered, not learnt: the lineage stops.
+  std::uint8_t generation = 0;
+  if (!ri) {
+    for (const Stray& s : stray_sources_) {
+      if (s.source == remote) generation = std::max(generation, s.generation);
+    }
+    if (generation >= 2) return;
+  }
   bool learned = false;
   if (!ri) {
     Candidate c;
@@ -246,6 +278,7 @@ void Agent::on_request(TimePoint now, const Endpoint& local, const Endpoint& rem
     c.priority = *priority;
     c.foundation = "prflx" + std::to_string(++prflx_count_);
     remote_.push_back(std::move(c));
+    remote_generation_.push_back(generation);
     ri = remote_.size() - 1;
     ++counters_.prflx_remote;
     learned = true;
@@ -293,6 +326,11 @@ void Agent::on_response(TimePoint now, const Endpoint& local, const Endpoint& re
   if (!replaced) --checklist_[c.pair].in_flight;
   // RFC 8445 §7.2.5.2.1: source and destination must be symmetric.
   if (local != t->local || remote != t->remote) {
+    if (remote != t->remote && stray_sources_.size() < config_.max_remote_candidates) {
+      const std::size_t r = checklist_[c.pair].remote;
+      stray_sources_.push_back(
+          {remote, static_cast<std::uint8_t>(std::min(remote_generation_[r] + 1, 2))});
+    }
     if (!replaced) on_check_failure(now, c.pair);
     return;
   }
@@ -392,7 +430,27 @@ std::optional<TimePoint> Agent::nomination_deadline() const {
       until = std::max(until, p.last_check + window);
     }
   }
-  return std::min(until, cap);
+  TimePoint deadline = std::min(until, cap);
+  if (config_.prefer_direct && path_of(*best) == PathType::relay) {
+    // A relayed pair waits for every plausible non-relay pair, past the cap: one in
+    // progress until its first retransmission could have been answered, one queued for a
+    // triggered check until the same from the next check slot.
+    // §14.3's RTO grows with the checklist; the peer's first retransmission, which is what
+    // opens such a path, comes after RFC 8489's initial RTO at the earliest.
+    const Duration rto_cap = config_.check_retransmit.rto;
+    const Duration rt =
+        std::min(v.rtt.value_or(config_.prefer_direct_rtt), config_.prefer_direct_rtt);
+    for (std::size_t i = 0; i < checklist_.size(); ++i) {
+      const CandidatePair& p = checklist_[i];
+      if (path_of(i) == PathType::relay || (p.unlikely && !checklist_.queued(i))) continue;
+      if (checklist_.queued(i)) {
+        deadline = std::max(deadline, next_check_ + std::min(check_rto(), rto_cap) + rt);
+      } else if (p.state == PairState::in_progress) {
+        deadline = std::max(deadline, p.last_check + std::min(p.last_rto, rto_cap) + rt);
+      }
+    }
+  }
+  return deadline;
 }
 
 // RFC 8445 §8.1.1: regular nomination — the controlling agent checks its best valid pair

@@ -54,6 +54,13 @@ struct AgentConfig {
   // first valid pair. docs/ice.md explains the rule and its arithmetic.
   Duration nomination_wait = milliseconds(200);
   int nomination_rtt_multiple = 2;
+  // A relayed valid pair is not nominated while a non-relay pair is still plausible: one
+  // queued for a triggered check, or In-Progress until its first retransmission could have
+  // been answered (its check's start + its RTO + a round trip: the best valid pair's,
+  // at most prefer_direct_rtt). A direct path often opens only on the peer's
+  // retransmission; without this the relay wins those. docs/ice.md has the cost.
+  bool prefer_direct = true;
+  Duration prefer_direct_rtt = milliseconds(200);
   // RFC 8445 §8.1.1 queues the USE-CANDIDATE check as a triggered check, paced by Ta; by
   // default it leaves at once (it opens no new NAT binding: the pair is already valid).
   bool pace_nomination = false;
@@ -231,6 +238,16 @@ class Agent {
   bool remote_known_ = false;
   bool remote_end_ = false;
   std::uint32_t prflx_count_ = 0;
+  // Sources of answers that made a check fail as non-symmetric (RFC 8445 §7.2.5.2.1), with
+  // their generation: one more than the failed pair's remote candidate's. A remote
+  // candidate learnt from such a source inherits it (remote_generation_, parallel to
+  // remote_; signalled and other learnt candidates are 0). See on_request.
+  struct Stray {
+    Endpoint source;
+    std::uint8_t generation = 0;
+  };
+  std::vector<Stray> stray_sources_;
+  std::vector<std::uint8_t> remote_generation_;
   Checklist checklist_;
   bool checks_started_ = false;
   TimePoint next_check_{};  // Ta pacing: the earliest the next check may leave

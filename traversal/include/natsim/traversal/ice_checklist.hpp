@@ -37,6 +37,7 @@ struct CandidatePair {
   bool use_candidate_seen = false;  // controlled: USE-CANDIDATE arrived (§7.3.1.5)
   int in_flight = 0;                // check transactions outstanding (not cancelled)
   TimePoint last_check{};           // when its latest check transaction started
+  Duration last_rto{};              // that transaction's initial RTO (prefer_direct)
   std::optional<Duration> rtt;      // of the check that made it valid (nomination)
   // Success unlikely on what the candidates tell (the agent's judgement, see
   // Agent::mark_unlikely): checked after the other Waiting pairs, and it does not hold
@@ -87,6 +88,9 @@ class Checklist {
   [[nodiscard]] std::optional<std::size_t> best_valid() const;
   // Whether some pair of higher priority than `priority` may still succeed.
   [[nodiscard]] bool better_pending(std::uint64_t priority) const;
+  // RFC 8838 §11: a signalled candidate with the address of a peer-reflexive one replaces
+  // its priority and foundation in the pairs it is in (states kept, priorities recomputed).
+  void update_remote(std::size_t remote, const Candidate& r, const std::vector<Candidate>& local);
 
   [[nodiscard]] const std::vector<CandidatePair>& pairs() const { return pairs_; }
   [[nodiscard]] CandidatePair& operator[](std::size_t i) { return pairs_[i]; }
