@@ -174,6 +174,7 @@ json behavior_to_json(const NatBehavior& b) {
       {"udp_timeout", format_duration(b.udp_timeout)},
       {"tcp_established_timeout", format_duration(b.tcp_established_timeout)},
       {"tcp_transitory_timeout", format_duration(b.tcp_transitory_timeout)},
+      {"tcp_unsolicited_syn", b.tcp_unsolicited_syn == UnsolicitedSyn::reset ? "reset" : "drop"},
       {"inbound_refresh", b.inbound_refresh},
       {"hairpinning", b.hairpinning},
       {"hairpin_translate_source", b.hairpin_translate_source},

@@ -8,6 +8,8 @@
 #include "natsim/base/input_error.hpp"
 #include "natsim/scenarios/loader.hpp"
 #include "natsim/scenarios/runner.hpp"
+#include "natsim/scenarios/world_builder.hpp"
+#include "natsim/traversal/stun_client.hpp"
 
 namespace natsim::scenarios {
 namespace {
@@ -109,6 +111,49 @@ TEST(TcpScenario, ANatThatResetsUnsolicitedSynsDefeatsAStaggeredPunch) {
   EXPECT_EQ(reset.actions[0]["outcome"], "refused");
   EXPECT_EQ(reset.actions[0]["host_outcome"], "refused");
   EXPECT_EQ(reset.actions[0]["transferred"], 0);
+}
+
+// A datagram machine carried over TCP: the STUN client's Binding goes over a connection
+// the driver opened, the server's answer comes back on it, and closing the driver from
+// the event handler (while the driver is still handling the answer) is safe.
+TEST(SimDriverTcp, StunBindingOverTcpLearnsTheTcpMapping) {
+  sim::LinkParams core;
+  core.latency = milliseconds(10);
+  auto world = WorldBuilder(1)
+                   .core_link(core)
+                   .stun_server("stun", "198.51.100.10")
+                   .site("home", "port-restricted-cone", {"alice"})
+                   .build();
+  sim::Host& alice = world->host("alice");
+  traversal::stun::RetransmitPolicy once;
+  once.rto = once.ti;
+  once.rc = 1;
+  once.rm = 1;
+  traversal::stun::StunClient client(7, once);
+  SimDriver<traversal::stun::StunClient> driver(alice, client, {});
+  std::optional<traversal::stun::BindingResult> result;
+  TimePoint answered;
+  driver.on_event([&](const traversal::stun::BindingResult& b) {
+    result = b;
+    answered = world->net.now();
+    driver.close();
+  });
+  sim::TcpSocket* s = driver.open(world->server("stun"), 40000).value();
+  EXPECT_EQ(s->local().port, 40000);
+  client.send_binding(world->net.now(), s->local(), world->server("stun"));
+  driver.pump();
+  world->net.run_for(seconds(5));
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->outcome, traversal::stun::BindingResult::Outcome::success);
+  // The handshake, then the request and its answer: two round trips of 40 ms.
+  EXPECT_EQ(answered, TimePoint{milliseconds(80)});
+  // The port-preserving NAT kept the connection's port.
+  EXPECT_EQ(result->mapped->port, 40000);
+  EXPECT_EQ(result->transmissions, 1);
+  EXPECT_EQ(driver.stream_count(), 0u);
+  EXPECT_EQ(driver.unroutable(), 0u);
+  // Both sides closed: no connection is left in either table.
+  EXPECT_EQ(world->servers.at("stun").driver->stream_count(), 0u);
 }
 
 // A scenario with one timeline action and its expectation, to break in one place.

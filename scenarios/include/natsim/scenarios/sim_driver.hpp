@@ -98,8 +98,10 @@ class SimDriver {
     for (sim::TcpListener* l : listeners_)
       l->on_accept(nullptr);
     listeners_.clear();
-    for (auto& c : streams_)
+    for (auto& c : streams_) {
+      c->ended = true;
       c->socket->close();  // a FIN after what is queued
+    }
     streams_.clear();
   }
 
@@ -113,8 +115,10 @@ class SimDriver {
     for (sim::TcpListener* l : listeners_)
       l->on_accept(nullptr);
     listeners_.clear();
-    for (auto& c : streams_)
+    for (auto& c : streams_) {
+      c->ended = true;
       c->socket->close();
+    }
     streams_.clear();
   }
 
@@ -166,11 +170,14 @@ class SimDriver {
     std::vector<std::uint8_t> frames;   // datagram machines: a partial STUN message
     bool close_after_pending = false;
     bool opened = false;  // by open(): carries the datagram machine's messages too
+    bool ended = false;   // closed and forgotten by the driver
   };
 
+  // The socket's handlers share the record, so a handler that closes the driver (or the
+  // connection) does not pull it from under the handler still running.
   Stream& adopt(sim::TcpSocket* s) {
-    streams_.push_back(std::make_unique<Stream>(Stream{s, {}, {}, false, false}));
-    Stream* c = streams_.back().get();
+    auto c = std::make_shared<Stream>(Stream{s, {}, {}, false, false, false});
+    streams_.push_back(c);
     s->on_receive([this, c](ByteView bytes) { stream_input(*c, bytes); });
     s->on_writable([this, c] { flush(*c); });
     s->on_connect([this, c](Result<void> r) {
@@ -245,7 +252,7 @@ class SimDriver {
       // 20-byte header plus the length the header carries.
       c.frames.insert(c.frames.end(), bytes.begin(), bytes.end());
       std::size_t at = 0;
-      while (c.frames.size() - at >= traversal::stun::kHeaderSize) {
+      while (!c.ended && c.frames.size() - at >= traversal::stun::kHeaderSize) {
         const std::size_t size = traversal::stun::kHeaderSize +
                                  ((std::size_t{c.frames[at + 2]} << 8) | c.frames[at + 3]);
         if (c.frames.size() - at < size) break;
@@ -258,7 +265,8 @@ class SimDriver {
         framed_input_ = nullptr;
         at += size;
       }
-      c.frames.erase(c.frames.begin(), c.frames.begin() + static_cast<std::ptrdiff_t>(at));
+      if (!c.ended)
+        c.frames.erase(c.frames.begin(), c.frames.begin() + static_cast<std::ptrdiff_t>(at));
     }
     pump();
   }
@@ -277,6 +285,7 @@ class SimDriver {
 
   // Closes the socket (a FIN after its queued bytes) and forgets the connection.
   void finish(Stream& c) {
+    c.ended = true;
     c.socket->close();
     if (framed_input_ == &c) framed_input_ = nullptr;
     std::erase_if(streams_, [&c](const auto& p) { return p.get() == &c; });
@@ -315,14 +324,14 @@ class SimDriver {
   M& machine_;
   std::vector<sim::UdpSocket*> sockets_;
   std::function<void(const Event&)> on_event_;
-  std::array<std::uint8_t, 65536> buffer_{};
+  std::array<std::uint8_t, 65536> buffer_;  // transmits are built here: never read unwritten
   sim::TimerId timer_;
   std::optional<TimePoint> armed_;
   std::uint64_t unroutable_ = 0;
   std::uint64_t unclaimed_ = 0;
   bool closed_ = false;
   std::vector<sim::TcpListener*> listeners_;
-  std::vector<std::unique_ptr<Stream>> streams_;
+  std::vector<std::shared_ptr<Stream>> streams_;
   Stream* framed_input_ = nullptr;  // the connection whose STUN message is being handled
   sim::TcpConfig tcp_config_{};
   std::function<void(const Endpoint&, const Endpoint&, Result<void>)> on_stream_closed_;
