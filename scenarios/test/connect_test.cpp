@@ -188,9 +188,9 @@ TEST(ConnectRun, SymmetricNatsConnectThroughTheRelay) {
   EXPECT_EQ(a["outcome"], "connected");
   EXPECT_EQ(a["path"], "relay");
   EXPECT_EQ(a["remote"]["type"], "relay");
-  EXPECT_EQ(a["setup_ms"], 335.0);
+  EXPECT_EQ(a["setup_ms"], 770.0);
   EXPECT_EQ(a["breakdown"]["first_success_ms"], 260.0);
-  EXPECT_EQ(a["breakdown"]["first_data_ms"], 365.0);
+  EXPECT_EQ(a["breakdown"]["first_data_ms"], 800.0);
   EXPECT_EQ(a["echoed"], 3);
 }
 

@@ -442,7 +442,7 @@ std::optional<TimePoint> Agent::nomination_deadline() const {
         std::min(v.rtt.value_or(config_.prefer_direct_rtt), config_.prefer_direct_rtt);
     for (std::size_t i = 0; i < checklist_.size(); ++i) {
       const CandidatePair& p = checklist_[i];
-      if (path_of(i) == PathType::relay || (p.unlikely && !checklist_.queued(i))) continue;
+      if (path_of(i) == PathType::relay) continue;
       if (checklist_.queued(i)) {
         deadline = std::max(deadline, next_check_ + std::min(check_rto(), rto_cap) + rt);
       } else if (p.state == PairState::in_progress) {
