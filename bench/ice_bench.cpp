@@ -53,4 +53,12 @@ void BM_IceConnect(benchmark::State& state) {
 }
 BENCHMARK(BM_IceConnect)->Unit(benchmark::kMicrosecond);
 
+// The 81 RFC 4787 NAT pairs of scenarios/library/ice-nat-matrix.json, every variant per
+// iteration: direct paths, relays and the waits between them.
+void BM_IceMatrix(benchmark::State& state) {
+  run_all(state,
+          scenarios::load_scenario_file(std::string(NATSIM_LIBRARY_DIR) + "/ice-nat-matrix.json"));
+}
+BENCHMARK(BM_IceMatrix)->Unit(benchmark::kMillisecond);
+
 }  // namespace

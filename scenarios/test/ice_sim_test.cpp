@@ -186,11 +186,13 @@ TEST(IceSim, SymmetricAndSymmetricConnectThroughTheRelay) {
   // and 110 (his NAT filters both) and, from her host, his relayed address at 160: through
   // her NAT and bob's TURN permission for her NAT's address. bob answers through the relay
   // (30 ms each way) and the pair is valid at 220, a 60 ms round trip. The check to his
-  // second srflx, out since 110, holds nomination until 110 + 2 × 60 = 230; USE-CANDIDATE
-  // reaches bob at 260, whose own check of the pair (triggered by alice's, at 210)
-  // succeeds at 270, when he selects; alice gets her answer at 290.
-  EXPECT_EQ(*a.selected, at(milliseconds(290)));
-  EXPECT_EQ(*b.selected, at(milliseconds(270)));
+  // second srflx, out since 110, would hold nomination until 110 + 2 × 60 = 230, but the
+  // valid pair is relayed (prefer_direct): every direct pair in progress holds it until its
+  // first retransmission could have been answered (start + 500 ms RTO + 60 ms), the last
+  // of them (a host pair, checked after the likelier ones) until 970; USE-CANDIDATE
+  // reaches bob at 1000, when he selects; alice gets her answer at 1030.
+  EXPECT_EQ(*a.selected, at(milliseconds(1030)));
+  EXPECT_EQ(*b.selected, at(milliseconds(1000)));
   // alice's host socket reaches bob's relayed address through her NAT (bob's TURN
   // permission is for her NAT's address, whatever the port): a peer-reflexive local
   // candidate paired with bob's relayed one.
@@ -344,7 +346,8 @@ TEST(IceSim, NominationWithinTwoPeerRoundTripsOfTheAnswer) {
 // useless to alice, and his first useful check (115, after his host-host one at 65, when
 // he did not know yet he is behind a NAT) reaches her at 140; her triggered check waits
 // for her next Ta slot, 180: 280 = T + 3 RTTs. Port-restricted × symmetric has no direct
-// path: the relay.
+// path: the relay, nominated once the direct checks' first retransmissions could have
+// been answered (prefer_direct).
 TEST(IceSim, SetupTimesAcrossNatPairs) {
   struct Case {
     const char* a;
@@ -356,7 +359,7 @@ TEST(IceSim, SetupTimesAcrossNatPairs) {
       {"full-cone", "full-cone", 230, 205, ice::PathType::srflx},
       {"symmetric", "full-cone", 230, 215, ice::PathType::prflx},
       {"full-cone", "symmetric", 280, 255, ice::PathType::prflx},
-      {"port-restricted-cone", "symmetric", 380, 355, ice::PathType::relay},
+      {"port-restricted-cone", "symmetric", 980, 955, ice::PathType::relay},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(c.a) + " x " + c.b);
