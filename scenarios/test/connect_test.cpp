@@ -284,8 +284,8 @@ TEST(ConnectRun, SameSeedSameResult) {
   EXPECT_EQ(x.actions, y.actions);
   EXPECT_EQ(x.digest, y.digest);
   EXPECT_NE(x.digest, z.digest);
-  EXPECT_EQ(digest_hex(x.digest), "c0aa1bd188ded536");
-  EXPECT_EQ(x.actions[0]["setup_ms"], 1250.0);
+  EXPECT_EQ(digest_hex(x.digest), "bb99555fc647e7b7");
+  EXPECT_EQ(x.actions[0]["setup_ms"], 2400.0);
 }
 
 // After the home gateway reboots with a new WAN address, consent checks go unanswered:

@@ -124,7 +124,11 @@ void Agent::send_check(TimePoint now, std::size_t pair, Kind kind, bool use_cand
     ++counters_.checks_sent;
     ++p.in_flight;
     p.last_check = now;
-    p.last_rto = check_rto();
+    // A nomination repeats a check on a valid pair: §14.3's RTO, which spreads the
+    // retransmissions of a whole checklist, would leave a lost answer unrepeated for
+    // seconds; it retransmits from RFC 8489's initial RTO instead.
+    p.last_rto = use_candidate && !config_.aggressive_nomination ? config_.check_retransmit.rto
+                                                                 : check_rto();
     checks_.start(now, id, p.local_base, p.remote_address, Transport::udp, *bytes, c, check_out_,
                   p.last_rto);
   }

@@ -130,8 +130,8 @@ TEST(Connect, TrickledOfferAndAnswerConnectOverHostCandidates) {
   ASSERT_EQ(a.outcome, Outcome::connected) << a.reason;
   ASSERT_EQ(b.outcome, Outcome::connected) << b.reason;
   // bob's first check reaches alice before his answer does: she knows him as
-  // peer-reflexive first.
-  EXPECT_EQ(a.path, Path::prflx);
+  // peer-reflexive first, until his signalled host candidate replaces it (RFC 8838 §11).
+  EXPECT_EQ(a.path, Path::host);
   EXPECT_EQ(a.remote->address, kB);
   EXPECT_EQ(b.remote->address, kA);
   // Host candidates only: gathering is over at once, so the offer carries its
