@@ -390,6 +390,34 @@ TEST(IceAgent, PeerReflexiveRemoteFromAnUnsignalledAddress) {
   EXPECT_EQ(p.a.counters().triggered_checks, 1u);
 }
 
+TEST(IceAgent, SignalledCandidateReplacesTheLearntPeerReflexiveOne) {
+  // B's check comes first (A learns B as peer-reflexive, selects at 50); B's host
+  // candidate, trickled late, then names the same address (RFC 8838 §11).
+  Pair p;
+  p.a.gather(kTimeZero);
+  p.b.gather(kTimeZero);
+  p.a.set_remote(kTimeZero, p.b.ufrag(), p.b.pwd(), {}, false);
+  p.b.set_remote(kTimeZero, p.a.ufrag(), p.a.pwd(), p.a.local_candidates(), true);
+  p.w.pump_both();
+  p.w.run_until(at(seconds(2)));
+  const auto sa = Wire::first_event<Selected>(p.w.a);
+  ASSERT_TRUE(sa);
+  EXPECT_EQ(sa->first, at(milliseconds(50)));
+  const Candidate host = p.b.local_candidates()[0];
+  ASSERT_EQ(host.type, CandidateType::host);
+  p.a.add_remote_candidate(at(seconds(2)), host);
+  ASSERT_EQ(p.a.remote_candidates().size(), 1u);
+  EXPECT_EQ(p.a.remote_candidates()[0].type, CandidateType::host);
+  EXPECT_EQ(p.a.remote_candidates()[0].priority, host.priority);
+  EXPECT_EQ(p.a.remote_candidates()[0].foundation, host.foundation);
+  // The pair keeps its state (still selected), its priority computed with the new one.
+  ASSERT_TRUE(p.a.selected_pair());
+  const CandidatePair& pair = p.a.checklist()[*p.a.selected_pair()];
+  EXPECT_EQ(pair.state, PairState::succeeded);
+  EXPECT_EQ(pair.remote_priority, host.priority);
+  EXPECT_EQ(pair.priority, pair_priority(pair.local_priority, host.priority));
+}
+
 // Hand-made requests: wrong credentials get 401, no USERNAME 400, nothing without
 // FINGERPRINT.
 TEST(IceAgent, BadRequestsAreAnsweredOrDropped) {
