@@ -36,18 +36,23 @@ clang: deps
 	cmake --build --preset clang -j $(JOBS)
 	ctest --preset clang -j $(JOBS) $(CTEST_ARGS)
 
+# Captures tshark must find well formed (UDP, STUN, TURN over TCP, TCP under loss, PCP).
+PCAP_CHECKED = quickstart.json connect-baseline.json relay-tcp-between-symmetric-nats.json \
+	tcp-lossy-transfer.json tcp-punch-presets.json map-pcp.json
+
 # natsim's STUN server and probe against real peers (Vovida stun, coturn) on loopback,
 # then serve stun and serve turn under attack from hostile loopback clients (docs/hardening.md),
 # and natsim connect against aioice and libnice in network namespaces, once through an
 # nftables NAT (needs root); natpmpc against serve gateway, and natsim's PCP/NAT-PMP
-# clients against miniupnpd in network namespaces.
+# clients against miniupnpd in network namespaces; then the captures above through tshark.
 interop: build
-	NATSIM_EXTRA_PACKAGES="stun-client coturn python3-aioice libnice-dev nftables natpmpc miniupnpd miniupnpd-nftables" ./scripts/install-deps.sh
+	NATSIM_EXTRA_PACKAGES="stun-client coturn python3-aioice libnice-dev nftables natpmpc miniupnpd miniupnpd-nftables tshark" ./scripts/install-deps.sh
 	./scripts/interop-stun.sh build/release/tools/natsim
 	./scripts/interop-turn.sh build/release/tools/natsim
 	./scripts/interop-ice.sh build/release/tools/natsim
 	./scripts/interop-portmap.sh build/release/tools/natsim
 	./scripts/attack-servers.sh build/release/tools/natsim
+	./scripts/check-pcap.sh build/release/tools/natsim $(addprefix scenarios/library/,$(PCAP_CHECKED))
 
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20

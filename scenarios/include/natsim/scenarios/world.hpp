@@ -71,11 +71,13 @@ class World {
 
   Scenario scenario_;  // first: the specs below point into it
   sim::Network net;
+  // Before the servers and sites: closing their TCP connections on teardown still sends
+  // segments, which the nodes capture.
+  std::vector<std::unique_ptr<sim::PcapWriter>> captures;
   sim::Router* core;
   std::map<std::string, ServerNode> servers;
   std::map<std::string, SiteNode> sites;
   std::map<std::string, sim::Host*> hosts;
-  std::vector<std::unique_ptr<sim::PcapWriter>> captures;
 
  private:
   void add_server(const ServerSpec& spec, std::size_t index);
