@@ -5,7 +5,29 @@
 namespace natsim::traversal::connect {
 
 std::string_view to_string(Policy p) {
-  return p == Policy::relay_only ? "relay_only" : "all";
+  switch (p) {
+    case Policy::all:
+      return "all";
+    case Policy::relay_only:
+      return "relay_only";
+    case Policy::turn_first:
+      return "turn_first";
+  }
+  return "?";
+}
+
+std::string_view to_string(PortMapping m) {
+  switch (m) {
+    case PortMapping::off:
+      return "off";
+    case PortMapping::automatic:
+      return "auto";
+    case PortMapping::pcp:
+      return "pcp";
+    case PortMapping::natpmp:
+      return "natpmp";
+  }
+  return "?";
 }
 
 std::string_view to_string(Path p) {
@@ -50,6 +72,8 @@ Path path_of(ice::PathType p) {
       return Path::prflx;
     case ice::PathType::relay:
       return Path::relay;
+    case ice::PathType::mapped:
+      return Path::mapped;
   }
   return Path::host;
 }
@@ -64,13 +88,22 @@ void Connector::start(TimePoint now) {
   if (running_ || closed_) return;
   running_ = true;
   started_ = now;
+  last_now_ = now;
+  // Both sides ask at once: the answerer's mapping is then ready when the offer comes.
+  start_mapping(now);
   if (config_.offerer) begin(now, 1);
   after_input(now);
 }
 
 void Connector::close() {
+  if (closed_) return;
   closed_ = true;
   if (agent_) agent_->close();
+  if (map_state_ == MapState::ready && mapper_) {
+    mapper_->remove(last_now_, mapping_id_);  // RFC 6887 §15: lifetime 0 deletes it
+  } else {
+    mapper_.reset();
+  }
 }
 
 // RFC 8445 §9: a restart (any generation after the first) is a new agent: new ufrag and
@@ -88,21 +121,27 @@ void Connector::begin(TimePoint now, std::uint32_t generation) {
   c.controlling = config_.offerer;
   c.ta = config_.ta;
   c.aggressive_nomination = config_.aggressive_nomination;
+  c.relay_first = config_.policy == Policy::turn_first;
   c.turn = config_.turn;
   // Relayed candidates only (a TURN-only transport policy): no host sockets paired and no
   // server-reflexive gathering; the TURN client still sends from its host socket.
-  if (config_.policy == Policy::all) {
+  if (config_.policy != Policy::relay_only) {
     c.host = config_.host;
     c.stun_server = config_.stun_server;
   }
+  // A mapping asked for or granted: its candidate comes from here, after gather().
+  const bool mapping = map_state_ == MapState::pending || map_state_ == MapState::ready;
+  if (mapping) c.external_sources = 1;
   std::uint64_t mix = seed_ ^ generation;
   agent_ = std::make_unique<ice::Agent>(splitmix64(mix), std::move(c));
   if (generation > 1) ++result_.restarts;
   agent_->gather(now);
+  agent_waits_mapping_ = mapping;
+  if (map_state_ == MapState::ready) offer_mapping(now);
 }
 
 bool Connector::signalled(const ice::Candidate& c) const {
-  return config_.policy == Policy::all || c.type == ice::CandidateType::relay;
+  return config_.policy != Policy::relay_only || c.type == ice::CandidateType::relay;
 }
 
 void Connector::describe(TimePoint now) {
@@ -134,6 +173,7 @@ void Connector::apply_remote(TimePoint now, const Description& d) {
 }
 
 void Connector::handle_signal(TimePoint now, const Signal& s) {
+  last_now_ = now;
   if (!running_ || closed_) return;
   if (const auto* d = std::get_if<Description>(&s)) {
     if (d->generation == 1 && !result_.times.description_received)
@@ -162,11 +202,19 @@ void Connector::handle_signal(TimePoint now, const Signal& s) {
 }
 
 bool Connector::send(TimePoint now, ByteView data) {
+  last_now_ = now;
   return agent_ && !closed_ && agent_->send(now, data);
 }
 
 bool Connector::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                                 ByteView bytes) {
+  last_now_ = now;
+  if (mapper_ && config_.gateway && remote == *config_.gateway) {
+    const bool mine = mapper_->handle_datagram(now, local, remote, bytes);
+    drain_mapper(now);
+    if (!closed_) after_input(now);
+    return mine;
+  }
   if (!agent_ || closed_) return false;
   const bool mine = agent_->handle_datagram(now, local, remote, bytes);
   after_input(now);
@@ -174,7 +222,17 @@ bool Connector::handle_datagram(TimePoint now, const Endpoint& local, const Endp
 }
 
 void Connector::handle_timeout(TimePoint now) {
+  last_now_ = now;
+  if (mapper_) {
+    mapper_->handle_timeout(now);
+    drain_mapper(now);
+  }
   if (closed_) return;
+  if (map_state_ == MapState::pending && now >= map_deadline_) {
+    give_up_mapping(
+        now, "no answer from the gateway within " + format_duration(config_.port_mapping_wait));
+    mapper_.reset();  // nothing granted: stop asking (a late grant would go unused)
+  }
   if (result_.outcome == Outcome::pending && running_ && now >= started_ + config_.timeout) {
     result_.outcome = Outcome::timeout;
     result_.reason = "no pair selected within " + format_duration(config_.timeout);
@@ -261,13 +319,19 @@ void Connector::on_agent_event(TimePoint now, const ice::Event& e) {
 }
 
 std::optional<Transmit> Connector::poll_transmit(MutableByteView out) {
-  if (!agent_) return std::nullopt;
-  return agent_->poll_transmit(out);
+  if (agent_) {
+    if (auto t = agent_->poll_transmit(out)) return t;
+  }
+  if (mapper_) return mapper_->poll_transmit(out);
+  return std::nullopt;
 }
 
 std::optional<TimePoint> Connector::poll_timeout() const {
-  if (closed_) return std::nullopt;
+  std::optional<TimePoint> m = mapper_ ? mapper_->poll_timeout() : std::nullopt;
+  if (closed_) return m;  // the deletion's retransmissions
+  if (map_state_ == MapState::pending && (!m || map_deadline_ < *m)) m = map_deadline_;
   std::optional<TimePoint> t = agent_ ? agent_->poll_timeout() : std::nullopt;
+  if (m && (!t || *m < *t)) t = m;
   if (running_ && result_.outcome == Outcome::pending) {
     const TimePoint deadline = started_ + config_.timeout;
     if (!t || deadline < *t) t = deadline;

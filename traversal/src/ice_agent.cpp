@@ -19,6 +19,8 @@ std::string_view to_string(PathType p) {
       return "prflx";
     case PathType::relay:
       return "relay";
+    case PathType::mapped:
+      return "mapped";
   }
   return "?";
 }
@@ -60,6 +62,7 @@ Agent::Agent(std::uint64_t seed, AgentConfig config)
         std::make_unique<turn::TurnClient>(Rng::for_component(seed, "ice/turn")(), *config_.turn);
   }
   scratch_.resize(stun::kMaxMessageSize);
+  external_pending_ = config_.external_sources;
 }
 
 Agent::~Agent() = default;
@@ -90,6 +93,23 @@ void Agent::gather(TimePoint now) {
   }
   maybe_gathering_done(now);
   start_checks_if_ready(now);
+  route_checks(now);
+}
+
+void Agent::add_local_candidate(TimePoint now, const Candidate& c) {
+  if (closed_ || !gathering_started_ || c.type == CandidateType::host ||
+      c.type == CandidateType::relay || !local_by_base(c.base)) {
+    return;  // only addresses of a host socket's base: pairs form on that base
+  }
+  add_local(now, c);
+  run_checks(now);
+  route_checks(now);
+}
+
+void Agent::external_source_done(TimePoint now) {
+  if (external_pending_ == 0) return;
+  --external_pending_;
+  maybe_gathering_done(now);
   route_checks(now);
 }
 
@@ -205,7 +225,10 @@ void Agent::pair_remote(TimePoint now, std::size_t remote) {
 }
 
 void Agent::maybe_gathering_done(TimePoint now) {
-  if (!gathering_started_ || gathering_done_ || stun_pending_ > 0 || turn_pending_) return;
+  if (!gathering_started_ || gathering_done_ || stun_pending_ > 0 || turn_pending_ ||
+      external_pending_ > 0) {
+    return;
+  }
   gathering_done_ = true;
   GatheringDone done;
   for (const Candidate& c : local_) {

@@ -16,6 +16,8 @@ std::string_view to_string(CandidateType t) {
       return "prflx";
     case CandidateType::relay:
       return "relay";
+    case CandidateType::mapped:
+      return "mapped";
   }
   return "?";
 }

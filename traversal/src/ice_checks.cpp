@@ -84,7 +84,7 @@ void Agent::run_checks(TimePoint now) {
     pair = nominating_;
     use_candidate = true;
     nominate_due_ = false;
-  } else if (!selected_) {
+  } else if (checking_goes_on()) {
     pair = checklist_.next([this](const CandidatePair& p) {
       return !is_relay_base(p.local_base) || turn_->has_permission(p.remote_address.address);
     });
@@ -300,7 +300,9 @@ void Agent::on_request(TimePoint now, const Endpoint& local, const Endpoint& rem
     }
   }
   // RFC 8445 §7.3.1.4: a triggered check, unless the pair already succeeded.
-  if (p.state != PairState::succeeded && !selected_) {
+  // turn_first: a renomination of a pair not yet valid here is checked after a selection.
+  if (p.state != PairState::succeeded &&
+      (checking_goes_on() || (config_.relay_first && p.use_candidate_seen))) {
     ++counters_.triggered_checks;
     trigger_check(*pair);
   }
@@ -422,6 +424,8 @@ void Agent::on_check_failure(TimePoint now, std::size_t pair) {
 std::optional<TimePoint> Agent::nomination_deadline() const {
   const auto best = checklist_.best_valid();
   if (!best || !first_valid_at_) return std::nullopt;
+  // turn_first: the first valid pair goes at once; a better one may replace it later.
+  if (config_.relay_first) return *first_valid_at_;
   const CandidatePair& v = checklist_[*best];
   const TimePoint cap = *first_valid_at_ + config_.nomination_wait;
   const Duration window = v.rtt.value_or(config_.ta) * config_.nomination_rtt_multiple;
@@ -461,10 +465,20 @@ std::optional<TimePoint> Agent::nomination_deadline() const {
 // again, with USE-CANDIDATE; the pair is selected when that check succeeds, one round
 // trip later.
 void Agent::maybe_nominate(TimePoint now) {
-  if (!controlling_ || selected_ || nominating_ || config_.aggressive_nomination ||
-      state_ != State::checking) {
+  if (!controlling_ || config_.aggressive_nomination) return;
+  if (selected_) {
+    if (nominating_ && *nominating_ != *selected_) return;  // a renomination in flight
+    // turn_first: a non-relay valid pair replaces the relayed selection with a second
+    // nomination. RFC 8445 has no renomination; the controlled side accepts it because it
+    // selects a nominated pair of higher priority (see select()).
+    if (!checking_goes_on() || state_ != State::connected) return;
+    const auto best = checklist_.best_valid();
+    if (!best || path_of(*best) == PathType::relay || *best == *selected_) return;
+    nominating_ = best;
+    send_check(now, *nominating_, Kind::check, true);
     return;
   }
+  if (nominating_ || state_ != State::checking) return;
   const auto when = nomination_deadline();
   if (!when || *when > now) return;
   nominating_ = checklist_.best_valid();
@@ -498,9 +512,15 @@ PathType Agent::path_of(std::size_t pair) const {
   const CandidateType r = remote_[p.remote].type;
   auto either = [&](CandidateType t) { return l == t || r == t; };
   if (either(CandidateType::relay)) return PathType::relay;
+  // A port mapping is what let the peer in, whatever address the answer came from.
+  if (either(CandidateType::mapped)) return PathType::mapped;
   if (either(CandidateType::prflx)) return PathType::prflx;
   if (either(CandidateType::srflx)) return PathType::srflx;
   return PathType::host;
+}
+
+bool Agent::checking_goes_on() const {
+  return !selected_ || (config_.relay_first && path_of(*selected_) == PathType::relay);
 }
 
 void Agent::switch_role(bool controlling) {

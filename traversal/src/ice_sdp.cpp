@@ -233,7 +233,9 @@ boost::system::result<Candidate, SdpError> parse_candidate(std::string_view line
 std::string format_candidate(const Candidate& c) {
   std::string s = "candidate:" + c.foundation + ' ' + std::to_string(c.component) + " UDP " +
                   std::to_string(c.priority) + ' ' + c.address.address.to_string() + ' ' +
-                  std::to_string(c.address.port) + " typ " + std::string(to_string(c.type));
+                  std::to_string(c.address.port) + " typ ";
+  // RFC 8445 §5.1.1.2: a port-mapped address is server-reflexive on the wire.
+  s += c.type == CandidateType::mapped ? "srflx" : to_string(c.type);
   if (c.related) {
     s += " raddr " + c.related->address.to_string() + " rport " + std::to_string(c.related->port);
   }

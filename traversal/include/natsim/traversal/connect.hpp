@@ -8,6 +8,12 @@
 // consent is lost (RFC 7675) it restarts ICE (RFC 8445 §9) with a new agent: new ufrag
 // and password, new gathering, new checks.
 //
+// Port mapping (off by default): at start() the connector asks the gateway (PCP or NAT-PMP,
+// traversal/port_mapper.hpp) to map its host socket's port, and offers the external
+// address as a `mapped` candidate (RFC 8445 §5.1.1.2), unless the gateway is itself
+// behind a NAT. Gathering waits for the answer at most port_mapping_wait. The mapping is
+// refreshed at half its lifetime while the connector runs and deleted by close().
+//
 // Offer/answer: the offering side gathers at start() and sends its description; the
 // answering side starts gathering when a description of a newer generation arrives (the
 // first offer, or a restart) and answers it. Each restart is a new generation.
@@ -20,16 +26,22 @@
 #include <vector>
 
 #include "natsim/traversal/ice_agent.hpp"
+#include "natsim/traversal/port_mapper.hpp"
 
 namespace natsim::traversal::connect {
 
-enum class Policy : std::uint8_t { all, relay_only };
-// `mapped` is reserved for port-mapped candidates (PCP, NAT-PMP, UPnP IGD).
+// turn_first: the first valid pair (the relay, when direct paths open late) is selected at
+// once and a direct pair found later replaces it (ice::AgentConfig::relay_first).
+enum class Policy : std::uint8_t { all, relay_only, turn_first };
+// `mapped`: a port-mapped candidate (PCP, NAT-PMP) is one end of the selected pair.
 enum class Path : std::uint8_t { host, srflx, prflx, mapped, relay };
+// Which protocol asks the gateway for a mapping; automatic: PCP, then NAT-PMP (RFC 6887 §9).
+enum class PortMapping : std::uint8_t { off, automatic, pcp, natpmp };
 enum class Outcome : std::uint8_t { pending, connected, failed, timeout };
 [[nodiscard]] std::string_view to_string(Policy p);
 [[nodiscard]] std::string_view to_string(Path p);
 [[nodiscard]] std::string_view to_string(Outcome o);
+[[nodiscard]] std::string_view to_string(PortMapping m);
 
 struct Config {
   bool offerer = true;  // sends the offer, and is the controlling agent
@@ -43,6 +55,12 @@ struct Config {
   // No selected pair this long after start(): the outcome is `timeout`.
   Duration timeout = seconds(60);
   bool restart = true;  // restart ICE after consent is lost
+  PortMapping port_mapping = PortMapping::off;
+  std::optional<Endpoint> gateway;  // its PCP / NAT-PMP server (port 5351); needed to map
+  // Gathering goes on without a mapping when the gateway has not answered by then: a LAN
+  // round trip is milliseconds, and PCP's own retransmissions start at 3 s (RFC 6887 §8.1.1).
+  Duration port_mapping_wait = milliseconds(500);
+  std::uint32_t port_mapping_lifetime = 7200;  // seconds asked for
 };
 
 // Signalling messages, carried by the application between the two sides. `generation`
@@ -83,6 +101,11 @@ struct Result {
   std::uint32_t restarts = 0;
   std::optional<Duration> reconnected;  // from start(): Selected after the latest restart
   std::uint64_t signals_sent = 0;
+  // Port mapping: the external address offered, or why none was ("" when off).
+  std::optional<Endpoint> mapped;
+  std::string port_mapping;
+  std::uint32_t mapping_refreshes = 0;
+  bool mapping_deleted = false;
 };
 
 // Events.
@@ -118,6 +141,7 @@ class Connector {
   void handle_signal(TimePoint now, const Signal& s);
   // Application data over the selected pair; false without one.
   bool send(TimePoint now, ByteView data);
+  // Stops; a granted port mapping is deleted (its request leaves from poll_transmit).
   void close();
 
   bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
@@ -140,6 +164,13 @@ class Connector {
   void on_agent_event(TimePoint now, const ice::Event& e);
   [[nodiscard]] bool signalled(const ice::Candidate& c) const;
   [[nodiscard]] Duration since_start(TimePoint now) const { return now - started_; }
+  // Port mapping (connect_mapping.cpp).
+  enum class MapState : std::uint8_t { none, pending, ready, given_up };
+  void start_mapping(TimePoint now);
+  void drain_mapper(TimePoint now);
+  void on_mapper_event(TimePoint now, const PortMapperEvent& e);
+  void give_up_mapping(TimePoint now, std::string why);
+  void offer_mapping(TimePoint now);  // to the current agent, once per generation
 
   std::uint64_t seed_;
   Config config_;
@@ -157,6 +188,13 @@ class Connector {
   bool early_end_ = false;
   Result result_;
   std::deque<Event> events_;
+  TimePoint last_now_{};  // the latest input's time: close() has none of its own
+  std::unique_ptr<PortMapper> mapper_;
+  std::size_t mapping_id_ = 0;
+  MapState map_state_ = MapState::none;
+  TimePoint map_deadline_{};
+  std::optional<ice::Candidate> mapped_candidate_;
+  bool agent_waits_mapping_ = false;  // the agent holds GatheringDone for it
 };
 
 }  // namespace natsim::traversal::connect

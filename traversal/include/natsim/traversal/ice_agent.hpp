@@ -79,9 +79,16 @@ struct AgentConfig {
   // Remote candidates kept (signalled and peer-reflexive): a peer that knows the password
   // and checks from ever new source addresses cannot grow the agent without bound.
   std::size_t max_remote_candidates = 100;
+  // Candidate sources outside the agent (a port mapper): GatheringDone waits until each
+  // has called external_source_done().
+  int external_sources = 0;
+  // turn_first: the first valid pair (in practice the relay, ready first when direct
+  // paths open late) is nominated at once, checks go on, and a valid non-relay pair
+  // found later is nominated again and replaces it. docs/ice.md: the approach and limits.
+  bool relay_first = false;
 };
 
-enum class PathType : std::uint8_t { host, srflx, prflx, relay };
+enum class PathType : std::uint8_t { host, srflx, prflx, relay, mapped };
 [[nodiscard]] std::string_view to_string(PathType p);
 
 // Events.
@@ -146,6 +153,12 @@ class Agent {
                   const std::vector<Candidate>& candidates = {}, bool end_of_candidates = false);
   void add_remote_candidate(TimePoint now, const Candidate& c);
   void end_of_remote_candidates(TimePoint now);  // RFC 8838 §4.4
+  // A local candidate gathered outside the agent (a port-mapped address, RFC 8445
+  // §5.1.1.2) for the host socket at c.base; it pairs as that base, like srflx. Ignored
+  // before gather() or without such a host candidate.
+  void add_local_candidate(TimePoint now, const Candidate& c);
+  // One of config.external_sources has nothing more to add.
+  void external_source_done(TimePoint now);
   // Sends application data over the selected pair; false (and counted) without one.
   bool send(TimePoint now, ByteView data);
   void close();  // stops everything: no more transmits or timers
@@ -216,6 +229,8 @@ class Agent {
   [[nodiscard]] std::optional<std::size_t> local_by_base(const Endpoint& base) const;
   [[nodiscard]] std::optional<std::size_t> remote_by_address(const Endpoint& a) const;
   [[nodiscard]] PathType path_of(std::size_t pair) const;
+  // Checks go on: nothing selected yet, or relay_first and the selection is relayed.
+  [[nodiscard]] bool checking_goes_on() const;
   [[nodiscard]] Duration consent_jitter();
 
   Rng rng_;
@@ -228,6 +243,7 @@ class Agent {
   bool gathering_done_ = false;
   bool closed_ = false;
   int stun_pending_ = 0;  // srflx Binding transactions in flight
+  int external_pending_ = 0;
   bool turn_pending_ = false;
   std::string gather_notes_;  // why a server gave no candidate (for a failure's reason)
 

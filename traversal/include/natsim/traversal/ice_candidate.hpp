@@ -10,7 +10,11 @@
 
 namespace natsim::traversal::ice {
 
-enum class CandidateType : std::uint8_t { host, srflx, prflx, relay };
+// `mapped`: a port-mapped candidate, the gateway's external address for a host socket got
+// with PCP or NAT-PMP. RFC 8445 §5.1.1.2 counts such addresses as server-reflexive, and
+// SDP carries them as `srflx`; natsim keeps them apart for priority, foundation and the
+// reported path.
+enum class CandidateType : std::uint8_t { host, srflx, prflx, relay, mapped };
 [[nodiscard]] std::string_view to_string(CandidateType t);
 
 // RFC 8445 §5.1.2.2: the recommended type preferences.
@@ -20,6 +24,11 @@ enum class CandidateType : std::uint8_t { host, srflx, prflx, relay };
       return 126;
     case CandidateType::prflx:
       return 110;
+    case CandidateType::mapped:
+      // Between prflx and srflx, as libnice ranks its NAT-assisted (UPnP) candidates: the
+      // gateway forwards a mapping from any peer (RFC 6887 §11.1 leaves it unfiltered),
+      // which a STUN-learnt address does not promise; a peer-reflexive address is proven.
+      return 105;
     case CandidateType::srflx:
       return 100;
     case CandidateType::relay:
