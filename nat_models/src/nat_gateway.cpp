@@ -76,8 +76,26 @@ void NatGateway::flush_mappings() {
 }
 
 void NatGateway::reboot(Duration downtime, std::optional<InterfaceAddress> new_wan_address) {
-  flush_mappings();
+  // A new WAN address loses every mapping, whatever the service would keep.
+  const RebootMappings keep =
+      pcp_ && !new_wan_address ? pcp_->config().on_reboot : RebootMappings::forget;
+  if (keep == RebootMappings::persist) {
+    v4_.flush_keeping_explicit();
+    v6_.flush_keeping_explicit();
+  } else {
+    flush_mappings();
+  }
   if (new_wan_address) readdress(*new_wan_address);
+  if (keep != RebootMappings::forget) {
+    // No epoch reset and no announcement: kept state (persist) needs none, and a
+    // gateway that forgets silently gives none.
+    if (keep == RebootMappings::forget_silently) pcp_->forget_silently();
+    if (downtime > Duration::zero()) {
+      set_up(false);
+      (void)schedule_in(downtime, [this] { set_up(true); });
+    }
+    return;
+  }
   if (downtime > Duration::zero()) {
     port_mapping_lost_state(false);
     set_up(false);

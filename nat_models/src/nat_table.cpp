@@ -55,6 +55,7 @@ void NatTable::flush() {
   in_.clear();
   subscribers_.clear();
   expiries_.clear();
+  filters_.clear();
   live_ = 0;
   explicit_live_ = 0;
   const std::uint32_t range = std::uint32_t{behavior_.port_last} - behavior_.port_first + 1;
@@ -62,6 +63,19 @@ void NatTable::flush() {
       behavior_.port_block_size == 0 ? 0 : range / behavior_.port_block_size;
   blocks_used_.assign(pool_.size(), std::vector<bool>(blocks, false));
   next_port_ = behavior_.port_first;
+}
+
+void NatTable::flush_keeping_explicit() {
+  for (std::uint32_t id = 0; id < entries_.size(); ++id) {
+    Entry& e = entries_[id];
+    if (!e.live) continue;
+    if (e.owner == MappingOwner::traffic) {
+      remove(id);
+      continue;
+    }
+    e.permissions.clear();
+    set_expiry(e, e.explicit_until);
+  }
 }
 
 bool NatTable::is_external(const IpAddress& address) const {
@@ -166,6 +180,15 @@ NatTable::Outcome NatTable::inbound(TimePoint now, IpProto proto, const Endpoint
                         behavior_.filtering == Filtering::endpoint_independent ||
                         e.owner != MappingOwner::traffic;
   if (!admitted) return fail(NatDrop::filtered);
+  if (e.filtered) {
+    // RFC 6887 §13.3: only the listed remote peers may send in; what the internal
+    // endpoint itself sent to is an answer, which a stateful firewall lets through.
+    const bool answer = match != nullptr && match->remote == remote;
+    const auto& list = filters_.find(id)->second;
+    if (!answer && std::none_of(list.begin(), list.end(),
+                                [&](const RemoteFilter& f) { return f.admits(remote); }))
+      return fail(NatDrop::filtered);
+  }
   if (proto == IpProto::tcp) {
     // Each TCP remote is its own connection with its own state and timer.
     Permission* conn = match != nullptr && match->remote == remote ? match : nullptr;
@@ -356,6 +379,10 @@ void NatTable::remove(std::uint32_t id) {
   }
   e.owner = MappingOwner::traffic;
   e.explicit_until = TimePoint{};
+  if (e.filtered) {
+    filters_.erase(id);
+    e.filtered = false;
+  }
   if (sub != subscribers_.end() && --sub->second.mappings == 0) {
     if (sub->second.block) blocks_used_[sub->second.pool_index][*sub->second.block] = false;
     subscribers_.erase(sub);
@@ -403,6 +430,10 @@ std::vector<MappingInfo> NatTable::mappings(TimePoint now) const {
     for (const Permission& p : e.permissions) {
       if (p.expires > now) info.permitted.push_back(p.remote);
     }
+    if (e.filtered) {
+      const auto& list = filters_.find(static_cast<std::uint32_t>(&e - entries_.data()))->second;
+      info.filters.assign(list.begin(), list.end());
+    }
     out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(), [](const MappingInfo& a, const MappingInfo& b) {
@@ -429,7 +460,19 @@ void NatTable::set_expiry(Entry& e, TimePoint expires) {
   e.expires = expires;
 }
 
+void NatTable::set_filters(std::uint32_t id, std::span<const RemoteFilter> filters) {
+  Entry& e = entries_[id];
+  e.filtered = !filters.empty();
+  if (!e.filtered) {
+    filters_.erase(id);
+    return;
+  }
+  auto& list = filters_[id];
+  list.assign(filters.begin(), filters.end());
+}
+
 boost::system::result<Mapped, MapError> NatTable::map(TimePoint now, const MapRequest& r) {
+  if (r.filters.size() > kMaxRemoteFilters) return MapError::too_many_filters;
   expire(now);
   auto it = out_.find(OutKey{r.internal, Endpoint{}, r.proto});
   if (it != out_.end() && entries_[it->second].expires <= now) {
@@ -485,6 +528,7 @@ boost::system::result<Mapped, MapError> NatTable::map(TimePoint now, const MapRe
   // RFC 6887 §15: the lifetime the server granted is the mapping's lifetime; a refresh
   // may shorten it, but traffic through a permission keeps it alive as usual.
   e.explicit_until = now + r.lifetime;
+  set_filters(id, r.filters);  // §13.3: the request's list replaces the mapping's
   TimePoint latest = e.explicit_until;
   for (const Permission& p : e.permissions)
     latest = std::max(latest, p.expires);
@@ -521,6 +565,10 @@ std::optional<MappingInfo> NatTable::explicit_mapping(TimePoint now, IpProto pro
   info.internal = e.internal;
   info.external = e.external;
   info.expires = e.expires;
+  if (e.filtered) {
+    const auto& list = filters_.find(*id)->second;
+    info.filters.assign(list.begin(), list.end());
+  }
   return info;
 }
 

@@ -24,6 +24,18 @@ std::uint32_t error_lifetime(Result r) {
   return pcp::short_lifetime_error(r) ? kShortErrorLifetime : kLongErrorLifetime;
 }
 
+// §13.3: the prefix length counts over the 128-bit field, IPv4 as ::ffff:a.b.c.d (§5); 0
+// is "no address restriction".
+RemoteFilter remote_filter(const pcp::Filter& f) {
+  RemoteFilter out;
+  out.address = f.remote;
+  out.port = f.remote_port;
+  if (f.prefix_length != 0)
+    out.prefix_length =
+        static_cast<std::uint8_t>(f.remote.is_v4() ? f.prefix_length - 96 : f.prefix_length);
+  return out;
+}
+
 std::optional<IpProto> protocol(std::uint8_t number) {
   if (number == static_cast<std::uint8_t>(IpProto::udp)) return IpProto::udp;
   if (number == static_cast<std::uint8_t>(IpProto::tcp)) return IpProto::tcp;
@@ -31,6 +43,17 @@ std::optional<IpProto> protocol(std::uint8_t number) {
 }
 
 }  // namespace
+
+std::string_view to_string(RebootMappings r) {
+  constexpr std::string_view kNames[] = {"forget", "persist", "forget_silently"};
+  return kNames[static_cast<std::size_t>(r)];
+}
+
+std::optional<RebootMappings> parse_reboot_mappings(std::string_view text) {
+  for (auto r : {RebootMappings::forget, RebootMappings::persist, RebootMappings::forget_silently})
+    if (to_string(r) == text) return r;
+  return std::nullopt;
+}
 
 PcpServer::PcpServer(NatTable& table, PortMappingConfig config, TimePoint now)
     : table_(table), config_(config), epoch_start_(now), natpmp_(table_, config_) {}
@@ -219,6 +242,12 @@ PcpServer::Result PcpServer::map(TimePoint now, const Endpoint& remote, const pc
   m.lifetime = seconds(lifetime);
   m.owner = MappingOwner::pcp;
   m.quota = config_.quota_per_host;
+  // §13.3: the FILTER options become the mapping's list of admitted remote peers (none:
+  // any peer, which clears a list an earlier request set).
+  std::array<RemoteFilter, pcp::kMaxFilters> filters;
+  for (std::size_t i = 0; i < q.options.filter_count; ++i)
+    filters[i] = remote_filter(q.options.filters[i]);
+  m.filters = std::span<const RemoteFilter>(filters.data(), q.options.filter_count);
   auto mapped = table_.map(now, m);
   if (!mapped) {
     switch (mapped.error()) {
@@ -228,6 +257,8 @@ PcpServer::Result PcpServer::map(TimePoint now, const Endpoint& remote, const pc
         return Result::cannot_provide_external;
       case MapError::not_owner:
         return Result::not_authorized;
+      case MapError::too_many_filters:
+        return Result::excessive_remote_peers;
       case MapError::exhausted:
         break;
     }

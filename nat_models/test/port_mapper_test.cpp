@@ -5,83 +5,22 @@
 
 #include <memory>
 
-#include "nat_world.hpp"
-#include "natsim/nat_models/nat_gateway.hpp"
-#include "natsim/traversal/port_mapper.hpp"
+#include "port_mapper_lab.hpp"
 
 namespace natsim::nat {
 namespace {
 
+using testing::Driver;
 using testing::ep;
 using testing::ip;
+using testing::kLan;
 using traversal::MappingProtocol;
 using traversal::PortMapper;
 using traversal::PortMapperEvent;
 using Kind = PortMapperEvent::Kind;
 
-constexpr Duration kLan = milliseconds(5);
-
-struct Seen {
-  TimePoint at;
-  PortMapperEvent event;
-};
-
-// Drives a PortMapper on one virtual UDP socket (as scenarios' SimDriver does).
-struct Driver {
-  Driver(sim::Host& h, traversal::PortMapperConfig c)
-      : host(h), socket(h.udp_bind(c.local.port).value()), mapper(c) {
-    socket->on_receive([this](const sim::Datagram& d) {
-      (void)mapper.handle_datagram(d.at, d.to, d.from, d.payload);
-      pump();
-    });
-  }
-  void pump() {
-    const auto deadline = traversal::pump(
-        mapper, buffer,
-        [this](const traversal::Transmit& t, ByteView b) { (void)socket->send_to(t.remote, b); },
-        [this](const PortMapperEvent& e) {
-          seen.push_back(Seen{host.now(), e});
-        });
-    host.cancel(timer);
-    if (deadline) {
-      timer = host.schedule_at(std::max(*deadline, host.now()),
-                               [this] {
-                                 mapper.handle_timeout(host.now());
-                                 pump();
-                               })
-                  .value();
-    }
-  }
-  sim::Host& host;
-  sim::UdpSocket* socket;
-  PortMapper mapper;
-  std::array<std::uint8_t, 2048> buffer{};
-  sim::TimerId timer{};
-  std::vector<Seen> seen;
-};
-
-struct Lab {
-  explicit Lab(const PortMappingConfig& config, const char* wan = "203.0.113.2/30",
-               const char* upstream = "203.0.113.1/30") {
-    SiteOptions o;
-    o.behavior = *preset("symmetric");
-    o.lan_link.latency = kLan;
-    o.wan = *InterfaceAddress::parse(wan);
-    o.upstream = *InterfaceAddress::parse(upstream);
-    site = std::make_unique<Site>(add_site(w.net, w.core, "home", o));
-    site->gateway.enable_port_mapping(config);
-    traversal::PortMapperConfig c;
-    c.local = ep("10.0.0.2:5350");
-    c.gateway = ep("10.0.0.1:5351");
-    driver = std::make_unique<Driver>(*site->hosts[0], c);
-  }
-  testing::World w;
-  std::unique_ptr<Site> site;
-  std::unique_ptr<Driver> driver;
-};
-
 TEST(PortMapper, MapsRefreshesAtHalfLifeAndRecreatesAfterAReboot) {
-  Lab lab({});
+  testing::MapperLab lab({});
   Driver& d = *lab.driver;
   d.mapper.add(lab.w.net.now(), 17, 4000, 600);
   d.pump();
@@ -137,7 +76,7 @@ TEST(PortMapper, MapsRefreshesAtHalfLifeAndRecreatesAfterAReboot) {
 TEST(PortMapper, FallsBackToNatPmpWhenTheGatewaySaysSo) {
   PortMappingConfig c;
   c.pcp = false;
-  Lab lab(c);
+  testing::MapperLab lab(c);
   Driver& d = *lab.driver;
   d.mapper.add(lab.w.net.now(), 6, 8080, 7200, 8080);
   d.pump();
@@ -179,7 +118,7 @@ TEST(PortMapper, FallsBackToNatPmpWhenPcpIsNeverAnswered) {
 
 TEST(PortMapper, CgnatHiddenGatewayIsDoubleNat) {
   // The home gateway's "external" address is in 100.64/10 (RFC 6598).
-  Lab lab({}, "100.64.0.2/10", "100.64.0.1/10");
+  testing::MapperLab lab({}, "100.64.0.2/10", "100.64.0.1/10");
   Driver& d = *lab.driver;
   d.mapper.add(lab.w.net.now(), 17, 4000, 600);
   d.pump();

@@ -4,10 +4,12 @@
 // caps and expiry. It knows nothing of nodes or links; NatGateway drives it per packet.
 #include <array>
 #include <boost/container/small_vector.hpp>
+#include <boost/container/static_vector.hpp>
 #include <boost/system/result.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -58,6 +60,24 @@ enum class TcpState : std::uint8_t { none, syn_out, syn_in, established, closing
 enum class MappingOwner : std::uint8_t { traffic, pcp, natpmp, upnp };
 [[nodiscard]] std::string_view to_string(MappingOwner o);
 
+// A remote peer an explicit mapping admits (RFC 6887 §13.3 FILTER): the peer's address
+// within a prefix, and its port.
+struct RemoteFilter {
+  IpAddress address;
+  std::uint8_t prefix_length = 0;  // bits of `address` that count; 0: any address
+  std::uint16_t port = 0;          // 0: any port
+  [[nodiscard]] bool admits(const Endpoint& remote) const {
+    if (port != 0 && remote.port != port) return false;
+    if (prefix_length == 0) return true;
+    return remote.address.family() == address.family() &&
+           remote.address.masked(prefix_length) == address.masked(prefix_length);
+  }
+  bool operator==(const RemoteFilter&) const = default;
+};
+// Filters one explicit mapping may hold (RFC 6887 §13.3 leaves the number to the server;
+// PCP's wire codec carries as many).
+inline constexpr std::size_t kMaxRemoteFilters = 8;
+
 // A request for an explicit mapping (RFC 6887 §11, RFC 6886 §3.3): endpoint-independent
 // in mapping and filtering whatever the NAT's own behaviour, alive for `lifetime`.
 struct MapRequest {
@@ -68,12 +88,17 @@ struct MapRequest {
   Duration lifetime{};
   MappingOwner owner = MappingOwner::pcp;
   std::uint32_t quota = 0;  // explicit mappings one internal address may hold (0: none)
+  // RFC 6887 §13.3: when not empty, inbound is admitted only from these remotes (and
+  // from remotes the internal endpoint sent to); each map() replaces the list, so a
+  // request without filters clears them.
+  std::span<const RemoteFilter> filters;
 };
 enum class MapError : std::uint8_t {
-  exhausted,    // no free external port, or a mapping cap was reached
-  quota,        // the internal address already holds `quota` explicit mappings
-  unavailable,  // the suggested port is taken and require_suggested was set
-  not_owner,    // another protocol owns the mapping of this internal endpoint
+  exhausted,         // no free external port, or a mapping cap was reached
+  quota,             // the internal address already holds `quota` explicit mappings
+  unavailable,       // the suggested port is taken and require_suggested was set
+  not_owner,         // another protocol owns the mapping of this internal endpoint
+  too_many_filters,  // more than kMaxRemoteFilters filters
 };
 struct Mapped {
   Endpoint external;
@@ -88,7 +113,8 @@ struct MappingInfo {
   Endpoint external;
   std::optional<Endpoint> remote;  // ADM: port 0; APDM: full endpoint; EIM: none
   TimePoint expires;
-  std::vector<Endpoint> permitted;  // remotes with a live filtering permission
+  std::vector<Endpoint> permitted;    // remotes with a live filtering permission
+  std::vector<RemoteFilter> filters;  // an explicit mapping's FILTER list (empty: anyone)
 };
 
 class NatTable {
@@ -128,6 +154,10 @@ class NatTable {
   [[nodiscard]] bool translates() const { return translate_; }
   void set_pool(std::vector<IpAddress> pool);  // flushes
   void flush();
+  // A reboot that keeps the explicit mappings (port forwards kept in NVRAM): the mappings
+  // traffic made and every connection's state are dropped; explicit mappings keep their
+  // external endpoint, lifetime and FILTER list.
+  void flush_keeping_explicit();
 
   [[nodiscard]] std::size_t size() const { return live_; }
   [[nodiscard]] std::vector<MappingInfo> mappings(TimePoint now) const;
@@ -153,6 +183,7 @@ class NatTable {
     MappingOwner owner = MappingOwner::traffic;
     std::uint32_t generation = 0;
     bool live = false;
+    bool filtered = false;  // an explicit mapping with a FILTER list in filters_
   };
   struct OutKey {
     Endpoint internal;
@@ -204,6 +235,7 @@ class NatTable {
   // mapping's expiry from its permissions.
   void touch(Entry& e, Permission& p, TimePoint now, bool outbound, std::uint8_t tcp_flags);
   Permission* find_permission(Entry& e, const Endpoint& remote, TimePoint now);
+  void set_filters(std::uint32_t id, std::span<const RemoteFilter> filters);
 
   NatBehavior behavior_;
   std::vector<IpAddress> pool_;
@@ -218,6 +250,11 @@ class NatTable {
   boost::unordered_flat_map<IpAddress, Subscriber, std::hash<IpAddress>> subscribers_;
   std::vector<std::vector<bool>> blocks_used_;  // per pool address
   std::vector<Expiry> expiries_;                // min-heap on `at`
+  // FILTER lists of the explicit mappings that have one, by entry id (kept out of Entry:
+  // few mappings have one).
+  boost::unordered_flat_map<std::uint32_t,
+                            boost::container::static_vector<RemoteFilter, kMaxRemoteFilters>>
+      filters_;
   std::uint32_t next_pool_ = 0;
   std::uint32_t next_port_ = 0;
   NatCounters counters_;

@@ -57,6 +57,9 @@ class PcpServer {
   // The gateway rebooted: the epoch starts again at 0 (RFC 6887 §8.5, RFC 6886 §3.6)
   // and the mapping nonces are forgotten with the mappings.
   void reboot(TimePoint now);
+  // The mappings were lost without a word (RebootMappings::forget_silently): their nonces
+  // go, the epoch keeps counting.
+  void forget_silently() { nonces_.clear(); }
   // Tells the LAN that state was lost (a reboot, a new external address): unsolicited
   // announcements to 224.0.0.1:5350 (the transmits' local address is unspecified: the
   // gateway sends them on every LAN interface), the first now, then after 250 ms,
