@@ -1,6 +1,8 @@
 // The gateway's PCP / NAT-PMP service behind a NAT table: a stream of datagrams from
-// several hosts at advancing times. Every answer must parse as PCP or NAT-PMP, and the
-// table's explicit mappings must respect the per-host quota.
+// several hosts at advancing times, reboots that forget or keep (NVRAM) the mappings.
+// Every answer must parse as PCP or NAT-PMP, the table's explicit mappings must respect
+// the per-host quota, and a peer on the internet gets into an explicit mapping exactly
+// when its FILTER list (RFC 6887 §13.3) is empty or admits it.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -32,8 +34,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     now += std::chrono::seconds(data[i + 1]);
     const std::size_t length = std::min<std::size_t>(data[i + 2], size - i - 3);
     if ((data[i] & 0x80) != 0) {
-      server.reboot(now);
-      server.announce(now);
+      if ((data[i] & 0x40) != 0) {
+        table.flush_keeping_explicit();  // RebootMappings::persist
+      } else {
+        server.reboot(now);
+        server.announce(now);
+      }
     }
     // Announcements that are due (RFC 6887 §14.1.3): every one must parse too.
     if (auto due = server.poll_timeout(); due && *due <= now) server.handle_timeout(now);
@@ -51,10 +57,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!r && r.error() != traversal::pcp::ResponseError::bad_opcode) std::abort();
       }
     }
+    const Endpoint peer{IpAddress::v4(0xc6336400u + data[i + 1]),
+                        static_cast<std::uint16_t>(data[i + 2])};
     i += 3 + length;
     std::size_t explicit_mappings = 0;
     for (const MappingInfo& m : table.mappings(now)) {
-      if (m.owner != MappingOwner::traffic) ++explicit_mappings;
+      if (m.owner == MappingOwner::traffic) continue;
+      ++explicit_mappings;
+      const bool listed =
+          m.filters.empty() || std::any_of(m.filters.begin(), m.filters.end(),
+                                           [&](const RemoteFilter& f) { return f.admits(peer); });
+      const bool in = static_cast<bool>(table.inbound(now, m.proto, peer, m.external));
+      // Without permissions (answers to what the host sent) the FILTER list decides.
+      if (m.permitted.empty() && in != listed) std::abort();
     }
     // Without THIRD_PARTY, four hosts hold at most their quota each.
     if (!config.allow_third_party && explicit_mappings > 4u * 4u) std::abort();
