@@ -53,6 +53,33 @@ void BM_IceConnect(benchmark::State& state) {
 }
 BENCHMARK(BM_IceConnect)->Unit(benchmark::kMicrosecond);
 
+// The like-for-like counterpart of pion's `vnetbench -mode=punch`: a fresh world with one
+// STUN server and two port-restricted sites, no TURN; gathering (host + server-reflexive),
+// ICE checks, nomination, one datagram each way. Peers are 50 ms apart round trip (pion
+// models no delay at all), so the simulated work is the same and virtual time costs nothing.
+constexpr const char* kPunch = R"({
+  "name": "bench-punch", "seed": 1, "duration": "400ms",
+  "topology": {
+    "servers": [
+      { "name": "stun", "type": "stun", "address": "198.51.100.10", "link": { "latency": "2.5ms" } }
+    ],
+    "sites": [
+      { "name": "home", "nat": "port-restricted-cone", "hosts": ["alice"], "uplink": { "latency": "12.5ms" } },
+      { "name": "office", "nat": "port-restricted-cone", "hosts": ["bob"], "uplink": { "latency": "12.5ms" } }
+    ]
+  },
+  "timeline": [
+    { "id": "connect", "action": "connect", "a": "alice", "b": "bob", "stun": "stun",
+      "signalling": { "delay": "25ms" }, "count": 1 }
+  ],
+  "expect": [ { "action": "connect", "outcome": "connected", "path": "srflx", "delivered": 1, "echoed": 1 } ]
+})";
+
+void BM_IcePunch(benchmark::State& state) {
+  run_all(state, scenarios::load_scenario_text(kPunch, "bench-punch.json"));
+}
+BENCHMARK(BM_IcePunch)->Unit(benchmark::kMicrosecond);
+
 // The 81 RFC 4787 NAT pairs of scenarios/library/ice-nat-matrix.json, every variant per
 // iteration: direct paths, relays and the waits between them.
 void BM_IceMatrix(benchmark::State& state) {
