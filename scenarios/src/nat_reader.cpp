@@ -37,7 +37,7 @@ std::optional<nat::PortMappingConfig> parse_port_mapping(const Reader& r) {
     return nat::PortMappingConfig{};
   }
   r.only({"pcp", "natpmp", "min_lifetime", "max_lifetime", "quota_per_host", "allow_third_party",
-          "honour_suggested_port"});
+          "honour_suggested_port", "on_reboot"});
   nat::PortMappingConfig c;
   if (auto f = r.get("pcp")) c.pcp = f->boolean();
   if (auto f = r.get("natpmp")) c.natpmp = f->boolean();
@@ -48,6 +48,11 @@ std::optional<nat::PortMappingConfig> parse_port_mapping(const Reader& r) {
     c.quota_per_host = static_cast<std::uint32_t>(f->integer(0, 65535));
   if (auto f = r.get("allow_third_party")) c.allow_third_party = f->boolean();
   if (auto f = r.get("honour_suggested_port")) c.honour_suggested_port = f->boolean();
+  if (auto f = r.get("on_reboot")) {
+    auto mode = nat::parse_reboot_mappings(f->string());
+    if (!mode) f->fail("expected forget, persist or forget_silently");
+    c.on_reboot = *mode;
+  }
   return c;
 }
 
