@@ -5,6 +5,7 @@
 #include <new>
 #include <string>
 
+#include "bench_connect.hpp"
 #include "connect.hpp"
 #include "demo.hpp"
 #include "list.hpp"
@@ -183,6 +184,9 @@ int main(int argc, char** argv) {
       "Run only slice I of N (0-based, e.g. 3/8): for spreading sweeps over machines");
   run_cmd->add_flag("--quiet", run.quiet, "No progress on stderr");
 
+  natsim::tools::BenchConnectCommand bench_connect;
+  CLI::App* bench_connect_cmd = natsim::tools::add_bench_connect_command(app, bench_connect);
+
   std::vector<std::string> validate_files;
   CLI::App* validate_cmd = app.add_subcommand(
       "validate", "Check scenario files without running them (exit 2 if one is bad)");
@@ -249,6 +253,7 @@ int main(int argc, char** argv) {
     if (probe_cmd->parsed()) return natsim::tools::run_probe(probe);
     if (connect_cmd->parsed()) return natsim::tools::run_connect(connect);
     if (run_cmd->parsed()) return natsim::tools::run_scenarios(run);
+    if (bench_connect_cmd->parsed()) return natsim::tools::run_bench_connect(bench_connect);
     if (validate_cmd->parsed()) return natsim::tools::validate_scenarios(validate_files);
     if (merge_cmd->parsed()) return natsim::tools::merge_reports(merge_files);
   } catch (const natsim::InputError& e) {

@@ -2,15 +2,13 @@
 
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "batch_progress.hpp"
 #include "natsim/base/input_error.hpp"
 #include "natsim/scenarios/action_catalog.hpp"
 #include "natsim/scenarios/batch.hpp"
@@ -28,90 +26,6 @@ namespace {
 constexpr std::size_t kMaxReportBytes = std::size_t{1} << 30;
 // --pcap and --trace write files per run: a sweep must not fill the disk by accident.
 constexpr std::size_t kMaxCaptureRuns = 1000;
-
-bool parse_shard(const std::string& text, std::size_t* index, std::size_t* count) {
-  const auto slash = text.find('/');
-  // Digits only: stoul would read "-1" as the largest number.
-  if (slash == std::string::npos || text.find_first_not_of("0123456789/") != std::string::npos) {
-    return false;
-  }
-  try {
-    std::size_t used = 0;
-    *index = std::stoul(text.substr(0, slash), &used);
-    if (used != slash) return false;
-    *count = std::stoul(text.substr(slash + 1), &used);
-    if (used != text.size() - slash - 1) return false;
-  } catch (const std::exception&) {
-    return false;
-  }
-  return *count > 0 && *index < *count;
-}
-
-// Set by SIGINT/SIGTERM: no new run starts, the finished ones are reported.
-std::atomic<bool> g_stop{false};
-volatile std::sig_atomic_t g_signal = 0;
-
-extern "C" void on_stop_signal(int sig) {
-  g_signal = sig;
-  g_stop.store(true);
-}
-
-// Installed for the runs only; SA_RESETHAND: a second Ctrl-C ends the program at once.
-void catch_stop_signals() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-std::string format_eta(double seconds) {
-  char buf[32];
-  const auto s = static_cast<long long>(seconds);
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s / 60 % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
-  }
-  return buf;
-}
-
-// Progress of a sweep on stderr (stdout stays the report): on a terminal one line
-// rewritten at most 4 times a second with failures, rate and time left; elsewhere a
-// line after the first run and every tenth.
-class ProgressLine {
- public:
-  ProgressLine(bool tty, bool enabled) : tty_(tty), enabled_(enabled) {}
-  void operator()(std::size_t done, std::size_t total, bool passed) {
-    failed_ += passed ? 0 : 1;
-    if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (tty_) {
-      if (done != total && now - last_ < std::chrono::milliseconds(250)) return;
-      last_ = now;
-      const double elapsed = std::chrono::duration<double>(now - started_).count();
-      const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
-      const std::string left =
-          rate > 0 ? format_eta(static_cast<double>(total - done) / rate) : "?";
-      std::fprintf(stderr, "\r%zu/%zu runs, %zu failed, %.0f runs/s, %s left  ", done, total,
-                   failed_, rate, left.c_str());
-      if (done == total) std::fputc('\n', stderr);
-    } else if (done == 1 || done * 10 / total != (done - 1) * 10 / total) {
-      std::fprintf(stderr, "%zu/%zu runs, %zu failed\n", done, total, failed_);
-    }
-  }
-  void interrupted() const {
-    if (enabled_ && tty_) std::fputc('\n', stderr);
-  }
-
- private:
-  bool tty_;
-  bool enabled_;
-  std::size_t failed_ = 0;
-  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::chrono::steady_clock::time_point last_{};
-};
 
 // One line per action: what it found or did.
 void print_actions(const json& actions) {
@@ -219,8 +133,7 @@ int run_scenarios(const RunCommand& command) {
     std::fprintf(stderr, "natsim: %s\n", e.what());
     return 2;
   }
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  restore_stop_signals();
   const bool interrupted = reported < jobs.size();
   if (interrupted) progress.interrupted();
   const double wall_s =
@@ -243,7 +156,7 @@ int run_scenarios(const RunCommand& command) {
     std::fflush(stdout);
     std::fprintf(stderr, "natsim: interrupted: %zu of %zu runs finished and reported\n", reported,
                  jobs.size());
-    return 128 + static_cast<int>(g_signal);
+    return 128 + stop_signal();
   }
   return passed == reported ? 0 : 1;
 }

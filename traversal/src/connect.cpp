@@ -286,7 +286,13 @@ void Connector::on_agent_event(TimePoint now, const ice::Event& e) {
   } else if (const auto* s = std::get_if<ice::Selected>(&e)) {
     const bool first_in_generation = !selected_;
     selected_ = true;
+    const Path before = result_.path.value_or(Path::relay);
     result_.path = path_of(s->path);
+    if (!result_.first_path) result_.first_path = result_.path;
+    if (generation_ == 1 && !first_in_generation && before == Path::relay &&
+        *result_.path != Path::relay && !result_.upgraded) {
+      result_.upgraded = since_start(now);
+    }
     result_.local = s->local;
     result_.remote = s->remote;
     if (generation_ == 1) {

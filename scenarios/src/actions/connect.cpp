@@ -3,11 +3,14 @@
 // says whether, how (the path and selected pair), how fast (a breakdown in simulated
 // milliseconds from the action's start) and why not. Once connected, the controlling
 // side sends datagrams over the selected pair and the other echoes each back; after a
-// consent failure both sides restart ICE.
+// consent failure both sides restart ICE. With `port_mapping`, a side asks its gateway for
+// a mapping (PCP, NAT-PMP) and offers it as a `mapped` candidate.
 #include <algorithm>
 
 #include "../action_type.hpp"
+#include "gateway.hpp"
 #include "natsim/traversal/connect.hpp"
+#include "natsim/traversal/pcp_wire.hpp"
 #include "signalling.hpp"
 #include "traffic.hpp"
 
@@ -29,6 +32,7 @@ struct Connect final : ActionSpec {
   cn::Policy policy = cn::Policy::all;
   bool restart = true;
   Duration timeout = seconds(60);
+  cn::PortMapping mapping_a = cn::PortMapping::off, mapping_b = cn::PortMapping::off;
   SignallingParams signalling;
   Traffic traffic;
 };
@@ -36,7 +40,7 @@ struct Connect final : ActionSpec {
 // Times of the whole connect, from its start.
 struct Times {
   std::optional<Duration> gathering, offer_sent, answer_received, first_check, first_success,
-      nomination, first_data, consent_lost, reconnect;
+      nomination, first_data, consent_lost, reconnect, upgrade;
 };
 
 struct TimeCheck {
@@ -49,12 +53,15 @@ constexpr TimeCheck kTimeChecks[] = {
     {"first_check_ms", &Times::first_check},   {"first_success_ms", &Times::first_success},
     {"nomination_ms", &Times::nomination},     {"first_data_ms", &Times::first_data},
     {"consent_lost_ms", &Times::consent_lost}, {"reconnect_ms", &Times::reconnect},
+    {"upgrade_ms", &Times::upgrade},
 };
 
 struct ConnectCheck final : ActionCheck {
   std::optional<std::string> outcome;
   std::vector<std::string> paths;  // any of them
+  std::optional<std::string> first_path;
   std::vector<std::pair<const TimeCheck*, Range>> times;
+  std::optional<Range> mapped;  // sides that offered a mapped candidate
   EchoCheck echoes;
 };
 
@@ -82,8 +89,16 @@ std::string line(const nlohmann::json& a) {
   const std::string outcome = a["outcome"].get<std::string>();
   if (outcome != "connected")
     return outcome + (a.contains("reason") ? ": " + a["reason"].get<std::string>() : "");
-  std::string s = "connected, " + a["path"].get<std::string>() + " path in " +
-                  number_text(a["setup_ms"].get<double>()) + " ms, " + traffic_line(a);
+  std::string s = "connected, ";
+  if (a.contains("first_path")) {  // turn_first: the relay first, the direct pair later
+    s += a["first_path"].get<std::string>() + " path in " +
+         number_text(a["setup_ms"].get<double>()) + " ms, " + a["path"].get<std::string>() +
+         " from " + number_text(a["upgrade_ms"].get<double>()) + " ms, ";
+  } else {
+    s += a["path"].get<std::string>() + " path in " + number_text(a["setup_ms"].get<double>()) +
+         " ms, ";
+  }
+  s += traffic_line(a);
   if (!a["consent_lost_ms"].is_null()) {
     s += ", consent lost at " + number_text(a["consent_lost_ms"].get<double>()) + " ms";
     s += a["reconnect_ms"].is_null()
@@ -133,6 +148,7 @@ class ConnectRun final : public ActionRun {
     t.consent_lost =
         earliest(side[0].conn->result().consent_lost, side[1].conn->result().consent_lost);
     t.reconnect = both(side[0].conn->result().reconnected, side[1].conn->result().reconnected);
+    t.upgrade = both(side[0].conn->result().upgraded, side[1].conn->result().upgraded);
     return t;
   }
 
@@ -155,6 +171,10 @@ class ConnectRun final : public ActionRun {
     a["consent_lost_ms"] = ms_or_null(t.consent_lost);
     a["restarts"] = std::max(o.restarts, side[1].conn->result().restarts);
     a["reconnect_ms"] = ms_or_null(t.reconnect);
+    if (o.first_path && o.first_path != o.path) {  // turn_first: relay, then direct
+      a["first_path"] = cn::to_string(*o.first_path);
+      a["upgrade_ms"] = ms_or_null(t.upgrade);
+    }
     a["sent"] = sent;
     a["delivered"] = delivered;
     a["echoed"] = echoed;
@@ -182,6 +202,11 @@ class ConnectRun final : public ActionRun {
       checks.check(std::find(e.paths.begin(), e.paths.end(), got) != e.paths.end(),
                    "path: expected " + want + ", got " + got);
     }
+    if (e.first_path) {
+      const auto& f = offerer().first_path;
+      const std::string got = f ? std::string(cn::to_string(*f)) : "none";
+      checks.check(got == *e.first_path, "first_path: expected " + *e.first_path + ", got " + got);
+    }
     const Times t = times();
     for (const auto& [tc, range] : e.times) {
       const std::optional<Duration> got = t.*(tc->field);
@@ -189,7 +214,15 @@ class ConnectRun final : public ActionRun {
                                                         range_text(range) + ", got " +
                                                         (got ? number_text(ms(*got)) : "none"));
     }
+    if (e.mapped) checks.check_range("mapped", *e.mapped, mapped_sides());
     check_echoes(e.echoes, delivered, echoed, checks);
+  }
+
+  [[nodiscard]] double mapped_sides() const {
+    double n = 0;
+    for (const Side& s : side)
+      n += s.conn->result().mapped ? 1 : 0;
+    return n;
   }
 
   // The action is done once its outcome is known.
@@ -247,6 +280,12 @@ class ConnectRun final : public ActionRun {
                      {"reconnect_ms", ms_or_null(r.reconnected)},
                      {"signals_sent", r.signals_sent}};
     if (!r.reason.empty()) j["reason"] = r.reason;
+    if (!r.port_mapping.empty()) {
+      j["port_mapping"] = {
+          {"result", r.port_mapping},
+          {"mapped", r.mapped ? nlohmann::json(r.mapped->to_string()) : nlohmann::json(nullptr)},
+          {"refreshes", r.mapping_refreshes}};
+    }
     if (const ice::Agent* agent = s.conn->agent()) {
       const ice::AgentCounters& c = agent->counters();
       j["candidates"] = agent->local_candidates().size();
@@ -273,6 +312,14 @@ std::string parse_user(const Reader& r, const Names& names, const std::string& s
   if (!names.turn_users.at(server).contains(user))
     r.fail("no user '" + user + "' on TURN server '" + server + "'");
   return user;
+}
+
+cn::PortMapping parse_mapping(const Reader& r) {
+  const std::string m = one_of(r, {"off", "auto", "pcp", "natpmp"});
+  if (m == "auto") return cn::PortMapping::automatic;
+  if (m == "pcp") return cn::PortMapping::pcp;
+  if (m == "natpmp") return cn::PortMapping::natpmp;
+  return cn::PortMapping::off;
 }
 
 std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
@@ -303,12 +350,23 @@ std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
     if (auto t = i->get("ta_ms")) x->ta = milliseconds(t->integer(5, 1000));  // RFC 8445 §14.2
     if (auto t = i->get("trickle")) x->trickle = t->boolean();
     if (auto p = i->get("policy")) {
-      x->policy = one_of(*p, {"all", "relay_only"}) == "relay_only" ? cn::Policy::relay_only
-                                                                    : cn::Policy::all;
-      if (x->policy == cn::Policy::relay_only && !x->turn)
-        p->fail("relay_only needs a 'turn' server");
+      const std::string policy = one_of(*p, {"all", "relay_only", "turn_first"});
+      x->policy = policy == "relay_only"   ? cn::Policy::relay_only
+                  : policy == "turn_first" ? cn::Policy::turn_first
+                                           : cn::Policy::all;
+      if (x->policy != cn::Policy::all && !x->turn) p->fail(policy + " needs a 'turn' server");
     }
     if (auto t = i->get("restart")) x->restart = t->boolean();
+  }
+  // One protocol for both sides, or {"a": ..., "b": ...} (a missing side: off).
+  if (auto m = r.get("port_mapping")) {
+    if (m->json().is_object()) {
+      m->only({"a", "b"});
+      if (auto a = m->get("a")) x->mapping_a = parse_mapping(*a);
+      if (auto b = m->get("b")) x->mapping_b = parse_mapping(*b);
+    } else {
+      x->mapping_a = x->mapping_b = parse_mapping(*m);
+    }
   }
   if (auto s = r.get("signalling")) {
     s->only({"delay", "loss"});
@@ -341,6 +399,9 @@ std::shared_ptr<const ActionCheck> parse_check(const Reader& r, const ActionsByI
   for (const TimeCheck& tc : kTimeChecks) {
     if (auto f = r.get(tc.name)) e->times.emplace_back(&tc, parse_range(*f));
   }
+  if (auto f = r.get("mapped")) e->mapped = parse_range(*f);
+  if (auto f = r.get("first_path"))
+    e->first_path = one_of(*f, {"host", "srflx", "prflx", "mapped", "relay"});
   e->echoes = parse_echo_check(r);
   return e;
 }
@@ -381,6 +442,10 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
     c.ta = body.ta;
     c.timeout = body.timeout;
     c.restart = body.restart;
+    c.port_mapping = s.host == body.a ? body.mapping_a : body.mapping_b;
+    if (c.port_mapping != cn::PortMapping::off) {
+      if (auto g = gateway_of(w, s.host)) c.gateway = Endpoint{*g, traversal::pcp::kServerPort};
+    }
     s.conn = std::make_unique<cn::Connector>(ctx.seed(i == 0 ? "offerer" : "answerer"), c);
     s.driver = std::make_unique<SimDriver<cn::Connector>>(*s.node, *s.conn, std::vector{socket});
   }
@@ -426,7 +491,8 @@ const ActionType& connect_action() {
                {"turn", "TURN server"},
                {"user", "TURN user, or {a, b}"},
                {"controlling", "a|b"},
-               {"ice", "nomination, ta_ms, trickle, policy, restart"},
+               {"ice", "nomination, ta_ms, trickle, policy (all|relay_only|turn_first), restart"},
+               {"port_mapping", "off|auto|pcp|natpmp, or {a, b}"},
                {"signalling", "delay, loss"},
                {"timeout", ""},
                {"count", ""},
@@ -444,6 +510,10 @@ const ActionType& connect_action() {
                       {"first_data_ms", "range"},
                       {"consent_lost_ms", "range"},
                       {"reconnect_ms", "range"},
+                      {"mapped", "range: sides that offered a mapped candidate"},
+                      {"first_path",
+                       "host|srflx|prflx|mapped|relay (turn_first: before the upgrade)"},
+                      {"upgrade_ms", "range"},
                       {"delivered", "range"},
                       {"echoed", "range"}},
       .parse = parse,

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "../action_type.hpp"
+#include "gateway.hpp"
 #include "natsim/traversal/natpmp_wire.hpp"
 #include "natsim/traversal/port_mapper.hpp"
 #include "traffic.hpp"
@@ -265,22 +266,6 @@ std::shared_ptr<const ActionCheck> parse_check(const Reader& r, const ActionsByI
   if (auto f = r.get("reboot_detected_ms")) e->reboot_detected_ms = parse_range(*f);
   e->echoes = parse_echo_check(r);
   return e;
-}
-
-// The LAN-side IPv4 address of the gateway of the site `host` is in.
-std::optional<IpAddress> gateway_of(const World& w, const std::string& host) {
-  for (const auto& [name, site] : w.sites) {
-    const auto& hosts = site.spec->hosts;
-    if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) continue;
-    const nat::NatGateway& g = *site.gateway;
-    for (sim::IfaceId i = 0; i < g.interface_count(); ++i) {
-      if (g.is_wan(i)) continue;
-      for (const InterfaceAddress& a : g.interface(i).addresses) {
-        if (a.address.is_v4()) return a.address;
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ctx) {

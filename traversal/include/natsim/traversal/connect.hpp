@@ -96,6 +96,10 @@ struct Result {
   std::string reason;  // failed or timeout: why
   std::optional<Path> path;
   std::optional<ice::Candidate> local, remote;  // the selected pair (latest)
+  // turn_first: the first selection's path, and when (from start()) a direct pair
+  // replaced the relayed one in the first generation.
+  std::optional<Path> first_path;
+  std::optional<Duration> upgraded;
   Breakdown times;
   std::optional<Duration> consent_lost;  // from start(): the first consent failure
   std::uint32_t restarts = 0;
