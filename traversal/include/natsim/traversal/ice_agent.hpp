@@ -24,6 +24,7 @@
 #include "natsim/traversal/ice_candidate.hpp"
 #include "natsim/traversal/ice_checklist.hpp"
 #include "natsim/traversal/machine.hpp"
+#include "natsim/traversal/scratch_buffer.hpp"
 #include "natsim/traversal/stun_client.hpp"
 #include "natsim/traversal/stun_transactions.hpp"
 #include "natsim/traversal/turn_client.hpp"
@@ -283,7 +284,7 @@ class Agent {
   stun::TransactionTable<Check> consent_;
   TransmitQueue check_out_;  // what the tables send; routed by route_checks()
   TransmitQueue out_;
-  std::vector<std::uint8_t> scratch_;
+  ScratchBuffer scratch_;
   std::deque<Event> events_;
   std::vector<std::vector<std::uint8_t>> data_slots_;  // bytes of queued Data events
   std::size_t data_used_ = 0;

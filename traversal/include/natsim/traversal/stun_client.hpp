@@ -9,6 +9,7 @@
 
 #include "natsim/base/random.hpp"
 #include "natsim/traversal/machine.hpp"
+#include "natsim/traversal/scratch_buffer.hpp"
 #include "natsim/traversal/stun_constants.hpp"
 #include "natsim/traversal/stun_transactions.hpp"
 
@@ -82,7 +83,7 @@ class StunClient {
 
   Rng rng_;
   TransactionTable<Context> transactions_;
-  std::vector<std::uint8_t> scratch_;  // requests are built here (a STUN message's maximum)
+  ScratchBuffer scratch_;  // requests are built here (a STUN message's maximum)
   std::deque<BindingResult> events_;
   TransmitQueue out_;
   ClientCounters counters_;
