@@ -1,11 +1,17 @@
 #include "probe_portmap.hpp"
 
+#include <poll.h>
 #include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <array>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -13,6 +19,7 @@
 #include "natsim/io/random_seed.hpp"
 #include "natsim/io/route_source.hpp"
 #include "natsim/traversal/natpmp_wire.hpp"
+#include "natsim/traversal/pcp_client.hpp"
 #include "natsim/traversal/port_mapper.hpp"
 
 namespace natsim::tools {
@@ -65,6 +72,132 @@ nlohmann::ordered_json step_json(const Step& s) {
   return j;
 }
 
+// Sends `request` to `gateway` until an answer to `ask` arrives or `deadline` passes,
+// retransmitting after 3 s, doubling (RFC 6887 §8.1.1, without the random factor).
+std::optional<traversal::MappingAnswer> exchange(boost::asio::ip::udp::socket& socket,
+                                                 const boost::asio::ip::udp::endpoint& gateway,
+                                                 ByteView request, const traversal::MappingAsk& ask,
+                                                 Steady::time_point deadline) {
+  std::array<std::uint8_t, traversal::pcp::kMaxMessageSize> in{};
+  auto resend = Steady::now();
+  auto rto = std::chrono::seconds(3);
+  while (Steady::now() < deadline) {
+    if (Steady::now() >= resend) {
+      boost::system::error_code ec;
+      socket.send_to(boost::asio::buffer(request.data(), request.size()), gateway, 0, ec);
+      resend = Steady::now() + rto;
+      rto *= 2;
+    }
+    const auto wait = std::min(resend, deadline) - Steady::now();
+    pollfd p{socket.native_handle(), POLLIN, 0};
+    const int ms = static_cast<int>(
+        std::max<std::int64_t>(0, std::chrono::ceil<std::chrono::milliseconds>(wait).count()));
+    if (::poll(&p, 1, ms) <= 0) continue;
+    boost::asio::ip::udp::endpoint from;
+    boost::system::error_code ec;
+    const std::size_t n = socket.receive_from(boost::asio::buffer(in), from, 0, ec);
+    if (ec || from != gateway) continue;
+    if (auto a = traversal::pcp_client::read(ByteView(in.data(), n), ask)) return a;
+  }
+  return std::nullopt;
+}
+
+PortMapperEvent as_event(const traversal::MappingAnswer& a, bool deleting) {
+  PortMapperEvent e;
+  e.protocol = MappingProtocol::pcp;
+  e.kind = a.kind != traversal::MappingAnswer::Kind::mapped ? Kind::failed
+           : deleting                                       ? Kind::deleted
+                                                            : Kind::mapped;
+  e.external = a.external;
+  e.lifetime = a.lifetime;
+  e.result = a.result;
+  e.epoch = a.epoch;
+  return e;
+}
+
+// --third-party: a MAP for another host's address (RFC 6887 §13.1), which the port
+// mapper does not do (it maps for itself), so the request is built and sent here.
+int run_third_party(const ProbePortmapOptions& options, const Endpoint& gateway,
+                    const Endpoint& local, const IpAddress& third_party) {
+  namespace ip = boost::asio::ip;
+  boost::asio::io_context io;
+  ip::udp::socket socket(io);
+  boost::system::error_code ec;
+  (void)socket.open(ip::udp::v4(), ec);
+  const ip::udp::endpoint bind_to(ip::make_address_v4(local.address.v4_value()), local.port);
+  if (!ec) (void)socket.bind(bind_to, ec);
+  if (ec) return usage_error("cannot bind " + local.to_string() + ": " + ec.message());
+  const auto bound_asio = socket.local_endpoint();
+  const Endpoint bound{local.address, bound_asio.port()};
+  const ip::udp::endpoint to(ip::make_address_v4(gateway.address.v4_value()), gateway.port);
+
+  traversal::MappingAsk ask;
+  ask.protocol = options.transport == "tcp" ? 6 : 17;
+  ask.internal_port = options.internal_port != 0 ? options.internal_port : bound.port;
+  ask.suggested_port = options.suggested_port;
+  ask.lifetime = options.lifetime;
+  ask.third_party = third_party;
+  std::mt19937_64 random(io::random_seed());  // §11.2: a nonce others cannot guess
+  for (auto& b : ask.nonce)
+    b = static_cast<std::uint8_t>(random());
+
+  const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : kDefaultTimeoutMs;
+  const auto started = Steady::now();
+  const auto deadline = started + std::chrono::milliseconds(timeout_ms);
+  std::array<std::uint8_t, traversal::pcp::kMaxMessageSize> out{};
+  std::vector<Step> steps;
+  const auto step = [&](const char* name) {
+    steps.push_back({name, std::nullopt, 0});
+    const auto t0 = Steady::now();
+    const auto n = traversal::pcp_client::map_request(bound.address, ask, out);
+    std::optional<traversal::MappingAnswer> a;
+    if (n) a = exchange(socket, to, ByteView(out.data(), *n), ask, deadline);
+    if (a) steps.back().event = as_event(*a, ask.lifetime == 0);
+    steps.back().ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+    return a && a->kind == traversal::MappingAnswer::Kind::mapped;
+  };
+  bool ok = step("map");
+  const std::optional<PortMapperEvent> granted = steps.front().event;
+  if (ok && !options.keep) {
+    ask.lifetime = 0;  // §15: delete, with the same nonce
+    ok = step("delete");
+  }
+
+  nlohmann::ordered_json j{{"protocol", "pcp"},
+                           {"gateway", gateway.to_string()},
+                           {"local", bound.to_string()},
+                           {"transport", options.transport},
+                           {"internal_port", ask.internal_port},
+                           {"third_party", third_party.to_string()}};
+  if (granted && granted->kind != Kind::failed) {
+    j["external"] = granted->external.to_string();
+    j["external_address"] = granted->external.address.to_string();
+    j["lifetime"] = granted->lifetime;
+  }
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const Step& s : steps)
+    list.push_back(step_json(s));
+  j["steps"] = list;
+  j["outcome"] = ok ? "success" : "failed";
+  j["elapsed_ms"] = std::chrono::duration<double, std::milli>(Steady::now() - started).count();
+  if (options.json) {
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    for (const auto& s : list) {
+      std::printf("  %-8s %-8s %s%s\n", s["step"].get<std::string>().c_str(),
+                  s["outcome"].get<std::string>().c_str(),
+                  s.contains("external") ? s["external"].get<std::string>().c_str() : "",
+                  s.contains("result") ? s["result"].get<std::string>().c_str() : "");
+    }
+    std::printf("PCP %s: %s %s %s:%d -> %s\n", gateway.to_string().c_str(),
+                ok ? "mapped" : "failed to map", ask.protocol == 6 ? "TCP" : "UDP",
+                third_party.to_string().c_str(), ask.internal_port,
+                j.contains("external") ? j["external"].get<std::string>().c_str() : "nothing");
+  }
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 void add_probe_portmap_options(CLI::App& probe, ProbePortmapOptions& o,
@@ -90,6 +223,8 @@ void add_probe_portmap_options(CLI::App& probe, ProbePortmapOptions& o,
       ->capture_default_str();
   probe.add_flag("--refresh", o.refresh, "With --pcp/--natpmp: refresh the mapping once");
   probe.add_flag("--keep", o.keep, "With --pcp/--natpmp: leave the mapping (do not delete it)");
+  probe.add_option("--third-party", o.third_party,
+                   "With --pcp: map for this IPv4 address instead (THIRD_PARTY); no --refresh");
 }
 
 int run_probe_portmap(const ProbePortmapOptions& options) {
@@ -111,6 +246,15 @@ int run_probe_portmap(const ProbePortmapOptions& options) {
       return usage_error("--local: expected IPv4:PORT (port 0: any), got '" + options.local + "'");
   }
   if (options.timeout_ms < 0) return usage_error("--timeout-ms must be positive");
+  std::optional<IpAddress> third_party;
+  if (!options.third_party.empty()) {
+    third_party = IpAddress::parse(options.third_party);
+    if (!use_pcp) return usage_error("--third-party needs --pcp (NAT-PMP has no such option)");
+    if (!third_party || !third_party->is_v4() || third_party->is_unspecified())
+      return usage_error("--third-party: expected an IPv4 address, got '" + options.third_party +
+                         "'");
+    if (options.refresh) return usage_error("--third-party does not take --refresh");
+  }
 
   boost::asio::io_context io;
   Endpoint local = requested.value_or(Endpoint{});
@@ -124,6 +268,7 @@ int run_probe_portmap(const ProbePortmapOptions& options) {
     }
     local.address = *source;
   }
+  if (third_party) return run_third_party(options, *gateway, local, *third_party);
   io::UdpSocketSet sockets(io);
   const auto bound = sockets.bind(local);
   if (!bound)

@@ -18,8 +18,9 @@ struct ProbePortmapOptions {
   std::uint16_t suggested_port = 0;
   std::uint32_t lifetime = 3600;
   std::string transport = "udp";
-  bool refresh = false;  // refresh once the mapping is granted
-  bool keep = false;     // leave the mapping in place instead of deleting it
+  bool refresh = false;     // refresh once the mapping is granted
+  bool keep = false;        // leave the mapping in place instead of deleting it
+  std::string third_party;  // --third-party IP: PCP MAP for another host (RFC 6887 §13.1)
   // Shared with the other probes (copied from probe's options).
   std::string local;
   int timeout_ms = 0;

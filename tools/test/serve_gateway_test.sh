@@ -2,9 +2,11 @@
 # ctest cases for `natsim serve gateway` and `natsim probe --pcp/--natpmp`, on loopback
 # (127.0.0.1 only, the kernel picks the server's port). Every process started here is
 # stopped by PID; every client runs under `timeout`.
-#   serve_gateway_test.sh NATSIM CMAKE CASE      CASE: pcp | natpmp | hostile | usage
+#   serve_gateway_test.sh NATSIM CMAKE CASE      CASE: pcp | natpmp | third_party | hostile | usage
 # pcp, natpmp: map, refresh and delete with natsim's own client; a second host address
 # (127.0.0.2) cannot take the first one's port; --no-pcp makes a PCP-only probe fail.
+# third_party: a MAP for 127.0.0.9 (THIRD_PARTY) is NOT_AUTHORIZED by default and granted,
+# then deleted, with --allow-third-party.
 # hostile: malformed datagrams (needs /usr/bin/python3) are dropped or refused and counted,
 # and the server still answers afterwards.
 set -euo pipefail
@@ -60,6 +62,31 @@ case "$CASE" in
     expect "probe --pcp 300.1.1.1 exits 2" test "$rc" = 2
     rc=0; timeout 5 "$NATSIM" probe --pcp 127.0.0.1 --natpmp 127.0.0.1 >"$TMP/usage.out" 2>&1 || rc=$?
     expect "--pcp with --natpmp exits 2" test "$rc" = 2
+    rc=0; timeout 5 "$NATSIM" probe --natpmp 127.0.0.1 --third-party 127.0.0.9 >"$TMP/usage.out" 2>&1 || rc=$?
+    expect "--third-party with --natpmp exits 2" test "$rc" = 2
+    rc=0; timeout 5 "$NATSIM" probe --pcp 127.0.0.1 --third-party nowhere >"$TMP/usage.out" 2>&1 || rc=$?
+    expect "--third-party nowhere exits 2" test "$rc" = 2
+    ;;
+  third_party)
+    start_server --external 198.51.100.7 || fail "serve gateway did not start"
+    rc=0
+    probe --pcp "127.0.0.1:$P" --local 127.0.0.1:0 --third-party 127.0.0.9 --internal-port 40000 \
+      --json >"$TMP/refused.json" || rc=$?
+    stop_server
+    expect "third_party: refused exits 1" test "$rc" = 1
+    fields "$TMP/refused.json" "outcome;third_party"
+    expect "third_party: reported" test "$J_third_party" = 127.0.0.9
+    expect "third_party: NOT_AUTHORIZED" grep -q '"result":"NOT_AUTHORIZED"' "$TMP/refused.json"
+    expect "third_party: counted" test "$(counter pcp.errors.not_authorized)" = 1
+    start_server --external 198.51.100.7 --allow-third-party || fail "serve gateway did not start"
+    probe --pcp "127.0.0.1:$P" --local 127.0.0.1:0 --third-party 127.0.0.9 --internal-port 40000 \
+      --suggested-port 40000 --json >"$TMP/allowed.json" || fail "allowed third-party probe failed"
+    stop_server
+    fields "$TMP/allowed.json" "outcome;external"
+    expect "third_party: allowed" test "$J_outcome" = success
+    expect "third_party: external 198.51.100.7:40000" test "$J_external" = "198.51.100.7:40000"
+    expect "third_party: mapped and deleted" grep -q '"step":"delete","outcome":"success"' "$TMP/allowed.json"
+    expect "third_party: the request named 127.0.0.9" grep -q '"third_party":"127.0.0.9"' "$TMP/serve.err"
     ;;
   pcp | natpmp)
     start_server --external 198.51.100.7 || fail "serve gateway did not start"

@@ -19,6 +19,7 @@ std::optional<std::size_t> map_request(const IpAddress& client, const MappingAsk
   // §11.1: no preference for the external address is the all-zeros address of the
   // client's family (::ffff:0.0.0.0 for IPv4).
   q.data.external_address = client.is_v4() ? IpAddress::v4(0) : IpAddress::v6({});
+  q.options.third_party = a.third_party;
   return pcp::emit_request(q, out);
 }
 

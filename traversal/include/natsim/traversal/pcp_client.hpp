@@ -33,6 +33,8 @@ struct MappingAsk {
   std::uint16_t suggested_port = 0;
   std::uint32_t lifetime = 0;  // 0: delete
   pcp::Nonce nonce{};          // PCP only
+  // PCP only: map for this address instead of the client's (THIRD_PARTY, RFC 6887 §13.1).
+  std::optional<IpAddress> third_party;
 };
 
 namespace pcp_client {
