@@ -7,6 +7,7 @@
 // gets the other's description the moment the later of the two finished gathering.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 
 #include "natsim/scenarios/world.hpp"
@@ -20,7 +21,8 @@ namespace ice = traversal::ice;
 const IpAddress kStun = *IpAddress::parse("198.51.100.10");
 const IpAddress kTurn = *IpAddress::parse("198.51.100.20");
 
-std::unique_ptr<World> make_world(const char* nat_a, const char* nat_b, std::uint64_t seed = 1) {
+std::unique_ptr<World> make_world(const nat::NatBehavior& nat_a, const nat::NatBehavior& nat_b,
+                                  std::uint64_t seed = 1) {
   Scenario s;
   s.name = "ice";
   sim::LinkParams server_link;
@@ -41,21 +43,26 @@ std::unique_ptr<World> make_world(const char* nat_a, const char* nat_b, std::uin
   uplink.latency = milliseconds(10);
   SiteSpec a;
   a.name = "home";
-  a.nat = *nat::preset(nat_a);
+  a.nat = nat_a;
   a.hosts = {"alice"};
   a.uplink = uplink;
   SiteSpec b = a;
   b.name = "office";
-  b.nat = *nat::preset(nat_b);
+  b.nat = nat_b;
   b.hosts = {"bob"};
   s.sites = {a, b};
   return std::make_unique<World>(s, seed);
 }
 
+std::unique_ptr<World> make_world(const char* nat_a, const char* nat_b, std::uint64_t seed = 1) {
+  return make_world(*nat::preset(nat_a), *nat::preset(nat_b), seed);
+}
+
 struct Peer {
   Peer(World& w, const std::string& host, const std::string& user, bool controlling, bool with_turn,
        std::uint64_t seed, Endpoint stun_server = Endpoint{kStun, 3478},
-       Endpoint turn_server = Endpoint{kTurn, 3478})
+       Endpoint turn_server = Endpoint{kTurn, 3478},
+       const std::function<void(ice::AgentConfig&)>& tweak = {})
       : node(w.host(host)), socket(node.udp_bind(5000).value()) {
     ice::AgentConfig c;
     c.controlling = controlling;
@@ -70,6 +77,7 @@ struct Peer {
       t.password = user + "-secret";
       c.turn = t;
     }
+    if (tweak) tweak(c);
     agent = std::make_unique<ice::Agent>(seed, c);
     driver = std::make_unique<SimDriver<ice::Agent>>(node, *agent, std::vector{socket});
     driver->on_event([this](const ice::Event& e) {
@@ -205,6 +213,48 @@ TEST(IceSim, SymmetricAndSymmetricConnectThroughTheRelay) {
   w->net.run_for(seconds(1));
   ASSERT_EQ(a.received.size(), 1u);
   EXPECT_EQ(a.received[0].second, hello);
+}
+
+// The same pair without prefer_direct: the relayed pair, valid at 220, is nominated once
+// no direct check still in progress could be answered within two of its round trips, not
+// after the direct checks' first retransmissions: alice selects 740 ms earlier (the
+// price of prefer_direct where no direct path exists; docs/ice.md).
+TEST(IceSim, WithoutPreferDirectTheRelayIsNominatedAfterTwoRoundTrips) {
+  auto w = make_world("symmetric", "symmetric");
+  auto off = [](ice::AgentConfig& c) { c.prefer_direct = false; };
+  Peer a(*w, "alice", "alice", true, true, 21, Endpoint{kStun, 3478}, Endpoint{kTurn, 3478}, off);
+  Peer b(*w, "bob", "bob", false, true, 22, Endpoint{kStun, 3478}, Endpoint{kTurn, 3478}, off);
+  connect(*w, a, b, seconds(10));
+  ASSERT_TRUE(a.selected && b.selected) << a.failed.value_or("") << b.failed.value_or("");
+  EXPECT_EQ(a.path, ice::PathType::relay);
+  EXPECT_EQ(*a.selected, at(milliseconds(290)));
+  EXPECT_EQ(*b.selected, at(milliseconds(270)));
+}
+
+// Both NATs map per destination (APDM) but filter nothing (EIF). Every check leaves
+// through a fresh mapping, which the other side learns as a peer-reflexive candidate and
+// checks back through yet another fresh mapping of its own. Without a stop that cascade
+// filled both checklists and the agents timed out; RFC 8445 §7.2.5.2.1 makes each such
+// non-symmetric answer a failed pair, and the lineage of learnt candidates stops at the
+// second generation, so the checklists stay small and the relay is selected.
+TEST(IceSim, PerDestinationMappingWithOpenFilteringStopsThePeerReflexiveCascade) {
+  nat::NatBehavior nat = *nat::preset("symmetric");
+  nat.filtering = nat::Filtering::endpoint_independent;
+  auto w = make_world(nat, nat);
+  Peer a(*w, "alice", "alice", true, true, 51);
+  Peer b(*w, "bob", "bob", false, true, 52);
+  connect(*w, a, b, seconds(10));
+  ASSERT_TRUE(a.selected && b.selected) << a.failed.value_or("") << b.failed.value_or("");
+  EXPECT_FALSE(a.failed);
+  EXPECT_FALSE(b.failed);
+  EXPECT_EQ(a.path, ice::PathType::relay);
+  EXPECT_EQ(*a.selected, at(milliseconds(380)));
+  EXPECT_EQ(*b.selected, at(milliseconds(370)));
+  // Before the stop the learnt candidates grew until both checklists held 100 pairs.
+  EXPECT_EQ(a.agent->counters().prflx_remote, 3u);
+  EXPECT_EQ(b.agent->counters().prflx_remote, 4u);
+  EXPECT_EQ(a.agent->checklist().size(), 11u);
+  EXPECT_EQ(b.agent->checklist().size(), 12u);
 }
 
 TEST(IceSim, SymmetricPairWithoutRelayFailsWithAReason) {
