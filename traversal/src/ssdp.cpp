@@ -1,9 +1,12 @@
 #include "natsim/traversal/ssdp.hpp"
 
+#include <algorithm>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <cctype>
 #include <charconv>
+#include <optional>
 
 namespace natsim::traversal::ssdp {
 
