@@ -2,8 +2,11 @@
 // (one outbound and one inbound translation per iteration, spread over all mappings).
 // BM_NatTranslateHot/N: the same table, traffic on 1000 of its mappings: what the table
 // size alone costs once the working set fits in cache.
+// BM_NatInboundFiltered/F: inbound through one explicit (PCP) mapping with F FILTERs
+// (RFC 6887 §13.3), the sender admitted by the last one: what checking the list costs.
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <vector>
 
 #include "natsim/nat_models/nat_table.hpp"
@@ -55,5 +58,30 @@ void BM_NatTranslateHot(benchmark::State& state) {
   translate(state, n, n < 1000 ? n : 1000);
 }
 BENCHMARK(BM_NatTranslateHot)->Arg(1000)->Arg(100000);
+
+void BM_NatInboundFiltered(benchmark::State& state) {
+  nat::NatTable table(nat::NatBehavior{}, {IpAddress::v4(203, 0, 113, 2)}, true, sim::Rng(1));
+  const auto count = static_cast<std::size_t>(state.range(0));
+  std::array<nat::RemoteFilter, nat::kMaxRemoteFilters> filters{};
+  for (std::size_t i = 0; i < count; ++i)  // 198.51.<i>.0/24, the sender in the last one
+    filters[i] = nat::RemoteFilter{IpAddress::v4(198, 51, static_cast<std::uint8_t>(i), 0), 24, 0};
+  nat::MapRequest r;
+  r.internal = Endpoint{IpAddress::v4(10, 0, 0, 2), 4000};
+  r.lifetime = hours(1);
+  r.filters = std::span<const nat::RemoteFilter>(filters.data(), count);
+  TimePoint now = at(seconds(1));
+  const Endpoint external = table.map(now, r)->external;
+  const Endpoint remote{
+      IpAddress::v4(198, 51, static_cast<std::uint8_t>(count == 0 ? 0 : count - 1), 9), 3478};
+  for (auto _ : state) {
+    now += nanoseconds(100);
+    auto in = table.inbound(now, sim::IpProto::udp, remote, external);
+    benchmark::DoNotOptimize(in);
+  }
+  if (table.counters().inbound != static_cast<std::uint64_t>(state.iterations()))
+    state.SkipWithError("a datagram was refused");
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_NatInboundFiltered)->Arg(0)->Arg(1)->Arg(8);
 
 }  // namespace
