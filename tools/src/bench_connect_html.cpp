@@ -49,6 +49,12 @@ std::string text(const json& v) {
   return escape(v.dump());
 }
 
+// A field of a report's "bench" object, which --merge takes from its input as it is: a
+// missing one shows as "-".
+json get(const json& o, const char* key) {
+  return o.is_object() && o.contains(key) ? o[key] : json();
+}
+
 std::string number(double x, const char* format = "%.0f") {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, x);
@@ -79,31 +85,31 @@ var c=e.target.closest('td.cell');if(!c)return;
 document.getElementById('detail').textContent=c.getAttribute('title');});)";
 
 void params(std::string& out, const json& report) {
-  const json& b = report["bench"];
-  const json& seeds = b["seeds"];
+  const json b = get(report, "bench");
+  const json seeds = get(b, "seeds");
   out += "<h2>Parameters</h2>\n<table class=\"params\" id=\"params\">\n";
   auto row = [&](const std::string& k, const std::string& v) {
     out += "<tr><th>" + k + "</th><td>" + v + "</td></tr>\n";
   };
   row("natsim version", text(report["natsim_version"]));
-  row("file", text(b["file"]));
-  row("scenario", text(b["name"]) + " (" + text(b["scenario"]) + ")");
-  row("connect action", text(b["connect"]));
-  row("variants", text(b["variants"]));
-  const bool have_seeds = seeds.contains("from");
-  row("seeds", have_seeds ? text(seeds["from"]) + ".." + text(seeds["to"]) + " (" +
-                                text(seeds["count"]) + " per variant)"
+  row("file", text(get(b, "file")));
+  row("scenario", text(get(b, "name")) + " (" + text(get(b, "scenario")) + ")");
+  row("connect action", text(get(b, "connect")));
+  row("variants", text(get(b, "variants")));
+  const bool have_seeds = get(seeds, "from").is_number();
+  row("seeds", have_seeds ? text(get(seeds, "from")) + ".." + text(get(seeds, "to")) + " (" +
+                                text(get(seeds, "count")) + " per variant)"
                           : "none");
-  row("runs", text(b["runs"]));
-  row("plan fingerprint", text(b["plan"]));
-  if (b.contains("shard")) row("shard", text(b["shard"]));
+  row("runs", text(get(b, "runs")));
+  row("plan fingerprint", text(get(b, "plan")));
+  if (get(b, "shard").is_string()) row("shard", text(get(b, "shard")));
   row("quantiles", text(report["quantiles"]));
   if (report.contains("wall_s"))
     row("wall time", number(report["wall_s"].get<double>(), "%.2f") + " s");
   if (report.value("interrupted", false)) row("interrupted", "yes: a partial report");
   if (have_seeds) {
-    row("reproduce", "<code>natsim bench-connect " + text(b["file"]) + " --seed-range " +
-                         text(seeds["from"]) + ".." + text(seeds["to"]) +
+    row("reproduce", "<code>natsim bench-connect " + text(get(b, "file")) + " --seed-range " +
+                         text(get(seeds, "from")) + ".." + text(get(seeds, "to")) +
                          " --no-wall --html FILE</code>");
   }
   out += "</table>\n";
@@ -275,8 +281,9 @@ std::string render_html(const json& report) {
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
       "'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n<title>natsim "
       "bench-connect: " +
-      text(report["bench"]["name"]) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n";
-  out += "<h1>natsim bench-connect: " + text(report["bench"]["name"]) + "</h1>\n";
+      text(get(get(report, "bench"), "name")) + "</title>\n<style>" + kStyle +
+      "</style>\n</head>\n<body>\n";
+  out += "<h1>natsim bench-connect: " + text(get(get(report, "bench"), "name")) + "</h1>\n";
   grids(out, report);
   population(out, report);
   cdfs(out, report);

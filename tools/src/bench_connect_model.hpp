@@ -28,7 +28,7 @@ struct Layout {
 };
 [[nodiscard]] Layout layout_of(const std::string& file);
 
-// Milestones of a connect, in simulated ms since it started, from the offerer's side
+// Milestones of a connect, in simulated ms since it started, for the whole connection
 // (docs/bench-connect.md): they overlap under trickle, so they are times, not phases.
 inline constexpr std::array<const char*, 6> kMilestones = {"gathering_ms",   "answer_received_ms",
                                                            "first_check_ms", "first_success_ms",

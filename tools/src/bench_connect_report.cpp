@@ -18,7 +18,8 @@ constexpr std::size_t kMaxWeights = 1000;
 
 // Fixed precision: the report's numbers are the same text on every machine.
 double rounded(double x, double unit = 1e-4) {
-  return std::round(x / unit) * unit;
+  const double per = std::round(1 / unit);  // divide by an exact integer: 0.1 is not one
+  return std::round(x * per) / per;
 }
 
 json quantiles_json(const std::optional<Quantiles>& q) {

@@ -89,6 +89,14 @@ case $case in
     expect2 "$tiny" --shard 2/2
     expect2 --merge "$tiny"
     grep -q 'not a bench-connect report' "$work/err" || fail "$(cat "$work/err")"
+    # A report whose "bench" says nothing still merges into a page (fields shown as "-").
+    echo '{"bench": {"seeds": 3}, "samples": [], "variants": []}' >"$work/bare.json"
+    "$natsim" bench-connect --merge "$work/bare.json" --html "$work/bare.html" >/dev/null ||
+      fail "bare report: exit $?"
+    grep -q '<th>file</th><td>-</td>' "$work/bare.html" || fail "bare report page"
+    echo '{"bench": {}, "samples": [{"variant": 0}], "variants": []}' >"$work/bad-sample.json"
+    expect2 --merge "$work/bad-sample.json"
+    grep -q 'sample without a seed' "$work/err" || fail "$(cat "$work/err")"
     echo '{"population": {"name": "p", "scenario": "'"$tiny"'", "weights": {"full-cone": -1}}}' >"$work/pop.json"
     expect2 "$work/pop.json"
     grep -q '/population/weights/full-cone: expected a weight of 0 or more' "$work/err" || fail "$(cat "$work/err")"
