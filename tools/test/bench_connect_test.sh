@@ -118,6 +118,31 @@ case $case in
     want=$(field "$work/r.json" 'sum(c["direct_rate"] for c in r["cells"] if c["strategy"]=="ice.trickle=true")/4')
     python3 -c "import sys; sys.exit(abs($rate-$want) > 1e-3)" || fail "direct rate $rate, expected $want"
     ;;
+  sigint)
+    # A long sweep interrupted once it has started: the finished runs are reported (with
+    # "interrupted") and natsim exits 130; --merge refuses the partial report.
+    "$natsim" bench-connect "$tiny" --seeds 100000 --jobs 1 --json "$work/part.json" \
+      >/dev/null 2>"$work/err" &
+    pid=$!
+    for _ in $(seq 1 1000); do
+      grep -q ' runs, ' "$work/err" && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.01
+    done
+    grep -q ' runs, ' "$work/err" || fail "no progress line: $(cat "$work/err")"
+    kill -INT "$pid"
+    set +e
+    wait "$pid"; code=$?
+    set -e
+    [[ $code -eq 130 ]] || fail "expected exit 130, got $code"
+    [[ $(field "$work/part.json" 'r["interrupted"] and 0 < len(r["samples"]) < r["planned"]') == True ]] ||
+      fail "not a partial report"
+    grep -q 'natsim: interrupted: ' "$work/err" || fail "$(cat "$work/err")"
+    set +e
+    "$natsim" bench-connect --merge "$work/part.json" >/dev/null 2>"$work/err"; code=$?
+    set -e
+    [[ $code -eq 2 ]] || fail "merge of a partial report: expected exit 2, got $code"
+    ;;
   html)
     command -v chromium >/dev/null || { echo "chromium is missing: skipped"; exit 77; }
     "$natsim" bench-connect "$src/scenarios/library/bench-connect-matrix.json" --quiet --seeds 1 \
