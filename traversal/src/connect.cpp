@@ -133,6 +133,7 @@ void Connector::begin(TimePoint now, std::uint32_t generation) {
   const bool mapping = map_state_ == MapState::pending || map_state_ == MapState::ready;
   if (mapping) c.external_sources = 1;
   std::uint64_t mix = seed_ ^ generation;
+  consent_timeout_ = c.consent_timeout;
   agent_ = std::make_unique<ice::Agent>(splitmix64(mix), std::move(c));
   if (generation > 1) ++result_.restarts;
   agent_->gather(now);
@@ -242,6 +243,27 @@ void Connector::handle_timeout(TimePoint now) {
   }
   if (agent_) agent_->handle_timeout(now);
   after_input(now);
+  if (const auto silent = silence_deadline(); silent && now >= *silent) {
+    lose_consent(now, "no answer on the selected pair for " +
+                          format_duration(config_.restart_after_silence));
+    after_input(now);
+  }
+}
+
+std::optional<TimePoint> Connector::silence_deadline() const {
+  if (config_.restart_after_silence <= Duration::zero() || !config_.restart || closed_ ||
+      !selected_ || !agent_ || agent_->state() != ice::Agent::State::connected) {
+    return std::nullopt;
+  }
+  // consent_expires() is the last answer (or the selection) plus the consent timeout.
+  return agent_->consent_expires() - consent_timeout_ + config_.restart_after_silence;
+}
+
+void Connector::lose_consent(TimePoint now, const std::string& reason) {
+  if (!result_.consent_lost) result_.consent_lost = since_start(now);
+  events_.push_back(ConsentLost{reason});
+  // RFC 8445 §9: restart; the description leaves once drained (trickle) or gathered.
+  if (config_.restart) begin(now, generation_ + 1);
 }
 
 void Connector::after_input(TimePoint now) {
@@ -304,11 +326,7 @@ void Connector::on_agent_event(TimePoint now, const ice::Event& e) {
     events_.push_back(Connected{*result_.path, s->local, s->remote, generation_});
   } else if (const auto* f = std::get_if<ice::Failed>(&e)) {
     if (selected_) {
-      // RFC 7675 §5.1: consent lost on the selected pair.
-      if (!result_.consent_lost) result_.consent_lost = since_start(now);
-      events_.push_back(ConsentLost{f->reason});
-      // RFC 8445 §9: restart; the description leaves once drained (trickle) or gathered.
-      if (config_.restart) begin(now, generation_ + 1);
+      lose_consent(now, f->reason);  // RFC 7675 §5.1: consent lost on the selected pair
       return;
     }
     if (result_.outcome == Outcome::pending) {
@@ -342,6 +360,7 @@ std::optional<TimePoint> Connector::poll_timeout() const {
     const TimePoint deadline = started_ + config_.timeout;
     if (!t || deadline < *t) t = deadline;
   }
+  if (const auto silent = silence_deadline(); silent && (!t || *silent < *t)) t = silent;
   return t;
 }
 

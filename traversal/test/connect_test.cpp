@@ -24,13 +24,15 @@ struct Loop {
     std::vector<std::uint8_t> bytes;
   };
 
-  explicit Loop(bool trickle = true, Duration timeout = seconds(60)) {
+  explicit Loop(bool trickle = true, Duration timeout = seconds(60),
+                Duration restart_after_silence = Duration::zero()) {
     for (int i = 0; i < 2; ++i) {
       Config c;
       c.offerer = i == 0;
       c.host = {i == 0 ? kA : kB};
       c.trickle = trickle;
       c.timeout = timeout;
+      c.restart_after_silence = restart_after_silence;
       side[i] = std::make_unique<Connector>(100 + static_cast<std::uint64_t>(i), c);
     }
   }
@@ -205,6 +207,34 @@ TEST(Connect, RestartsAfterConsentIsLost) {
   EXPECT_EQ(loop.count<ConsentLost>(0), 0);
   EXPECT_EQ(loop.count<ConsentLost>(1), 1);
   EXPECT_EQ(loop.count<Connected>(0), 2);
+}
+
+// The same cut with restart_after_silence = 8 s: the first side whose consent checks
+// have gone unanswered for 8 s restarts then, not 30 s after its last answer.
+TEST(Connect, RestartsAfterSilenceWithoutWaitingForConsentExpiry) {
+  Loop loop(true, seconds(60), seconds(8));
+  loop.start();
+  loop.run_until(TimePoint(seconds(10)));
+  loop.cut = true;
+  loop.run_until(TimePoint(seconds(20)));
+  loop.cut = false;
+  loop.run_until(TimePoint(seconds(60)));
+  const Result& a = loop.side[0]->result();
+  const Result& b = loop.side[1]->result();
+  EXPECT_EQ(a.outcome, Outcome::connected);
+  ASSERT_TRUE(a.consent_lost || b.consent_lost);
+  const Duration lost =
+      std::min(a.consent_lost.value_or(seconds(99)), b.consent_lost.value_or(seconds(99)));
+  // bob's last answered consent check was at 4.42 s (his next one left after the cut).
+  EXPECT_EQ(lost, nanoseconds(12'424'482'866));
+  EXPECT_EQ(loop.side[0]->generation(), 2u);
+  EXPECT_EQ(loop.side[1]->generation(), 2u);
+  ASSERT_TRUE(a.reconnected && b.reconnected);
+  // The new checks, from 12.42 s, retransmit after 0.5, 1, 2, 4 and 8 s (RFC 8489): the
+  // one at 27.92 s is the first after the path is back at 20 s.
+  EXPECT_EQ(*a.reconnected, nanoseconds(27'989'482'866));
+  EXPECT_EQ(*b.reconnected, nanoseconds(27'979'482'866));
+  EXPECT_EQ(loop.count<ConsentLost>(0) + loop.count<ConsentLost>(1), 1);
 }
 
 TEST(Connect, FullDescriptionsCarryEveryCandidate) {

@@ -31,6 +31,7 @@ struct Connect final : ActionSpec {
   bool trickle = true;
   cn::Policy policy = cn::Policy::all;
   bool restart = true;
+  Duration restart_after_silence = Duration::zero();
   Duration timeout = seconds(60);
   cn::PortMapping mapping_a = cn::PortMapping::off, mapping_b = cn::PortMapping::off;
   SignallingParams signalling;
@@ -344,7 +345,7 @@ std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
   }
   if (auto c = r.get("controlling")) x->controlling_a = one_of(*c, {"a", "b"}) == "a";
   if (auto i = r.get("ice")) {
-    i->only({"nomination", "ta_ms", "trickle", "policy", "restart"});
+    i->only({"nomination", "ta_ms", "trickle", "policy", "restart", "restart_after_silence"});
     if (auto n = i->get("nomination"))
       x->aggressive = one_of(*n, {"regular", "aggressive"}) == "aggressive";
     if (auto t = i->get("ta_ms")) x->ta = milliseconds(t->integer(5, 1000));  // RFC 8445 §14.2
@@ -357,6 +358,11 @@ std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
       if (x->policy != cn::Policy::all && !x->turn) p->fail(policy + " needs a 'turn' server");
     }
     if (auto t = i->get("restart")) x->restart = t->boolean();
+    if (auto t = i->get("restart_after_silence")) {
+      x->restart_after_silence = t->duration();
+      // Consent checks leave every 5 s ± 20% (RFC 7675 §5.1): a shorter silence is normal.
+      if (x->restart_after_silence < seconds(7)) t->fail("must be at least 7s");
+    }
   }
   // One protocol for both sides, or {"a": ..., "b": ...} (a missing side: off).
   if (auto m = r.get("port_mapping")) {
@@ -442,6 +448,7 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
     c.ta = body.ta;
     c.timeout = body.timeout;
     c.restart = body.restart;
+    c.restart_after_silence = body.restart_after_silence;
     c.port_mapping = s.host == body.a ? body.mapping_a : body.mapping_b;
     if (c.port_mapping != cn::PortMapping::off) {
       if (auto g = gateway_of(w, s.host)) c.gateway = Endpoint{*g, traversal::pcp::kServerPort};
@@ -491,7 +498,9 @@ const ActionType& connect_action() {
                {"turn", "TURN server"},
                {"user", "TURN user, or {a, b}"},
                {"controlling", "a|b"},
-               {"ice", "nomination, ta_ms, trickle, policy (all|relay_only|turn_first), restart"},
+               {"ice",
+                "nomination, ta_ms, trickle, policy (all|relay_only|turn_first), restart, "
+                "restart_after_silence"},
                {"port_mapping", "off|auto|pcp|natpmp, or {a, b}"},
                {"signalling", "delay, loss"},
                {"timeout", ""},

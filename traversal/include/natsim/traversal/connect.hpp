@@ -55,6 +55,11 @@ struct Config {
   // No selected pair this long after start(): the outcome is `timeout`.
   Duration timeout = seconds(60);
   bool restart = true;  // restart ICE after consent is lost
+  // Restart once the selected pair's consent checks have gone unanswered this long,
+  // instead of waiting for RFC 7675 §5.1's 30 s expiry (browsers report "disconnected"
+  // after a few seconds and applications restart then). Zero: wait for the expiry. Must
+  // exceed the longest gap between two consent checks (5 s + 20%) plus a round trip.
+  Duration restart_after_silence = Duration::zero();
   PortMapping port_mapping = PortMapping::off;
   std::optional<Endpoint> gateway;  // its PCP / NAT-PMP server (port 5351); needed to map
   // Gathering goes on without a mapping when the gateway has not answered by then: a LAN
@@ -166,6 +171,9 @@ class Connector {
   void apply_remote(TimePoint now, const Description& d);
   void after_input(TimePoint now);  // drains the agent, records times
   void on_agent_event(TimePoint now, const ice::Event& e);
+  void lose_consent(TimePoint now, const std::string& reason);
+  // When the selected pair has been silent for restart_after_silence; nullopt: never.
+  [[nodiscard]] std::optional<TimePoint> silence_deadline() const;
   [[nodiscard]] bool signalled(const ice::Candidate& c) const;
   [[nodiscard]] Duration since_start(TimePoint now) const { return now - started_; }
   // Port mapping (connect_mapping.cpp).
@@ -183,6 +191,7 @@ class Connector {
   bool closed_ = false;
   std::unique_ptr<ice::Agent> agent_;
   std::uint32_t generation_ = 0;  // 0: not begun
+  Duration consent_timeout_{};    // the agents' (RFC 7675 §5.1)
   bool described_ = false;        // the local description of this generation left
   bool gathered_ = false;
   bool remote_applied_ = false;
