@@ -1,5 +1,6 @@
 #include "natsim/sim/packet.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 namespace natsim::sim {
@@ -30,14 +31,18 @@ PacketPool::~PacketPool() {
 
 PacketPtr PacketPool::acquire() {
   if (free_ == nullptr) {
-    auto chunk = std::make_unique<Packet[]>(kChunk);
-    for (std::size_t i = 0; i < kChunk; ++i) {
+    // Chunks grow from kFirstChunk to kChunk packets: a short run (a connect scenario
+    // needs a few dozen packets in flight) does not pay for 400 KB it never touches. The
+    // payload bytes are left uninitialised, as a reused packet's are stale (see resize()).
+    const std::size_t n = std::min(kChunk, std::max(kFirstChunk, allocated_));
+    auto chunk = std::make_unique_for_overwrite<Packet[]>(n);
+    for (std::size_t i = 0; i < n; ++i) {
       chunk[i].pool_ = this;
       chunk[i].next_free_ = free_;
       free_ = &chunk[i];
     }
     chunks_.push_back(std::move(chunk));
-    allocated_ += kChunk;
+    allocated_ += n;
   }
   Packet* p = free_;
   free_ = p->next_free_;

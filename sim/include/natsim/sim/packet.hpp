@@ -111,6 +111,7 @@ class PacketPool {
   friend struct PacketReturner;
   void release(Packet* p) noexcept;
 
+  static constexpr std::size_t kFirstChunk = 16;
   static constexpr std::size_t kChunk = 256;
   std::vector<std::unique_ptr<Packet[]>> chunks_;
   Packet* free_ = nullptr;
