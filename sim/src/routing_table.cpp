@@ -19,63 +19,102 @@ Level& level_for(std::vector<Level>& levels, std::uint8_t length, Make make) {
   return *it;
 }
 
-template <class Level, class Key>
-bool erase_from(std::vector<Level>& levels, std::uint8_t length, const Key& key) {
-  for (auto it = levels.begin(); it != levels.end(); ++it) {
-    if (it->length != length) continue;
-    const bool erased = it->routes.erase(key) > 0;
-    if (it->routes.empty()) levels.erase(it);
-    return erased;
-  }
-  return false;
-}
-
 }  // namespace
+
+// Adds `route` under `key` in `level`, or replaces the route already there.
+template <class Index, class Key>
+void RoutingTable::put(Index& index, const Key& key, const Route& route) {
+  const auto [it, inserted] = index.try_emplace(key, static_cast<std::uint32_t>(routes_.size()));
+  if (inserted) {
+    routes_.push_back(route);
+  } else {
+    routes_[it->second] = route;
+  }
+}
 
 void RoutingTable::add(const Route& route) {
   const std::uint8_t length = route.prefix.length();
   const IpAddress& key = route.prefix.address();
   if (key.is_v4()) {
-    level_for(v4_, length, [&] {
-      return Level4{length, mask_of(length), {}};
-    }).routes.insert_or_assign(key.v4_value(), route);
+    put(level_for(v4_, length,
+                  [&] {
+                    return Level4{length, mask_of(length), {}};
+                  })
+            .index,
+        key.v4_value(), route);
   } else {
-    level_for(v6_, length, [&] { return Level6{length, {}}; }).routes.insert_or_assign(key, route);
+    put(level_for(v6_, length, [&] { return Level6{length, {}}; }).index, key, route);
   }
 }
 
+std::uint32_t* RoutingTable::slot_of(const Route& route) {
+  const std::uint8_t length = route.prefix.length();
+  const IpAddress& key = route.prefix.address();
+  if (key.is_v4()) {
+    for (Level4& level : v4_) {
+      if (level.length != length) continue;
+      auto it = level.index.find(key.v4_value());
+      return it == level.index.end() ? nullptr : &it->second;
+    }
+  } else {
+    for (Level6& level : v6_) {
+      if (level.length != length) continue;
+      auto it = level.index.find(key);
+      return it == level.index.end() ? nullptr : &it->second;
+    }
+  }
+  return nullptr;
+}
+
 bool RoutingTable::remove(const Prefix& prefix) {
+  const std::uint8_t length = prefix.length();
   const IpAddress& key = prefix.address();
-  return key.is_v4() ? erase_from(v4_, prefix.length(), key.v4_value())
-                     : erase_from(v6_, prefix.length(), key);
+  std::optional<std::uint32_t> removed;
+  auto erase = [&](auto& levels, const auto& k) {
+    for (auto it = levels.begin(); it != levels.end(); ++it) {
+      if (it->length != length) continue;
+      if (auto found = it->index.find(k); found != it->index.end()) {
+        removed = found->second;
+        it->index.erase(found);
+      }
+      if (it->index.empty()) levels.erase(it);
+      return;
+    }
+  };
+  if (key.is_v4()) {
+    erase(v4_, key.v4_value());
+  } else {
+    erase(v6_, key);
+  }
+  if (!removed) return false;
+  // The last route fills the hole; its level's index follows it.
+  const auto last = static_cast<std::uint32_t>(routes_.size() - 1);
+  if (*removed != last) {
+    routes_[*removed] = routes_[last];
+    *slot_of(routes_[*removed]) = *removed;
+  }
+  routes_.pop_back();
+  return true;
 }
 
 const Route* RoutingTable::lookup(const IpAddress& dst) const {
   if (dst.is_v4()) {
     const std::uint32_t value = dst.v4_value();
     for (const Level4& level : v4_) {
-      auto it = level.routes.find(value & level.mask);
-      if (it != level.routes.end()) return &it->second;
+      auto it = level.index.find(value & level.mask);
+      if (it != level.index.end()) return &routes_[it->second];
     }
     return nullptr;
   }
   for (const Level6& level : v6_) {
-    auto it = level.routes.find(dst.masked(level.length));
-    if (it != level.routes.end()) return &it->second;
+    auto it = level.index.find(dst.masked(level.length));
+    if (it != level.index.end()) return &routes_[it->second];
   }
   return nullptr;
 }
 
 std::vector<Route> RoutingTable::routes() const {
-  std::vector<Route> out;
-  for (const Level4& level : v4_) {
-    for (const auto& entry : level.routes)
-      out.push_back(entry.second);
-  }
-  for (const Level6& level : v6_) {
-    for (const auto& entry : level.routes)
-      out.push_back(entry.second);
-  }
+  std::vector<Route> out = routes_;
   std::sort(out.begin(), out.end(), [](const Route& a, const Route& b) {
     return a.prefix.length() != b.prefix.length() ? a.prefix.length() > b.prefix.length()
                                                   : a.prefix < b.prefix;
@@ -84,12 +123,7 @@ std::vector<Route> RoutingTable::routes() const {
 }
 
 std::size_t RoutingTable::size() const {
-  std::size_t n = 0;
-  for (const Level4& level : v4_)
-    n += level.routes.size();
-  for (const Level6& level : v6_)
-    n += level.routes.size();
-  return n;
+  return routes_.size();
 }
 
 }  // namespace natsim::sim

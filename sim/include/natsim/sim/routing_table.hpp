@@ -34,18 +34,26 @@ class RoutingTable {
   struct AddressHash {
     std::size_t operator()(const IpAddress& a) const noexcept { return a.hash(); }
   };
-  // IPv4 keys are the masked 32-bit value: the hot path avoids 16-byte keys.
+  // IPv4 keys are the masked 32-bit value: the hot path avoids 16-byte keys. The levels
+  // map a key to an index into routes_: a host's two routes (its subnet and a default)
+  // then cost two small index tables instead of two tables of whole routes, which made
+  // up half of a large world's memory.
   struct Level4 {
     std::uint8_t length;
     std::uint32_t mask;
-    boost::unordered_flat_map<std::uint32_t, Route> routes;
+    boost::unordered_flat_map<std::uint32_t, std::uint32_t> index;
   };
   struct Level6 {
     std::uint8_t length;
-    boost::unordered_flat_map<IpAddress, Route, AddressHash> routes;
+    boost::unordered_flat_map<IpAddress, std::uint32_t, AddressHash> index;
   };
+  template <class Index, class Key>
+  void put(Index& index, const Key& key, const Route& route);
+  // The entry of `route`'s level index that holds its position in routes_.
+  std::uint32_t* slot_of(const Route& route);
   std::vector<Level4> v4_;  // longest prefix first
   std::vector<Level6> v6_;
+  std::vector<Route> routes_;
 };
 
 }  // namespace natsim::sim
