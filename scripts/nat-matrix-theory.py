@@ -22,7 +22,8 @@ Nothing is predicted: a port the peer never saw is a port it cannot aim at.
 usage: nat-matrix-theory.py [--json | --scenario | --check FILE | --check-scenario FILE]
   --scenario: the ICE matrix scenario whose expectations are this table
   --check-scenario FILE: exit 1 unless FILE's matrix expects exactly the table's paths
-  --check FILE: exit 1 unless FILE holds the markdown table exactly as printed
+  --check FILE: exit 1 unless FILE holds the markdown tables exactly as printed (the 81
+    NAT pairs, and the IPv6 firewall-only sites)
 """
 import itertools
 import json
@@ -84,6 +85,19 @@ def matrix():
     return kinds, {
         (p, q): direct_path(*p.split("+"), *q.split("+")) for p in kinds for q in kinds
     }
+
+
+# An IPv6 site without translation: the host's own address is global, so the firewall
+# is an EIM "NAT" whose mapping is the host's address and port (its server-reflexive
+# candidate equals its host candidate), filtering as configured; an open site admits
+# everything (EIF).
+FIREWALLS = {"open": ("EIM", "EIF"), "firewall+EIF": ("EIM", "EIF"),
+             "firewall+ADF": ("EIM", "ADF"), "firewall+APDF": ("EIM", "APDF")}
+
+
+def ipv6_matrix():
+    kinds = list(FIREWALLS)
+    return kinds, {(p, q): direct_path(*FIREWALLS[p], *FIREWALLS[q]) for p in kinds for q in kinds}
 
 
 def markdown(kinds, result):
@@ -174,14 +188,19 @@ def main():
                           for (p, q), ok in result.items()}, indent=1))
         return 0
     table = markdown(kinds, result)
+    table6 = markdown(*ipv6_matrix())
     if "--check" in sys.argv:
         path = sys.argv[sys.argv.index("--check") + 1]
-        if table not in open(path, encoding="utf-8").read():
-            print(f"{path}: the NAT pair table differs from what the model derives:\n{table}")
-            return 1
-        print(f"{path}: the table matches the model")
+        text = open(path, encoding="utf-8").read()
+        for name, t in (("NAT pair", table), ("IPv6 firewall", table6)):
+            if t not in text:
+                print(f"{path}: the {name} table differs from what the model derives:\n{t}")
+                return 1
+        print(f"{path}: the tables match the model")
         return 0
     print(table)
+    print()
+    print(table6)
     return 0
 
 

@@ -8,7 +8,10 @@ std::uint64_t ActionContext::seed(std::string_view stream) const {
 }
 
 sim::UdpSocket* ActionContext::bind(sim::Host& h, std::uint16_t port) const {
-  auto s = h.udp_bind(port);
+  // A host of an IPv6 site has no IPv4 address: its sockets are IPv6 ones.
+  const IpFamily family = h.address() ? IpFamily::v4 : IpFamily::v6;
+  auto s = family == IpFamily::v4 ? h.udp_bind(port)
+                                  : h.udp_bind(Endpoint{*IpAddress::parse("::"), port});
   if (!s) {
     out.error = "cannot bind UDP port " + std::to_string(port) + " on " + h.name() + ": " +
                 s.error().message();

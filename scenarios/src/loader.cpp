@@ -94,11 +94,13 @@ ServerSpec parse_server(const Reader& r) {
 }
 
 SiteSpec parse_site(const Reader& r, const sim::LinkParams& core) {
-  r.only({"name", "nat", "hosts", "lan", "wan", "uplink", "lan_link", "sites", "port_mapping"});
+  r.only({"name", "nat", "hosts", "lan", "wan", "uplink", "lan_link", "sites", "port_mapping",
+          "ipv6"});
   SiteSpec s;
   s.pointer = r.pointer();
   s.name = r.at("name").name();
   s.nat = r.has("nat") ? parse_nat(r.at("nat")) : *nat::preset("port-restricted-cone");
+  if (auto v = r.get("ipv6")) s.ipv6 = v->boolean();
   if (auto h = r.get("hosts")) {
     if (h->json().is_number()) {
       const auto n = h->integer(0, 250);

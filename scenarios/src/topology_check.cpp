@@ -78,6 +78,45 @@ void check_lan(const PlannedSite& p) {
   }
 }
 
+std::string family_name(bool ipv6) {
+  return ipv6 ? "IPv6" : "IPv4";
+}
+
+// An IPv6 site is IPv6 throughout: its addresses, its nested sites, and a NAT that does not
+// translate (natsim has no NAT66, RFC 6296's NPTv6 included), so its hosts' addresses are
+// global and a firewall only filters.
+void check_family(const PlannedSite& p, const std::vector<PlannedSite>& plan) {
+  const SiteSpec& s = *p.spec;
+  const IpFamily want = s.ipv6 ? IpFamily::v6 : IpFamily::v4;
+  if (s.ipv6 &&
+      (s.nat.ipv4 == nat::Translation::translate || s.nat.ipv6 == nat::Translation::translate)) {
+    throw InputError(s.pointer + "/nat",
+                     "an IPv6 site has no address translation (no NAT66): use the 'open' or "
+                     "'firewall' preset, or a profile with ipv4 and ipv6 'open' or 'firewall'");
+  }
+  if (s.ipv6 && s.port_mapping) {
+    throw InputError(s.pointer + "/port_mapping",
+                     "PCP and NAT-PMP serve IPv4 sites only, not an IPv6 site");
+  }
+  for (const auto& [key, address] :
+       {std::pair<const char*, const InterfaceAddress&>{"/lan", p.lan}, {"/wan", p.wan}}) {
+    if (address.address.family() != want) {
+      throw InputError(s.pointer + key, address.to_string() + " is not an " + family_name(s.ipv6) +
+                                            " address, as an " + family_name(s.ipv6) +
+                                            " site needs" +
+                                            (s.ipv6 ? "" : " (\"ipv6\": true makes it IPv6)"));
+    }
+  }
+  if (p.parent >= 0) {
+    const SiteSpec& parent = *plan[static_cast<std::size_t>(p.parent)].spec;
+    if (parent.ipv6 != s.ipv6) {
+      throw InputError(s.pointer + "/ipv6",
+                       "an " + family_name(s.ipv6) + " site cannot be nested in the " +
+                           family_name(parent.ipv6) + " site '" + parent.name + "'");
+    }
+  }
+}
+
 std::size_t count_nodes(const std::vector<SiteSpec>& sites) {
   std::size_t n = 0;
   for (const SiteSpec& s : sites)
@@ -111,7 +150,9 @@ void check_topology(const Scenario& s) {
                                               " relayed ports in all; at most " +
                                               std::to_string(limits::kMaxRelayPorts));
   }
-  for (const PlannedSite& p : plan_sites(s.sites)) {
+  const std::vector<PlannedSite> plan = plan_sites(s.sites);
+  for (const PlannedSite& p : plan) {
+    check_family(p, plan);
     const std::string owner = "site '" + p.spec->name + "'";
     // The WAN link holds the gateway and its upstream router.
     if (std::size_t{p.wan.prefix_length} + 2 > p.wan.address.size() * 8) {

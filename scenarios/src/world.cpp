@@ -10,9 +10,14 @@
 namespace natsim::scenarios {
 
 namespace {
-// Servers' infrastructure links are in 198.18.0.0/15; sites follow address_plan.hpp.
+// Servers' infrastructure links are in 198.18.0.0/15, or for an IPv6 server in
+// 2001:db8:0:ffff::/64; sites follow address_plan.hpp.
 IpAddress add(const char* base, std::uint32_t n) {
   return nat::offset_address(*IpAddress::parse(base), n);
+}
+
+bool translates(const SiteSpec& s) {
+  return (s.ipv6 ? s.nat.ipv6 : s.nat.ipv4) == nat::Translation::translate;
 }
 
 // The echo server on TCP: every connection's bytes go back on it. Bytes that do not fit
@@ -75,13 +80,14 @@ void World::add_server(const ServerSpec& spec, std::size_t index) {
   node.host = &net.add_host(spec.name);
   auto c = net.connect(*node.host, *core, spec.link, spec.name + ".link");
   node.link = &c.link;
-  const IpAddress core_side = add("198.18.0.0", static_cast<std::uint32_t>(index + 1));
   const std::uint8_t full = static_cast<std::uint8_t>(spec.address.size() * 8);
+  const IpAddress core_side = add(spec.address.is_v4() ? "198.18.0.0" : "2001:db8:0:ffff::",
+                                  static_cast<std::uint32_t>(index + 1));
   node.host->add_address(c.a_iface, InterfaceAddress{spec.address, full});
   if (spec.alternate_address)
     node.host->add_address(c.a_iface, InterfaceAddress{*spec.alternate_address, full});
-  core->add_address(c.b_iface, InterfaceAddress{core_side, 32});
-  node.host->add_route(Prefix(core_side, 32), c.a_iface);
+  core->add_address(c.b_iface, InterfaceAddress{core_side, full});
+  node.host->add_route(Prefix(core_side, full), c.a_iface);
   (void)node.host->set_default_route(core_side);
   core->add_route(Prefix(spec.address, full), c.b_iface);
   if (spec.alternate_address) core->add_route(Prefix(*spec.alternate_address, full), c.b_iface);
@@ -146,7 +152,7 @@ void World::add_site(const detail::PlannedSite& planned, sim::Router& upstream) 
   nat::Site site = nat::add_site(net, upstream, spec.name, o);
   if (spec.port_mapping) site.gateway.enable_port_mapping(*spec.port_mapping);
   // Without translation the LAN must be routable from upstream.
-  if (spec.nat.ipv4 != nat::Translation::translate) {
+  if (!translates(spec)) {
     upstream.add_route(o.lan.subnet(), site.upstream_iface, o.wan.address);
   }
   for (sim::Host* h : site.hosts)
@@ -168,10 +174,10 @@ void World::add_site(const detail::PlannedSite& planned, sim::Router& upstream) 
 void World::route_nested(const std::vector<detail::PlannedSite>& plan, std::size_t index) {
   const detail::PlannedSite& site = plan[index];
   std::vector<Prefix> prefixes{site.wan.subnet()};
-  if (site.spec->nat.ipv4 != nat::Translation::translate) prefixes.push_back(site.lan.subnet());
+  if (!translates(*site.spec)) prefixes.push_back(site.lan.subnet());
   for (std::ptrdiff_t a = site.parent; a >= 0; a = plan[static_cast<std::size_t>(a)].parent) {
     const detail::PlannedSite& ancestor = plan[static_cast<std::size_t>(a)];
-    if (ancestor.spec->nat.ipv4 == nat::Translation::translate) break;
+    if (translates(*ancestor.spec)) break;
     const SiteNode& node = sites.at(ancestor.spec->name);
     for (const Prefix& p : prefixes)
       node.upstream->add_route(p, node.upstream_iface, ancestor.wan.address);

@@ -63,7 +63,7 @@ TEST(Loader, UnknownKeyIsAnError) {
   d["topology"]["sites"][0]["colour"] = "blue";
   EXPECT_EQ(error_of(d),
             "bad.json: /topology/sites/0/colour: unknown key 'colour', expected one of name, nat, "
-            "hosts, lan, wan, uplink, lan_link, sites, port_mapping");
+            "hosts, lan, wan, uplink, lan_link, sites, port_mapping, ipv6");
 }
 
 TEST(Loader, WrongTypeIsAnError) {

@@ -429,7 +429,8 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
     s.node = &w.host(s.host);
     sim::UdpSocket* socket = ctx.bind(*s.node, 0);
     if (socket == nullptr) return run;
-    const Endpoint local{*s.node->address(), socket->local().port};
+    // The socket's family: an IPv6 site's host gathers on its IPv6 address.
+    const Endpoint local{*s.node->address(socket->local().address.family()), socket->local().port};
     cn::Config c;
     c.offerer = i == 0;
     c.host = {local};

@@ -30,6 +30,8 @@ struct SiteSpec {
   std::vector<SiteSpec> sites;  // nested behind this one (CGNAT)
   // The gateway's PCP / NAT-PMP service on port 5351; nullopt: off.
   std::optional<nat::PortMappingConfig> port_mapping;
+  // An IPv6-only site: LAN, WAN and hosts are IPv6 (no NAT66: the NAT must not translate).
+  bool ipv6 = false;
   std::string pointer;  // where it was defined, for messages
 };
 
