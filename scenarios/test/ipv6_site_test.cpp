@@ -167,6 +167,22 @@ TEST(Ipv6Site, FirewallDropsUnsolicitedThenPassesAfterOutbound) {
   EXPECT_EQ(w.gateway("home").nat_counters().drops(nat::NatDrop::no_mapping), 1u);
 }
 
+// RFC 5780 discovery from an IPv6 firewall site: no translation, the firewall's filtering.
+TEST(Ipv6Site, ProbeSeesNoMappingAndTheFirewallsFiltering) {
+  json d = v6_base();
+  d["topology"]["servers"].push_back(json{{"name", "stun"},
+                                          {"type", "stun"},
+                                          {"address", "2001:db8:5100::10"},
+                                          {"alternate_address", "2001:db8:5100::11"}});
+  d["timeline"].push_back(
+      json{{"at", "0s"}, {"id", "p"}, {"action", "probe"}, {"host", "alice"}, {"server", "stun"}});
+  d["expect"] = json::array(
+      {json{{"action", "p"}, {"mapping", "none"}, {"filtering", "address-and-port-dependent"}}});
+  const RunResult r = run_scenario(load(d), 1);
+  ASSERT_EQ(r.expectations.size(), 1u);
+  EXPECT_TRUE(r.expectations[0].passed) << r.expectations[0].message;
+}
+
 // The library scenario: every pair of IPv6 sites connects on the host pair, and the
 // relay_only connect relays over IPv6; both with their setup times pinned in the file.
 TEST(Ipv6Site, LibraryScenarioConnectsEveryPairDirectly) {

@@ -102,7 +102,8 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
     ctx.finish();
     r->driver->close();
   });
-  run->machine->send_binding(ctx.world.net.now(), Endpoint{*h.address(), s->local().port},
+  run->machine->send_binding(ctx.world.net.now(),
+                             Endpoint{*h.address(s->local().address.family()), s->local().port},
                              ctx.world.server(body.server));
   run->driver->pump();
   return run;

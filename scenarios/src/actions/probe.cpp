@@ -95,13 +95,13 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
   sim::UdpSocket* s = ctx.bind(h, 0);
   if (s == nullptr) return run;
   traversal::DiscoveryOptions o;
-  o.local = Endpoint{*h.address(), s->local().port};
+  o.local = Endpoint{*h.address(s->local().address.family()), s->local().port};  // IPv6 sites too
   o.server = ctx.world.server(body.server);
   std::vector<sim::UdpSocket*> sockets{s};
   if (body.lifetime) {
     sim::UdpSocket* second = ctx.bind(h, 0);
     if (second == nullptr) return run;
-    o.lifetime_local = Endpoint{*h.address(), second->local().port};
+    o.lifetime_local = Endpoint{*h.address(second->local().address.family()), second->local().port};
     sockets.push_back(second);
   }
   run->machine = std::make_unique<traversal::NatDiscovery>(ctx.seed("discovery"), o);

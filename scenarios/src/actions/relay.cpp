@@ -115,7 +115,7 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
   if (ps == nullptr) return run;
   const ServerSpec& server = *w.servers.at(body.server).spec;
   turn::ClientConfig config;
-  config.local = Endpoint{*h.address(), hs->local().port};
+  config.local = Endpoint{*h.address(hs->local().address.family()), hs->local().port};
   config.server = w.server(body.server);
   config.username = body.user;
   config.password = server.users.at(body.user);
@@ -178,7 +178,9 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
   });
   r->turn->allocate(w.net.now());
   r->turn_driver->pump();
-  r->stun->send_binding(w.net.now(), Endpoint{*p.address(), ps->local().port}, config.server);
+  r->stun->send_binding(w.net.now(),
+                        Endpoint{*p.address(ps->local().address.family()), ps->local().port},
+                        config.server);
   r->stun_driver->pump();
   return run;
 }
