@@ -108,6 +108,12 @@ WorldBuilder& WorldBuilder::lan_link(const sim::LinkParams& params) {
   return *this;
 }
 
+WorldBuilder& WorldBuilder::ipv6() {
+  if (last_site_ == nullptr) throw InputError("", "ipv6() before any site()");
+  last_site_->ipv6 = true;
+  return *this;
+}
+
 std::unique_ptr<World> WorldBuilder::build() const {
   std::set<std::string> names;
   for (const ServerSpec& s : scenario_.servers) {

@@ -5,6 +5,7 @@
 #include "natsim/scenarios/loader.hpp"
 #include "natsim/scenarios/runner.hpp"
 #include "natsim/scenarios/world.hpp"
+#include "natsim/scenarios/world_builder.hpp"
 
 namespace natsim::scenarios {
 namespace {
@@ -165,6 +166,17 @@ TEST(Ipv6Site, FirewallDropsUnsolicitedThenPassesAfterOutbound) {
   ASSERT_EQ(at_alice.size(), 1u);
   EXPECT_EQ(at_alice[0] - replied, milliseconds(15));
   EXPECT_EQ(w.gateway("home").nat_counters().drops(nat::NatDrop::no_mapping), 1u);
+}
+
+TEST(Ipv6Site, WorldBuilderMakesIpv6Sites) {
+  auto w = WorldBuilder(1).site("home", "firewall", {"alice"}).ipv6().build();
+  EXPECT_EQ(w->host("alice").address(IpFamily::v6), IpAddress::parse("2001:db8:1::2"));
+  try {
+    (void)WorldBuilder(1).site("home", "symmetric", {"alice"}).ipv6().build();
+    ADD_FAILURE() << "a translating IPv6 site was built";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("no NAT66"), std::string::npos) << e.what();
+  }
 }
 
 // RFC 5780 discovery from an IPv6 firewall site: no translation, the firewall's filtering.

@@ -42,6 +42,9 @@ class WorldBuilder {
   // Impairments of the last site added: its uplink and its LAN.
   WorldBuilder& uplink(const sim::LinkParams& params);
   WorldBuilder& lan_link(const sim::LinkParams& params);
+  // Makes the last site added an IPv6 site (docs/scenario-format.md): its NAT must be
+  // "open" or "firewall", which build() checks.
+  WorldBuilder& ipv6();
 
   // Throws InputError for unknown presets, duplicate names or unknown parents.
   [[nodiscard]] std::unique_ptr<World> build() const;
