@@ -179,6 +179,34 @@ TEST(Ipv6Site, WorldBuilderMakesIpv6Sites) {
   }
 }
 
+// Hosts of an IPv6 site aimed at IPv4 servers and peers: no common family, so the
+// actions fail or time out, and the run ends normally.
+TEST(Ipv6Site, CrossFamilyActionsFailWithoutCrashing) {
+  json d = v6_base();
+  d["topology"]["servers"].push_back(
+      json{{"name", "echo4"}, {"type", "echo"}, {"address", "198.51.100.20"}});
+  d["topology"]["servers"].push_back(
+      json{{"name", "stun4"}, {"type", "stun"}, {"address", "198.51.100.10"}});
+  d["topology"]["sites"].push_back(json{{"name", "office"}, {"hosts", {"bob"}}});
+  d["timeline"] =
+      json::array({json{{"id", "s"}, {"action", "send"}, {"host", "alice"}, {"server", "echo4"}},
+                   json{{"id", "t"}, {"action", "tcp"}, {"host", "alice"}, {"server", "echo4"}},
+                   json{{"id", "b"}, {"action", "binding"}, {"host", "alice"}, {"server", "stun4"}},
+                   json{{"id", "c"},
+                        {"action", "connect"},
+                        {"a", "alice"},
+                        {"b", "bob"},
+                        {"stun", "stun4"},
+                        {"timeout", "5s"}}});
+  d["expect"] = json::array({json{{"action", "c"}, {"outcome", "connected"}}});
+  d["duration"] = "20s";
+  const RunResult r = run_scenario(load(d), 1);
+  ASSERT_EQ(r.expectations.size(), 1u);
+  EXPECT_FALSE(r.expectations[0].passed);
+  ASSERT_EQ(r.actions.size(), 4u);
+  EXPECT_EQ(r.actions[0]["echoed"], 0);
+}
+
 // RFC 5780 discovery from an IPv6 firewall site: no translation, the firewall's filtering.
 TEST(Ipv6Site, ProbeSeesNoMappingAndTheFirewallsFiltering) {
   json d = v6_base();
