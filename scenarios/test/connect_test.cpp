@@ -79,7 +79,8 @@ TEST(ConnectLoader, AcceptsEveryKey) {
                         {"ta_ms", 20},
                         {"trickle", false},
                         {"policy", "relay_only"},
-                        {"restart", false}}},
+                        {"restart", false},
+                        {"restart_after_silence", "10s"}}},
                       {"signalling", {{"delay", "40ms"}, {"loss", 0.1}}},
                       {"timeout", "30s"},
                       {"size", 200}});
@@ -130,7 +131,11 @@ TEST(ConnectLoader, ErrorsNameTheFileAndPointer) {
               action(d)["ice"] = {{"nomnation", "regular"}};
             }),
             "test.json: /timeline/0/ice/nomnation: unknown key 'nomnation', expected one of "
-            "nomination, ta_ms, trickle, policy, restart");
+            "nomination, ta_ms, trickle, policy, restart, restart_after_silence");
+  EXPECT_EQ(error([](json& d) {
+              action(d)["ice"] = {{"restart_after_silence", "5s"}};
+            }),
+            "test.json: /timeline/0/ice/restart_after_silence: must be at least 7s");
   EXPECT_EQ(error([](json& d) {
               action(d)["ice"] = {{"nomination", "eager"}};
             }),
