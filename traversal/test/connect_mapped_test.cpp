@@ -7,6 +7,7 @@
 
 #include <array>
 
+#include "connector_loop.hpp"
 #include "natsim/traversal/connect.hpp"
 #include "natsim/traversal/pcp_wire.hpp"
 
@@ -21,15 +22,8 @@ const IpAddress kShared = *IpAddress::parse("100.64.0.2");  // RFC 6598: behind 
 
 enum class Gateway : std::uint8_t { answers, silent, double_nat };
 
-struct Net {
-  struct Item {
-    TimePoint at;
-    std::uint64_t seq;
-    int to;
-    std::optional<Signal> signal;
-    Endpoint from, dest;
-    std::vector<std::uint8_t> bytes;
-  };
+struct Net : testing::ConnectorLoop {
+  using Item = ConnectorLoop::Item;
 
   explicit Net(Gateway g, Config a = {}, Config b = {}) : gateway(g) {
     a.offerer = true;
@@ -64,81 +58,7 @@ struct Net {
     std::array<std::uint8_t, 1100> buf;
     const auto n = pcp::emit_response(resp, buf);
     ASSERT_TRUE(n);
-    queue.push_back({req.at + milliseconds(1), seq++, 0, std::nullopt, kGateway, kA,
-                     std::vector<std::uint8_t>(buf.begin(), buf.begin() + *n)});
-  }
-
-  void route(int i, const Transmit& t, ByteView bytes) {
-    std::vector<std::uint8_t> b(bytes.begin(), bytes.end());
-    if (i == 0 && t.remote == kGateway) {
-      answer({now + milliseconds(1), 0, -1, std::nullopt, t.local, t.remote, std::move(b)});
-      return;
-    }
-    if (i == 0) {
-      // Out through the gateway: from its external address, the mapped port.
-      queue.push_back(
-          {now + milliseconds(10), seq++, 1, std::nullopt, external(), t.remote, std::move(b)});
-      return;
-    }
-    // In to alice: only the granted mapping on a routable address reaches her.
-    if (t.remote != external() || !granted || gateway == Gateway::double_nat) return;
-    queue.push_back({now + milliseconds(10), seq++, 0, std::nullopt, t.local, kA, std::move(b)});
-  }
-
-  void pump(int i) {
-    std::array<std::uint8_t, 65536> buf;
-    (void)traversal::pump(
-        *side[i], buf, [&](const Transmit& t, ByteView bytes) { route(i, t, bytes); },
-        [&](const Event& e) {
-          if (const auto* s = std::get_if<SendSignal>(&e))
-            queue.push_back({now + milliseconds(25), seq++, 1 - i, s->signal, {}, {}, {}});
-        });
-  }
-
-  void run_until(TimePoint until) {
-    if (!started) {
-      started = true;
-      for (int i = 0; i < 2; ++i) {
-        side[i]->start(now);
-        pump(i);
-      }
-    }
-    for (;;) {
-      std::optional<TimePoint> next;
-      auto consider = [&](std::optional<TimePoint> t) {
-        if (t && (!next || *t < *next)) next = t;
-      };
-      for (const Item& q : queue)
-        consider(q.at);
-      consider(side[0]->poll_timeout());
-      consider(side[1]->poll_timeout());
-      if (!next || *next > until) {
-        now = until;
-        return;
-      }
-      now = *next;
-      auto due = queue.end();
-      for (auto it = queue.begin(); it != queue.end(); ++it) {
-        if (it->at <= now && (due == queue.end() || it->seq < due->seq)) due = it;
-      }
-      if (due != queue.end()) {
-        const Item item = *due;
-        queue.erase(due);
-        if (item.signal) {
-          side[item.to]->handle_signal(now, *item.signal);
-        } else {
-          (void)side[item.to]->handle_datagram(now, item.dest, item.from, item.bytes);
-        }
-        pump(item.to);
-        continue;
-      }
-      for (int i = 0; i < 2; ++i) {
-        if (auto t = side[i]->poll_timeout(); t && *t <= now) {
-          side[i]->handle_timeout(now);
-          pump(i);
-        }
-      }
-    }
+    deliver(milliseconds(2), 0, kGateway, kA, ByteView(buf.data(), *n));
   }
 
   [[nodiscard]] std::optional<ice::Candidate> local_of_type(int i, ice::CandidateType t) const {
@@ -150,12 +70,24 @@ struct Net {
 
   Gateway gateway;
   bool granted = false;
-  bool started = false;
-  TimePoint now{};
-  std::uint64_t seq = 0;
-  std::vector<Item> queue;
   std::vector<std::pair<TimePoint, std::uint32_t>> requests;  // at, lifetime asked
-  std::array<std::unique_ptr<Connector>, 2> side;
+
+ protected:
+  void route(int i, const Transmit& t, ByteView bytes) override {
+    if (i == 0 && t.remote == kGateway) {
+      answer(Item{now + milliseconds(1), 0, -1, std::nullopt, t.local, t.remote,
+                  std::vector<std::uint8_t>(bytes.begin(), bytes.end())});
+      return;
+    }
+    if (i == 0) {
+      // Out through the gateway: from its external address, the mapped port.
+      deliver(milliseconds(10), 1, external(), t.remote, bytes);
+      return;
+    }
+    // In to alice: only the granted mapping on a routable address reaches her.
+    if (t.remote != external() || !granted || gateway == Gateway::double_nat) return;
+    deliver(milliseconds(10), 0, t.local, kA, bytes);
+  }
 };
 
 TEST(ConnectMapped, MappedCandidateIsOfferedAndCarriesThePath) {

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
+#include "connector_loop.hpp"
 
 namespace natsim::traversal::connect {
 namespace {
@@ -14,16 +14,9 @@ namespace {
 const Endpoint kA{*IpAddress::parse("192.0.2.1"), 5000};
 const Endpoint kB{*IpAddress::parse("192.0.2.2"), 6000};
 
-struct Loop {
-  struct Item {
-    TimePoint at;
-    std::uint64_t seq;
-    int to;
-    std::optional<Signal> signal;
-    Endpoint from, dest;
-    std::vector<std::uint8_t> bytes;
-  };
-
+// Datagrams 10 ms one way (none while `cut`), signalling 25 ms (none while
+// `signalling_down`); every event kept per side.
+struct Loop : testing::ConnectorLoop {
   explicit Loop(bool trickle = true, Duration timeout = seconds(60),
                 Duration restart_after_silence = Duration::zero()) {
     for (int i = 0; i < 2; ++i) {
@@ -37,75 +30,6 @@ struct Loop {
     }
   }
 
-  void pump(int i) {
-    std::array<std::uint8_t, 65536> buf;
-    (void)traversal::pump(
-        *side[i], buf,
-        [&](const Transmit& t, ByteView bytes) {
-          if (cut) return;
-          queue.push_back({now + milliseconds(10),
-                           seq++,
-                           1 - i,
-                           std::nullopt,
-                           t.local,
-                           t.remote,
-                           {bytes.begin(), bytes.end()}});
-        },
-        [&](const Event& e) {
-          events[i].emplace_back(now, e);
-          if (const auto* s = std::get_if<SendSignal>(&e)) {
-            if (!signalling_down)
-              queue.push_back({now + milliseconds(25), seq++, 1 - i, s->signal, {}, {}, {}});
-          }
-        });
-  }
-
-  void start() {
-    for (int i = 0; i < 2; ++i) {
-      side[i]->start(now);
-      pump(i);
-    }
-  }
-
-  void run_until(TimePoint until) {
-    for (;;) {
-      std::optional<TimePoint> next;
-      auto consider = [&](std::optional<TimePoint> t) {
-        if (t && (!next || *t < *next)) next = t;
-      };
-      for (const Item& q : queue)
-        consider(q.at);
-      consider(side[0]->poll_timeout());
-      consider(side[1]->poll_timeout());
-      if (!next || *next > until) {
-        now = until;
-        return;
-      }
-      now = *next;
-      auto due = queue.end();
-      for (auto it = queue.begin(); it != queue.end(); ++it) {
-        if (it->at <= now && (due == queue.end() || it->seq < due->seq)) due = it;
-      }
-      if (due != queue.end()) {
-        const Item item = *due;
-        queue.erase(due);
-        if (item.signal) {
-          side[item.to]->handle_signal(now, *item.signal);
-        } else {
-          (void)side[item.to]->handle_datagram(now, item.dest, item.from, item.bytes);
-        }
-        pump(item.to);
-        continue;
-      }
-      for (int i = 0; i < 2; ++i) {
-        if (auto t = side[i]->poll_timeout(); t && *t <= now) {
-          side[i]->handle_timeout(now);
-          pump(i);
-        }
-      }
-    }
-  }
-
   template <class E>
   int count(int i) const {
     int n = 0;
@@ -114,13 +38,18 @@ struct Loop {
     return n;
   }
 
-  TimePoint now{};
-  std::uint64_t seq = 0;
   bool cut = false;
   bool signalling_down = false;
-  std::vector<Item> queue;
-  std::array<std::unique_ptr<Connector>, 2> side;
   std::array<std::vector<std::pair<TimePoint, Event>>, 2> events;
+
+ protected:
+  void route(int i, const Transmit& t, ByteView bytes) override {
+    if (!cut) deliver(milliseconds(10), 1 - i, t.local, t.remote, bytes);
+  }
+  void on_event(int i, const Event& e) override {
+    events[i].emplace_back(now, e);
+    if (!signalling_down) ConnectorLoop::on_event(i, e);
+  }
 };
 
 TEST(Connect, TrickledOfferAndAnswerConnectOverHostCandidates) {
