@@ -6,7 +6,8 @@
 #   libnice  Debian's libnice-dev (RFC 5245 compatibility, regular nomination), driven by
 #            scripts/interop/ice_peer_nice.c, compiled here with cc and pkg-config
 #
-# and once more against libnice with natsim nominating aggressively.
+# and once more against libnice with natsim nominating aggressively; and against aioice
+# through `natsim serve turn` with natsim offering only its relayed candidate.
 #
 # aioice offers no loopback candidates (nor does libnice), so the agents run in network
 # namespaces this script creates:
@@ -250,6 +251,35 @@ if grep -q '^listening on' "$TMP/stun.out"; then
   nat_pairing libnice controlled
 else
   check "natsim serve stun starts on $STUN in $(ns P)" false
+fi
+
+# ---------------------------------------------------------------------------------------
+# c) through a TURN relay: `natsim serve turn` in A, natsim offering only its relayed
+#    candidate (--relay-only), aioice in B; the relay must carry the checks and the data.
+#    The lab's addresses are private, which serve turn refuses as peers by default
+#    (docs/hardening.md): --allowed-peer-ip lets the lab's /24 through.
+# ---------------------------------------------------------------------------------------
+TURN=10.77.0.1:3478
+ip netns exec "$(ns A)" timeout 120 "$NATSIM" serve turn --listen "$TURN" --realm natsim.test \
+  --user alice:secret --relay-ports 49152:16 --allowed-peer-ip 10.77.0.0/24 --json-log \
+  >"$TMP/turn.out" 2>"$TMP/turn.err" &
+PIDS+=("$!")
+for i in $(seq 1 50); do
+  grep -q '^listening on' "$TMP/turn.out" && break
+  sleep 0.1
+done
+if grep -q '^listening on' "$TMP/turn.out"; then
+  pairing relay-aioice aioice controlling "$(ns A)" 10.77.0.1 "$(ns B)" 10.77.0.2 \
+    --turn "$TURN" --user alice --password secret --relay-only
+  check "relay-aioice: natsim's selected pair is relayed (path ${J_path:-none})" \
+    eq "${J_path:-}" relay
+  check "relay-aioice: natsim offered only its relayed candidate" \
+    bash -c 'grep -q "typ relay" "$1" && ! grep -Eq "typ (host|srflx)" "$1"' _ \
+    "$TMP/relay-aioice/natsim.txt"
+  check "relay-aioice: aioice's selected pair ends at the relayed address on 10.77.0.1" \
+    has "$TMP/relay-aioice/peer.log" '^selected host 10\.77\.0\.2:[0-9]+ -> relay 10\.77\.0\.1:4915[2-9]|^selected host 10\.77\.0\.2:[0-9]+ -> relay 10\.77\.0\.1:4916[0-7]'
+else
+  check "natsim serve turn starts on $TURN in $(ns A)" false
 fi
 
 echo "$PASS passed, $FAIL failed"

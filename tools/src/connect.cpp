@@ -51,6 +51,10 @@ void add_connect_options(CLI::App& cmd, ConnectOptions& o) {
       cmd.add_flag("--controlling", o.controlling, "Take the controlling role (nominates)");
   cmd.add_flag("--controlled", o.controlled, "Take the controlled role")->excludes(controlling);
   cmd.add_flag("--aggressive", o.aggressive, "Aggressive nomination (every check nominates)");
+  cmd.add_flag("--relay-only", o.relay_only,
+               "Offer and pair only the relayed candidate (a TURN-only policy); the host "
+               "sockets still carry the TURN traffic")
+      ->needs(turn);
   cmd.add_option("--offer-out", o.offer_out,
                  "Write the local description to FILE once gathered (default: stdout, "
                  "candidates as they are gathered)");
@@ -281,12 +285,14 @@ class Session {
 
   void on_event(const ice::Event& e) {
     if (const auto* c = std::get_if<ice::LocalCandidate>(&e)) {
-      // Peer-reflexive local candidates are learnt from checks, never signalled.
-      if (c->candidate.type != ice::CandidateType::prflx && trickle_out())
-        print_line(ice::format_candidate(c->candidate));
+      if (signalled(c->candidate) && trickle_out()) print_line(ice::format_candidate(c->candidate));
     } else if (const auto* g = std::get_if<ice::GatheringDone>(&e)) {
       gathered_ms_ = ms_since(started_);
-      write_description(g->candidates);
+      std::vector<ice::Candidate> offered;
+      for (const ice::Candidate& gathered : g->candidates) {
+        if (signalled(gathered)) offered.push_back(gathered);
+      }
+      write_description(offered);
     } else if (const auto* s = std::get_if<ice::Selected>(&e)) {
       const bool first = !selected_;
       selected_ = *s;
@@ -298,6 +304,13 @@ class Session {
     } else if (const auto* d = std::get_if<ice::Data>(&e)) {
       on_data(d->from, d->bytes);
     }
+  }
+
+  // Peer-reflexive local candidates are learnt from checks, never signalled; with
+  // --relay-only neither is the server-reflexive one the TURN server reports.
+  [[nodiscard]] bool signalled(const ice::Candidate& c) const {
+    if (c.type == ice::CandidateType::prflx) return false;
+    return !o_.relay_only || c.type == ice::CandidateType::relay;
   }
 
   void write_description(const std::vector<ice::Candidate>& candidates) {
@@ -702,6 +715,12 @@ int run_connect(const ConnectOptions& o) {
     t.username = o.user;
     t.password = o.password;
     config.turn = t;
+    // Relayed candidates only, as the connect strategy's relay_only: no host candidate is
+    // paired and nothing server-reflexive is gathered; the TURN client keeps its socket.
+    if (o.relay_only) {
+      config.host.clear();
+      config.stun_server.reset();
+    }
   }
 
   ice::Agent agent(io::random_seed(), config);

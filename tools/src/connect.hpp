@@ -16,6 +16,7 @@ struct ConnectOptions {
   bool controlling = false;
   bool controlled = false;
   bool aggressive = false;
+  bool relay_only = false;
   std::string offer_out;     // --offer-out FILE (empty: stdout, trickled)
   std::string remote;        // --remote FILE (empty: stdin)
   bool signal_json = false;  // the local description as one JSON object

@@ -135,6 +135,7 @@ case $CASE in
     expect "a wildcard --bind exits 2" usage2 --controlling --bind 0.0.0.0
     expect "a bad --stun exits 2" usage2 --controlling --stun nohost
     expect "--turn without --user exits 2" usage2 --controlling --turn 127.0.0.1:3478
+    expect "--relay-only without --turn exits 2" usage2 --controlling --bind 127.0.0.1 --relay-only
     ;;
   *) fail "unknown case $CASE" ;;
 esac
