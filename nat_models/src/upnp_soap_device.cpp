@@ -1,28 +1,13 @@
 #include "natsim/nat_models/upnp_soap_device.hpp"
 
-#include <pugixml.hpp>
-#include <sstream>
+#include "natsim/traversal/upnp_xml.hpp"
 
 namespace natsim::nat::upnp {
 
 namespace {
 
-constexpr const char* kEnvelopeNs = "http://schemas.xmlsoap.org/soap/envelope/";
-constexpr const char* kEncodingStyle = "http://schemas.xmlsoap.org/soap/encoding/";
-constexpr const char* kControlNs = "urn:schemas-upnp-org:control-1-0";
-
-std::string_view local_name(const pugi::xml_node& n) {
-  std::string_view name = n.name();
-  const auto colon = name.find(':');
-  return colon == std::string_view::npos ? name : name.substr(colon + 1);
-}
-
-pugi::xml_node first_element(const pugi::xml_node& parent, std::string_view name = {}) {
-  for (pugi::xml_node c = parent.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element && (name.empty() || local_name(c) == name)) return c;
-  }
-  return {};
-}
+using traversal::upnp::xml::first_element;
+using traversal::upnp::xml::local_name;
 
 // The namespace a prefixed (or default) element name is bound to, looked up outwards.
 std::string namespace_of(pugi::xml_node n) {
@@ -46,21 +31,6 @@ bool plain_name(std::string_view n) {
     if (!alpha(c) && !(c >= '0' && c <= '9') && c != '_' && c != '-' && c != '.') return false;
   }
   return true;
-}
-
-pugi::xml_node envelope(pugi::xml_document& doc) {
-  auto decl = doc.append_child(pugi::node_declaration);
-  decl.append_attribute("version") = "1.0";
-  auto env = doc.append_child("s:Envelope");
-  env.append_attribute("xmlns:s") = kEnvelopeNs;
-  env.append_attribute("s:encodingStyle") = kEncodingStyle;
-  return env.append_child("s:Body");
-}
-
-std::string text(const pugi::xml_document& doc) {
-  std::ostringstream out;
-  doc.save(out, "", pugi::format_raw);
-  return out.str();
 }
 
 }  // namespace
@@ -94,23 +64,24 @@ boost::system::result<Action, UpnpError> parse_request(std::string_view xml,
 
 std::string format_response(const Action& out) {
   pugi::xml_document doc;
-  auto r = envelope(doc).append_child(("u:" + out.name + "Response").c_str());
+  auto r = traversal::upnp::xml::append_envelope(doc).append_child(
+      ("u:" + out.name + "Response").c_str());
   r.append_attribute("xmlns:u") = out.service_type.c_str();
   for (const auto& a : out.arguments)
     r.append_child(a.name.c_str()).text().set(a.value.c_str());
-  return text(doc);
+  return traversal::upnp::xml::to_text(doc);
 }
 
 std::string format_fault(const UpnpError& e) {
   pugi::xml_document doc;
-  auto fault = envelope(doc).append_child("s:Fault");
+  auto fault = traversal::upnp::xml::append_envelope(doc).append_child("s:Fault");
   fault.append_child("faultcode").text().set("s:Client");
   fault.append_child("faultstring").text().set("UPnPError");
   auto u = fault.append_child("detail").append_child("UPnPError");
-  u.append_attribute("xmlns") = kControlNs;
+  u.append_attribute("xmlns") = traversal::upnp::xml::kControlNs;
   u.append_child("errorCode").text().set(e.code);
   u.append_child("errorDescription").text().set(e.description.c_str());
-  return text(doc);
+  return traversal::upnp::xml::to_text(doc);
 }
 
 }  // namespace natsim::nat::upnp

@@ -1,35 +1,17 @@
 #include "natsim/traversal/upnp_soap.hpp"
 
 #include <charconv>
-#include <pugixml.hpp>
-#include <sstream>
+#include "natsim/traversal/upnp_xml.hpp"
 
 namespace natsim::traversal::upnp {
 
 namespace {
 
-constexpr const char* kEnvelopeNs = "http://schemas.xmlsoap.org/soap/envelope/";
-constexpr const char* kEncodingStyle = "http://schemas.xmlsoap.org/soap/encoding/";
-
-// "s:Body" -> "Body": SOAP prefixes are the sender's choice.
-std::string_view local_name(const pugi::xml_node& n) {
-  std::string_view name = n.name();
-  const auto colon = name.find(':');
-  return colon == std::string_view::npos ? name : name.substr(colon + 1);
-}
+using xml::first_element;
+using xml::local_name;
 
 pugi::xml_node child(const pugi::xml_node& parent, std::string_view name) {
-  for (pugi::xml_node c = parent.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element && local_name(c) == name) return c;
-  }
-  return {};
-}
-
-pugi::xml_node first_element(const pugi::xml_node& parent) {
-  for (pugi::xml_node c = parent.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element) return c;
-  }
-  return {};
+  return first_element(parent, name);
 }
 
 }  // namespace
@@ -74,18 +56,11 @@ std::string soap_action_header(const Action& a) {
 
 std::string format_request(const Action& a) {
   pugi::xml_document doc;
-  auto decl = doc.append_child(pugi::node_declaration);
-  decl.append_attribute("version") = "1.0";
-  auto env = doc.append_child("s:Envelope");
-  env.append_attribute("xmlns:s") = kEnvelopeNs;
-  env.append_attribute("s:encodingStyle") = kEncodingStyle;
-  auto action = env.append_child("s:Body").append_child(("u:" + a.name).c_str());
+  auto action = xml::append_envelope(doc).append_child(("u:" + a.name).c_str());
   action.append_attribute("xmlns:u") = a.service_type.c_str();
   for (const Argument& arg : a.arguments)
     action.append_child(arg.name.c_str()).text().set(arg.value.c_str());
-  std::ostringstream out;
-  doc.save(out, "", pugi::format_raw);
-  return out.str();
+  return xml::to_text(doc);
 }
 
 std::string_view to_string(SoapError e) {
