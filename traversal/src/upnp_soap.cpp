@@ -50,6 +50,19 @@ Action get_external_ip_address(std::string_view service) {
   return Action{std::string(service), "GetExternalIPAddress", {}};
 }
 
+Action add_any_port_mapping(const PortMappingEntry& e, std::string_view service) {
+  Action a = add_port_mapping(e, service);
+  a.name = "AddAnyPortMapping";  // the same eight in arguments, in the same order
+  return a;
+}
+
+Action get_specific_port_mapping_entry(std::string_view remote_host, std::uint16_t external_port,
+                                       std::string_view protocol, std::string_view service) {
+  Action a = delete_port_mapping(remote_host, external_port, protocol, service);
+  a.name = "GetSpecificPortMappingEntry";  // the same three in arguments
+  return a;
+}
+
 std::string soap_action_header(const Action& a) {
   return "\"" + a.service_type + "#" + a.name + "\"";
 }

@@ -77,6 +77,15 @@ struct PortMappingEntry {
                                          std::string_view protocol,
                                          std::string_view service = kWanIpConnection1);
 [[nodiscard]] Action get_external_ip_address(std::string_view service = kWanIpConnection1);
+// WANIPConnection:2 §2.5.18: as AddPortMapping, but the device may pick another external
+// port (answered in NewReservedPort) instead of failing with 718.
+[[nodiscard]] Action add_any_port_mapping(const PortMappingEntry& e,
+                                          std::string_view service = kWanIpConnection2);
+// WANIPConnection:1 §2.4.15: 714 NoSuchEntryInArray when the device has no such mapping.
+[[nodiscard]] Action get_specific_port_mapping_entry(std::string_view remote_host,
+                                                     std::uint16_t external_port,
+                                                     std::string_view protocol,
+                                                     std::string_view service = kWanIpConnection1);
 
 // The SOAPACTION header's value: "\"<service type>#<action>\"".
 [[nodiscard]] std::string soap_action_header(const Action& a);

@@ -1,0 +1,498 @@
+// The UPnP IGD client against a scripted gateway: SSDP answers, the device description
+// over HTTP, and SOAP actions read and answered with nat_models' device-side codec
+// (upnp_soap_device.hpp), the way the simulated gateway answers. Every exchange takes a
+// 1 ms one-way LAN delay, so the tests pin when each step lands.
+#include "natsim/traversal/upnp_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "igd_descriptions.hpp"
+#include "natsim/nat_models/upnp_soap_device.hpp"
+
+namespace natsim::traversal::upnp {
+namespace {
+
+namespace http = boost::beast::http;
+
+constexpr Duration kOneWay = milliseconds(1);
+const IpAddress kGateway = IpAddress::v4(192, 168, 1, 1);
+const IpAddress kExternal = IpAddress::v4(203, 0, 113, 7);
+const Endpoint kHost{IpAddress::v4(192, 168, 1, 10), 50000};
+
+// A WANIPConnection the way miniupnpd keeps one: mappings by (protocol, external port).
+struct Igd {
+  struct Entry {
+    std::string client;
+    std::uint16_t internal_port;
+    std::uint32_t lease;
+  };
+  bool v2 = true;
+  bool only_permanent = false;  // 725 for any lease but 0
+  bool conflict_own = false;    // 718 for a port in use, even by the same client
+  bool answer_ssdp = true;
+  bool answer_http = true;
+  int refuse_control = 0;         // HTTP status for every POST (0: answer)
+  std::string control_host = "";  // an absolute controlURL with this host
+  std::string body_override;      // answers every POST with this body, 200
+  std::set<std::uint16_t> taken;  // held by another host
+  std::map<std::pair<std::string, std::uint16_t>, Entry> table;
+  std::vector<std::pair<TimePoint, std::string>> log;  // actions, as received
+
+  std::string description() const {
+    std::string d(v2 ? testdata::kMiniupnpdV2 : testdata::kMiniupnpdV1);
+    if (!control_host.empty())
+      d.replace(d.find("<controlURL>/ctl/IPConn"), 23,
+                "<controlURL>http://" + control_host + ":5000/ctl/IPConn");
+    return d;
+  }
+
+  std::variant<Action, UpnpError> act(const Action& a) {
+    const auto arg = [&](std::string_view n) {
+      const std::string* v = a.argument(n);
+      return v ? *v : std::string();
+    };
+    Action out{a.service_type, a.name, {}};
+    const auto key = std::make_pair(
+        arg("NewProtocol"), static_cast<std::uint16_t>(std::stoul("0" + arg("NewExternalPort"))));
+    if (a.name == "GetExternalIPAddress") {
+      out.arguments.push_back({"NewExternalIPAddress", kExternal.to_string()});
+      return out;
+    }
+    if (a.name == "AddAnyPortMapping" || a.name == "AddPortMapping") {
+      if (a.name == "AddAnyPortMapping" && !v2) return UpnpError{401, "Invalid Action"};
+      if (only_permanent && arg("NewLeaseDuration") != "0")
+        return UpnpError{725, "OnlyPermanentLeasesSupported"};
+      auto port = key.second;
+      const auto busy = [&](std::uint16_t p) {
+        auto it = table.find({key.first, p});
+        return taken.contains(p) ||
+               (it != table.end() &&
+                (conflict_own || it->second.client != arg("NewInternalClient")));
+      };
+      if (a.name == "AddAnyPortMapping") {
+        while (busy(port))
+          ++port;
+        out.arguments.push_back({"NewReservedPort", std::to_string(port)});
+      } else if (busy(port)) {
+        return UpnpError{718, "ConflictInMappingEntry"};
+      }
+      table[{key.first, port}] = Entry{
+          arg("NewInternalClient"), static_cast<std::uint16_t>(std::stoul(arg("NewInternalPort"))),
+          static_cast<std::uint32_t>(std::stoul(arg("NewLeaseDuration")))};
+      return out;
+    }
+    if (a.name == "GetSpecificPortMappingEntry" || a.name == "DeletePortMapping") {
+      auto it = table.find(key);
+      if (it == table.end()) return UpnpError{714, "NoSuchEntryInArray"};
+      if (a.name == "DeletePortMapping") table.erase(it);
+      return out;
+    }
+    return UpnpError{401, "Invalid Action"};
+  }
+
+  // An HTTP request, whole; the answer's bytes (empty: no answer at all).
+  std::string serve(TimePoint now, const http::request<http::string_body>& req) {
+    http::response<http::string_body> res;
+    res.version(11);
+    res.set(http::field::server, "OpenWrt/23.05 UPnP/1.1 MiniUPnPd/2.3.3");
+    res.set(http::field::connection, "close");
+    if (req.method() == http::verb::get) {
+      log.emplace_back(now, "GET " + std::string(req.target()));
+      if (req.target() == "/rootDesc.xml") {
+        res.result(http::status::ok);
+        res.set(http::field::content_type, "text/xml; charset=\"utf-8\"");
+        res.body() = description();
+      } else {
+        res.result(http::status::not_found);
+      }
+    } else {
+      auto q = nat::upnp::parse_request(req.body(), std::string(req["SOAPAction"]));
+      log.emplace_back(now, q ? q->name : std::string("?"));
+      if (refuse_control != 0) {
+        res.result(static_cast<http::status>(refuse_control));
+      } else if (!body_override.empty()) {
+        res.result(http::status::ok);
+        res.body() = body_override;
+      } else if (!q) {
+        res.result(http::status::internal_server_error);
+        res.body() = nat::upnp::format_fault(q.error());
+      } else {
+        auto r = act(*q);
+        if (auto* e = std::get_if<UpnpError>(&r)) {
+          res.result(http::status::internal_server_error);  // UDA 1.1 §3.2.2
+          res.body() = nat::upnp::format_fault(*e);
+        } else {
+          res.result(http::status::ok);
+          res.body() = nat::upnp::format_response(std::get<Action>(r));
+        }
+      }
+    }
+    res.prepare_payload();
+    std::ostringstream s;
+    s << res;
+    return s.str();
+  }
+
+  [[nodiscard]] std::vector<std::string> actions() const {
+    std::vector<std::string> out;
+    for (const auto& [t, a] : log)
+      out.push_back(a);
+    return out;
+  }
+};
+
+// The client, the gateway and the LAN between them, in virtual time.
+struct Lan {
+  UpnpClient client;
+  Igd igd;
+  TimePoint now = kTimeZero;
+  std::vector<ClientEvent> events;
+  std::vector<TimePoint> event_times;
+  std::multimap<TimePoint, std::function<void()>> wire;
+  std::map<std::pair<Endpoint, Endpoint>, std::string> streams;
+  std::array<std::uint8_t, 70000> buffer{};
+
+  explicit Lan(ClientConfig c = config()) : client(std::move(c)) {}
+  static ClientConfig config() {
+    ClientConfig c;
+    c.local = kHost;
+    return c;
+  }
+
+  void drain() {
+    while (auto t = client.poll_transmit(buffer)) {
+      std::string bytes(reinterpret_cast<const char*>(buffer.data()), t->size);
+      if (t->transport == Transport::udp) {
+        if (t->remote != Endpoint{ssdp::kMulticastV4, ssdp::kPort} || !igd.answer_ssdp) continue;
+        wire.emplace(now + kOneWay, [this, local = t->local] { answer_search(local); });
+        continue;
+      }
+      if (t->close) continue;
+      wire.emplace(now + kOneWay, [this, tr = *t, bytes] { receive(tr.local, tr.remote, bytes); });
+    }
+    while (auto e = client.poll_event()) {
+      events.push_back(*e);
+      event_times.push_back(now);
+    }
+  }
+
+  void answer_search(const Endpoint& to) {
+    ssdp::Message m;
+    m.kind = ssdp::Kind::response;
+    m.target = "urn:schemas-upnp-org:device:InternetGatewayDevice:1";
+    m.usn = "uuid:a52e6a8c-8a4b-4c5e-9d1a-0c8e9e3f6d21::" + m.target;
+    m.location = "http://192.168.1.1:5000/rootDesc.xml";
+    m.server = "OpenWrt/23.05 UPnP/1.1 MiniUPnPd/2.3.3";
+    m.max_age = 120;
+    const std::string text = ssdp::format(m);
+    wire.emplace(now + kOneWay, [this, to, text] {
+      client.handle_datagram(
+          now, to, Endpoint{kGateway, ssdp::kPort},
+          ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    });
+  }
+
+  void receive(const Endpoint& local, const Endpoint& remote, const std::string& bytes) {
+    if (remote != Endpoint{kGateway, 5000}) {
+      // Nobody listens there: the connection is refused (RST) one round trip later.
+      wire.emplace(now + kOneWay,
+                   [this, local, remote] { client.handle_stream_closed(now, local, remote); });
+      return;
+    }
+    std::string& buf = streams[{local, remote}];
+    buf += bytes;
+    http::request_parser<http::string_body> p;
+    p.eager(true);
+    boost::beast::error_code ec;
+    p.put(boost::asio::const_buffer(buf.data(), buf.size()), ec);
+    if (!p.is_done()) return;
+    buf.clear();
+    if (!igd.answer_http) return;
+    const std::string answer = igd.serve(now, p.get());
+    wire.emplace(now + kOneWay, [this, local, remote, answer] {
+      client.handle_stream(
+          now, local, remote,
+          ByteView(reinterpret_cast<const std::uint8_t*>(answer.data()), answer.size()));
+      client.handle_stream_closed(now, local, remote);  // miniupnpd closes after answering
+    });
+  }
+
+  void run_until(TimePoint end) {
+    drain();
+    for (;;) {
+      TimePoint next = client.poll_timeout().value_or(kTimeNever);
+      const bool wire_first = !wire.empty() && wire.begin()->first <= next;
+      if (wire_first) next = wire.begin()->first;
+      if (next > end) break;
+      now = next;
+      if (wire_first) {
+        auto f = std::move(wire.begin()->second);
+        wire.erase(wire.begin());
+        f();
+      } else {
+        client.handle_timeout(now);
+      }
+      drain();
+    }
+    now = end;
+  }
+
+  const ClientEvent* find(ClientEvent::Kind k, std::size_t id, TimePoint* at = nullptr) const {
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (events[i].kind == k && events[i].id == id) {
+        if (at) *at = event_times[i];
+        return &events[i];
+      }
+    }
+    return nullptr;
+  }
+};
+
+TEST(UpnpClient, DiscoversMapsRefreshesAndDeletesOnMiniupnpdV2) {
+  Lan lan;
+  const auto id = lan.client.add(lan.now, 17, 50000, 3600);
+  lan.run_until(at(seconds(1)));
+  // M-SEARCH out at 0, its answer at 2 ms; the description at 4 ms; the external
+  // address at 6 ms; AddAnyPortMapping answered at 8 ms.
+  TimePoint t;
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::discovered, ClientEvent::kNoMapping, &t));
+  EXPECT_EQ(t, at(milliseconds(4)));
+  ASSERT_TRUE(lan.client.service());
+  EXPECT_EQ(lan.client.service()->service_type, "urn:schemas-upnp-org:service:WANIPConnection:2");
+  const ClientEvent* m = lan.find(ClientEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(t, at(milliseconds(8)));
+  EXPECT_EQ(m->external, (Endpoint{kExternal, 50000}));
+  EXPECT_EQ(m->lease, 3600u);
+  EXPECT_FALSE(m->permanent);
+  EXPECT_EQ(
+      lan.igd.actions(),
+      (std::vector<std::string>{"GET /rootDesc.xml", "GetExternalIPAddress", "AddAnyPortMapping"}));
+  EXPECT_EQ(lan.igd.table.at({"UDP", 50000}).client, "192.168.1.10");
+  // Half the lease later: the mapping is checked and renewed.
+  lan.run_until(at(seconds(1801)));
+  const ClientEvent* r = lan.find(ClientEvent::Kind::refreshed, id, &t);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(t, at(seconds(1800) + milliseconds(12)));
+  lan.client.remove(lan.now, id);
+  lan.run_until(at(seconds(1802)));
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::deleted, id, &t));
+  EXPECT_EQ(t, at(seconds(1801) + milliseconds(2)));
+  EXPECT_TRUE(lan.igd.table.empty());
+  EXPECT_EQ(lan.igd.actions().back(), "DeletePortMapping");
+}
+
+TEST(UpnpClient, V1DeviceGetsAddPortMapping) {
+  Lan lan;
+  lan.igd.v2 = false;
+  const auto id = lan.client.add(lan.now, 6, 8080, 600);
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  const ClientEvent* m = lan.find(ClientEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(t, at(milliseconds(8)));
+  EXPECT_EQ(lan.igd.actions(), (std::vector<std::string>{
+                                   "GET /rootDesc.xml", "GetExternalIPAddress", "AddPortMapping"}));
+  EXPECT_TRUE(lan.igd.table.contains({"TCP", 8080}));
+}
+
+TEST(UpnpClient, AddAnyRefusedFallsBackToAddPortMapping) {
+  Lan lan;
+  // A v2 description whose device lacks AddAnyPortMapping (401), as some firmware has.
+  lan.igd.v2 = true;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  // Make the device refuse AddAny by answering it as a v1 device would.
+  lan.run_until(at(milliseconds(6)));
+  lan.igd.v2 = false;  // the description was v2; actions are now answered as v1
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::mapped, id, &t));
+  EXPECT_EQ(t, at(milliseconds(10)));
+  EXPECT_EQ(lan.igd.actions(),
+            (std::vector<std::string>{"GET /rootDesc.xml", "GetExternalIPAddress",
+                                      "AddAnyPortMapping", "AddPortMapping"}));
+  // A second mapping goes straight to AddPortMapping.
+  const auto id2 = lan.client.add(lan.now, 17, 50001, 600);
+  lan.run_until(at(seconds(2)));
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::mapped, id2, &t));
+  EXPECT_EQ(t, at(seconds(1) + milliseconds(2)));
+}
+
+TEST(UpnpClient, ConflictTriesTheNextPorts) {
+  Lan lan;
+  lan.igd.v2 = false;
+  lan.igd.taken = {40000, 40001};
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 40000);
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  const ClientEvent* m = lan.find(ClientEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->external.port, 40002);
+  EXPECT_EQ(t, at(milliseconds(12)));  // two 718s, one round trip each
+}
+
+TEST(UpnpClient, ConflictOnEveryPortFails) {
+  ClientConfig c = Lan::config();
+  c.port_attempts = 3;
+  Lan lan(c);
+  lan.igd.v2 = false;
+  lan.igd.taken = {50000, 50001, 50002, 50003};
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(1)));
+  const ClientEvent* f = lan.find(ClientEvent::Kind::failed, id);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->outcome, Outcome::conflict);
+  EXPECT_EQ(f->upnp_error, 718u);
+}
+
+TEST(UpnpClient, OnlyPermanentLeasesGivesLeaseZeroAndDeleteOnClose) {
+  Lan lan;
+  lan.igd.v2 = false;
+  lan.igd.only_permanent = true;
+  const auto id = lan.client.add(lan.now, 17, 50000, 3600);
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  const ClientEvent* m = lan.find(ClientEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(t, at(milliseconds(10)));  // 725, then lease 0
+  EXPECT_EQ(m->lease, 0u);
+  EXPECT_TRUE(m->permanent);
+  EXPECT_EQ(lan.igd.table.at({"UDP", 50000}).lease, 0u);
+  // Checked every permanent_check (60 s), not renewed.
+  lan.run_until(at(seconds(61)));
+  EXPECT_EQ(lan.igd.actions().back(), "AddPortMapping");
+  EXPECT_EQ(lan.igd.actions()[lan.igd.actions().size() - 2], "GetSpecificPortMappingEntry");
+  lan.client.close(lan.now);
+  lan.run_until(at(seconds(62)));
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::deleted, id));
+  EXPECT_TRUE(lan.igd.table.empty());
+}
+
+TEST(UpnpClient, ForgottenMappingIsDetectedAndRecreated) {
+  Lan lan;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(100)));
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::mapped, id));
+  lan.igd.table.clear();  // the gateway rebooted and forgot
+  lan.run_until(at(seconds(400)));
+  TimePoint lost, recreated;
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::lost, id, &lost));
+  const ClientEvent* r = lan.find(ClientEvent::Kind::recreated, id, &recreated);
+  ASSERT_TRUE(r);
+  // Found at the half-lease check (300 s after the 8 ms grant), re-added one RTT later.
+  EXPECT_EQ(lost, at(seconds(300) + milliseconds(10)));
+  EXPECT_EQ(recreated, at(seconds(300) + milliseconds(12)));
+  EXPECT_EQ(r->external, (Endpoint{kExternal, 50000}));
+  EXPECT_TRUE(lan.igd.table.contains({"UDP", 50000}));
+}
+
+TEST(UpnpClient, RouterRefusingItsOwnClientsRenewalIsReclaimed) {
+  Lan lan;
+  lan.igd.v2 = false;
+  lan.igd.conflict_own = true;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(301)));
+  TimePoint t;
+  const ClientEvent* r = lan.find(ClientEvent::Kind::refreshed, id, &t);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->external.port, 50000);
+  // check, 718 to the renewal, delete, add: four round trips after 300.008 s.
+  EXPECT_EQ(t, at(seconds(300) + milliseconds(16)));
+}
+
+TEST(UpnpClient, WrongControlHostFallsBackToTheDescriptionsHost) {
+  Lan lan;
+  lan.igd.control_host = "203.0.113.7";  // the WAN address: nothing listens there
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::mapped, id, &t));
+  EXPECT_EQ(t, at(milliseconds(10)));  // one refused connection first
+  EXPECT_EQ(lan.client.service()->control.host, "192.168.1.1");
+}
+
+TEST(UpnpClient, RefusedControlIsAnHttpError) {
+  Lan lan;
+  lan.igd.refuse_control = 403;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(1)));
+  const ClientEvent* f = lan.find(ClientEvent::Kind::failed, id);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->outcome, Outcome::http_error);
+  EXPECT_NE(f->detail.find("HTTP 403"), std::string::npos);
+  EXPECT_FALSE(lan.client.external_address());
+}
+
+TEST(UpnpClient, NoGatewayAfterThreeSearches) {
+  Lan lan;
+  lan.igd.answer_ssdp = false;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(20)));
+  TimePoint t;
+  const ClientEvent* f = lan.find(ClientEvent::Kind::failed, id, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->outcome, Outcome::no_gateway);
+  EXPECT_EQ(t, at(seconds(9)));  // 3 x (MX 2 s + 1 s)
+  // Later mappings fail at once.
+  const auto id2 = lan.client.add(lan.now, 17, 50001, 600);
+  lan.drain();
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::failed, id2));
+}
+
+TEST(UpnpClient, SilentGatewayTimesOut) {
+  Lan lan;
+  lan.igd.answer_http = false;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(20)));
+  TimePoint t;
+  const ClientEvent* f = lan.find(ClientEvent::Kind::failed, id, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->outcome, Outcome::timeout);
+  EXPECT_EQ(t, at(milliseconds(2) + seconds(5)));
+}
+
+TEST(UpnpClient, GarbageAnswersAreBadAnswers) {
+  Lan lan;
+  lan.igd.body_override = "<not-soap";
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(1)));
+  const ClientEvent* f = lan.find(ClientEvent::Kind::failed, id);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->outcome, Outcome::bad_answer);
+}
+
+TEST(UpnpClient, DescriptionUrlSkipsSsdp) {
+  ClientConfig c = Lan::config();
+  c.description_url = "http://192.168.1.1:5000/rootDesc.xml";
+  Lan lan(c);
+  lan.igd.answer_ssdp = false;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::mapped, id, &t));
+  EXPECT_EQ(t, at(milliseconds(6)));
+}
+
+TEST(UpnpClient, MissingDescriptionIsNamed) {
+  ClientConfig c = Lan::config();
+  c.description_url = "http://192.168.1.1:5000/other.xml";
+  Lan lan(c);
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(1)));
+  const ClientEvent* f = lan.find(ClientEvent::Kind::failed, id);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->outcome, Outcome::http_error);
+}
+
+}  // namespace
+}  // namespace natsim::traversal::upnp
