@@ -47,7 +47,7 @@ PCAP_CHECKED = quickstart.json connect-baseline.json relay-tcp-between-symmetric
 # clients against miniupnpd in network namespaces; then the captures above through tshark,
 # and a bench-connect HTML report in headless Chromium (docs/bench-connect.md).
 interop: build
-	NATSIM_EXTRA_PACKAGES="stun-client coturn python3-aioice libnice-dev nftables natpmpc miniupnpd miniupnpd-nftables tshark chromium" ./scripts/install-deps.sh
+	NATSIM_EXTRA_PACKAGES="stun-client stun-server coturn python3-aioice libnice-dev nftables natpmpc miniupnpd miniupnpd-nftables tshark chromium" ./scripts/install-deps.sh
 	./scripts/interop-stun.sh build/release/tools/natsim
 	./scripts/interop-turn.sh build/release/tools/natsim
 	./scripts/interop-ice.sh build/release/tools/natsim

@@ -6,6 +6,10 @@
 #        - Vovida `stun` 0.97 (package stun-client): the classic RFC 3489 client
 #        - coturn `turnutils_stunclient` (package coturn): an RFC 5389/5780 client
 #   b) natsim probe (RFC 5780 discovery) against coturn `turnserver -S` on two addresses
+#   c) natsim probe against Vovida `stund` 0.97 (package stun-server), a classic RFC 3489
+#      server: CHANGED-ADDRESS stands in for OTHER-ADDRESS, and stund drops requests whose
+#      SOFTWARE it cannot parse (the probe retries without it and says so; --software ""
+#      leaves it out from the start)
 #
 # Usage: scripts/interop-stun.sh [PATH/TO/natsim]     (default build/release/tools/natsim)
 # Prints PASS/FAIL per check and ends with "N passed, M failed"; exits 1 on any failure,
@@ -29,7 +33,8 @@ source "$ROOT/scripts/lib/interop.sh"
 # and Vovida stun's random client ports (16384-32767).
 pick_pair() { pick_port 61000 4000; }
 
-require interop-stun "stun-client coturn" stun turnutils_stunclient turnserver timeout "$CMAKE"
+require interop-stun "stun-client stun-server coturn" stun stund turnutils_stunclient turnserver \
+  timeout "$CMAKE"
 
 # ---------------------------------------------------------------------------------------
 # a) natsim serve stun --listen 127.0.0.1:P --alternate 127.0.0.2:P+1
@@ -164,6 +169,71 @@ if start_coturn; then
              grep -Eq "^  filtering +endpoint-independent$" "$2"' _ "$rc" "$TMP/probe.txt"
 else
   check "coturn turnserver starts on 127.0.0.1:Q / 127.0.0.2:Q+1" false
+fi
+
+# ---------------------------------------------------------------------------------------
+# c) natsim probe against stund (RFC 3489: CHANGED-ADDRESS, no OTHER-ADDRESS)
+# ---------------------------------------------------------------------------------------
+start_stund() {
+  local attempt i
+  for attempt in 1 2 3 4 5; do
+    S=$(pick_pair) || return 1
+    # Foreground (not -b); -h/-a: primary and alternate address, -p/-o: the two ports.
+    stund -h 127.0.0.1 -a 127.0.0.2 -p "$S" -o $((S + 1)) >"$TMP/stund.log" 2>&1 &
+    STUND_PID=$!
+    PIDS+=("$STUND_PID")
+    log "started stund pid=$STUND_PID on 127.0.0.1:$S / 127.0.0.2:$((S + 1))"
+    # Ready when the classic client gets its answers (exit 1: open + port preserved).
+    for i in $(seq 1 20); do
+      alive "$STUND_PID" || break
+      rc=0
+      timeout 2 stun "127.0.0.1:$S" -i 127.0.0.1 >/dev/null 2>&1 || rc=$?
+      [ "$rc" = 1 ] && return 0
+      sleep 0.2
+    done
+    log "stund did not start (attempt $attempt): $(tail -2 "$TMP/stund.log" | tr '\n' ' ')"
+    stop_pid "$STUND_PID"
+  done
+  return 1
+}
+
+if start_stund; then
+  S2=$((S + 1))
+  # Default SOFTWARE "natsim" (6 bytes): stund drops the request; the probe retries test I
+  # without SOFTWARE after its 5.5 s of retransmissions and carries on.
+  rc=0
+  timeout 60 "$NATSIM" probe --stun "127.0.0.1:$S" --json >"$TMP/probe-stund.json" \
+    2>"$TMP/probe-stund.err" || rc=$?
+  sed 's/^/    /' "$TMP/probe-stund.json"
+  check "natsim probe vs stund: exit 0 although stund ignores requests with SOFTWARE" eq "$rc" 0
+  check "natsim probe vs stund: the note says the server may reject the attribute (not 'UDP blocked')" \
+    bash -c 'grep -q "may reject the attribute" "$1" && ! grep -q "UDP blocked" "$1"' _ \
+    "$TMP/probe-stund.json"
+  if json_fields "$TMP/probe-stund.json" "local;mapped;other_address;mapping;filtering;completed"; then
+    check "natsim probe vs stund: other_address from CHANGED-ADDRESS = 127.0.0.2:$S2 (got $J_other_address)" \
+      eq "$J_other_address" "127.0.0.2:$S2"
+    check "natsim probe vs stund: mapping none, filtering endpoint-independent ($J_mapping, $J_filtering)" \
+      bash -c '[ "$1" = none ] && [ "$2" = endpoint-independent ] && [ "$3" = "$4" ]' _ \
+      "$J_mapping" "$J_filtering" "$J_mapped" "$J_local"
+  else
+    check "natsim probe vs stund: JSON parses" false
+  fi
+  # --software "": no SOFTWARE at all, so no retry: done in well under the 5.5 s it costs.
+  rc=0
+  timeout 60 "$NATSIM" probe --stun "127.0.0.1:$S" --software "" --json \
+    >"$TMP/probe-stund2.json" 2>"$TMP/probe-stund2.err" || rc=$?
+  if json_fields "$TMP/probe-stund2.json" "mapping;filtering;other_address;elapsed_ms;notes"; then
+    check "natsim probe --software \"\" vs stund: exit 0, none / endpoint-independent, no retry, ${J_elapsed_ms} ms" \
+      bash -c '[ "$1" = 0 ] && [ "$2" = none ] && [ "$3" = endpoint-independent ] &&
+               [ "$4" = "127.0.0.2:$6" ] && [ "$5" -lt 5000 ]' _ "$rc" "$J_mapping" \
+      "$J_filtering" "$J_other_address" "$J_elapsed_ms" "$S2"
+  else
+    check "natsim probe --software \"\" vs stund: JSON parses" false
+  fi
+  check "stund: never failed to parse a request sent with --software \"\" (only the first probe's)" \
+    bash -c '[ "$(grep -c "problem parsing" "$1")" -le 4 ]' _ "$TMP/stund.log"
+else
+  check "stund starts on 127.0.0.1:S / 127.0.0.2:S+1" false
 fi
 
 echo "$PASS passed, $FAIL failed"

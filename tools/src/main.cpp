@@ -152,6 +152,16 @@ int main(int argc, char** argv) {
       ->add_option("--lifetime-max", probe.lifetime_max,
                    "Longest idle time the lifetime search tries (e.g. 90s, 10m)")
       ->capture_default_str();
+  probe_cmd
+      ->add_option("--lifetime-precision", probe.lifetime_precision,
+                   "The lifetime search stops when its bounds are this close (default 5s)")
+      ->capture_default_str();
+  probe_cmd->add_flag("--lifetime-reuse", probe.lifetime_reuse,
+                      "Run every lifetime trial on the first socket's flow (default: a fresh "
+                      "socket per trial, which measures a new flow's lifetime)");
+  probe_cmd->add_option("--software", probe.software,
+                        "SOFTWARE attribute in requests (default natsim; \"\": none, for RFC "
+                        "3489 servers that reject it)");
 
   natsim::tools::ConnectOptions connect;
   CLI::App* connect_cmd = app.add_subcommand(

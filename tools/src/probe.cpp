@@ -25,6 +25,8 @@ using traversal::MappingBehavior;
 
 constexpr int kDefaultTimeoutMs = 30'000;             // worst case without --lifetime: ~17 s
 constexpr int kDefaultLifetimeTimeoutMs = 3'600'000;  // the lifetime search idles for minutes
+// One per lifetime trial: a 10 min search to 1 s needs 11, the promotion check none extra.
+constexpr int kFreshSockets = 16;
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "natsim probe: %s\n", message.c_str());
@@ -80,6 +82,10 @@ void print_json(const DiscoveryReport& r, const Endpoint& server, bool completed
                 std::chrono::duration_cast<milliseconds>(*r.binding_lifetime).count())
           : nullptr;
   j["binding_lifetime_at_least_max"] = r.lifetime_at_least_max;
+  j["binding_lifetime_fresh_flow"] = r.lifetime_of_fresh_flow;
+  j["established_flow_outlived_fresh"] =
+      r.established_flow_outlived_fresh ? nlohmann::ordered_json(*r.established_flow_outlived_fresh)
+                                        : nullptr;
   j["notes"] = r.notes;
   j["completed"] = completed;
   j["elapsed_ms"] = std::chrono::duration_cast<milliseconds>(r.elapsed).count();
@@ -100,7 +106,10 @@ void print_table(const DiscoveryReport& r, const Endpoint& server, bool lifetime
   show("hairpinning", r.hairpinning ? (*r.hairpinning ? "yes" : "no") : "not tested");
   std::string lifetime = "not measured";
   if (r.binding_lifetime) {
-    lifetime = (r.lifetime_at_least_max ? ">= " : "") + format_duration(*r.binding_lifetime);
+    lifetime = (r.lifetime_at_least_max ? ">= " : "") + format_duration(*r.binding_lifetime) +
+               (r.lifetime_of_fresh_flow ? " (a fresh flow)" : "");
+    if (r.established_flow_outlived_fresh && *r.established_flow_outlived_fresh)
+      lifetime += "; longer once established";
   } else if (!lifetime_requested) {
     lifetime += " (--lifetime)";
   }
@@ -133,6 +142,13 @@ int run_probe(const ProbeOptions& options) {
   if (!lifetime_max || *lifetime_max < seconds(1))
     return usage_error("--lifetime-max: expected a duration of at least 1s (e.g. 90s, 10m), got '" +
                        options.lifetime_max + "'");
+  const auto lifetime_precision = parse_duration(options.lifetime_precision);
+  if (!lifetime_precision || *lifetime_precision < milliseconds(100) ||
+      *lifetime_precision > *lifetime_max)
+    return usage_error(
+        "--lifetime-precision: expected a duration from 100ms to --lifetime-max (e.g. 1s), got '" +
+        options.lifetime_precision + "'");
+  if (options.software.size() >= 128) return usage_error("--software: at most 127 characters");
 
   boost::asio::io_context io;
   std::string error;
@@ -156,11 +172,20 @@ int run_probe(const ProbeOptions& options) {
   discovery_options.local = *bound;
   discovery_options.server = *server;
   discovery_options.lifetime_max = *lifetime_max;
+  discovery_options.lifetime_precision = *lifetime_precision;
+  discovery_options.software = options.software;
   if (options.lifetime) {
     // RFC 5780 §4.6: a second socket asks the server to answer the first one's mapping.
     const auto second = sockets.bind(Endpoint{bound->address, 0});
     if (!second) return usage_error("cannot bind a second socket: " + second.error().message());
     discovery_options.lifetime_local = *second;
+    // A fresh socket (a new flow) per trial, unless --lifetime-reuse: trials on one flow
+    // inherit what earlier ones did to the NAT's state (docs/stun.md).
+    for (int i = 0; i < kFreshSockets && !options.lifetime_reuse; ++i) {
+      const auto fresh = sockets.bind(Endpoint{bound->address, 0});
+      if (!fresh) return usage_error("cannot bind a trial socket: " + fresh.error().message());
+      discovery_options.lifetime_fresh_locals.push_back(*fresh);
+    }
     std::fprintf(stderr,
                  "natsim probe: --lifetime idles up to %s per trial and searches in steps; "
                  "this can take many minutes\n",

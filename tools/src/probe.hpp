@@ -10,6 +10,9 @@ struct ProbeOptions {
   bool json = false;      // a JSON object instead of the table
   bool lifetime = false;  // also measure the binding lifetime (RFC 5780 §4.6): minutes
   std::string lifetime_max = "10m";
+  std::string lifetime_precision = "5s";  // the search stops when its bounds are this close
+  bool lifetime_reuse = false;            // every trial on one socket (RFC 5780 §4.6 as written)
+  std::string software = "natsim";        // SOFTWARE in requests; empty: none
 };
 
 // `natsim probe`: RFC 5780 NAT behaviour discovery against a real STUN server.

@@ -41,7 +41,11 @@ struct DiscoveryOptions {
   std::optional<Endpoint> lifetime_local;
   Duration lifetime_max = minutes(10);
   Duration lifetime_precision = seconds(5);
-  std::string software = "natsim";
+  // Sockets for fresh flows: each lifetime trial refreshes from the next one, so every
+  // trial measures a new flow's timer (what a keepalive must beat) and no trial inherits
+  // state an earlier one left on the NAT. Empty: every trial reuses `local`.
+  std::vector<Endpoint> lifetime_fresh_locals;
+  std::string software = "natsim";  // empty: no SOFTWARE attribute
 };
 
 struct DiscoveryReport {
@@ -53,6 +57,12 @@ struct DiscoveryReport {
   std::optional<bool> hairpinning;
   std::optional<Duration> binding_lifetime;  // idle time a mapping survived (lower bound)
   bool lifetime_at_least_max = false;
+  // Set when every trial used a fresh flow: then binding_lifetime is a fresh flow's.
+  bool lifetime_of_fresh_flow = false;
+  // With fresh flows: a flow that had carried two-way traffic was checked again after an
+  // idle time beyond the fresh-flow lifetime; true when it survived (the NAT promotes
+  // established flows to a longer timer, as Linux conntrack does once a flow is assured).
+  std::optional<bool> established_flow_outlived_fresh;
   std::vector<std::string> notes;  // why something is undetermined, in plain words
   Duration elapsed{0};
 };
@@ -81,6 +91,7 @@ class NatDiscovery {
   enum class Step : std::uint8_t {
     idle,
     test1,
+    test1_bare,
     mapping2,
     mapping3,
     filtering2,
@@ -89,9 +100,13 @@ class NatDiscovery {
     lifetime_refresh,
     lifetime_wait,
     lifetime_check,
+    promotion_refresh,
+    promotion_wait,
+    promotion_check,
     done
   };
   void on_result(TimePoint now, const stun::BindingResult& r);
+  void test1_answered(TimePoint now, const stun::BindingResult& r);
   void send(TimePoint now, const Endpoint& local, const Endpoint& server,
             stun::RequestOptions options = {});
   void start_mapping(TimePoint now);
@@ -99,6 +114,8 @@ class NatDiscovery {
   void start_hairpin(TimePoint now);
   void start_lifetime(TimePoint now);
   void lifetime_trial(TimePoint now);
+  void lifetime_found(TimePoint now);
+  void check_mapping(TimePoint now);
   void finish(TimePoint now);
   void drain(TimePoint now);
 
@@ -114,6 +131,15 @@ class NatDiscovery {
   Duration hi_{0};
   Duration trial_{0};
   std::optional<Endpoint> trial_mapped_;
+  Endpoint trial_local_;
+  std::size_t fresh_used_ = 0;
+  std::string software_tried_;            // the SOFTWARE a first, unanswered test I carried
+  std::optional<Endpoint> alive_mapped_;  // the mapping of the last flow that survived
+  std::optional<Endpoint> first_trial_mapped_;
+  bool mapping_changed_noted_ = false;
+  std::optional<Duration> first_alive_;  // the first trial whose check was answered
+  bool reused_after_alive_ = false;      // a later trial ran on that same flow
+  std::optional<Endpoint> alive_local_;  // the last fresh flow that survived its wait
   TimePoint wait_until_;
   bool event_pending_ = false;
 };
