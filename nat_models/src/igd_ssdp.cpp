@@ -22,19 +22,26 @@ std::vector<Target> targets(const IgdIdentity& id) {
   const std::string wan = embedded_uuid(id.uuid, '2');
   const std::string conn = embedded_uuid(id.uuid, '3');
   const std::string urn = "urn:schemas-upnp-org:";
-  return {
+  const std::string v = id.version >= 2 ? ":2" : ":1";
+  std::vector<Target> out{
       {"upnp:rootdevice", id.uuid + "::upnp:rootdevice"},
       {id.uuid, id.uuid},
-      {urn + "device:InternetGatewayDevice:1",
-       id.uuid + "::" + urn + "device:InternetGatewayDevice:1"},
+      {urn + "device:InternetGatewayDevice" + v,
+       id.uuid + "::" + urn + "device:InternetGatewayDevice" + v},
       {wan, wan},
-      {urn + "device:WANDevice:1", wan + "::" + urn + "device:WANDevice:1"},
+      {urn + "device:WANDevice" + v, wan + "::" + urn + "device:WANDevice" + v},
       {conn, conn},
-      {urn + "device:WANConnectionDevice:1", conn + "::" + urn + "device:WANConnectionDevice:1"},
+      {urn + "device:WANConnectionDevice" + v,
+       conn + "::" + urn + "device:WANConnectionDevice" + v},
       {urn + "service:WANCommonInterfaceConfig:1",
        id.uuid + "::" + urn + "service:WANCommonInterfaceConfig:1"},
-      {urn + "service:WANIPConnection:1", id.uuid + "::" + urn + "service:WANIPConnection:1"},
+      {urn + "service:WANIPConnection" + v, id.uuid + "::" + urn + "service:WANIPConnection" + v},
   };
+  if (id.ppp) {
+    out.push_back(
+        {urn + "service:WANPPPConnection:1", id.uuid + "::" + urn + "service:WANPPPConnection:1"});
+  }
+  return out;
 }
 
 }  // namespace

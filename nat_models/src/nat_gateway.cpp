@@ -79,6 +79,16 @@ void NatGateway::reboot(Duration downtime, std::optional<InterfaceAddress> new_w
   // A new WAN address loses every mapping, whatever the service would keep.
   const RebootMappings keep =
       pcp_ && !new_wan_address ? pcp_->config().on_reboot : RebootMappings::forget;
+  if (igd_) {
+    // UDA 1.1 §1.2.3: the IGD says byebye as it goes, alive as it comes back; one that
+    // forgets silently does neither. Its HTTP connections are lost either way.
+    if (keep == RebootMappings::forget_silently) {
+      igd_->drop_connections();
+    } else {
+      igd_->shutdown();
+      if (downtime == Duration::zero()) igd_->boot();  // else when it is up again, below
+    }
+  }
   if (keep == RebootMappings::persist) {
     v4_.flush_keeping_explicit();
     v6_.flush_keeping_explicit();
@@ -92,7 +102,10 @@ void NatGateway::reboot(Duration downtime, std::optional<InterfaceAddress> new_w
     if (keep == RebootMappings::forget_silently) pcp_->forget_silently();
     if (downtime > Duration::zero()) {
       set_up(false);
-      (void)schedule_in(downtime, [this] { set_up(true); });
+      (void)schedule_in(downtime, [this] {
+        set_up(true);
+        if (igd_ && pcp_ && pcp_->config().on_reboot == RebootMappings::persist) igd_->boot();
+      });
     }
     return;
   }
@@ -101,6 +114,7 @@ void NatGateway::reboot(Duration downtime, std::optional<InterfaceAddress> new_w
     set_up(false);
     (void)schedule_in(downtime, [this] {
       set_up(true);
+      if (igd_) igd_->boot();
       if (pcp_) {
         pcp_->announce(now());
         pump_port_mapping();
@@ -148,6 +162,19 @@ void NatGateway::readdress(const InterfaceAddress& address) {
 void NatGateway::enable_port_mapping(const PortMappingConfig& config) {
   disable_port_mapping();
   pcp_ = std::make_unique<PcpServer>(v4_, config, now());
+  if (config.upnp.enabled) {
+    for (IfaceId i = 0; i < interface_count() && !igd_; ++i) {
+      if (is_wan(i)) continue;
+      for (const InterfaceAddress& a : interface(i).addresses) {
+        if (!a.address.is_v4()) continue;
+        igd_ = std::make_unique<upnp::IgdServer>(
+            *this, v4_, config, a.address,
+            [this](const traversal::Transmit& t, ByteView b) { multicast_lan(t, b); });
+        igd_->boot();
+        break;
+      }
+    }
+  }
   for (IfaceId i = 0; i < interface_count(); ++i) {
     if (is_wan(i)) continue;
     for (const InterfaceAddress& a : interface(i).addresses) {
@@ -161,6 +188,8 @@ void NatGateway::enable_port_mapping(const PortMappingConfig& config) {
 }
 
 void NatGateway::disable_port_mapping() {
+  if (igd_) igd_->close();
+  igd_.reset();
   for (sim::UdpSocket* s : pcp_sockets_)
     s->close();
   pcp_sockets_.clear();

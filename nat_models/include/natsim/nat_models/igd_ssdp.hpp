@@ -17,6 +17,10 @@ struct IgdIdentity {
   std::string location = "http://192.168.1.1:5000/rootDesc.xml";
   std::string server = "natsim/1 UPnP/1.1 natsim-igd/1";
   std::uint32_t max_age = 1800;  // UDA 1.1 §1.2.2: at least 1800 s recommended
+  // 2: InternetGatewayDevice:2, WANDevice:2, WANConnectionDevice:2, WANIPConnection:2
+  // (IGD 2.0), which still answer searches for :1 (UDA 1.1 §1.3.2).
+  std::uint8_t version = 1;
+  bool ppp = false;  // a WANPPPConnection:1 service in the WANConnectionDevice too
 };
 
 // The (NT, USN) pairs the device announces (UDA 1.1 §1.2.2: three for the root device,

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "natsim/nat_models/igd_server.hpp"
 #include "natsim/nat_models/nat_behavior.hpp"
 #include "natsim/nat_models/nat_table.hpp"
 #include "natsim/nat_models/pcp_server.hpp"
@@ -50,6 +51,9 @@ class NatGateway : public sim::Router {
   void disable_port_mapping();
   // The service, or null when off.
   [[nodiscard]] const PcpServer* port_mapping() const { return pcp_.get(); }
+  // The UPnP IGD service (config.upnp.enabled), or null: SSDP on the LAN, HTTP on the
+  // first LAN-side IPv4 address's upnp.http_port (docs/upnp-igd.md).
+  [[nodiscard]] const upnp::IgdService* upnp() const { return igd_ ? &igd_->service() : nullptr; }
 
   [[nodiscard]] std::vector<MappingInfo> mappings() const;
   [[nodiscard]] NatCounters nat_counters() const;  // summed over both families
@@ -88,6 +92,7 @@ class NatGateway : public sim::Router {
   NatTable v4_;
   NatTable v6_;
   std::unique_ptr<PcpServer> pcp_;
+  std::unique_ptr<upnp::IgdServer> igd_;
   std::vector<sim::UdpSocket*> pcp_sockets_;
   std::optional<sim::TimerId> pcp_timer_;
   std::optional<TimePoint> pcp_armed_;

@@ -3,6 +3,7 @@
 // the misbehaviour real routers show.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace natsim::nat {
@@ -24,6 +25,49 @@ enum class RebootMappings : std::uint8_t {
 [[nodiscard]] std::string_view to_string(RebootMappings r);
 [[nodiscard]] std::optional<RebootMappings> parse_reboot_mappings(std::string_view text);
 
+// Which remote hosts (NewRemoteHost) an IGD accepts in AddPortMapping.
+enum class RemoteHostSupport : std::uint8_t {
+  any,            // a wildcard ("") or one host, as miniupnpd
+  wildcard_only,  // a specific host: 726 RemoteHostOnlySupportsWildcard
+  specific_only,  // a wildcard: 715 WildCardNotPermittedInSrcIP
+};
+
+// The gateway's UPnP IGD service (SSDP on 239.255.255.250:1900, HTTP on `http_port` of
+// its LAN address, WANIPConnection control), off by default. Its mappings are explicit
+// mappings in the same NAT table as PCP's and NAT-PMP's (MappingOwner::upnp), capped by
+// PortMappingConfig::quota_per_host and kept or lost on reboot as `on_reboot` says.
+struct UpnpConfig {
+  bool enabled = false;
+  std::uint16_t http_port = 5000;
+  // Secure mode (miniupnpd's secure_mode=yes, its default): a host may map only to its
+  // own address (606 otherwise) and delete or list only its own mappings.
+  bool secure_mode = true;
+  // SSDP CACHE-CONTROL max-age and the interval of the periodic ssdp:alive round (UDA
+  // 1.1 §1.2.2: re-advertise well before max-age runs out).
+  std::uint32_t max_age = 1800;
+  std::uint32_t notify_interval = 900;
+  // HTTP limits: a request body larger than this is answered 413 and the connection
+  // closed; a connection that has not sent a whole request (or not read its answer)
+  // after `idle_timeout` seconds is reset; more than `max_connections` at once are reset.
+  std::uint32_t max_body = 16 * 1024;
+  std::uint32_t idle_timeout = 30;
+  std::uint32_t max_connections = 16;
+  // Also offers a WANPPPConnection:1 service next to WANIPConnection (same mappings).
+  bool ppp = false;
+
+  // Misbehaviour of real routers:
+  bool v1_only = false;                      // InternetGatewayDevice:1 / WANIPConnection:1 only
+  bool only_permanent_leases = false;        // a lease other than 0 is 725
+  bool ignores_lease = false;                // success, but the mapping never expires
+  bool conflict_on_any_port_in_use = false;  // 718 even for the host's own mapping
+  bool refuse_control = false;  // answers SSDP and serves descriptions; every action 606
+  // Announces control URLs on this host instead of its own address ("" : relative URLs).
+  std::string control_url_host;
+  bool same_port_only = false;               // external != internal port: 724
+  bool external_port_wildcard_only = false;  // a specific external port: 727
+  RemoteHostSupport remote_host = RemoteHostSupport::any;
+};
+
 struct PortMappingConfig {
   bool pcp = true;     // RFC 6887 server; off: PCP requests get NAT-PMP's UNSUPP_VERSION
   bool natpmp = true;  // RFC 6886 server; off: NAT-PMP requests get PCP's UNSUPP_VERSION
@@ -38,6 +82,7 @@ struct PortMappingConfig {
   // Misbehaviour: false ignores the suggested external port (a different port than asked).
   bool honour_suggested_port = true;
   RebootMappings on_reboot = RebootMappings::forget;
+  UpnpConfig upnp;
 };
 
 }  // namespace natsim::nat
