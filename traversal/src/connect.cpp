@@ -26,6 +26,8 @@ std::string_view to_string(PortMapping m) {
       return "pcp";
     case PortMapping::natpmp:
       return "natpmp";
+    case PortMapping::upnp:
+      return "upnp";
   }
   return "?";
 }
@@ -210,7 +212,10 @@ bool Connector::send(TimePoint now, ByteView data) {
 bool Connector::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                                 ByteView bytes) {
   last_now_ = now;
-  if (mapper_ && config_.gateway && remote == *config_.gateway) {
+  // PCP / NAT-PMP answers come from the gateway's port 5351, SSDP's from its port 1900.
+  if (mapper_ && config_.gateway &&
+      (remote == *config_.gateway ||
+       (config_.port_mapping == PortMapping::upnp && remote.address == config_.gateway->address))) {
     const bool mine = mapper_->handle_datagram(now, local, remote, bytes);
     drain_mapper(now);
     if (!closed_) after_input(now);
@@ -220,6 +225,23 @@ bool Connector::handle_datagram(TimePoint now, const Endpoint& local, const Endp
   const bool mine = agent_->handle_datagram(now, local, remote, bytes);
   after_input(now);
   return mine;
+}
+
+void Connector::handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                              ByteView bytes) {
+  last_now_ = now;
+  if (!mapper_) return;
+  mapper_->handle_stream(now, local, remote, bytes);
+  drain_mapper(now);
+  if (!closed_) after_input(now);
+}
+
+void Connector::handle_stream_closed(TimePoint now, const Endpoint& local, const Endpoint& remote) {
+  last_now_ = now;
+  if (!mapper_) return;
+  mapper_->handle_stream_closed(now, local, remote);
+  drain_mapper(now);
+  if (!closed_) after_input(now);
 }
 
 void Connector::handle_timeout(TimePoint now) {

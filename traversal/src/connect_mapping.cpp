@@ -1,5 +1,6 @@
 // The connect strategy's port mapping: one UDP mapping of the host socket's port, asked
-// of the gateway with PCP or NAT-PMP (PortMapper), offered as a `mapped` candidate.
+// of the gateway with PCP, NAT-PMP or UPnP IGD (PortMapper), offered as a `mapped`
+// candidate.
 #include "natsim/traversal/connect.hpp"
 
 namespace natsim::traversal::connect {
@@ -11,11 +12,12 @@ constexpr std::uint8_t kUdp = 17;  // IANA protocol number
 std::optional<MappingProtocol> only(PortMapping m) {
   if (m == PortMapping::pcp) return MappingProtocol::pcp;
   if (m == PortMapping::natpmp) return MappingProtocol::natpmp;
+  if (m == PortMapping::upnp) return MappingProtocol::upnp;
   return std::nullopt;  // automatic: PCP, then NAT-PMP (RFC 6887 §9)
 }
 
 std::string_view protocol_name(MappingProtocol p) {
-  return p == MappingProtocol::pcp ? "pcp" : "natpmp";
+  return p == MappingProtocol::pcp ? "pcp" : p == MappingProtocol::natpmp ? "natpmp" : "upnp";
 }
 
 }  // namespace
@@ -36,6 +38,7 @@ void Connector::start_mapping(TimePoint now) {
   std::uint64_t mix = seed_ ^ 0x6d6170u;
   m.seed = splitmix64(mix);
   m.only = only(config_.port_mapping);
+  m.upnp = config_.port_mapping == PortMapping::upnp;
   mapper_ = std::make_unique<PortMapper>(m);
   // RFC 6887 §11.1: the suggested external port is the internal one, as most clients ask.
   mapping_id_ = mapper_->add(now, kUdp, m.local.port, config_.port_mapping_lifetime, m.local.port);

@@ -46,13 +46,23 @@ std::size_t PortMapper::add(TimePoint now, std::uint8_t protocol, std::uint16_t 
       m.ask.nonce[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
   }
   mappings_.push_back(m);
-  send(now, mappings_.back());
+  if (protocol_ == MappingProtocol::upnp) {
+    send_upnp(now, mappings_.size() - 1);
+  } else {
+    send(now, mappings_.back());
+  }
   return mappings_.size() - 1;
 }
 
 void PortMapper::remove(TimePoint now, std::size_t id) {
   if (id >= mappings_.size()) return;
   Mapping& m = mappings_[id];
+  if (protocol_ == MappingProtocol::upnp) {
+    m.state = State::deleting;
+    m.deadline = kTimeNever;
+    if (upnp_) upnp_->remove(now, m.upnp_id);
+    return;
+  }
   m.state = State::deleting;
   m.ask.lifetime = 0;
   m.ask.suggested_port = 0;  // RFC 6886 §3.4: a deletion suggests port 0
@@ -63,6 +73,10 @@ void PortMapper::remove(TimePoint now, std::size_t id) {
 void PortMapper::refresh(TimePoint now, std::size_t id) {
   if (id >= mappings_.size() || mappings_[id].state != State::mapped) return;
   Mapping& m = mappings_[id];
+  if (protocol_ == MappingProtocol::upnp) {
+    if (upnp_) upnp_->refresh(now, m.upnp_id);
+    return;
+  }
   m.state = State::requesting;
   m.attempts = 0;
   m.ask.lifetime = m.wanted_lifetime;
@@ -98,11 +112,98 @@ std::optional<TimePoint> PortMapper::poll_timeout() const {
   TimePoint next = kTimeNever;
   for (const Mapping& m : mappings_)
     next = std::min(next, m.deadline);
+  if (upnp_) next = std::min(next, upnp_->poll_timeout().value_or(kTimeNever));
   if (next == kTimeNever) return std::nullopt;
   return next;
 }
 
+std::optional<Transmit> PortMapper::poll_transmit(MutableByteView out) {
+  if (auto t = out_.pop(out)) return t;
+  if (upnp_) return upnp_->poll_transmit(out);
+  return std::nullopt;
+}
+
+void PortMapper::send_upnp(TimePoint now, std::size_t id) {
+  if (!upnp_) {
+    upnp::ClientConfig c = config_.upnp_client;
+    if (c.local.address.is_unspecified() && c.local.port == 0) c.local = config_.local;
+    upnp_ = std::make_unique<upnp::UpnpClient>(std::move(c));
+  }
+  Mapping& m = mappings_[id];
+  m.deadline = kTimeNever;  // the UPnP client keeps the timers now
+  m.state = State::requesting;
+  m.upnp_id =
+      upnp_->add(now, m.ask.protocol, m.ask.internal_port, m.wanted_lifetime, m.ask.suggested_port);
+}
+
+void PortMapper::upnp_event(const upnp::ClientEvent& e) {
+  using K = upnp::ClientEvent::Kind;
+  if (e.id == upnp::ClientEvent::kNoMapping) return;  // discovery: the mappings report it
+  std::size_t id = 0;
+  while (id < mappings_.size() && mappings_[id].upnp_id != e.id)
+    ++id;
+  if (id == mappings_.size()) return;
+  Mapping& m = mappings_[id];
+  PortMapperEvent::Kind kind;
+  switch (e.kind) {
+    case K::mapped:
+      kind = PortMapperEvent::Kind::mapped;
+      break;
+    case K::refreshed:
+      kind = PortMapperEvent::Kind::refreshed;
+      break;
+    case K::recreated:
+      kind = PortMapperEvent::Kind::recreated;
+      break;
+    // UPnP has no epoch: a mapping the gateway no longer has is how a reboot shows.
+    case K::lost:
+      kind = PortMapperEvent::Kind::gateway_rebooted;
+      break;
+    case K::deleted:
+      kind = PortMapperEvent::Kind::deleted;
+      break;
+    case K::failed:
+      kind = PortMapperEvent::Kind::failed;
+      break;
+    default:
+      return;
+  }
+  switch (kind) {
+    case PortMapperEvent::Kind::mapped:
+    case PortMapperEvent::Kind::refreshed:
+    case PortMapperEvent::Kind::recreated:
+      m.state = State::mapped;
+      m.ever_mapped = true;
+      m.external = e.external;
+      m.lifetime = e.lease;
+      break;
+    case PortMapperEvent::Kind::deleted:
+      m.state = State::deleted;
+      break;
+    case PortMapperEvent::Kind::failed:
+      m.state = State::failed;
+      break;
+    case PortMapperEvent::Kind::gateway_rebooted:
+      break;
+  }
+  PortMapperEvent out;
+  out.kind = kind;
+  out.id = id;
+  out.protocol = MappingProtocol::upnp;
+  out.external = e.external;
+  out.lifetime = e.lease;
+  out.result = static_cast<std::uint16_t>(e.upnp_error);
+  out.upnp_outcome = e.outcome;
+  out.detail = e.detail;
+  out.double_nat = kind != PortMapperEvent::Kind::failed && behind_another_nat(e.external.address);
+  events_.push_back(std::move(out));
+}
+
 std::optional<PortMapperEvent> PortMapper::poll_event() {
+  if (upnp_) {
+    while (auto e = upnp_->poll_event())
+      upnp_event(*e);
+  }
   if (events_.empty()) return std::nullopt;
   PortMapperEvent e = events_.front();
   events_.pop_front();
@@ -122,6 +223,21 @@ void PortMapper::emit(PortMapperEvent::Kind kind, std::size_t id, const Mapping&
 }
 
 void PortMapper::fall_back(TimePoint now) {
+  if (protocol_ == MappingProtocol::natpmp) {
+    // Neither PCP nor NAT-PMP answered: UPnP IGD takes every mapping still wanted.
+    protocol_ = MappingProtocol::upnp;
+    for (std::size_t id = 0; id < mappings_.size(); ++id) {
+      Mapping& m = mappings_[id];
+      if (m.state == State::requesting) {
+        send_upnp(now, id);
+      } else if (m.state == State::deleting) {
+        m.state = State::deleted;  // nothing was granted over a protocol that never answered
+        m.deadline = kTimeNever;
+        emit(PortMapperEvent::Kind::deleted, id, m);
+      }
+    }
+    return;
+  }
   protocol_ = MappingProtocol::natpmp;
   last_epoch_.reset();  // the NAT-PMP epoch is another counter
   for (Mapping& m : mappings_) {
@@ -132,6 +248,7 @@ void PortMapper::fall_back(TimePoint now) {
 }
 
 void PortMapper::handle_timeout(TimePoint now) {
+  if (upnp_) upnp_->handle_timeout(now);
   for (std::size_t id = 0; id < mappings_.size(); ++id) {
     Mapping& m = mappings_[id];
     if (m.deadline > now) continue;
@@ -151,6 +268,10 @@ void PortMapper::handle_timeout(TimePoint now) {
     }
     if (protocol_ == MappingProtocol::pcp && !config_.only) {
       fall_back(now);  // RFC 6887 §9: no PCP server answered; try NAT-PMP
+      return;
+    }
+    if (protocol_ == MappingProtocol::natpmp && !config_.only && config_.upnp) {
+      fall_back(now);
       return;
     }
     m.deadline = kTimeNever;
@@ -187,8 +308,19 @@ void PortMapper::renew_all_after_announcement(TimePoint now, std::uint32_t epoch
   }
 }
 
-bool PortMapper::handle_datagram(TimePoint now, const Endpoint&, const Endpoint& remote,
+void PortMapper::handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote,
+                               ByteView bytes) {
+  if (upnp_) upnp_->handle_stream(now, local, remote, bytes);
+}
+
+void PortMapper::handle_stream_closed(TimePoint now, const Endpoint& local,
+                                      const Endpoint& remote) {
+  if (upnp_) upnp_->handle_stream_closed(now, local, remote);
+}
+
+bool PortMapper::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                                  ByteView bytes) {
+  if (upnp_ && upnp_->handle_datagram(now, local, remote, bytes)) return true;
   if (remote != config_.gateway || bytes.empty()) return false;
   if (protocol_ == MappingProtocol::pcp && bytes[0] == pcp::kVersion) {
     // RFC 6887 §14.1.3: an ANNOUNCE response, solicited or not, carries the epoch.

@@ -18,6 +18,7 @@
 
 #include "igd_descriptions.hpp"
 #include "natsim/nat_models/upnp_soap_device.hpp"
+#include "natsim/traversal/port_mapper.hpp"
 
 namespace natsim::traversal::upnp {
 namespace {
@@ -151,18 +152,22 @@ struct Igd {
   }
 };
 
-// The client, the gateway and the LAN between them, in virtual time.
-struct Lan {
-  UpnpClient client;
+// The client (or a PortMapper carrying one), the gateway and the LAN between them, in
+// virtual time. The gateway has no PCP / NAT-PMP server: those datagrams are lost.
+template <class Machine, class Event>
+struct LanOf {
+  Machine client;
   Igd igd;
   TimePoint now = kTimeZero;
-  std::vector<ClientEvent> events;
+  std::vector<Event> events;
   std::vector<TimePoint> event_times;
   std::multimap<TimePoint, std::function<void()>> wire;
   std::map<std::pair<Endpoint, Endpoint>, std::string> streams;
   std::array<std::uint8_t, 70000> buffer{};
+  int udp_sent = 0;
 
-  explicit Lan(ClientConfig c = config()) : client(std::move(c)) {}
+  template <class Config>
+  explicit LanOf(Config c) : client(std::move(c)) {}
   static ClientConfig config() {
     ClientConfig c;
     c.local = kHost;
@@ -173,6 +178,7 @@ struct Lan {
     while (auto t = client.poll_transmit(buffer)) {
       std::string bytes(reinterpret_cast<const char*>(buffer.data()), t->size);
       if (t->transport == Transport::udp) {
+        ++udp_sent;
         if (t->remote != Endpoint{ssdp::kMulticastV4, ssdp::kPort} || !igd.answer_ssdp) continue;
         wire.emplace(now + kOneWay, [this, local = t->local] { answer_search(local); });
         continue;
@@ -247,7 +253,8 @@ struct Lan {
     now = end;
   }
 
-  const ClientEvent* find(ClientEvent::Kind k, std::size_t id, TimePoint* at = nullptr) const {
+  template <class Kind>
+  const Event* find(Kind k, std::size_t id, TimePoint* at = nullptr) const {
     for (std::size_t i = 0; i < events.size(); ++i) {
       if (events[i].kind == k && events[i].id == id) {
         if (at) *at = event_times[i];
@@ -256,6 +263,10 @@ struct Lan {
     }
     return nullptr;
   }
+};
+
+struct Lan : LanOf<UpnpClient, ClientEvent> {
+  explicit Lan(ClientConfig c = config()) : LanOf(std::move(c)) {}
 };
 
 TEST(UpnpClient, DiscoversMapsRefreshesAndDeletesOnMiniupnpdV2) {
@@ -492,6 +503,75 @@ TEST(UpnpClient, MissingDescriptionIsNamed) {
   const ClientEvent* f = lan.find(ClientEvent::Kind::failed, id);
   ASSERT_TRUE(f);
   EXPECT_EQ(f->outcome, Outcome::http_error);
+}
+
+static_assert(StreamMachine<UpnpClient>);
+static_assert(StreamMachine<PortMapper>);
+
+PortMapperConfig mapper_config(bool upnp, std::optional<MappingProtocol> only = std::nullopt) {
+  PortMapperConfig c;
+  c.local = kHost;
+  c.gateway = Endpoint{kGateway, 5351};
+  c.upnp = upnp;
+  c.only = only;
+  return c;
+}
+
+using MapperLan = LanOf<PortMapper, PortMapperEvent>;
+
+TEST(PortMapperUpnp, AutoTriesUpnpAfterPcpAndNatPmp) {
+  MapperLan lan(mapper_config(true));
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(400)));
+  TimePoint t;
+  const PortMapperEvent* m = lan.find(PortMapperEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->protocol, MappingProtocol::upnp);
+  EXPECT_EQ(m->external, (Endpoint{kExternal, 50000}));
+  EXPECT_FALSE(m->double_nat);
+  // PCP: 3 requests, 3 + 6 + 12 s; NAT-PMP: 9, 0.25 s doubling (127.75 s); then UPnP's
+  // four round trips.
+  EXPECT_EQ(t, at(seconds(21) + milliseconds(127750) + milliseconds(8)));
+  lan.client.remove(lan.now, id);
+  lan.run_until(at(seconds(401)));
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::deleted, id));
+  EXPECT_TRUE(lan.igd.table.empty());
+}
+
+TEST(PortMapperUpnp, WithoutUpnpAutoStillFailsAfterNatPmp) {
+  MapperLan lan(mapper_config(false));
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(400)));
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::failed, id));
+  EXPECT_TRUE(lan.igd.log.empty());
+}
+
+TEST(PortMapperUpnp, UpnpOnlyMapsAtOnceAndReportsReboots) {
+  MapperLan lan(mapper_config(true, MappingProtocol::upnp));
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(100)));
+  TimePoint t;
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::mapped, id, &t));
+  EXPECT_EQ(t, at(milliseconds(8)));
+  lan.igd.table.clear();
+  lan.run_until(at(seconds(400)));
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::gateway_rebooted, id, &t));
+  EXPECT_EQ(t, at(seconds(300) + milliseconds(10)));
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::recreated, id, &t));
+  EXPECT_EQ(t, at(seconds(300) + milliseconds(12)));
+  EXPECT_EQ(lan.client.protocol(), MappingProtocol::upnp);
+}
+
+TEST(PortMapperUpnp, UpnpFailuresCarryTheOutcome) {
+  MapperLan lan(mapper_config(true, MappingProtocol::upnp));
+  lan.igd.v2 = false;
+  lan.igd.refuse_control = 500;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(10)));
+  const PortMapperEvent* f = lan.find(PortMapperEvent::Kind::failed, id);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->protocol, MappingProtocol::upnp);
+  EXPECT_EQ(f->upnp_outcome, Outcome::http_error);
 }
 
 }  // namespace

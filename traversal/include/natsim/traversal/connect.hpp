@@ -36,7 +36,8 @@ enum class Policy : std::uint8_t { all, relay_only, turn_first };
 // `mapped`: a port-mapped candidate (PCP, NAT-PMP) is one end of the selected pair.
 enum class Path : std::uint8_t { host, srflx, prflx, mapped, relay };
 // Which protocol asks the gateway for a mapping; automatic: PCP, then NAT-PMP (RFC 6887 §9).
-enum class PortMapping : std::uint8_t { off, automatic, pcp, natpmp };
+// upnp: UPnP IGD only (SSDP, then SOAP over TCP to the gateway).
+enum class PortMapping : std::uint8_t { off, automatic, pcp, natpmp, upnp };
 enum class Outcome : std::uint8_t { pending, connected, failed, timeout };
 [[nodiscard]] std::string_view to_string(Policy p);
 [[nodiscard]] std::string_view to_string(Path p);
@@ -155,6 +156,9 @@ class Connector {
 
   bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
+  // The port mapper's UPnP HTTP connections.
+  void handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote, ByteView bytes);
+  void handle_stream_closed(TimePoint now, const Endpoint& local, const Endpoint& remote);
   void handle_timeout(TimePoint now);
   [[nodiscard]] std::optional<Transmit> poll_transmit(MutableByteView out);
   [[nodiscard]] std::optional<TimePoint> poll_timeout() const;

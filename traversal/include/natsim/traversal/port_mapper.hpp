@@ -4,18 +4,21 @@
 // refreshed at half its lifetime; a gateway reboot is detected from the epoch
 // (RFC 6887 §8.5, RFC 6886 §3.6) and the mappings re-created at once. A mapping whose
 // external address is private or shared (RFC 1918, RFC 6598 100.64/10) is flagged as
-// double NAT: the internet cannot reach it. Sans-I/O.
+// double NAT: the internet cannot reach it. With `upnp` on, UPnP IGD (upnp_client.hpp) is
+// tried when NAT-PMP goes unanswered too, or first when it is the only protocol. Sans-I/O.
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "natsim/traversal/machine.hpp"
 #include "natsim/traversal/pcp_client.hpp"
+#include "natsim/traversal/upnp_client.hpp"
 
 namespace natsim::traversal {
 
-enum class MappingProtocol : std::uint8_t { pcp, natpmp };
+enum class MappingProtocol : std::uint8_t { pcp, natpmp, upnp };
 
 struct PortMapperConfig {
   Endpoint local;          // the socket the mapper sends from (its address is PCP's client address)
@@ -26,8 +29,13 @@ struct PortMapperConfig {
   std::uint32_t pcp_attempts = 3;
   // RFC 6886 §3.1: 250 ms doubling, 9 attempts, then the mapping failed.
   std::uint32_t natpmp_attempts = 9;
-  // One protocol only, never falling back to the other; nullopt: PCP, then NAT-PMP.
+  // One protocol only, never falling back to the other; nullopt: PCP, then NAT-PMP (then
+  // UPnP IGD when `upnp` is set).
   std::optional<MappingProtocol> only;
+  // UPnP IGD after NAT-PMP; off by default, so gateways without it see no SSDP.
+  bool upnp = false;
+  // The UPnP client's settings; its `local` defaults to `local`.
+  upnp::ClientConfig upnp_client;
 };
 
 struct PortMapperEvent {
@@ -44,7 +52,9 @@ struct PortMapperEvent {
   MappingProtocol protocol = MappingProtocol::pcp;
   Endpoint external;
   std::uint32_t lifetime = 0;
-  std::uint16_t result = 0;  // the protocol's result code on failure
+  std::uint16_t result = 0;  // the protocol's result code on failure (UPnP: its error code)
+  upnp::Outcome upnp_outcome = upnp::Outcome::ok;  // UPnP failures: why
+  std::string detail;                              // UPnP failures: the device's words
   bool double_nat = false;
   std::uint32_t epoch = 0;  // the gateway's epoch in the answer that caused the event
 };
@@ -66,8 +76,11 @@ class PortMapper {
 
   bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
+  // UPnP's HTTP connections.
+  void handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote, ByteView bytes);
+  void handle_stream_closed(TimePoint now, const Endpoint& local, const Endpoint& remote);
   void handle_timeout(TimePoint now);
-  [[nodiscard]] std::optional<Transmit> poll_transmit(MutableByteView out) { return out_.pop(out); }
+  [[nodiscard]] std::optional<Transmit> poll_transmit(MutableByteView out);
   [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
   [[nodiscard]] std::optional<PortMapperEvent> poll_event();
 
@@ -86,6 +99,7 @@ class PortMapper {
     TimePoint deadline = kTimeNever;
     Endpoint external;
     std::uint32_t lifetime = 0;
+    std::size_t upnp_id = upnp::ClientEvent::kNoMapping;
   };
 
   void send(TimePoint now, Mapping& m);
@@ -98,6 +112,9 @@ class PortMapper {
   void renew_all_after_announcement(TimePoint now, std::uint32_t epoch);
   void fall_back(TimePoint now);
   void emit(PortMapperEvent::Kind kind, std::size_t id, const Mapping& m);
+  // Hands the mapping to the UPnP client (protocol_ is upnp).
+  void send_upnp(TimePoint now, std::size_t id);
+  void upnp_event(const upnp::ClientEvent& e);
 
   PortMapperConfig config_;
   MappingProtocol protocol_ = MappingProtocol::pcp;
@@ -109,6 +126,7 @@ class PortMapper {
   std::deque<PortMapperEvent> events_;
   std::array<std::uint8_t, pcp::kMaxMessageSize> buffer_{};
   std::uint64_t nonce_state_;
+  std::unique_ptr<upnp::UpnpClient> upnp_;
 };
 
 }  // namespace natsim::traversal
