@@ -30,6 +30,10 @@ constexpr Names<Pooling, 2> kPoolingNames{{
     {Pooling::paired, "paired"},
     {Pooling::arbitrary, "arbitrary"},
 }};
+constexpr Names<PortCollision, 2> kCollisionNames{{
+    {PortCollision::next_free, "next-free"},
+    {PortCollision::random, "random"},
+}};
 constexpr Names<Translation, 3> kTranslationNames{{
     {Translation::translate, "translate"},
     {Translation::firewall, "firewall"},
@@ -92,17 +96,42 @@ std::vector<Preset> make_presets() {
                  "ports in the block, paired pooling, 2 min UDP timeout",
                  cgnat});
 
-  // Linux iptables MASQUERADE as commonly deployed: conntrack keeps the source port when
-  // the tuple is free (in effect EIM), admits only replies (APDF), does not hairpin
-  // without extra rules.
+  // Linux nftables/iptables masquerade (docs/fidelity.md has each value's source):
+  // conntrack keeps the source port while the 5-tuple is free (in effect EIM), admits
+  // only replies (APDF), refreshes on packets both ways, times flows out after 30 s
+  // (nf_conntrack_udp_timeout) or 120 s once assured (nf_conntrack_udp_timeout_stream),
+  // picks a colliding flow's port at random within the source port's class, and its own
+  // stack answers ICMP port unreachable where no flow matches (no hairpinning).
   NatBehavior linux_masq;
   linux_masq.filtering = Filtering::address_and_port_dependent;
-  linux_masq.udp_timeout = minutes(2);
+  linux_masq.udp_timeout = seconds(30);
+  linux_masq.udp_timeout_stream = minutes(2);
+  linux_masq.inbound_refresh = true;
   linux_masq.hairpinning = false;
   linux_masq.port_first = 1;
+  linux_masq.conntrack = true;
+  linux_masq.port_classes = true;
+  linux_masq.port_collision = PortCollision::random;
+  linux_masq.icmp_unreachable = true;
   out.push_back({"linux-masquerade",
-                 "Linux netfilter MASQUERADE: port-preserving EIM, APDF, no hairpinning, 2 min",
+                 "Linux netfilter masquerade: conntrack flows (30 s unreplied, 120 s "
+                 "assured), source port kept per 5-tuple, random in class on collision, "
+                 "APDF, ICMP port unreachable, no hairpinning",
                  linux_masq});
+
+  // `masquerade random` / `fully-random` (NF_NAT_RANGE_PROTO_RANDOM_ALL): get_unique_tuple
+  // skips keeping the source port, so every flow gets a random port in its class.
+  NatBehavior linux_random = linux_masq;
+  linux_random.mapping = Mapping::address_and_port_dependent;
+  linux_random.port_assignment = PortAssignment::random;
+  out.push_back({"linux-masquerade-random",
+                 "Linux masquerade random: a random port in class per flow (APDM), "
+                 "otherwise as linux-masquerade",
+                 linux_random});
+  out.push_back({"linux-masquerade-fully-random",
+                 "Linux masquerade fully-random: as linux-masquerade-random (Linux >= 5 "
+                 "draws both offsets at random)",
+                 linux_random});
 
   // A strict enterprise firewall NAT: a new random port per destination, short timers
   // (30 s, below RFC 4787 REQ-5: traversal must keep alive often), no hairpinning.
@@ -140,6 +169,12 @@ std::string_view to_string(Pooling p) {
 }
 std::string_view to_string(Translation t) {
   return name_of(kTranslationNames, t);
+}
+std::string_view to_string(PortCollision c) {
+  return name_of(kCollisionNames, c);
+}
+std::optional<PortCollision> parse_port_collision(std::string_view t) {
+  return value_of(kCollisionNames, t);
 }
 std::optional<Mapping> parse_mapping(std::string_view t) {
   return value_of(kMappingNames, t);

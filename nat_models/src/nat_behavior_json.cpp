@@ -56,6 +56,7 @@ constexpr const char* kPortChoices = "preserve, sequential or random";
 constexpr const char* kPoolingChoices = "paired or arbitrary";
 constexpr const char* kTranslationChoices = "translate, firewall or open";
 constexpr const char* kUnsolicitedSynChoices = "drop or reset";
+constexpr const char* kCollisionChoices = "next-free or random";
 
 std::optional<UnsolicitedSyn> parse_unsolicited_syn(std::string_view t) {
   if (t == "drop") return UnsolicitedSyn::drop;
@@ -137,6 +138,19 @@ NatBehavior behavior_from_json(const json& profile, const std::string& pointer) 
        [&](const json& v, const std::string& at) {
          b.port_block_size = static_cast<std::uint16_t>(as_uint(v, at, 65535));
        }},
+      {"conntrack", [&](const json& v, const std::string& at) { b.conntrack = as_bool(v, at); }},
+      {"udp_timeout_stream",
+       [&](const json& v, const std::string& at) { b.udp_timeout_stream = as_duration(v, at); }},
+      {"port_classes",
+       [&](const json& v, const std::string& at) { b.port_classes = as_bool(v, at); }},
+      {"port_collision",
+       [&](const json& v, const std::string& at) {
+         b.port_collision = as_enum(v, at, parse_port_collision, kCollisionChoices);
+       }},
+      {"wan_drop_new",
+       [&](const json& v, const std::string& at) { b.wan_drop_new = as_bool(v, at); }},
+      {"icmp_unreachable",
+       [&](const json& v, const std::string& at) { b.icmp_unreachable = as_bool(v, at); }},
       {"ipv4",
        [&](const json& v, const std::string& at) {
          b.ipv4 = as_enum(v, at, parse_translation, kTranslationChoices);
@@ -183,6 +197,12 @@ json behavior_to_json(const NatBehavior& b) {
       {"port_block_size", b.port_block_size},
       {"ipv4", to_string(b.ipv4)},
       {"ipv6", to_string(b.ipv6)},
+      {"conntrack", b.conntrack},
+      {"udp_timeout_stream", format_duration(b.udp_timeout_stream)},
+      {"port_classes", b.port_classes},
+      {"port_collision", to_string(b.port_collision)},
+      {"wan_drop_new", b.wan_drop_new},
+      {"icmp_unreachable", b.icmp_unreachable},
   };
 }
 

@@ -39,7 +39,7 @@ void throw_exception_from_error(NatDrop d, const boost::source_location& loc) {
 
 NatTable::NatTable(const NatBehavior& behavior, std::vector<IpAddress> pool, bool translate,
                    sim::Rng rng)
-    : behavior_(behavior), translate_(translate), rng_(rng) {
+    : behavior_(behavior), translate_(translate), rng_(rng), ct_(behavior.conntrack && translate) {
   set_pool(std::move(pool));
 }
 
@@ -56,6 +56,9 @@ void NatTable::flush() {
   subscribers_.clear();
   expiries_.clear();
   filters_.clear();
+  ct_out_.clear();
+  ct_reply_.clear();
+  ct_ports_.clear();
   live_ = 0;
   explicit_live_ = 0;
   const std::uint32_t range = std::uint32_t{behavior_.port_last} - behavior_.port_first + 1;
@@ -104,6 +107,7 @@ Duration NatTable::timeout(IpProto proto, TcpState state) const {
 
 NatTable::Outcome NatTable::outbound(TimePoint now, IpProto proto, const Endpoint& internal,
                                      const Endpoint& remote, std::uint8_t tcp_flags) {
+  if (ct_ && proto == IpProto::udp) return ct_outbound(now, proto, internal, remote);
   expire(now);
   Endpoint key = remote_key(remote);
   // RFC 6887 §11: an explicit mapping is endpoint-independent; traffic from its internal
@@ -145,6 +149,7 @@ NatTable::Outcome NatTable::outbound(TimePoint now, IpProto proto, const Endpoin
 
 NatTable::Outcome NatTable::inbound(TimePoint now, IpProto proto, const Endpoint& remote,
                                     const Endpoint& external, std::uint8_t tcp_flags) {
+  if (ct_ && proto == IpProto::udp) return ct_inbound(now, proto, remote, external);
   auto fail = [this](NatDrop d) -> Outcome {
     ++counters_.dropped[static_cast<std::size_t>(d)];
     return d;
@@ -257,7 +262,7 @@ void NatTable::touch(Entry& e, Permission& p, TimePoint now, bool outbound,
 boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, IpProto proto,
                                                                const Endpoint& internal,
                                                                const Endpoint& key,
-                                                               std::uint16_t prefer) {
+                                                               std::uint16_t prefer, bool ct) {
   if (behavior_.max_mappings != 0 && live_ >= behavior_.max_mappings) return NatDrop::exhausted;
   auto sub_it = subscribers_.find(internal.address);
   if (behavior_.max_mappings_per_host != 0 && sub_it != subscribers_.end() &&
@@ -292,7 +297,8 @@ boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, Ip
       first = behavior_.port_first + *sub.block * behavior_.port_block_size;
       last = first + behavior_.port_block_size - 1;
     }
-    auto port = allocate_port(proto, pool_[pool_index], internal.port, first, last, prefer);
+    auto port = ct ? allocate_ct_port(proto, pool_[pool_index], internal.port, key)
+                   : allocate_port(proto, pool_[pool_index], internal.port, first, last, prefer);
     if (!port) {
       if (sub_it == subscribers_.end() && sub.block) blocks_used_[pool_index][*sub.block] = false;
       return NatDrop::exhausted;
@@ -320,8 +326,19 @@ boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, Ip
   e.permissions.clear();
   e.proto = proto;
   e.live = true;
-  out_.emplace(OutKey{internal, key, proto}, id);
-  in_.emplace(InKey{external, proto}, id);
+  e.created = now;
+  e.ct = ct;
+  e.local = false;
+  e.seen_reply = false;
+  e.assured = false;
+  if (ct) {
+    ct_out_.emplace(CtKey{internal, key, proto}, id);
+    ct_reply_.emplace(CtKey{external, key, proto}, id);
+    ++ct_ports_[InKey{external, proto}];
+  } else {
+    out_.emplace(OutKey{internal, key, proto}, id);
+    in_.emplace(InKey{external, proto}, id);
+  }
   ++live_;
   ++counters_.mappings_created;
   // The expiry entry is pushed once the first packet has set the timer (see expire()).
@@ -370,8 +387,26 @@ std::optional<std::uint16_t> NatTable::allocate_port(IpProto proto, const IpAddr
 void NatTable::remove(std::uint32_t id) {
   Entry& e = entries_[id];
   assert(e.live);
-  out_.erase(OutKey{e.internal, e.remote_key, e.proto});
-  in_.erase(InKey{e.external, e.proto});
+  if (e.local) {
+    // An unreplied entry towards the NAT itself: no mapping, no subscriber.
+    ct_reply_.erase(CtKey{e.external, e.remote_key, e.proto});
+    e.local = false;
+    e.ct = false;
+    e.live = false;
+    ++e.generation;
+    free_.push_back(id);
+    return;
+  }
+  if (e.ct) {
+    ct_out_.erase(CtKey{e.internal, e.remote_key, e.proto});
+    ct_reply_.erase(CtKey{e.external, e.remote_key, e.proto});
+    auto ports = ct_ports_.find(InKey{e.external, e.proto});
+    if (--ports->second == 0) ct_ports_.erase(ports);
+    e.ct = false;
+  } else {
+    out_.erase(OutKey{e.internal, e.remote_key, e.proto});
+    in_.erase(InKey{e.external, e.proto});
+  }
   auto sub = subscribers_.find(e.internal.address);
   if (e.owner != MappingOwner::traffic) {
     --explicit_live_;
@@ -405,8 +440,9 @@ void NatTable::expire(TimePoint now) {
     Entry& e = entries_[x.id];
     if (!e.live || e.generation != x.generation) continue;
     if (e.expires <= now) {
+      const bool mapping = !e.local;
       remove(x.id);
-      ++counters_.mappings_expired;
+      if (mapping) ++counters_.mappings_expired;
     } else {
       expiries_.push_back(Expiry{to_ns(e.expires), x.id, x.generation});
       std::push_heap(expiries_.begin(), expiries_.end(), cmp);
@@ -417,15 +453,16 @@ void NatTable::expire(TimePoint now) {
 std::vector<MappingInfo> NatTable::mappings(TimePoint now) const {
   std::vector<MappingInfo> out;
   for (const Entry& e : entries_) {
-    if (!e.live || e.expires <= now) continue;
+    if (!e.live || e.expires <= now || e.local) continue;
     MappingInfo info;
     info.owner = e.owner;
     info.proto = e.proto;
     info.internal = e.internal;
     info.external = e.external;
-    if (translate_ && behavior_.mapping != Mapping::endpoint_independent &&
+    if (translate_ && (behavior_.mapping != Mapping::endpoint_independent || e.ct) &&
         e.owner == MappingOwner::traffic)
       info.remote = e.remote_key;
+    if (e.ct) info.permitted.push_back(e.remote_key);  // conntrack admits the reply tuple
     info.expires = e.expires;
     for (const Permission& p : e.permissions) {
       if (p.expires > now) info.permitted.push_back(p.remote);
@@ -570,6 +607,211 @@ std::optional<MappingInfo> NatTable::explicit_mapping(TimePoint now, IpProto pro
     info.filters.assign(list.begin(), list.end());
   }
   return info;
+}
+
+}  // namespace natsim::nat
+
+namespace natsim::nat {
+
+// ---- conntrack mode (docs/fidelity.md) ----
+
+bool NatTable::ct_taken(IpProto proto, const Endpoint& external, const Endpoint& remote) const {
+  // nf_nat_used_tuple: a candidate is taken when its reply tuple (remote -> external) is
+  // some entry's tuple, whichever direction; an explicit mapping (a DNAT rule) owns its
+  // port towards everyone.
+  return ct_reply_.contains(CtKey{external, remote, proto}) || in_.contains(InKey{external, proto});
+}
+
+std::optional<std::uint16_t> NatTable::allocate_ct_port(IpProto proto, const IpAddress& external,
+                                                        std::uint16_t internal_port,
+                                                        const Endpoint& remote) {
+  auto taken = [&](std::uint32_t port) {
+    return ct_taken(proto, Endpoint{external, static_cast<std::uint16_t>(port)}, remote);
+  };
+  // get_unique_tuple step 1: without `random`/`fully-random` (NF_NAT_RANGE_PROTO_RANDOM_ALL)
+  // the source port is kept when its tuple is free and in range (masquerade without a
+  // port range: any port).
+  const bool in_range = behavior_.port_classes || (internal_port >= behavior_.port_first &&
+                                                   internal_port <= behavior_.port_last);
+  if (behavior_.port_assignment == PortAssignment::preserve && in_range && !taken(internal_port))
+    return internal_port;
+  // nf_nat_l4proto_unique_tuple: without a port range, the source port's class.
+  std::uint32_t first = behavior_.port_first;
+  std::uint32_t last = behavior_.port_last;
+  if (behavior_.port_classes) {
+    const PortClass c = linux_port_class(internal_port);
+    first = c.first;
+    last = c.last;
+  }
+  const std::uint32_t size = last - first + 1;
+  std::uint32_t start = first;
+  const bool random = behavior_.port_assignment == PortAssignment::random ||
+                      (behavior_.port_assignment == PortAssignment::preserve &&
+                       behavior_.port_collision == PortCollision::random);
+  if (random) {
+    // A random offset (get_random_u16), then upward. The kernel gives up after 128
+    // probes and retries from new offsets; natsim searches the whole class.
+    start = first + static_cast<std::uint32_t>(rng_.below(size));
+  } else if (behavior_.port_assignment == PortAssignment::sequential) {
+    start = next_port_ >= first && next_port_ <= last ? next_port_ : first;
+  } else {
+    start = internal_port >= first && internal_port <= last ? internal_port : first;
+  }
+  for (std::uint32_t i = 0; i < size; ++i) {
+    const std::uint32_t port = first + (start - first + i) % size;
+    if (behavior_.preserve_parity && (port & 1u) != (internal_port & 1u)) continue;
+    if (taken(port)) continue;
+    if (behavior_.port_assignment == PortAssignment::sequential) next_port_ = port + 1;
+    return static_cast<std::uint16_t>(port);
+  }
+  return std::nullopt;
+}
+
+void NatTable::ct_refresh(Entry& e, TimePoint now, bool reply) {
+  // nf_conntrack_udp_packet: once a reply has been seen, a packet more than 2 s after
+  // the flow's first one puts it on the stream timer and marks it ASSURED; before that
+  // (and while unreplied) every packet sets the unreplied timer.
+  constexpr Duration kStreamAfter = seconds(2);  // stream_ts = first packet + 2 * HZ
+  Duration timeout = behavior_.udp_timeout;      // nf_conntrack_udp_timeout
+  if (e.seen_reply && now > e.created + kStreamAfter) {
+    timeout = behavior_.udp_timeout_stream;  // nf_conntrack_udp_timeout_stream
+    e.assured = true;
+  }
+  set_expiry(e, now + timeout);
+  // nf_conntrack_in sets IPS_SEEN_REPLY after the protocol handler: the first reply
+  // itself is still timed as unreplied.
+  if (reply) e.seen_reply = true;
+}
+
+NatTable::Outcome NatTable::ct_outbound(TimePoint now, IpProto proto, const Endpoint& internal,
+                                        const Endpoint& remote) {
+  expire(now);
+  if (explicit_live_ > 0 && find_explicit(proto, internal)) {
+    // RFC 6887 §11: traffic from an explicitly mapped endpoint uses that mapping.
+    ct_ = false;
+    auto out = outbound(now, proto, internal, remote);
+    ct_ = true;
+    return out;
+  }
+  auto it = ct_out_.find(CtKey{internal, remote, proto});
+  if (it != ct_out_.end() && entries_[it->second].expires <= now) {
+    remove(it->second);
+    ++counters_.mappings_expired;
+    it = ct_out_.end();
+  }
+  std::uint32_t id;
+  if (it != ct_out_.end()) {
+    id = it->second;
+  } else {
+    auto created = create(now, proto, internal, remote, 0, /*ct=*/true);
+    if (!created) {
+      ++counters_.dropped[static_cast<std::size_t>(created.error())];
+      return created.error();
+    }
+    id = *created;
+  }
+  Entry& e = entries_[id];
+  ct_refresh(e, now, /*reply=*/false);
+  ++counters_.outbound;
+  return e.external;
+}
+
+void NatTable::ct_create_local(TimePoint now, IpProto proto, const Endpoint& remote,
+                               const Endpoint& external) {
+  std::uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = static_cast<std::uint32_t>(entries_.size());
+    entries_.emplace_back();
+  }
+  Entry& e = entries_[id];
+  e.internal = external;
+  e.external = external;
+  e.remote_key = remote;
+  e.expires = now;
+  e.created = now;
+  e.permissions.clear();
+  e.proto = proto;
+  e.owner = MappingOwner::traffic;
+  e.live = true;
+  e.ct = true;
+  e.local = true;
+  e.seen_reply = false;
+  e.assured = false;
+  ct_reply_.emplace(CtKey{external, remote, proto}, id);
+  expiries_.push_back(Expiry{to_ns(now), id, e.generation});
+  std::push_heap(expiries_.begin(), expiries_.end(), [](auto& a, auto& b) { return later(a, b); });
+  ct_refresh(e, now, /*reply=*/false);
+}
+
+NatTable::Outcome NatTable::ct_inbound(TimePoint now, IpProto proto, const Endpoint& remote,
+                                       const Endpoint& external) {
+  auto fail = [this](NatDrop d) -> Outcome {
+    ++counters_.dropped[static_cast<std::size_t>(d)];
+    return d;
+  };
+  NatDrop reason = NatDrop::no_mapping;
+  // Looked up before the sweep, so that a flow that just timed out counts as expired.
+  auto it = ct_reply_.find(CtKey{external, remote, proto});
+  if (it != ct_reply_.end() && entries_[it->second].expires <= now) {
+    const bool mapping = !entries_[it->second].local;
+    remove(it->second);
+    if (mapping) {
+      ++counters_.mappings_expired;
+      reason = NatDrop::expired;
+    }
+  }
+  expire(now);
+  it = ct_reply_.find(CtKey{external, remote, proto});
+  if (it != ct_reply_.end()) {
+    Entry& e = entries_[it->second];
+    if (e.local) {
+      // Another packet of an unreplied flow towards the NAT itself: still no socket.
+      ct_refresh(e, now, /*reply=*/false);
+      return fail(ct_ports_.contains(InKey{external, proto}) ? NatDrop::filtered
+                                                             : NatDrop::no_mapping);
+    }
+    if (behavior_.inbound_refresh) {
+      ct_refresh(e, now, /*reply=*/true);
+    } else {
+      e.seen_reply = true;
+    }
+    ++counters_.inbound;
+    return e.internal;
+  }
+  // An explicit mapping (PCP, UPnP) admits anyone, like a DNAT rule.
+  if (explicit_live_ > 0) {
+    if (auto in = in_.find(InKey{external, proto});
+        in != in_.end() && entries_[in->second].expires > now) {
+      ct_ = false;
+      auto out = inbound(now, proto, remote, external);
+      ct_ = true;
+      return out;
+    }
+  }
+  if (ct_ports_.contains(InKey{external, proto})) reason = NatDrop::filtered;
+  // A packet no flow claims is NEW: conntrack confirms an entry for it (towards the
+  // NAT's own stack) unless a `ct state new drop` rule drops it first; that entry's
+  // reply tuple then blocks the port towards `remote` (nf_nat_used_tuple).
+  if (!behavior_.wan_drop_new) ct_create_local(now, proto, remote, external);
+  return fail(reason);
+}
+
+bool NatTable::blocks(TimePoint now, IpProto proto, const Endpoint& external,
+                      const Endpoint& remote) const {
+  auto it = ct_reply_.find(CtKey{external, remote, proto});
+  return it != ct_reply_.end() && entries_[it->second].local && entries_[it->second].expires > now;
+}
+
+std::optional<NatTable::FlowState> NatTable::flow(TimePoint now, IpProto proto,
+                                                  const Endpoint& internal,
+                                                  const Endpoint& remote) const {
+  auto it = ct_out_.find(CtKey{internal, remote, proto});
+  if (it == ct_out_.end() || entries_[it->second].expires <= now) return std::nullopt;
+  const Entry& e = entries_[it->second];
+  return FlowState{e.expires, e.seen_reply, e.assured};
 }
 
 }  // namespace natsim::nat

@@ -75,7 +75,12 @@ const ExpectedPreset kExpected[] = {
      1024},
     {"symmetric", APDM, APDF, kSequential, false, 0, minutes(5), kTranslate, kFirewall, 1024},
     {"cgnat", EIM, EIF, kRandom, true, 512, minutes(2), kTranslate, kFirewall, 1024},
-    {"linux-masquerade", EIM, APDF, kPreserve, false, 0, minutes(2), kTranslate, kFirewall, 1},
+    // The Linux profiles' udp_timeout is conntrack's unreplied timer (docs/fidelity.md).
+    {"linux-masquerade", EIM, APDF, kPreserve, false, 0, seconds(30), kTranslate, kFirewall, 1},
+    {"linux-masquerade-random", APDM, APDF, kRandom, false, 0, seconds(30), kTranslate, kFirewall,
+     1},
+    {"linux-masquerade-fully-random", APDM, APDF, kRandom, false, 0, seconds(30), kTranslate,
+     kFirewall, 1},
     {"enterprise-strict", APDM, APDF, kRandom, false, 0, seconds(30), kTranslate, kFirewall, 1024},
     {"firewall", EIM, APDF, kPreserve, true, 0, minutes(5), kFirewall, kFirewall, 1024},
 };
@@ -105,7 +110,13 @@ TEST(Presets, EveryPresetHasItsDocumentedKnobs) {
     EXPECT_EQ(b.pooling, Pooling::paired);
     EXPECT_EQ(b.tcp_established_timeout, hours(2) + minutes(4));
     EXPECT_EQ(b.tcp_transitory_timeout, minutes(4));
-    EXPECT_FALSE(b.inbound_refresh);
+    // conntrack refreshes on packets both ways (nf_ct_refresh_acct).
+    EXPECT_EQ(b.inbound_refresh, b.conntrack);
+    EXPECT_EQ(b.conntrack, want.name.starts_with("linux-"));
+    EXPECT_EQ(b.port_classes, b.conntrack);
+    EXPECT_EQ(b.icmp_unreachable, b.conntrack);
+    EXPECT_FALSE(b.wan_drop_new);
+    EXPECT_EQ(b.udp_timeout_stream, minutes(2));
     EXPECT_TRUE(b.hairpin_translate_source);
     EXPECT_EQ(b.max_mappings_per_host, 0u);
     EXPECT_EQ(b.max_mappings, 0u);

@@ -38,6 +38,12 @@ enum class Pooling : std::uint8_t {
   arbitrary,  // each mapping may get any external address
 };
 
+// What the NAT does when the port it would give a new mapping is taken.
+enum class PortCollision : std::uint8_t {
+  next_free,  // the next free port upward (wrapping within the range)
+  random,     // a random start in the range (or class), then upward
+};
+
 // What the NAT does with traffic of a family (IPv4, IPv6).
 enum class Translation : std::uint8_t {
   translate,  // NAPT onto the external address pool
@@ -79,6 +85,24 @@ struct NatBehavior {
   std::uint16_t port_block_size = 0;
   Translation ipv4 = Translation::translate;
   Translation ipv6 = Translation::firewall;
+
+  // Linux netfilter fidelity (docs/fidelity.md). With `conntrack`, UDP state is one entry
+  // per 5-tuple as in nf_conntrack: an external port is unique per reply tuple only
+  // (nf_nat_used_tuple, so hosts may share one port towards different remotes), flows
+  // time out after `udp_timeout` while unreplied and after `udp_timeout_stream` once
+  // assured, and an inbound packet matching no flow leaves an unreplied entry that
+  // blocks its port towards that remote.
+  bool conntrack = false;
+  Duration udp_timeout_stream = minutes(2);  // nf_conntrack_udp_timeout_stream
+  // nf_nat_l4proto_unique_tuple without a port range: new ports come from the internal
+  // port's class, 1-511, 600-1023 or 1024-65535, instead of port_first..port_last.
+  bool port_classes = false;
+  PortCollision port_collision = PortCollision::next_free;
+  // `iifname wan ct state new drop`: inbound packets matching no flow leave no state.
+  bool wan_drop_new = false;
+  // The NAT's own stack answers ICMP port unreachable to inbound packets matching no
+  // flow (unless wan_drop_new) and to hairpin attempts (when hairpinning is off).
+  bool icmp_unreachable = false;
 };
 
 [[nodiscard]] std::string_view to_string(Mapping m);
@@ -86,11 +110,25 @@ struct NatBehavior {
 [[nodiscard]] std::string_view to_string(PortAssignment p);
 [[nodiscard]] std::string_view to_string(Pooling p);
 [[nodiscard]] std::string_view to_string(Translation t);
+[[nodiscard]] std::string_view to_string(PortCollision c);
 [[nodiscard]] std::optional<Mapping> parse_mapping(std::string_view text);
 [[nodiscard]] std::optional<Filtering> parse_filtering(std::string_view text);
 [[nodiscard]] std::optional<PortAssignment> parse_port_assignment(std::string_view text);
 [[nodiscard]] std::optional<Pooling> parse_pooling(std::string_view text);
 [[nodiscard]] std::optional<Translation> parse_translation(std::string_view text);
+[[nodiscard]] std::optional<PortCollision> parse_port_collision(std::string_view text);
+
+// nf_nat_l4proto_unique_tuple: the class [first, last] a Linux NAT without a port range
+// picks a replacement for `port` from.
+struct PortClass {
+  std::uint16_t first;
+  std::uint16_t last;
+};
+[[nodiscard]] constexpr PortClass linux_port_class(std::uint16_t port) {
+  if (port < 512) return {1, 511};
+  if (port < 1024) return {600, 1023};  // 512-599 are never handed out
+  return {1024, 65535};
+}
 
 struct Preset {
   std::string_view name;

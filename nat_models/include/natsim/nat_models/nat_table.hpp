@@ -148,8 +148,23 @@ class NatTable {
   [[nodiscard]] bool is_external(const IpAddress& address) const;
   // Whether a mapping (live or not yet collected) owns this external endpoint.
   [[nodiscard]] bool maps(IpProto proto, const Endpoint& external) const {
-    return in_.contains(InKey{external, proto});
+    return in_.contains(InKey{external, proto}) ||
+           (ct_ && ct_ports_.contains(InKey{external, proto}));
   }
+  // With the `conntrack` knob: whether an unreplied entry for a packet from `remote` to
+  // the NAT's own `external` endpoint (no flow matched it) is live; it blocks that port
+  // towards `remote` (nf_nat_used_tuple).
+  [[nodiscard]] bool blocks(TimePoint now, IpProto proto, const Endpoint& external,
+                            const Endpoint& remote) const;
+  // With the `conntrack` knob: the flow's state, for tests and the fidelity lab.
+  struct FlowState {
+    TimePoint expires;
+    bool seen_reply = false;
+    bool assured = false;
+  };
+  [[nodiscard]] std::optional<FlowState> flow(TimePoint now, IpProto proto,
+                                              const Endpoint& internal,
+                                              const Endpoint& remote) const;
   [[nodiscard]] const std::vector<IpAddress>& pool() const { return pool_; }
   [[nodiscard]] bool translates() const { return translate_; }
   void set_pool(std::vector<IpAddress> pool);  // flushes
@@ -179,11 +194,25 @@ class NatTable {
     // line fewer per packet in large tables).
     boost::container::small_vector<Permission, 2> permissions;
     TimePoint explicit_until{};  // end of an explicit mapping's lifetime
+    TimePoint created{};         // conntrack: the flow's first packet
     IpProto proto = IpProto::udp;
     MappingOwner owner = MappingOwner::traffic;
     std::uint32_t generation = 0;
     bool live = false;
     bool filtered = false;  // an explicit mapping with a FILTER list in filters_
+    // conntrack entries (behavior.conntrack): keyed by 5-tuple in ct_out_/ct_reply_.
+    bool ct = false;
+    bool local = false;       // an inbound packet's entry towards the NAT itself
+    bool seen_reply = false;  // IPS_SEEN_REPLY
+    bool assured = false;     // IPS_ASSURED: on the stream timer
+  };
+  // A conntrack tuple seen from the NAT: (internal, remote) outbound, (external, remote)
+  // for replies.
+  struct CtKey {
+    Endpoint local;
+    Endpoint remote;
+    IpProto proto;
+    bool operator==(const CtKey&) const = default;
   };
   struct OutKey {
     Endpoint internal;
@@ -203,6 +232,9 @@ class NatTable {
     std::size_t operator()(const InKey& k) const noexcept {
       return k.external.hash() ^ static_cast<std::size_t>(k.proto);
     }
+    std::size_t operator()(const CtKey& k) const noexcept {
+      return k.local.hash() ^ (k.remote.hash() * 3) ^ static_cast<std::size_t>(k.proto);
+    }
   };
   struct Subscriber {
     std::uint32_t pool_index = 0;
@@ -218,13 +250,28 @@ class NatTable {
 
   [[nodiscard]] Endpoint remote_key(const Endpoint& remote) const;
   [[nodiscard]] Duration timeout(IpProto proto, TcpState state) const;
+  // `ct`: a conntrack flow towards `key` (the full remote endpoint).
   boost::system::result<std::uint32_t, NatDrop> create(TimePoint now, IpProto proto,
                                                        const Endpoint& internal,
                                                        const Endpoint& key,
-                                                       std::uint16_t prefer = 0);
+                                                       std::uint16_t prefer = 0, bool ct = false);
   std::optional<std::uint16_t> allocate_port(IpProto proto, const IpAddress& external,
                                              std::uint16_t internal_port, std::uint32_t first,
                                              std::uint32_t last, std::uint16_t prefer);
+  // get_unique_tuple for a conntrack flow from `internal_port` to `remote`.
+  std::optional<std::uint16_t> allocate_ct_port(IpProto proto, const IpAddress& external,
+                                                std::uint16_t internal_port,
+                                                const Endpoint& remote);
+  [[nodiscard]] bool ct_taken(IpProto proto, const Endpoint& external,
+                              const Endpoint& remote) const;
+  Outcome ct_outbound(TimePoint now, IpProto proto, const Endpoint& internal,
+                      const Endpoint& remote);
+  Outcome ct_inbound(TimePoint now, IpProto proto, const Endpoint& remote,
+                     const Endpoint& external);
+  // nf_conntrack_udp_packet: the timer a packet of the flow sets.
+  void ct_refresh(Entry& e, TimePoint now, bool reply);
+  void ct_create_local(TimePoint now, IpProto proto, const Endpoint& remote,
+                       const Endpoint& external);
   // The explicit mapping id of `internal` (live or not yet collected), if any.
   [[nodiscard]] std::optional<std::uint32_t> find_explicit(IpProto proto,
                                                            const Endpoint& internal) const;
@@ -255,6 +302,11 @@ class NatTable {
   boost::unordered_flat_map<std::uint32_t,
                             boost::container::static_vector<RemoteFilter, kMaxRemoteFilters>>
       filters_;
+  // conntrack mode (UDP on a translating table with behavior.conntrack)
+  bool ct_ = false;
+  boost::unordered_flat_map<CtKey, std::uint32_t, KeyHash> ct_out_;
+  boost::unordered_flat_map<CtKey, std::uint32_t, KeyHash> ct_reply_;
+  boost::unordered_flat_map<InKey, std::uint32_t, KeyHash> ct_ports_;  // flows per external
   std::uint32_t next_pool_ = 0;
   std::uint32_t next_port_ = 0;
   NatCounters counters_;
