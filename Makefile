@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run test bench sanitize clang fuzz format clean interop
+.PHONY: all deps build run test bench sanitize clang fuzz format clean interop fidelity
 
 all: build
 
@@ -57,6 +57,12 @@ interop: build
 	build/release/tools/natsim bench-connect scenarios/library/bench-connect-matrix.json --quiet --seeds 1 \
 		--json build/release/bench-report.json --html build/release/bench-report.html >/dev/null
 	./scripts/check-html-report.sh build/release/bench-report.json build/release/bench-report.html build/release/bench-report.png
+
+# The fidelity lab (docs/fidelity.md): natsim's Linux NAT profiles against real nftables
+# NATs in network namespaces, side by side; needs root; about 4 minutes.
+fidelity: build
+	NATSIM_EXTRA_PACKAGES="stun-client stun-server coturn nftables" ./scripts/install-deps.sh
+	./scripts/fidelity-lab.sh build/release/tools/natsim
 
 # Builds the libFuzzer targets and runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20
