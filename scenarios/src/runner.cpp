@@ -65,10 +65,11 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
   result.seed = seed;
   result.simulated = w.net.now().time_since_epoch();
   for (Outcome& o : outcomes) {
-    json a{{"id", o.action->id},
-           {"type", o.action->type},
-           {"at_ms", ms(o.action->at)},
-           {"finished", o.finished}};
+    json a;  // by assignment: initializer lists copy each pair through a temporary array
+    a["id"] = o.action->id;
+    a["type"] = o.action->type;
+    a["at_ms"] = ms(o.action->at);
+    a["finished"] = o.finished;
     if (!o.error.empty()) a["error"] = o.error;
     if (o.run) {
       o.run->finish(w);
@@ -83,31 +84,32 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
   }
   for (const auto& node : w.net.nodes()) {
     const sim::Counters& c = node->counters();
-    json j{{"sent", c.sent}, {"delivered", c.delivered}, {"forwarded", c.forwarded}};
-    json drops = json::object();
+    json& j = result.counters[node->name()];
+    j["sent"] = c.sent;
+    j["delivered"] = c.delivered;
+    j["forwarded"] = c.forwarded;
     for (std::size_t r = 0; r < sim::kDropReasonCount; ++r) {
       if (c.dropped[r] != 0)
-        drops[std::string(sim::to_string(static_cast<sim::DropReason>(r)))] = c.dropped[r];
+        j["drops"][std::string(sim::to_string(static_cast<sim::DropReason>(r)))] = c.dropped[r];
     }
-    if (!drops.empty()) j["drops"] = drops;
     if (auto it = w.servers.find(node->name()); it != w.servers.end() && it->second.turn) {
       const auto& t = it->second.turn->counters();
-      j["turn"] = {{"allocations", t.allocations},
-                   {"relayed_to_peer", t.relayed_to_peer},
-                   {"relayed_to_client", t.relayed_to_client},
-                   {"bytes_to_peer", t.bytes_to_peer},
-                   {"bytes_to_client", t.bytes_to_client},
-                   {"auth_failures", t.auth_failures}};
+      json& turn = j["turn"];
+      turn["allocations"] = t.allocations;
+      turn["relayed_to_peer"] = t.relayed_to_peer;
+      turn["relayed_to_client"] = t.relayed_to_client;
+      turn["bytes_to_peer"] = t.bytes_to_peer;
+      turn["bytes_to_client"] = t.bytes_to_client;
+      turn["auth_failures"] = t.auth_failures;
     }
     if (auto it = w.sites.find(node->name()); it != w.sites.end()) {
       if (const nat::PcpServer* pm = it->second.gateway->port_mapping()) {
-        json m = json::object();
+        json& m = j["port_mapping"];
+        m = json::object();
         for (const auto& [key, value] : nat::port_mapping_metrics(*pm))
           m[key] = value;
-        j["port_mapping"] = m;
       }
     }
-    result.counters[node->name()] = j;
   }
   w.net.trace().close_log();
   for (auto& c : w.captures)

@@ -80,9 +80,14 @@ nlohmann::json ms_or_null(std::optional<Duration> d) {
   return d ? nlohmann::json(ms(*d)) : nlohmann::json(nullptr);
 }
 
+// Reports are written for every run (bench-connect reads them), so they are built by
+// assignment: nlohmann's initializer lists copy each pair through a temporary array.
 nlohmann::json candidate_json(const std::optional<ice::Candidate>& c) {
   if (!c) return nullptr;
-  return {{"type", ice::to_string(c->type)}, {"address", c->address.to_string()}};
+  nlohmann::json j;
+  j["type"] = ice::to_string(c->type);
+  j["address"] = c->address.to_string();
+  return j;
 }
 
 // The one-line summary, for the table and the report's "line".
@@ -162,13 +167,14 @@ class ConnectRun final : public ActionRun {
     a["local"] = candidate_json(o.local);
     a["remote"] = candidate_json(o.remote);
     a["setup_ms"] = ms_or_null(t.nomination);
-    a["breakdown"] = {{"gathering_ms", ms_or_null(t.gathering)},
-                      {"offer_sent_ms", ms_or_null(t.offer_sent)},
-                      {"answer_received_ms", ms_or_null(t.answer_received)},
-                      {"first_check_ms", ms_or_null(t.first_check)},
-                      {"first_success_ms", ms_or_null(t.first_success)},
-                      {"nomination_ms", ms_or_null(t.nomination)},
-                      {"first_data_ms", ms_or_null(t.first_data)}};
+    nlohmann::json& breakdown = a["breakdown"];
+    breakdown["gathering_ms"] = ms_or_null(t.gathering);
+    breakdown["offer_sent_ms"] = ms_or_null(t.offer_sent);
+    breakdown["answer_received_ms"] = ms_or_null(t.answer_received);
+    breakdown["first_check_ms"] = ms_or_null(t.first_check);
+    breakdown["first_success_ms"] = ms_or_null(t.first_success);
+    breakdown["nomination_ms"] = ms_or_null(t.nomination);
+    breakdown["first_data_ms"] = ms_or_null(t.first_data);
     a["consent_lost_ms"] = ms_or_null(t.consent_lost);
     a["restarts"] = std::max(o.restarts, side[1].conn->result().restarts);
     a["reconnect_ms"] = ms_or_null(t.reconnect);
@@ -179,11 +185,11 @@ class ConnectRun final : public ActionRun {
     a["sent"] = sent;
     a["delivered"] = delivered;
     a["echoed"] = echoed;
-    a["signalling"] = {{"messages", signalling->messages()}, {"lost", signalling->lost()}};
-    nlohmann::json sides = nlohmann::json::object();
-    for (int i = 0; i < 2; ++i)
-      sides[i == 0 ? "offerer" : "answerer"] = side_json(side[i]);
-    a["sides"] = sides;
+    a["signalling"]["messages"] = signalling->messages();
+    a["signalling"]["lost"] = signalling->lost();
+    nlohmann::json& sides = a["sides"];
+    side_json(side[0], sides["offerer"]);
+    side_json(side[1], sides["answerer"]);
     a["line"] = line(a);
   }
 
@@ -261,50 +267,50 @@ class ConnectRun final : public ActionRun {
   std::uint64_t echoed = 0;     // back at the offerer
 
  private:
-  static nlohmann::json side_json(const Side& s) {
+  static void side_json(const Side& s, nlohmann::json& j) {
     const cn::Result& r = s.conn->result();
     const cn::Breakdown& b = r.times;
-    nlohmann::json j{{"host", s.host},
-                     {"outcome", cn::to_string(r.outcome)},
-                     {"path", r.path ? nlohmann::json(cn::to_string(*r.path)) : nullptr},
-                     {"local", candidate_json(r.local)},
-                     {"remote", candidate_json(r.remote)},
-                     {"gathering_ms", ms_or_null(b.gathering)},
-                     {"description_sent_ms", ms_or_null(b.description_sent)},
-                     {"description_received_ms", ms_or_null(b.description_received)},
-                     {"first_check_ms", ms_or_null(b.first_check)},
-                     {"first_success_ms", ms_or_null(b.first_success)},
-                     {"selected_ms", ms_or_null(b.selected)},
-                     {"first_data_ms", ms_or_null(b.first_data)},
-                     {"consent_lost_ms", ms_or_null(r.consent_lost)},
-                     {"restarts", r.restarts},
-                     {"reconnect_ms", ms_or_null(r.reconnected)},
-                     {"signals_sent", r.signals_sent}};
+    j["host"] = s.host;
+    j["outcome"] = cn::to_string(r.outcome);
+    j["path"] = r.path ? nlohmann::json(cn::to_string(*r.path)) : nullptr;
+    j["local"] = candidate_json(r.local);
+    j["remote"] = candidate_json(r.remote);
+    j["gathering_ms"] = ms_or_null(b.gathering);
+    j["description_sent_ms"] = ms_or_null(b.description_sent);
+    j["description_received_ms"] = ms_or_null(b.description_received);
+    j["first_check_ms"] = ms_or_null(b.first_check);
+    j["first_success_ms"] = ms_or_null(b.first_success);
+    j["selected_ms"] = ms_or_null(b.selected);
+    j["first_data_ms"] = ms_or_null(b.first_data);
+    j["consent_lost_ms"] = ms_or_null(r.consent_lost);
+    j["restarts"] = r.restarts;
+    j["reconnect_ms"] = ms_or_null(r.reconnected);
+    j["signals_sent"] = r.signals_sent;
     if (!r.reason.empty()) j["reason"] = r.reason;
     if (!r.port_mapping.empty()) {
-      j["port_mapping"] = {
-          {"result", r.port_mapping},
-          {"mapped", r.mapped ? nlohmann::json(r.mapped->to_string()) : nlohmann::json(nullptr)},
-          {"refreshes", r.mapping_refreshes}};
+      nlohmann::json& m = j["port_mapping"];
+      m["result"] = r.port_mapping;
+      m["mapped"] = r.mapped ? nlohmann::json(r.mapped->to_string()) : nlohmann::json(nullptr);
+      m["refreshes"] = r.mapping_refreshes;
     }
     if (const ice::Agent* agent = s.conn->agent()) {
       const ice::AgentCounters& c = agent->counters();
       j["candidates"] = agent->local_candidates().size();
       j["pairs"] = agent->checklist().size();
-      j["counters"] = {{"checks_sent", c.checks_sent},
-                       {"triggered_checks", c.triggered_checks},
-                       {"requests_received", c.requests_received},
-                       {"responses", c.responses},
-                       {"check_timeouts", c.check_timeouts},
-                       {"role_conflicts", c.role_conflicts},
-                       {"prflx_remote", c.prflx_remote},
-                       {"prflx_local", c.prflx_local},
-                       {"consent_checks", c.consent_checks},
-                       {"data_in", c.data_in},
-                       {"data_out", c.data_out},
-                       {"data_dropped", c.data_dropped}};
+      nlohmann::json& k = j["counters"];
+      k["checks_sent"] = c.checks_sent;
+      k["triggered_checks"] = c.triggered_checks;
+      k["requests_received"] = c.requests_received;
+      k["responses"] = c.responses;
+      k["check_timeouts"] = c.check_timeouts;
+      k["role_conflicts"] = c.role_conflicts;
+      k["prflx_remote"] = c.prflx_remote;
+      k["prflx_local"] = c.prflx_local;
+      k["consent_checks"] = c.consent_checks;
+      k["data_in"] = c.data_in;
+      k["data_out"] = c.data_out;
+      k["data_dropped"] = c.data_dropped;
     }
-    return j;
   }
 };
 
