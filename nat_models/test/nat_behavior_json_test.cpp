@@ -78,3 +78,47 @@ TEST(NatProfileJson, ErrorsNameThePointerAndTheExpectation) {
 
 }  // namespace
 }  // namespace natsim::nat
+
+namespace natsim::nat {
+namespace {
+
+TEST(NatProfileJson, LinuxKnobs) {
+  const NatBehavior b = behavior_from_json(nlohmann::json::parse(R"({
+      "preset": "linux-masquerade", "wan_drop_new": true, "udp_timeout_stream": "3m",
+      "port_collision": "next-free", "port_classes": false})"));
+  EXPECT_TRUE(b.conntrack);  // from the preset
+  EXPECT_TRUE(b.wan_drop_new);
+  EXPECT_EQ(b.udp_timeout_stream, minutes(3));
+  EXPECT_EQ(b.port_collision, PortCollision::next_free);
+  EXPECT_FALSE(b.port_classes);
+  // Round trip.
+  const NatBehavior again = behavior_from_json(behavior_to_json(b));
+  EXPECT_EQ(again.wan_drop_new, b.wan_drop_new);
+  EXPECT_EQ(again.udp_timeout_stream, b.udp_timeout_stream);
+  EXPECT_EQ(again.conntrack, b.conntrack);
+}
+
+std::string linux_error_of(const char* text) {
+  try {
+    (void)behavior_from_json(nlohmann::json::parse(text), "/topology/sites/0/nat");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(NatProfileJson, LinuxKnobErrorsNameTheirPointer) {
+  EXPECT_EQ(linux_error_of(R"({"port_collision": "rand"})"),
+            "/topology/sites/0/nat/port_collision: unknown value 'rand', expected next-free or "
+            "random");
+  EXPECT_EQ(linux_error_of(R"({"conntrack": 1})"),
+            "/topology/sites/0/nat/conntrack: expected true or false");
+  EXPECT_EQ(linux_error_of(R"({"udp_timeout_stream": "soon"})"),
+            "/topology/sites/0/nat/udp_timeout_stream: bad duration 'soon', expected e.g. "
+            "\"250ms\", \"30s\", \"5m\"");
+  EXPECT_EQ(linux_error_of(R"({"wan_drop_new": "yes"})"),
+            "/topology/sites/0/nat/wan_drop_new: expected true or false");
+}
+
+}  // namespace
+}  // namespace natsim::nat

@@ -1,0 +1,153 @@
+// The Linux profiles on a gateway in a simulated network (docs/fidelity.md): keepalive
+// intervals against conntrack's 30 s unreplied timer, inbound-only traffic, and a peer's
+// packet that arrives before the host has sent (a staggered ICE start).
+#include <gtest/gtest.h>
+
+#include "nat_world.hpp"
+
+namespace natsim::nat {
+namespace {
+
+using testing::bytes;
+using testing::ep;
+using testing::ip;
+using testing::World;
+
+const Endpoint kHostInternal = ep("10.0.0.2:5000");
+const Endpoint kKept = ep("203.0.113.2:5000");  // the external endpoint masquerade keeps
+
+// A socket that records what it receives and when.
+struct Timed {
+  explicit Timed(sim::UdpSocket* s) : socket(s) {
+    s->on_receive([this](const sim::Datagram& d) {
+      at.push_back(d.at);
+      from.push_back(d.from);
+    });
+  }
+  sim::UdpSocket* socket;
+  std::vector<TimePoint> at;
+  std::vector<Endpoint> from;
+};
+
+void send_at(sim::UdpSocket* socket, TimePoint when, const Endpoint& to) {
+  ASSERT_TRUE(socket->node().schedule_at(
+      when, [socket, to] { ASSERT_TRUE(socket->send_to(to, bytes("x"))); }));
+}
+
+TimePoint s(int seconds_) {
+  return at(seconds(seconds_));
+}
+
+// The echo server s1 answers every keepalive, so each is a request and a reply.
+TEST(LinuxMasquerade, KeepaliveEvery25sKeepsTheFlowEvery35sLosesIt) {
+  for (int interval : {25, 35}) {
+    SCOPED_TRACE(interval);
+    World w;
+    Site site = w.site("home", *preset("linux-masquerade"));
+    Timed host(site.hosts[0]->udp_bind(5000).value());
+    const Endpoint s1{ip("198.51.100.10"), 3478};
+    for (int k = 0; k * interval <= 105; ++k)
+      send_at(host.socket, s(k * interval), s1);
+    // The server speaks first at 32 s: after a fresh flow's 30 s, before the 35 s keepalive.
+    send_at(w.servers[0].sockets[0], s(32), kKept);
+    w.net.run_until(s(110));
+    const auto& seen = w.servers[0].seen;
+    ASSERT_GE(seen.size(), 4u);
+    if (interval == 25) {
+      // The 25 s keepalive came after a reply and past 2 s: assured, 120 s.
+      for (const Endpoint& e : seen)
+        EXPECT_EQ(e, kKept);
+      EXPECT_EQ(host.at.size(), seen.size() + 1);  // every echo, and the server's own
+      EXPECT_EQ(site.gateway.nat_counters().mappings_created, 1u);
+      const auto f = site.gateway.table(IpFamily::v4).flow(s(110), IpProto::udp, kHostInternal, s1);
+      ASSERT_TRUE(f);
+      EXPECT_TRUE(f->assured);
+      EXPECT_EQ(f->expires, s(100) + minutes(2));
+    } else {
+      // Each 35 s keepalive finds its flow gone (30 s after the last echo). The server's
+      // datagram at 32 s is refused and leaves an unreplied entry, so the keepalive at
+      // 35 s loses the kept port: a random one in 1024-65535.
+      EXPECT_EQ(seen[0], kKept);
+      EXPECT_NE(seen[1].port, kKept.port);
+      EXPECT_GE(seen[1].port, 1024);
+      EXPECT_EQ(host.at.size(), seen.size());  // echoes only: the 32 s datagram never came in
+      EXPECT_EQ(site.gateway.nat_counters().drops(NatDrop::expired), 1u);
+      EXPECT_GE(site.gateway.nat_counters().mappings_expired, 2u);
+    }
+  }
+}
+
+// Inbound-only: the host sends once to a peer that never answers that datagram; from
+// then on only the peer sends.
+TEST(LinuxMasquerade, InboundOnlyEvery25sKeepsTheFlowEvery35sLosesIt) {
+  for (int interval : {25, 35}) {
+    SCOPED_TRACE(interval);
+    World w;
+    Site site = w.site("home", *preset("linux-masquerade"));
+    Timed host(site.hosts[0]->udp_bind(5000).value());
+    sim::UdpSocket* peer = w.servers[0].host->udp_bind(4000).value();  // receives nothing
+    const Endpoint peer_ep{ip("198.51.100.10"), 4000};
+    send_at(host.socket, s(0), peer_ep);
+    for (int k = 1; k * interval <= 105; ++k)
+      send_at(peer, s(k * interval), kKept);
+    w.net.run_until(s(110));
+    if (interval == 25) {
+      // 25 s: the first reply (30 s), then assured at 50 s (120 s): all four arrive.
+      EXPECT_EQ(host.at, (std::vector<TimePoint>{s(25), s(50), s(75), s(100)}));
+    } else {
+      // 35 s: the unreplied flow died at 30 s; every later datagram is refused.
+      EXPECT_TRUE(host.at.empty());
+      EXPECT_EQ(site.gateway.nat_counters().drops(NatDrop::expired), 1u);
+    }
+  }
+}
+
+// A peer's check arrives before the host has sent from that port (a staggered ICE
+// start): plain masquerade keeps an unreplied entry for it, the host's own first packet
+// to the peer loses the port, and the peer's later checks to the kept port are refused.
+// `ct state new drop` on the WAN side leaves no entry, and the same exchange works.
+TEST(LinuxMasquerade, StaggeredStartLosesThePortUnlessNewInboundIsDropped) {
+  for (bool drop_new : {false, true}) {
+    SCOPED_TRACE(drop_new);
+    World w;
+    NatBehavior b = *preset("linux-masquerade");
+    b.wan_drop_new = drop_new;
+    Site site = w.site("home", b);
+    Timed host(site.hosts[0]->udp_bind(5000).value());
+    Timed peer(w.servers[0].host->udp_bind(4000).value());
+    const Endpoint peer_ep{ip("198.51.100.10"), 4000};
+    send_at(peer.socket, s(0), kKept);  // early: nobody sent from 5000 yet
+    send_at(host.socket, s(0) + milliseconds(100), peer_ep);
+    send_at(peer.socket, s(0) + milliseconds(200), kKept);  // the peer's retransmission
+    w.net.run_until(s(1));
+    ASSERT_EQ(peer.from.size(), 1u);
+    if (!drop_new) {
+      EXPECT_NE(peer.from[0], kKept);  // the host's check left from another port
+      EXPECT_TRUE(site.gateway.table(IpFamily::v4)
+                      .blocks(s(0) + milliseconds(200), IpProto::udp, kKept, peer_ep));
+      EXPECT_TRUE(host.at.empty());  // both of the peer's checks were refused
+    } else {
+      EXPECT_EQ(peer.from[0], kKept);
+      EXPECT_EQ(host.at, (std::vector<TimePoint>{s(0) + milliseconds(200)}));
+    }
+  }
+}
+
+TEST(LinuxMasquerade, TwoHostsOverloadOnePortTowardsDifferentServers) {
+  World w;
+  Site site = w.site("home", *preset("linux-masquerade"), 2);
+  Timed a(site.hosts[0]->udp_bind(5000).value());
+  Timed b(site.hosts[1]->udp_bind(5000).value());
+  send_at(a.socket, s(0), ep("198.51.100.10:3478"));
+  send_at(b.socket, s(0), ep("198.51.100.20:3478"));
+  w.net.run_until(s(1));
+  ASSERT_EQ(w.servers[0].seen.size(), 1u);
+  ASSERT_EQ(w.servers[1].seen.size(), 1u);
+  EXPECT_EQ(w.servers[0].seen[0], kKept);
+  EXPECT_EQ(w.servers[1].seen[0], kKept);
+  EXPECT_EQ(a.at, (std::vector<TimePoint>{s(0)}));  // each echo found its own host
+  EXPECT_EQ(b.at, (std::vector<TimePoint>{s(0)}));
+}
+
+}  // namespace
+}  // namespace natsim::nat
