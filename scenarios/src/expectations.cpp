@@ -51,6 +51,12 @@ std::optional<double> counter_value(const World& w, const std::string& name,
         if (key == metric) return static_cast<double>(value);
       }
     }
+    if (const nat::upnp::IgdService* igd = w.sites.at(name).gateway->upnp();
+        igd != nullptr && metric.starts_with("upnp.")) {
+      for (const auto& [key, value] : nat::upnp::igd_metrics(igd->counters(), true)) {
+        if (key == metric) return static_cast<double>(value);
+      }
+    }
     if (metric.starts_with("nat.drops.")) {
       for (std::size_t r = 0; r < nat::kNatDropCount; ++r) {
         if (metric.substr(10) == nat::to_string(static_cast<nat::NatDrop>(r)))

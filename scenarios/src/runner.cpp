@@ -109,6 +109,12 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
         for (const auto& [key, value] : nat::port_mapping_metrics(*pm))
           m[key] = value;
       }
+      if (const nat::upnp::IgdService* igd = it->second.gateway->upnp()) {
+        json m = json::object();
+        for (const auto& [key, value] : nat::upnp::igd_metrics(igd->counters()))
+          m[key] = value;
+        j["upnp"] = m;
+      }
     }
   }
   w.net.trace().close_log();

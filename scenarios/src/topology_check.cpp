@@ -6,6 +6,7 @@
 #include "address_plan.hpp"
 #include "limits.hpp"
 #include "natsim/base/input_error.hpp"
+#include "natsim/nat_models/igd_service.hpp"
 #include "natsim/nat_models/nat_table.hpp"
 #include "natsim/nat_models/pcp_server.hpp"
 #include "natsim/nat_models/site.hpp"
@@ -209,6 +210,8 @@ void check_counter_names(const Scenario& s) {
     if (it->second.ends_with("gateway")) known.insert(known.end(), gateway.begin(), gateway.end());
     if (it->second == "port-mapping gateway") {
       for (const auto& [name, value] : nat::port_mapping_metrics({}, {}, true))
+        known.push_back(name);
+      for (const auto& [name, value] : nat::upnp::igd_metrics({}, true))
         known.push_back(name);
     }
     if (it->second == "turn") known.insert(known.end(), turn.begin(), turn.end());

@@ -193,7 +193,7 @@ TEST(MapAction, BadKeysAreInputErrors) {
       load(R"({"action": "map", "host": "alice", "internal_port": 1, "lifetime": "1500ms"})"),
       InputError);
   EXPECT_THROW(load(R"({"action": "map", "host": "alice", "internal_port": 1})",
-                    R"(, "port_mapping": {"pcp": true, "upnp": true})"),
+                    R"(, "port_mapping": {"pcp": true, "upnp": "yes"})"),
                InputError);
   EXPECT_THROW(load(R"({"action": "map", "host": "alice", "internal_port": 1})",
                     R"(, "port_mapping": {"min_lifetime": "10m", "max_lifetime": "5m"})"),
