@@ -115,6 +115,10 @@ WorldBuilder& WorldBuilder::ipv6() {
 }
 
 std::unique_ptr<World> WorldBuilder::build() const {
+  return build(RunOptions{});
+}
+
+std::unique_ptr<World> WorldBuilder::build(const RunOptions& options) const {
   std::set<std::string> names;
   for (const ServerSpec& s : scenario_.servers) {
     if (!names.insert(s.name).second) throw InputError("", "duplicate name '" + s.name + "'");
@@ -122,7 +126,7 @@ std::unique_ptr<World> WorldBuilder::build() const {
   collect_names(scenario_.sites, names);
   // The same checks as a scenario file gets: clashing addresses are errors, not aborts.
   detail::check_topology(scenario_);
-  return std::make_unique<World>(scenario_, seed_);
+  return std::make_unique<World>(scenario_, seed_, options);
 }
 
 }  // namespace natsim::scenarios

@@ -48,6 +48,8 @@ class WorldBuilder {
 
   // Throws InputError for unknown presets, duplicate names or unknown parents.
   [[nodiscard]] std::unique_ptr<World> build() const;
+  // The same, capturing pcaps or writing a trace as `options` says.
+  [[nodiscard]] std::unique_ptr<World> build(const RunOptions& options) const;
 
  private:
   WorldBuilder& add_server(std::string name, ServerKind kind, std::string_view address,
