@@ -57,8 +57,10 @@ TEST(MapAction, WithoutTheServiceTheMapperTriesPcpThenNatPmpThenTimesOut) {
   EXPECT_EQ(a["outcome"], "timeout");
   EXPECT_TRUE(a["mapped_ms"].is_null());
   // RFC 6887 §8.1.1: PCP at 0, 3 and 9 s, given up at 21 s; RFC 6886 §3.1: NAT-PMP nine
-  // times from 250 ms doubling, given up 127.75 s later.
-  EXPECT_EQ(a["failed_ms"], 21000.0 + 127750.0);
+  // times from 250 ms doubling, given up 127.75 s later; then UPnP IGD's M-SEARCH three
+  // times, MX 2 s + 1 s apart, unanswered.
+  EXPECT_EQ(a["failed_ms"], 21000.0 + 127750.0 + 9000.0);
+  EXPECT_EQ(a["protocol"], "upnp");
 }
 
 TEST(MapAction, AutoFallsBackToNatPmpOnAPcpLessGatewayAfterOneRoundTrip) {
@@ -181,9 +183,8 @@ TEST(MapAction, BadKeysAreInputErrors) {
     (void)load_scenario_text(text, "bad.json");
   };
   EXPECT_THROW(load(R"({"action": "map", "host": "alice"})"), InputError);  // no internal_port
-  EXPECT_THROW(
-      load(R"({"action": "map", "host": "alice", "internal_port": 1, "protocol": "upnp"})"),
-      InputError);
+  EXPECT_THROW(load(R"({"action": "map", "host": "alice", "internal_port": 1, "protocol": "igd"})"),
+               InputError);
   EXPECT_THROW(load(R"({"action": "map", "host": "alice", "internal_port": 1, "count": 3})"),
                InputError);  // count without from
   EXPECT_THROW(load(R"({"action": "map", "host": "alice", "internal_port": 1, "transport": "tcp",

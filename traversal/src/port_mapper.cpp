@@ -374,6 +374,9 @@ bool PortMapper::handle_datagram(TimePoint now, const Endpoint& local, const End
 void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a) {
   if (a.kind == MappingAnswer::Kind::unsupported_version) {
     if (protocol_ == MappingProtocol::pcp && !config_.only) return fall_back(now);
+    // A gateway that speaks neither PCP nor NAT-PMP, said so at once: UPnP next.
+    if (protocol_ == MappingProtocol::natpmp && !config_.only && config_.upnp)
+      return fall_back(now);
     // Told to use this protocol only: the gateway does not speak it.
     Mapping& m = mappings_[id];
     m.state = State::failed;

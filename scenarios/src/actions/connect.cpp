@@ -322,10 +322,11 @@ std::string parse_user(const Reader& r, const Names& names, const std::string& s
 }
 
 cn::PortMapping parse_mapping(const Reader& r) {
-  const std::string m = one_of(r, {"off", "auto", "pcp", "natpmp"});
+  const std::string m = one_of(r, {"off", "auto", "pcp", "natpmp", "upnp"});
   if (m == "auto") return cn::PortMapping::automatic;
   if (m == "pcp") return cn::PortMapping::pcp;
   if (m == "natpmp") return cn::PortMapping::natpmp;
+  if (m == "upnp") return cn::PortMapping::upnp;
   return cn::PortMapping::off;
 }
 
@@ -508,7 +509,7 @@ const ActionType& connect_action() {
                {"ice",
                 "nomination, ta_ms, trickle, policy (all|relay_only|turn_first), restart, "
                 "restart_after_silence"},
-               {"port_mapping", "off|auto|pcp|natpmp, or {a, b}"},
+               {"port_mapping", "off|auto|pcp|natpmp|upnp, or {a, b}"},
                {"signalling", "delay, loss"},
                {"timeout", ""},
                {"count", ""},

@@ -47,12 +47,13 @@ struct MapCheck final : ActionCheck {
 };
 
 const char* protocol_name(MappingProtocol p) {
-  return p == MappingProtocol::pcp ? "pcp" : "natpmp";
+  return p == MappingProtocol::pcp ? "pcp" : p == MappingProtocol::natpmp ? "natpmp" : "upnp";
 }
 
 // The result code's name as metrics spell it: "not_authorized", "user_ex_quota",
 // "out_of_resources".
 std::string result_name(MappingProtocol p, std::uint16_t code) {
+  if (p == MappingProtocol::upnp) return "upnp_" + std::to_string(code);  // e.g. upnp_718
   std::string name(
       p == MappingProtocol::pcp
           ? traversal::pcp::to_string(static_cast<traversal::pcp::ResultCode>(code))
@@ -180,6 +181,17 @@ void MapRun::on_event(const PortMapperEvent& e, const ActionContext& ctx) {
       if (!outcome) {
         outcome = e.result == 0 ? "timeout" : "error";
         if (e.result != 0) result = result_name(e.protocol, e.result);
+        if (e.protocol == MappingProtocol::upnp && e.result == 0) {
+          // UPnP fails without an error code too: an HTTP refusal, an unreadable answer.
+          const auto o = e.upnp_outcome;
+          outcome =
+              o == traversal::upnp::Outcome::timeout || o == traversal::upnp::Outcome::no_gateway
+                  ? "timeout"
+                  : "error";
+          result = std::string(traversal::upnp::to_string(o));
+          for (char& c : result)
+            c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
         failed_at = since;
         ctx.finish();
       }
@@ -218,9 +230,10 @@ std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
   auto m = std::make_shared<Map>();
   m->host = names.require(r.at("host"), "host");
   if (auto p = r.get("protocol")) {
-    const std::string v = one_of(*p, {"auto", "pcp", "natpmp"});
+    const std::string v = one_of(*p, {"auto", "pcp", "natpmp", "upnp"});
     if (v == "pcp") m->protocol = MappingProtocol::pcp;
     if (v == "natpmp") m->protocol = MappingProtocol::natpmp;
+    if (v == "upnp") m->protocol = MappingProtocol::upnp;
   }
   m->internal_port = static_cast<std::uint16_t>(r.at("internal_port").integer(1, 65535));
   if (auto p = r.get("suggested_port"))
@@ -249,7 +262,7 @@ std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
 std::shared_ptr<const ActionCheck> parse_check(const Reader& r, const ActionsById&) {
   auto e = std::make_shared<MapCheck>();
   if (auto f = r.get("outcome")) e->outcome = one_of(*f, {"success", "error", "timeout"});
-  if (auto f = r.get("protocol")) e->protocol = one_of(*f, {"pcp", "natpmp"});
+  if (auto f = r.get("protocol")) e->protocol = one_of(*f, {"pcp", "natpmp", "upnp"});
   if (auto f = r.get("external")) {
     const std::string& v = f->string();
     if (!IpAddress::parse(v) && !Endpoint::parse(v))
@@ -303,6 +316,8 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
   config.gateway = Endpoint{*gateway, traversal::pcp::kServerPort};
   config.seed = ctx.seed("mapper");
   config.only = body.protocol;
+  // auto: PCP, then NAT-PMP, then UPnP IGD; upnp: UPnP alone.
+  config.upnp = !body.protocol || *body.protocol == MappingProtocol::upnp;
   r->mapper = std::make_unique<PortMapper>(config);
   std::vector<sim::UdpSocket*> sockets{control};
   // Unsolicited announcements arrive on port 5350 (RFC 6887 §14.1.3, RFC 6886 §3.2.1);
@@ -340,9 +355,9 @@ std::string line(const nlohmann::json& a) {
 const ActionType& map_action() {
   static const ActionType kType{
       .name = "map",
-      .summary = "a port mapping from the gateway (PCP / NAT-PMP)",
+      .summary = "a port mapping from the gateway (PCP / NAT-PMP / UPnP IGD)",
       .keys = {{"host", ""},
-               {"protocol", "auto|pcp|natpmp"},
+               {"protocol", "auto|pcp|natpmp|upnp"},
                {"internal_port", ""},
                {"suggested_port", ""},
                {"lifetime", ""},
@@ -353,7 +368,7 @@ const ActionType& map_action() {
                {"interval", ""},
                {"size", ""}},
       .expect_keys = {{"outcome", "success|error|timeout"},
-                      {"protocol", "pcp|natpmp"},
+                      {"protocol", "pcp|natpmp|upnp"},
                       {"external", "address[:port]"},
                       {"double_nat", "bool"},
                       {"result", "result code"},
