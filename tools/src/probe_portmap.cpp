@@ -115,6 +115,33 @@ PortMapperEvent as_event(const traversal::MappingAnswer& a, bool deleting) {
   return e;
 }
 
+// Completes the report with the steps, the outcome and the elapsed time, prints it (the
+// JSON, or a line per step and `summary` with the external endpoint) and returns the
+// exit status.
+int finish_report(nlohmann::ordered_json& j, const std::vector<Step>& steps, bool ok,
+                  Steady::time_point started, bool json, const std::string& summary) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const Step& s : steps)
+    list.push_back(step_json(s));
+  j["steps"] = list;
+  j["outcome"] = ok ? "success" : "failed";
+  j["elapsed_ms"] = std::chrono::duration<double, std::milli>(Steady::now() - started).count();
+  if (json) {
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    for (const auto& s : list) {
+      std::printf("  %-8s %-8s %s%s\n", s["step"].get<std::string>().c_str(),
+                  s["outcome"].get<std::string>().c_str(),
+                  s.contains("external") ? s["external"].get<std::string>().c_str() : "",
+                  s.contains("result") ? s["result"].get<std::string>().c_str() : "");
+    }
+    std::printf("%s -> %s\n", summary.c_str(),
+                j.contains("external") ? j["external"].get<std::string>().c_str() : "nothing");
+  }
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
 // --third-party: a MAP for another host's address (RFC 6887 §13.1), which the port
 // mapper does not do (it maps for itself), so the request is built and sent here.
 int run_third_party(const ProbePortmapOptions& options, const Endpoint& gateway,
@@ -174,28 +201,10 @@ int run_third_party(const ProbePortmapOptions& options, const Endpoint& gateway,
     j["external_address"] = granted->external.address.to_string();
     j["lifetime"] = granted->lifetime;
   }
-  nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const Step& s : steps)
-    list.push_back(step_json(s));
-  j["steps"] = list;
-  j["outcome"] = ok ? "success" : "failed";
-  j["elapsed_ms"] = std::chrono::duration<double, std::milli>(Steady::now() - started).count();
-  if (options.json) {
-    std::printf("%s\n", j.dump().c_str());
-  } else {
-    for (const auto& s : list) {
-      std::printf("  %-8s %-8s %s%s\n", s["step"].get<std::string>().c_str(),
-                  s["outcome"].get<std::string>().c_str(),
-                  s.contains("external") ? s["external"].get<std::string>().c_str() : "",
-                  s.contains("result") ? s["result"].get<std::string>().c_str() : "");
-    }
-    std::printf("PCP %s: %s %s %s:%d -> %s\n", gateway.to_string().c_str(),
-                ok ? "mapped" : "failed to map", ask.protocol == 6 ? "TCP" : "UDP",
-                third_party.to_string().c_str(), ask.internal_port,
-                j.contains("external") ? j["external"].get<std::string>().c_str() : "nothing");
-  }
-  std::fflush(stdout);
-  return ok ? 0 : 1;
+  return finish_report(j, steps, ok, started, options.json,
+                       "PCP " + gateway.to_string() + ": " + (ok ? "mapped" : "failed to map") +
+                           (ask.protocol == 6 ? " TCP " : " UDP ") + third_party.to_string() + ":" +
+                           std::to_string(ask.internal_port));
 }
 
 }  // namespace
@@ -341,29 +350,10 @@ int run_probe_portmap(const ProbePortmapOptions& options) {
     j["lifetime"] = first.event->lifetime;
     j["double_nat"] = first.event->double_nat;
   }
-  nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const Step& s : steps)
-    list.push_back(step_json(s));
-  j["steps"] = list;
-  j["outcome"] = ok ? "success" : "failed";
-  j["elapsed_ms"] = std::chrono::duration<double, std::milli>(Steady::now() - started).count();
-
-  if (options.json) {
-    std::printf("%s\n", j.dump().c_str());
-  } else {
-    for (const auto& s : list) {
-      std::printf("  %-8s %-8s %s%s\n", s["step"].get<std::string>().c_str(),
-                  s["outcome"].get<std::string>().c_str(),
-                  s.contains("external") ? s["external"].get<std::string>().c_str() : "",
-                  s.contains("result") ? s["result"].get<std::string>().c_str() : "");
-    }
-    std::printf("%s %s: %s %s %d -> %s\n", use_pcp ? "PCP" : "NAT-PMP",
-                gateway->to_string().c_str(), ok ? "mapped" : "failed to map",
-                transport == 6 ? "TCP" : "UDP", internal_port,
-                j.contains("external") ? j["external"].get<std::string>().c_str() : "nothing");
-  }
-  std::fflush(stdout);
-  return ok ? 0 : 1;
+  return finish_report(j, steps, ok, started, options.json,
+                       std::string(use_pcp ? "PCP " : "NAT-PMP ") + gateway->to_string() + ": " +
+                           (ok ? "mapped" : "failed to map") +
+                           (transport == 6 ? " TCP " : " UDP ") + std::to_string(internal_port));
 }
 
 }  // namespace natsim::tools
