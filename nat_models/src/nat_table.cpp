@@ -326,7 +326,7 @@ boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, Ip
   e.permissions.clear();
   e.proto = proto;
   e.live = true;
-  e.created = now;
+  if (ct) e.explicit_until = now;  // the flow's first packet (see Entry)
   e.ct = ct;
   e.local = false;
   e.seen_reply = false;
@@ -673,7 +673,7 @@ void NatTable::ct_refresh(Entry& e, TimePoint now, bool reply) {
   // (and while unreplied) every packet sets the unreplied timer.
   constexpr Duration kStreamAfter = seconds(2);  // stream_ts = first packet + 2 * HZ
   Duration timeout = behavior_.udp_timeout;      // nf_conntrack_udp_timeout
-  if (e.seen_reply && now > e.created + kStreamAfter) {
+  if (e.seen_reply && now > e.explicit_until + kStreamAfter) {
     timeout = behavior_.udp_timeout_stream;  // nf_conntrack_udp_timeout_stream
     e.assured = true;
   }
@@ -731,7 +731,7 @@ void NatTable::ct_create_local(TimePoint now, IpProto proto, const Endpoint& rem
   e.external = external;
   e.remote_key = remote;
   e.expires = now;
-  e.created = now;
+  e.explicit_until = now;  // the flow's first packet (see Entry)
   e.permissions.clear();
   e.proto = proto;
   e.owner = MappingOwner::traffic;

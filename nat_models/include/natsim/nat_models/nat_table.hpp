@@ -193,8 +193,10 @@ class NatTable {
     // Most mappings talk to one or two remotes: keep those inside the entry (one cache
     // line fewer per packet in large tables).
     boost::container::small_vector<Permission, 2> permissions;
-    TimePoint explicit_until{};  // end of an explicit mapping's lifetime
-    TimePoint created{};         // conntrack: the flow's first packet
+    // End of an explicit mapping's lifetime; for a conntrack entry (never explicit), the
+    // time of its first packet (kept in one field so that Entry does not grow).
+    TimePoint explicit_until{};
+    TimePoint created{};  // conntrack: the flow's first packet
     IpProto proto = IpProto::udp;
     MappingOwner owner = MappingOwner::traffic;
     std::uint32_t generation = 0;
