@@ -19,7 +19,7 @@ using namespace natsim;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
-  const std::size_t cut = data[0] % (size - 1) + 1;
+  const std::size_t cut = std::min<std::size_t>(data[0] % (size - 1) + 1, size - 2);
   const bool secure = (data[1] & 1) != 0;
   const ByteView in(data + 2, size - 2);
   nat::NatTable table(*nat::preset("symmetric"), {IpAddress::v4(203, 0, 113, 2)}, true,
@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // HTTP in two pieces.
   nat::upnp::HttpRequestReader reader(config.upnp.max_body);
-  auto state = reader.feed(in.first(std::min(cut, in.size())));
+  auto state = reader.feed(in.first(cut));
   if (state == nat::upnp::HttpRequestReader::State::more && cut < in.size())
     state = reader.feed(in.subspan(cut));
   std::string answer;
@@ -73,7 +73,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool plain = std::all_of(body.begin(), body.end(), [](char c) {
     return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
   });
-  if (!doc.load_string(doc_text.c_str()) && plain) std::abort();
+  // parse_ws_pcdata: a UDN of spaces is text too.
+  const unsigned options = pugi::parse_default | pugi::parse_ws_pcdata;
+  if (!doc.load_string(doc_text.c_str(), options) && plain) std::abort();
   if (plain && std::string_view(doc.child("root").child("device").child_value("UDN")) != id.uuid)
     std::abort();
   return 0;

@@ -108,6 +108,17 @@ std::string path_of(std::string_view target) {
   return std::string(target.substr(0, query));
 }
 
+// GetListOfPortMappings' answer, its NewPortListing document in a CDATA section as
+// miniupnpd writes it: miniupnpc's parser reads CDATA but does not decode entities.
+std::string format_listing_response(const Action& out) {
+  pugi::xml_document doc;
+  auto r = tu::xml::append_envelope(doc).append_child(("u:" + out.name + "Response").c_str());
+  r.append_attribute("xmlns:u") = out.service_type.c_str();
+  for (const auto& a : out.arguments)
+    r.append_child(a.name.c_str()).append_child(pugi::node_cdata).set_value(a.value.c_str());
+  return tu::xml::to_text(doc);
+}
+
 }  // namespace
 
 UpnpError error(std::uint32_t c) {
@@ -312,6 +323,7 @@ IgdService::ControlAnswer IgdService::control(TimePoint now, const IpAddress& cl
   if (!out) return fail(out.error());
   out->service_type = a.service_type;
   out->name = a.name;
+  if (n == "GetListOfPortMappings") return ControlAnswer{200, format_listing_response(*out)};
   return ControlAnswer{200, format_response(*out)};
 }
 
