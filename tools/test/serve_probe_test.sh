@@ -132,6 +132,9 @@ case "$CASE" in
     exit2 probe --stun 127.0.0.1:3478 --timeout-ms 0
     exit2 probe --stun 127.0.0.1:3478 --local '[::1]:0'
     exit2 probe --stun 127.0.0.1:3478 --lifetime-max 0s
+    exit2 probe --stun 127.0.0.1:3478 --lifetime-precision 0s
+    exit2 probe --stun 127.0.0.1:3478 --lifetime-max 10s --lifetime-precision 20s
+    exit2 probe --stun 127.0.0.1:3478 --software "$(printf 'x%.0s' $(seq 1 128))"
     exit2 probe --stun 127.0.0.1:3478 --local 192.0.2.1:0
     grep -q 'cannot bind 192.0.2.1:0' "$TMP/out" || fail "bind error is explained"
     ;;
