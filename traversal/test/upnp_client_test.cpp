@@ -42,10 +42,11 @@ struct Igd {
   bool conflict_own = false;    // 718 for a port in use, even by the same client
   bool answer_ssdp = true;
   bool answer_http = true;
-  int refuse_control = 0;         // HTTP status for every POST (0: answer)
-  std::string control_host = "";  // an absolute controlURL with this host
-  std::string body_override;      // answers every POST with this body, 200
-  std::set<std::uint16_t> taken;  // held by another host
+  bool refuse_pcp_natpmp = false;  // port 5351 answers "unsupported version"
+  int refuse_control = 0;          // HTTP status for every POST (0: answer)
+  std::string control_host = "";   // an absolute controlURL with this host
+  std::string body_override;       // answers every POST with this body, 200
+  std::set<std::uint16_t> taken;   // held by another host
   std::map<std::pair<std::string, std::uint16_t>, Entry> table;
   std::vector<std::pair<TimePoint, std::string>> log;  // actions, as received
 
@@ -179,6 +180,21 @@ struct LanOf {
       std::string bytes(reinterpret_cast<const char*>(buffer.data()), t->size);
       if (t->transport == Transport::udp) {
         ++udp_sent;
+        if (t->remote.port == 5351 && igd.refuse_pcp_natpmp && !bytes.empty()) {
+          // A gateway with neither PCP nor NAT-PMP answers "unsupported version" in
+          // NAT-PMP's format (RFC 6886 §3.5, RFC 6887 §9): 12 octets for the address
+          // opcode and a PCP request, 16 for a map opcode echoing the internal port.
+          std::string r = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+          const auto op = static_cast<std::uint8_t>(bytes[0] == 0 ? bytes[1] : 0);
+          r[1] = static_cast<char>(128 + op);
+          if (op != 0) r = r.substr(0, 8) + bytes.substr(4, 2) + std::string(6, '\0');
+          wire.emplace(now + 2 * kOneWay, [this, tr = *t, r] {
+            client.handle_datagram(
+                now, tr.local, tr.remote,
+                ByteView(reinterpret_cast<const std::uint8_t*>(r.data()), r.size()));
+          });
+          continue;
+        }
         if (t->remote != Endpoint{ssdp::kMulticastV4, ssdp::kPort} || !igd.answer_ssdp) continue;
         wire.emplace(now + kOneWay, [this, local = t->local] { answer_search(local); });
         continue;
@@ -536,6 +552,19 @@ TEST(PortMapperUpnp, AutoTriesUpnpAfterPcpAndNatPmp) {
   lan.run_until(at(seconds(401)));
   ASSERT_TRUE(lan.find(PortMapperEvent::Kind::deleted, id));
   EXPECT_TRUE(lan.igd.table.empty());
+}
+
+TEST(PortMapperUpnp, AutoGoesToUpnpWhenPcpAndNatPmpAreRefusedAsUnsupported) {
+  MapperLan lan(mapper_config(true));
+  lan.igd.refuse_pcp_natpmp = true;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(10)));
+  TimePoint t;
+  const PortMapperEvent* m = lan.find(PortMapperEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->protocol, MappingProtocol::upnp);
+  // PCP refused (2 ms), NAT-PMP refused (2 ms), then UPnP's four round trips (8 ms).
+  EXPECT_EQ(t, at(milliseconds(12)));
 }
 
 TEST(PortMapperUpnp, WithoutUpnpAutoStillFailsAfterNatPmp) {
