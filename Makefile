@@ -44,14 +44,15 @@ PCAP_CHECKED = quickstart.json connect-baseline.json relay-tcp-between-symmetric
 # then serve stun and serve turn under attack from hostile loopback clients (docs/hardening.md),
 # and natsim connect against aioice and libnice in network namespaces, once through an
 # nftables NAT (needs root); natpmpc against serve gateway, and natsim's PCP/NAT-PMP
-# clients against miniupnpd in network namespaces; then the captures above through tshark,
+# clients against miniupnpd in network namespaces; upnpc against serve gateway --upnp; then the captures above through tshark,
 # and a bench-connect HTML report in headless Chromium (docs/bench-connect.md).
 interop: build
-	NATSIM_EXTRA_PACKAGES="stun-client stun-server coturn python3-aioice libnice-dev nftables natpmpc miniupnpd miniupnpd-nftables tshark chromium" ./scripts/install-deps.sh
+	NATSIM_EXTRA_PACKAGES="stun-client stun-server coturn python3-aioice libnice-dev nftables natpmpc miniupnpd miniupnpd-nftables miniupnpc tshark chromium" ./scripts/install-deps.sh
 	./scripts/interop-stun.sh build/release/tools/natsim
 	./scripts/interop-turn.sh build/release/tools/natsim
 	./scripts/interop-ice.sh build/release/tools/natsim
 	./scripts/interop-portmap.sh build/release/tools/natsim
+	./scripts/interop-upnp.sh build/release/tools/natsim
 	./scripts/attack-servers.sh build/release/tools/natsim
 	./scripts/check-pcap.sh build/release/tools/natsim $(addprefix scenarios/library/,$(PCAP_CHECKED))
 	build/release/tools/natsim bench-connect scenarios/library/bench-connect-matrix.json --quiet --seeds 1 \

@@ -9,7 +9,14 @@
 #include <optional>
 #include <string>
 
+#include <array>
+#include <map>
+#include <memory>
+#include <utility>
+
 #include "natsim/io/asio_driver.hpp"
+#include "natsim/io/tcp_stream_set.hpp"
+#include "natsim/nat_models/igd_service.hpp"
 #include "natsim/nat_models/nat_behavior.hpp"
 #include "natsim/nat_models/pcp_server.hpp"
 #include "natsim/traversal/natpmp_wire.hpp"
@@ -234,6 +241,20 @@ CLI::App* add_serve_gateway(CLI::App& serve, ServeGatewayOptions& o) {
       ->check(CLI::Range(0u, 65535u));
   cmd->add_flag("--allow-third-party", o.allow_third_party,
                 "Accept PCP THIRD_PARTY (mappings for another address)");
+  cmd->add_flag("--upnp", o.upnp,
+                "Also UPnP IGD: HTTP on --upnp-http-port, M-SEARCH answered on --ssdp-port, "
+                "both on the --listen address (docs/upnp-igd.md)");
+  cmd->add_option("--upnp-http-port", o.upnp_http_port,
+                  "UPnP description and control port (0: the kernel picks)")
+      ->capture_default_str();
+  cmd->add_option("--ssdp-port", o.ssdp_port,
+                  "UDP port answering SSDP M-SEARCH (0: the kernel picks)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_flag("--upnp-v1-only", o.upnp_v1_only,
+                "UPnP: InternetGatewayDevice:1 / WANIPConnection:1 only");
+  cmd->add_flag("--upnp-insecure", o.upnp_insecure,
+                "UPnP: secure mode off (a host may map to another host's address)");
   cmd->add_flag("--json-log", o.json_log,
                 "Log every request and the final counters as JSON Lines on stderr");
   return cmd;
@@ -272,6 +293,67 @@ int serve_gateway(const ServeGatewayOptions& options) {
   LoggedService service(server, table, options.json_log);
   io::AsioDriver<LoggedService> driver(sockets, service);
 
+  // UPnP IGD on the same table: HTTP over real TCP, framed by the service's own reader
+  // (Beast), one request per connection; M-SEARCH answered on a UDP socket. NOTIFY is not
+  // multicast from here (a loopback tool has no LAN to announce to).
+  io::TcpStreamSet http(io);
+  io::UdpSocketSet ssdp(io);
+  std::optional<nat::upnp::IgdService> igd;
+  std::map<std::pair<Endpoint, Endpoint>, std::unique_ptr<nat::upnp::HttpRequestReader>> readers;
+  Endpoint ssdp_bound;
+  if (options.upnp) {
+    auto h = http.listen(Endpoint{listen->address, options.upnp_http_port});
+    if (!h)
+      return usage_error("cannot listen on " + listen->address.to_string() + ":" +
+                         std::to_string(options.upnp_http_port) + ": " + h.error().message());
+    auto u = ssdp.bind(Endpoint{listen->address, options.ssdp_port});
+    if (!u)
+      return usage_error("cannot bind SSDP on " + listen->address.to_string() + ":" +
+                         std::to_string(options.ssdp_port) + ": " + u.error().message());
+    ssdp_bound = *u;
+    config.upnp.enabled = true;
+    config.upnp.http_port = h->port;
+    config.upnp.v1_only = options.upnp_v1_only;
+    config.upnp.secure_mode = !options.upnp_insecure;
+    igd.emplace(table, config, listen->address, TimePoint{});
+    http.on_receive([&](const Endpoint& local, const Endpoint& remote, ByteView bytes) {
+      auto& reader = readers[{local, remote}];
+      if (!reader) reader = std::make_unique<nat::upnp::HttpRequestReader>(config.upnp.max_body);
+      if (reader->state() != nat::upnp::HttpRequestReader::State::more) return;
+      const auto state = reader->feed(bytes);
+      if (state == nat::upnp::HttpRequestReader::State::more) return;
+      std::string answer;
+      std::string what;
+      if (state == nat::upnp::HttpRequestReader::State::done) {
+        const auto& q = reader->request();
+        answer = igd->answer_http(driver.now(), remote, q);
+        what = "UPnP " + q.method + " " + q.target;
+        if (!q.soap_action.empty()) what += " " + q.soap_action;
+      } else {
+        answer = igd->answer_unreadable(state, reader->header_too_large());
+        what = "UPnP unreadable request";
+      }
+      const std::string status = answer.substr(0, answer.find('\r'));
+      std::printf("%s %s -> %s\n", remote.to_string().c_str(), what.c_str(), status.c_str());
+      std::fflush(stdout);
+      (void)http.send(
+          local, remote,
+          ByteView(reinterpret_cast<const std::uint8_t*>(answer.data()), answer.size()));
+      http.close(local, remote);
+    });
+    http.on_closed([&](const Endpoint& local, const Endpoint& remote) {
+      readers.erase({local, remote});
+    });
+    ssdp.on_receive([&](const Endpoint& local, const Endpoint& remote, ByteView bytes) {
+      (void)igd->handle_datagram(driver.now(), local, remote, bytes);
+      std::array<std::uint8_t, traversal::ssdp::kMaxMessageSize> out{};
+      while (auto t = igd->poll_transmit(out)) {
+        if (t->remote.address.is_multicast()) continue;
+        (void)ssdp.send(local, t->remote, ByteView(out.data(), t->size));
+      }
+    });
+  }
+
   int stop_signal = 0;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -283,6 +365,10 @@ int serve_gateway(const ServeGatewayOptions& options) {
   std::printf("listening on %s (%s%s%s), external address %s\n", bound->to_string().c_str(),
               options.pcp ? "PCP" : "", options.pcp && options.natpmp ? ", " : "",
               options.natpmp ? "NAT-PMP" : "", external->to_string().c_str());
+  if (igd) {
+    std::printf("UPnP IGD description %s, SSDP on %s\n", igd->description_url().c_str(),
+                ssdp_bound.to_string().c_str());
+  }
   std::fflush(stdout);
 
   io.run();
@@ -297,6 +383,10 @@ int serve_gateway(const ServeGatewayOptions& options) {
   ordered_json counters;
   for (const auto& [name, value] : nat::port_mapping_metrics(server))
     counters[name] = value;
+  if (igd) {
+    for (const auto& [name, value] : nat::upnp::igd_metrics(igd->counters()))
+      counters[name] = value;
+  }
   counters["dropped_unanswered"] = service.dropped();
   counters["mappings"] = table.mappings(now).size();
   add_socket_counters(counters, sockets.counters());

@@ -22,6 +22,14 @@ struct ServeGatewayOptions {
   std::uint32_t quota = 32;
   bool allow_third_party = false;
   bool json_log = false;  // one JSON object per request (and the final counters) on stderr
+  // UPnP IGD on the --listen address: HTTP (description, SCPDs, SOAP control) on
+  // upnp_http_port (0: the kernel picks), M-SEARCH answered on ssdp_port. Mappings go to
+  // the same NAT table as PCP's and NAT-PMP's.
+  bool upnp = false;
+  std::uint16_t upnp_http_port = 0;
+  std::uint16_t ssdp_port = 1900;
+  bool upnp_v1_only = false;
+  bool upnp_insecure = false;  // secure mode off: a host may map to another address
 };
 
 // Adds `serve gateway` under `serve` with its options; returns the subcommand.

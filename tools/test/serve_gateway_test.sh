@@ -2,11 +2,14 @@
 # ctest cases for `natsim serve gateway` and `natsim probe --pcp/--natpmp`, on loopback
 # (127.0.0.1 only, the kernel picks the server's port). Every process started here is
 # stopped by PID; every client runs under `timeout`.
-#   serve_gateway_test.sh NATSIM CMAKE CASE      CASE: pcp | natpmp | third_party | hostile | usage
+#   serve_gateway_test.sh NATSIM CMAKE CASE      CASE: pcp | natpmp | third_party | hostile | upnp | usage
 # pcp, natpmp: map, refresh and delete with natsim's own client; a second host address
 # (127.0.0.2) cannot take the first one's port; --no-pcp makes a PCP-only probe fail.
 # third_party: a MAP for 127.0.0.9 (THIRD_PARTY) is NOT_AUTHORIZED by default and granted,
 # then deleted, with --allow-third-party.
+# upnp (needs /usr/bin/python3): --upnp serves its description, maps with a SOAP
+# AddPortMapping into the table PCP uses (a PCP probe for that port gets another), answers
+# 718 to another host's claim on it and an M-SEARCH with the printed URL; counted.
 # hostile: malformed datagrams (needs /usr/bin/python3) are dropped or refused and counted,
 # and the server still answers afterwards.
 set -euo pipefail
@@ -125,6 +128,59 @@ case "$CASE" in
       expect "pcp against --no-pcp exits 1" test "$rc" = 1
       expect "pcp against --no-pcp: unsupported version" grep -qi 'unsupp' "$TMP/nopcp.json"
     fi
+    ;;
+  upnp)
+    [ -x "$PYTHON" ] || { echo "SKIP: no $PYTHON"; exit 0; }
+    start_server --external 198.51.100.7 --upnp --ssdp-port 0 --upnp-insecure ||
+      fail "serve gateway --upnp did not start"
+    URL=$(sed -n 's/^UPnP IGD description \(http:[^,]*\), SSDP on .*/\1/p' "$TMP/serve.out")
+    SSDP=$(sed -n 's/^UPnP IGD description .*, SSDP on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/serve.out")
+    expect "upnp: description URL printed" test -n "$URL"
+    timeout 20 "$PYTHON" - "$URL" "$SSDP" >"$TMP/upnp.log" 2>&1 <<'PY' || rc=$?
+import socket, sys, urllib.request, urllib.error
+url, ssdp = sys.argv[1], int(sys.argv[2])
+desc = urllib.request.urlopen(url, timeout=5).read().decode()
+assert "urn:schemas-upnp-org:device:InternetGatewayDevice:2" in desc, desc
+ctl = url.replace("/rootDesc.xml", "/ctl/IPConn")
+def soap(action, args):
+    body = ('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>'
+            '<u:%s xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:1">%s</u:%s></s:Body></s:Envelope>'
+            % (action, "".join("<%s>%s</%s>" % (k, v, k) for k, v in args), action))
+    q = urllib.request.Request(ctl, body.encode(), {"Content-Type": 'text/xml; charset="utf-8"',
+        "SOAPAction": '"urn:schemas-upnp-org:service:WANIPConnection:1#%s"' % action})
+    try:
+        return 200, urllib.request.urlopen(q, timeout=5).read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+def add(client, iport):
+    return soap("AddPortMapping", [("NewRemoteHost", ""), ("NewExternalPort", 40000),
+        ("NewProtocol", "UDP"), ("NewInternalPort", iport), ("NewInternalClient", client),
+        ("NewEnabled", 1), ("NewPortMappingDescription", "t"), ("NewLeaseDuration", 600)])
+code, text = add("127.0.0.1", 4000)
+assert code == 200 and "AddPortMappingResponse" in text, text
+code, text = add("127.0.0.2", 4000)
+assert code == 500 and "<errorCode>718</errorCode>" in text, text
+code, text = soap("GetExternalIPAddress", [])
+assert "<NewExternalIPAddress>198.51.100.7</NewExternalIPAddress>" in text, text
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(b'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\n'
+         b'MX: 1\r\nST: urn:schemas-upnp-org:service:WANIPConnection:1\r\n\r\n', ("127.0.0.1", ssdp))
+answer = s.recv(4096).decode()
+assert ("LOCATION: " + url).lower() in answer.lower(), answer
+print("OK")
+PY
+    probe --pcp "127.0.0.1:$P" --local 127.0.0.1:0 --internal-port 4100 --suggested-port 40000 \
+      --json >"$TMP/pcp.json" || fail "pcp probe failed"
+    stop_server
+    expect "upnp: description, AddPortMapping, 718, external address, M-SEARCH" grep -q '^OK$' "$TMP/upnp.log"
+    fields "$TMP/pcp.json" "outcome;external"
+    expect "upnp: PCP gets another port than UPnP's 40000" test "$J_external" != "198.51.100.7:40000"
+    expect "upnp: mapped counted" test "$(counter upnp.mapped)" = 1
+    expect "upnp: 718 counted" test "$(counter upnp.errors.718)" = 1
+    expect "upnp: search answered" test "$(counter upnp.search_answers)" = 1
+    expect "upnp: a line per HTTP request" grep -q 'UPnP POST /ctl/IPConn .*#AddPortMapping" -> HTTP/1.1 500' "$TMP/serve.out"
     ;;
   hostile)
     [ -x "$PYTHON" ] || { echo "SKIP: no $PYTHON"; exit 0; }
