@@ -297,8 +297,25 @@ boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, Ip
       first = behavior_.port_first + *sub.block * behavior_.port_block_size;
       last = first + behavior_.port_block_size - 1;
     }
-    auto port = ct ? allocate_ct_port(proto, pool_[pool_index], internal.port, key)
-                   : allocate_port(proto, pool_[pool_index], internal.port, first, last, prefer);
+    std::optional<std::uint16_t> port;
+    if (ct && behavior_.port_assignment == PortAssignment::preserve) {
+      // get_unique_tuple, find_appropriate_src: masquerade's range never holds the
+      // original (inside) address, so the kernel first reuses the mapping of another
+      // flow from the same source (the newest, as the bysource chain is searched) when
+      // its tuple towards this remote is free. A scan, but only when a flow is created.
+      const Entry* newest = nullptr;
+      for (const Entry& other : entries_) {
+        if (other.live && other.ct && !other.local && other.proto == proto &&
+            other.internal == internal && other.external.address == pool_[pool_index] &&
+            (newest == nullptr || other.explicit_until > newest->explicit_until))
+          newest = &other;
+      }
+      if (newest != nullptr && !ct_taken(proto, newest->external, key))
+        port = newest->external.port;
+    }
+    if (!port)
+      port = ct ? allocate_ct_port(proto, pool_[pool_index], internal.port, key)
+                : allocate_port(proto, pool_[pool_index], internal.port, first, last, prefer);
     if (!port) {
       if (sub_it == subscribers_.end() && sub.block) blocks_used_[pool_index][*sub.block] = false;
       return NatDrop::exhausted;

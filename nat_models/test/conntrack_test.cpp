@@ -94,7 +94,7 @@ TEST(Overloading, TwoHostsShareOneExternalPortTowardsDifferentRemotes) {
   EXPECT_EQ(t.size(), 2u);
 }
 
-TEST(Overloading, TheCollidingHostGetsANewPortPerCollidingDestination) {
+TEST(Overloading, TheCollidingHostKeepsItsCollisionPortForItsNextFlows) {
   auto t = masquerade();
   const Endpoint a = ep("10.0.0.2:5000");
   const Endpoint b = ep("10.0.0.3:5000");
@@ -102,12 +102,13 @@ TEST(Overloading, TheCollidingHostGetsANewPortPerCollidingDestination) {
   (void)t.outbound(t0, kUdp, a, kServer);
   (void)t.outbound(t0, kUdp, a, other);
   const auto b1 = t.outbound(t0, kUdp, b, kServer).value();
-  const auto b2 = t.outbound(t0, kUdp, b, other).value();
   EXPECT_NE(b1.port, 5000);
-  EXPECT_NE(b2.port, 5000);
-  EXPECT_NE(b1.port, b2.port);  // address-and-port-dependent for the second host
-  // Towards a destination the first host never used, the second keeps its port.
-  EXPECT_EQ(t.outbound(t0, kUdp, b, kPeer).value().port, 5000);
+  // find_appropriate_src: the second host's next flows reuse its first flow's port while
+  // that tuple is free, towards `other` (where the first host also sent) as elsewhere.
+  EXPECT_EQ(t.outbound(t0, kUdp, b, other).value(), b1);
+  EXPECT_EQ(t.outbound(t0, kUdp, b, kPeer).value(), b1);
+  // A new source with no flow yet keeps its own port towards a remote nobody used.
+  EXPECT_EQ(t.outbound(t0, kUdp, ep("10.0.0.4:5000"), ep("198.51.100.40:1")).value().port, 5000);
 }
 
 TEST(RandomProfiles, EveryFlowGetsARandomPortInClass) {
@@ -204,8 +205,9 @@ TEST(Blocking, AnEarlyInboundPacketCostsTheHostItsPortTowardsThatRemote) {
   const auto to_peer = t.outbound(t0 + seconds(1), kUdp, a, kPeer).value();
   EXPECT_NE(to_peer.port, 5000);
   EXPECT_GE(to_peer.port, 1024);
-  // Other remotes still see the kept port: the block is per reply tuple.
-  EXPECT_EQ(t.outbound(t0 + seconds(1), kUdp, a, kServer).value().port, 5000);
+  // The host's next flow reuses that port (find_appropriate_src), since the block is
+  // per reply tuple and (port, server) is free.
+  EXPECT_EQ(t.outbound(t0 + seconds(1), kUdp, a, kServer).value(), to_peer);
   // The peer's retransmissions keep the entry (30 s from each), then it goes.
   EXPECT_FALSE(t.inbound(t0 + seconds(20), kUdp, kPeer, x));
   EXPECT_TRUE(t.blocks(t0 + seconds(49), kUdp, x, kPeer));
