@@ -45,7 +45,8 @@ PCAP_CHECKED = quickstart.json connect-baseline.json relay-tcp-between-symmetric
 # and natsim connect against aioice and libnice in network namespaces, once through an
 # nftables NAT (needs root); natpmpc against serve gateway, and natsim's PCP/NAT-PMP
 # clients against miniupnpd in network namespaces; upnpc against serve gateway --upnp; then the captures above through tshark,
-# and a bench-connect HTML report in headless Chromium (docs/bench-connect.md).
+# and a bench-connect HTML report in headless Chromium (docs/bench-connect.md); then the
+# release build installed to a fresh prefix and examples/external-project built against it.
 interop: build
 	NATSIM_EXTRA_PACKAGES="stun-client stun-server coturn python3-aioice libnice-dev nftables natpmpc miniupnpd miniupnpd-nftables miniupnpc tshark chromium" ./scripts/install-deps.sh
 	./scripts/interop-stun.sh build/release/tools/natsim
@@ -58,6 +59,7 @@ interop: build
 	build/release/tools/natsim bench-connect scenarios/library/bench-connect-matrix.json --quiet --seeds 1 \
 		--json build/release/bench-report.json --html build/release/bench-report.html >/dev/null
 	./scripts/check-html-report.sh build/release/bench-report.json build/release/bench-report.html build/release/bench-report.png
+	./scripts/check-install.sh build/release
 
 # The fidelity lab (docs/fidelity.md): natsim's Linux NAT profiles against real nftables
 # NATs in network namespaces, side by side; needs root; about 4 minutes.

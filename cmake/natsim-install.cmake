@@ -46,6 +46,22 @@ foreach(module IN LISTS natsim_modules)
           FILES_MATCHING PATTERN "*.hpp")
 endforeach()
 
+# boost::system::result::value() and friends record their caller's file name (a
+# source_location) for the exception they throw, which would put this tree's absolute
+# path into the installed libraries and CLI. -ffile-prefix-map makes those names relative.
+# An option, ON in the release preset (what CI installs from): switching it on rebuilds
+# every library.
+option(NATSIM_RELOCATABLE_PATHS "Compile with source paths relative to the source tree" OFF)
+if(NATSIM_RELOCATABLE_PATHS)
+  foreach(target IN ITEMS natsim_sim natsim_nat_models natsim_traversal natsim_scenarios natsim_io
+                          natsim_testing natsim)
+    if(TARGET ${target})
+      target_compile_options(${target} PRIVATE -ffile-prefix-map=${PROJECT_SOURCE_DIR}/=
+                                               -ffile-prefix-map=${PROJECT_BINARY_DIR}/=)
+    endif()
+  endforeach()
+endif()
+
 set(natsim_core_targets natsim_base natsim_sim natsim_nat_models natsim_traversal
                         natsim_scenarios natsim_io)
 if(TARGET natsim)
