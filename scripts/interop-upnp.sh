@@ -129,5 +129,74 @@ check "v1 only: the requests named WANIPConnection:1" has "$TMP/gw1.out" \
   'WANIPConnection:1#AddPortMapping'
 check "v1 only: nothing asked of WANIPConnection:2" sh -c "! grep -q 'WANIPConnection:2' '$TMP/gw1.out'"
 
+# ---------------------------------------------------------------------------------------
+# Hostile HTTP clients (docs/hardening.md): garbage, an oversized body, silent and excess
+# connections; the gateway answers or closes each, and upnpc still works afterwards.
+# ---------------------------------------------------------------------------------------
+# http_attack KIND: one attack against $URL's host and port; prints what came back.
+http_attack() {
+  python3 - "$URL" "$1" <<'PY'
+import socket, sys, time
+from urllib.parse import urlparse
+u = urlparse(sys.argv[1]); kind = sys.argv[2]
+addr = (u.hostname, u.port)
+def answer(s, limit=10):
+    s.settimeout(limit); data = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b: break
+            data += b
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return data
+if kind == "garbage":
+    s = socket.create_connection(addr); s.sendall(b"\x00\xffNOT HTTP\r\n\r\n")
+    print(answer(s).split(b"\r\n")[0].decode(errors="replace"))
+elif kind == "huge-body":
+    s = socket.create_connection(addr)
+    s.sendall(b"POST /ctl/IPConn HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+    try:
+        s.sendall(b"<" * 65536)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    print(answer(s).split(b"\r\n")[0].decode(errors="replace"))
+elif kind == "silent":
+    s = socket.create_connection(addr); t = time.monotonic()
+    answer(s, 10)
+    print("closed after %.0f s" % (time.monotonic() - t))
+elif kind == "flood":
+    held = [socket.create_connection(addr) for _ in range(40)]
+    time.sleep(0.5)
+    open_ = 0
+    for s in held:
+        s.setblocking(False)
+        try:
+            open_ += 0 if s.recv(1) == b"" else 1
+        except BlockingIOError:
+            open_ += 1
+        except ConnectionResetError:
+            pass
+    print("%d of 40 held open" % open_)
+PY
+}
+
+check "serve gateway --upnp --upnp-idle-timeout 2 starts" gateway_up gwa --upnp-idle-timeout 2
+http_attack garbage >"$TMP/attack_garbage.log" 2>&1
+check "garbage instead of HTTP: 400" has "$TMP/attack_garbage.log" '^HTTP/1.1 400'
+http_attack huge-body >"$TMP/attack_huge.log" 2>&1
+check "a 10 MB SOAP body: 413 before it is read" has "$TMP/attack_huge.log" '^HTTP/1.1 413'
+http_attack silent >"$TMP/attack_silent.log" 2>&1
+check "a silent connection is closed after the idle timeout (2 s)" has "$TMP/attack_silent.log" \
+  '^closed after [23] s'
+http_attack flood >"$TMP/attack_flood.log" 2>&1
+check "40 connections at once: at most 16 held" sh -c \
+  "n=\$(sed -n 's/^\([0-9]*\) of 40 held open/\1/p' '$TMP/attack_flood.log'); [ -n \"\$n\" ] && [ \"\$n\" -le 16 ]"
+upnpc_run attack_status -s
+check "after the attacks upnpc -s still reads the external address" has \
+  "$TMP/upnpc_attack_status.log" "ExternalIPAddress = $EXT"
+check "serve gateway survived" alive "$GW_PID"
+gateway_down
+
 log "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

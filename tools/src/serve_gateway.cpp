@@ -255,6 +255,10 @@ CLI::App* add_serve_gateway(CLI::App& serve, ServeGatewayOptions& o) {
                 "UPnP: InternetGatewayDevice:1 / WANIPConnection:1 only");
   cmd->add_flag("--upnp-insecure", o.upnp_insecure,
                 "UPnP: secure mode off (a host may map to another host's address)");
+  cmd->add_option("--upnp-idle-timeout", o.upnp_idle_timeout,
+                  "UPnP: close an HTTP connection silent this long, s")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 3600u));
   cmd->add_flag("--json-log", o.json_log,
                 "Log every request and the final counters as JSON Lines on stderr");
   return cmd;
@@ -296,7 +300,12 @@ int serve_gateway(const ServeGatewayOptions& options) {
   // UPnP IGD on the same table: HTTP over real TCP, framed by the service's own reader
   // (Beast), one request per connection; M-SEARCH answered on a UDP socket. NOTIFY is not
   // multicast from here (a loopback tool has no LAN to announce to).
-  io::TcpStreamSet http(io);
+  // The simulated gateway's HTTP limits hold here too: at most max_connections at once
+  // (16), and a connection silent for --upnp-idle-timeout is closed.
+  io::TcpLimits http_limits;
+  http_limits.max_connections = nat::UpnpConfig{}.max_connections;
+  http_limits.idle_timeout = std::chrono::seconds(options.upnp_idle_timeout);
+  io::TcpStreamSet http(io, http_limits);
   io::UdpSocketSet ssdp(io);
   std::optional<nat::upnp::IgdService> igd;
   std::map<std::pair<Endpoint, Endpoint>, std::unique_ptr<nat::upnp::HttpRequestReader>> readers;

@@ -30,6 +30,9 @@ struct ServeGatewayOptions {
   std::uint16_t ssdp_port = 1900;
   bool upnp_v1_only = false;
   bool upnp_insecure = false;  // secure mode off: a host may map to another address
+  // A UPnP HTTP connection with no byte either way for this long is closed (slow and
+  // silent clients hold no socket), as the simulated gateway's idle_timeout.
+  std::uint32_t upnp_idle_timeout = 30;
 };
 
 // Adds `serve gateway` under `serve` with its options; returns the subcommand.
