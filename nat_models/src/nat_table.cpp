@@ -327,22 +327,8 @@ boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, Ip
   }
   ++sub_it->second.mappings;
 
-  std::uint32_t id;
-  if (!free_.empty()) {
-    id = free_.back();
-    free_.pop_back();
-  } else {
-    id = static_cast<std::uint32_t>(entries_.size());
-    entries_.emplace_back();
-  }
+  const std::uint32_t id = new_entry(now, proto, internal, external, key);
   Entry& e = entries_[id];
-  e.internal = internal;
-  e.external = external;
-  e.remote_key = key;
-  e.expires = now;
-  e.permissions.clear();
-  e.proto = proto;
-  e.live = true;
   if (ct) e.explicit_until = now;  // the flow's first packet (see Entry)
   e.ct = ct;
   e.local = false;
@@ -358,7 +344,29 @@ boost::system::result<std::uint32_t, NatDrop> NatTable::create(TimePoint now, Ip
   }
   ++live_;
   ++counters_.mappings_created;
-  // The expiry entry is pushed once the first packet has set the timer (see expire()).
+  return id;
+}
+
+std::uint32_t NatTable::new_entry(TimePoint now, IpProto proto, const Endpoint& internal,
+                                  const Endpoint& external, const Endpoint& remote_key) {
+  std::uint32_t id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = static_cast<std::uint32_t>(entries_.size());
+    entries_.emplace_back();
+  }
+  Entry& e = entries_[id];
+  e.internal = internal;
+  e.external = external;
+  e.remote_key = remote_key;
+  e.expires = now;
+  e.permissions.clear();
+  e.proto = proto;
+  e.live = true;
+  // The expiry entry is pushed now, its time set once the first packet has set the
+  // timer (see expire()).
   expiries_.push_back(Expiry{to_ns(now), id, e.generation});
   std::push_heap(expiries_.begin(), expiries_.end(), [](auto& a, auto& b) { return later(a, b); });
   return id;
@@ -735,22 +743,9 @@ NatTable::Outcome NatTable::ct_outbound(TimePoint now, IpProto proto, const Endp
 
 void NatTable::ct_create_local(TimePoint now, IpProto proto, const Endpoint& remote,
                                const Endpoint& external) {
-  std::uint32_t id;
-  if (!free_.empty()) {
-    id = free_.back();
-    free_.pop_back();
-  } else {
-    id = static_cast<std::uint32_t>(entries_.size());
-    entries_.emplace_back();
-  }
+  const std::uint32_t id = new_entry(now, proto, external, external, remote);
   Entry& e = entries_[id];
-  e.internal = external;
-  e.external = external;
-  e.remote_key = remote;
-  e.expires = now;
   e.explicit_until = now;  // the flow's first packet (see Entry)
-  e.permissions.clear();
-  e.proto = proto;
   e.owner = MappingOwner::traffic;
   e.live = true;
   e.ct = true;
@@ -758,8 +753,6 @@ void NatTable::ct_create_local(TimePoint now, IpProto proto, const Endpoint& rem
   e.seen_reply = false;
   e.assured = false;
   ct_reply_.emplace(CtKey{external, remote, proto}, id);
-  expiries_.push_back(Expiry{to_ns(now), id, e.generation});
-  std::push_heap(expiries_.begin(), expiries_.end(), [](auto& a, auto& b) { return later(a, b); });
   ct_refresh(e, now, /*reply=*/false);
 }
 

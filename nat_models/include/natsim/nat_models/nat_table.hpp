@@ -278,6 +278,10 @@ class NatTable {
   [[nodiscard]] std::optional<std::uint32_t> find_explicit(IpProto proto,
                                                            const Endpoint& internal) const;
   void set_expiry(Entry& e, TimePoint expires);
+  // A slot for a new entry (a freed one first) with the fields every entry sets, and its
+  // place in the expiry heap.
+  std::uint32_t new_entry(TimePoint now, IpProto proto, const Endpoint& internal,
+                          const Endpoint& external, const Endpoint& remote_key);
   void remove(std::uint32_t id);
   void expire(TimePoint now);
   // Records that `p` was seen at `now` (outbound or admitted inbound) and updates the
