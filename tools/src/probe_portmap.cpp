@@ -382,7 +382,8 @@ void add_probe_portmap_options(CLI::App& probe, ProbePortmapOptions& o,
               },
               "Instead of --stun: ask a UPnP IGD for a mapping; M-SEARCH to IP[:PORT], or "
               "without one to 239.255.255.250 (docs/upnp-igd.md)")
-          ->expected(0, 1);
+          ->expected(0, 1)
+          ->type_name("[IP[:PORT]]");
   pcp->excludes(natpmp);
   pcp->excludes(upnp);
   natpmp->excludes(upnp);
