@@ -43,7 +43,7 @@ PCAP_CHECKED = quickstart.json connect-baseline.json relay-tcp-between-symmetric
 # natsim's STUN server and probe against real peers (Vovida stun, coturn) on loopback,
 # then serve stun and serve turn under attack from hostile loopback clients (docs/hardening.md),
 # and natsim connect against aioice and libnice in network namespaces, once through an
-# nftables NAT (needs root); natpmpc against serve gateway, and natsim's PCP/NAT-PMP
+# nftables NAT (needs root); natpmpc against serve gateway, and natsim's PCP/NAT-PMP/UPnP IGD
 # clients against miniupnpd in network namespaces; upnpc against serve gateway --upnp; then the captures above through tshark,
 # and a bench-connect HTML report in headless Chromium (docs/bench-connect.md); then the
 # release build installed to a fresh prefix and examples/external-project built against it.

@@ -20,8 +20,19 @@
 #     it; with --keep the DNAT rule is checked in gw's ruleset and a datagram from wan to
 #     10.78.0.1:PORT must reach the host in lan; a second run deletes it and the rule
 #     must be gone.
+# (c) natsim's UPnP IGD client (`natsim probe --upnp`) against the same miniupnpd's UPnP
+#     IGD (secure mode, HTTP on 192.168.78.1:5000): found with an M-SEARCH to
+#     239.255.255.250:1900 from lan, a UDP mapping added and kept; Debian's upnpc lists it
+#     (-l), the DNAT rule is in gw's ruleset and a datagram from wan reaches lan; a probe
+#     from a second LAN address (192.168.78.3) asking for the same external port is given
+#     another one; upnpc's mapping to another host's address is refused by secure mode
+#     (718, as miniupnpd answers it); a second probe (--description-url, no SSDP) maps the
+#     port again and deletes it: upnpc no longer lists it and the rule is gone.
 #
 # Usage: scripts/interop-portmap.sh [PATH/TO/natsim]   (default build/release/tools/natsim)
+# INTEROP_PORTMAP_PARTS (default "abc") runs some parts only: (a) needs 127.0.0.1:5351,
+# which another run on the machine may hold. INTEROP_NS_PREFIX (default "pm") starts the
+# namespaces' names.
 # Needs root (namespaces, nftables). Prints PASS/FAIL per check and "N passed, M failed";
 # exits 1 on any failure, 2 when a required program is missing. Everything started here
 # is stopped by PID and the namespaces are deleted on exit (trap EXIT); every client runs
@@ -48,8 +59,9 @@ portmap_cleanup() {
 }
 trap portmap_cleanup EXIT
 
-require interop-portmap "natpmpc miniupnpd miniupnpd-nftables nftables" natpmpc miniupnpd nft ip \
-  timeout
+require interop-portmap "natpmpc miniupnpd miniupnpd-nftables nftables miniupnpc" natpmpc miniupnpd \
+  nft ip upnpc timeout
+PARTS=${INTEROP_PORTMAP_PARTS:-abc}
 if [ "$(id -u)" != 0 ]; then
   echo "interop-portmap: needs root for network namespaces and nftables" >&2
   exit 2
@@ -59,7 +71,9 @@ fi
 # (a) natpmpc -> natsim serve gateway on 127.0.0.1:5351
 # ---------------------------------------------------------------------------------------
 EXT=203.0.113.77
-if ! port_free 5351; then
+if [[ $PARTS != *a* ]]; then
+  log "(a) skipped (INTEROP_PORTMAP_PARTS=$PARTS)"
+elif ! port_free 5351; then
   log "FAIL: 127.0.0.1:5351 is taken; natpmpc can only use port 5351"
   FAIL=$((FAIL + 1))
 else
@@ -103,7 +117,8 @@ fi
 # (b) natsim probe --pcp / --natpmp -> miniupnpd in namespaces
 # ---------------------------------------------------------------------------------------
 TAG=$$
-LAN=pm-lan-$TAG GW=pm-gw-$TAG WAN=pm-wan-$TAG
+NS=${INTEROP_NS_PREFIX:-pm}
+LAN=$NS-lan-$TAG GW=$NS-gw-$TAG WAN=$NS-wan-$TAG
 netns_add() {
   ip netns add "$1"
   NETNS+=("$1")
@@ -118,6 +133,7 @@ lab_up() {
   ip -n "$GW" addr add 10.78.0.1/24 dev gw-wan
   ip -n "$WAN" addr add 10.78.0.10/24 dev wan0
   ip -n "$WAN" addr add 10.78.0.11/24 dev wan0
+  ip -n "$LAN" addr add 192.168.78.3/24 dev lan0  # a second LAN host for (c)
   ip -n "$LAN" link set lan0 up
   ip -n "$GW" link set gw-lan up
   ip -n "$GW" link set gw-wan up
@@ -173,9 +189,9 @@ done
 cat >"$TMP/miniupnpd.conf" <<EOF
 ext_ifname=gw-wan
 listening_ip=gw-lan
-http_port=0
+http_port=5000
 enable_natpmp=yes
-enable_upnp=no
+enable_upnp=yes
 ext_perform_stun=yes
 ext_stun_host=10.78.0.10
 ext_stun_port=3478
@@ -240,7 +256,7 @@ run_client() {
     "$TMP/${name}_rules.txt" "0x11 th dport $port dnat ip to 192\\.168\\.78\\.2:$port"
   check "$name: a datagram from wan to 10.78.0.1:$port reaches lan" forwarded "$port"
 }
-if grep -q 'Listening for NAT-PMP/PCP' "$TMP/miniupnpd.log"; then
+if [[ $PARTS == *b* ]] && grep -q 'Listening for NAT-PMP/PCP' "$TMP/miniupnpd.log"; then
   run_client pcp 41000
   # PCP's delete needs the mapping nonce, which a new probe does not have: the kept PCP
   # mapping is deleted by miniupnpd when its lease ends; here NAT-PMP's delete (any
@@ -254,6 +270,53 @@ if grep -q 'Listening for NAT-PMP/PCP' "$TMP/miniupnpd.log"; then
   # A PCP request for another host (THIRD_PARTY is not sent by natsim's probe) is not
   # possible here; secure_mode makes miniupnpd map only the requester's own address,
   # which every mapping above was.
+fi
+
+# ---------------------------------------------------------------------------------------
+# (c) natsim probe --upnp -> miniupnpd's UPnP IGD, same lab
+# ---------------------------------------------------------------------------------------
+UPNP_URL=http://192.168.78.1:5000/rootDesc.xml
+# upnpc ARGS...: Debian's client in lan; -i since the gateway's WAN address is private.
+upnpc_lan() { inlan timeout 20 upnpc -i -u "$UPNP_URL" "$@" 2>&1 || true; }
+if [[ $PARTS == *c* ]] && grep -q 'HTTP listening on port 5000' "$TMP/miniupnpd.log"; then
+  # M-SEARCH to the SSDP group (UDA 1.1 §1.3.2), as a control point on a LAN does.
+  probe --upnp --local 192.168.78.2:0 --internal-port 43000 --suggested-port 43000 \
+    --lease 600 --keep >"$TMP/upnp_keep.json" 2>"$TMP/upnp_keep.err" || true
+  check "upnp: SSDP, description, AddAnyPortMapping on miniupnpd: 10.78.0.1:43000 kept" \
+    all_of "$TMP/upnp_keep.json" '"protocol":"upnp"' '"outcome":"success"' \
+    '"external":"10\.78\.0\.1:43000"' '"lifetime":600' '"gateway":"ssdp://239\.255\.255\.250:1900"'
+  upnpc_lan -l >"$TMP/upnpc_list.txt"
+  check "upnp: upnpc -l lists UDP 43000 -> 192.168.78.2:43000 'natsim'" has "$TMP/upnpc_list.txt" \
+    "UDP +43000->192\.168\.78\.2:43000 +'natsim'"
+  rules >"$TMP/upnp_rules.txt" 2>&1 || true
+  check "upnp: miniupnpd's DNAT rule for udp 43000 -> 192.168.78.2" has "$TMP/upnp_rules.txt" \
+    "0x11 th dport 43000 dnat ip to 192\.168\.78\.2:43000"
+  check "upnp: a datagram from wan to 10.78.0.1:43000 reaches lan" forwarded 43000
+  # Another host of the LAN (192.168.78.3) asking for the held external port is given
+  # another one (AddAnyPortMapping: miniupnpd picks it; on IGD:1 a 718 and the next port).
+  # The same host asking for it for another internal port would not do: miniupnpd moves
+  # its mapping to that port ("updating existing port mapping").
+  probe --upnp --description-url "$UPNP_URL" --local 192.168.78.3:0 --internal-port 43000 \
+    --suggested-port 43000 --lease 600 >"$TMP/upnp_other.json" 2>&1 || true
+  check "upnp: another host asking for 43000 is given another port, then deletes it" bash -c \
+    "grep -q '\"step\":\"delete\",\"outcome\":\"success\"' '$TMP/upnp_other.json' && grep -q '\"external\":\"10\.78\.0\.1:' '$TMP/upnp_other.json' && ! grep -q '\"external\":\"10\.78\.0\.1:43000\"' '$TMP/upnp_other.json'"
+  # Secure mode: a mapping to another host's address. miniupnpd 2.3.1 answers 718 (its
+  # log: "tried to redirect port to"), not WANIPConnection:2's 606.
+  upnpc_lan -a 192.168.78.9 43003 43003 UDP 600 >"$TMP/upnpc_secure.txt"
+  check "upnp: secure mode refuses upnpc's mapping to another host's address (718)" has \
+    "$TMP/upnpc_secure.txt" 'failed with code 718'
+  check "upnp: miniupnpd's log names the secure-mode refusal" has "$TMP/miniupnpd.log" \
+    'Client 192\.168\.78\.2 tried to redirect port to 192\.168\.78\.9'
+  probe --upnp --description-url "$UPNP_URL" --local 192.168.78.2:0 --internal-port 43000 \
+    --suggested-port 43000 --lease 600 >"$TMP/upnp_delete.json" 2>&1 || true
+  check "upnp: mapped again (--description-url, no SSDP) and deleted" all_of \
+    "$TMP/upnp_delete.json" '"external":"10\.78\.0\.1:43000"' '"step":"delete","outcome":"success"'
+  upnpc_lan -l >"$TMP/upnpc_list_after.txt"
+  rules >"$TMP/upnp_rules_after.txt" 2>&1 || true
+  check "upnp: upnpc -l no longer lists 43000, its rule is gone" bash -c \
+    "grep -q 'GetGenericPortMappingEntry\|No more\|713' '$TMP/upnpc_list_after.txt' && ! grep -q '43000->' '$TMP/upnpc_list_after.txt' && ! grep -q 'dport 43000' '$TMP/upnp_rules_after.txt'"
+elif [[ $PARTS == *c* ]]; then
+  check "miniupnpd: HTTP (UPnP IGD) on port 5000" has "$TMP/miniupnpd.log" 'HTTP listening on port 5000'
 fi
 
 echo "$PASS passed, $FAIL failed"

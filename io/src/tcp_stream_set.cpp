@@ -60,8 +60,9 @@ struct TcpStreamSet::Connection {
   bool reading = false;   // a readiness wait is in flight
   bool paused = false;    // not reading: too much output queued
   bool writing = false;
-  bool closing = false;  // close() or EOF: finish once the queue is written
-  bool ended = false;    // finished: forgotten by the set, its handlers return untouched
+  bool closing = false;     // close() or EOF: finish once the queue is written
+  bool connecting = false;  // open(): not established yet, output waits in `pending`
+  bool ended = false;       // finished: forgotten by the set, its handlers return untouched
 };
 
 TcpStreamSet::TcpStreamSet(boost::asio::io_context& io, TcpLimits limits)
@@ -263,6 +264,52 @@ void TcpStreamSet::connect(const Endpoint& remote, Connected done,
       });
 }
 
+void TcpStreamSet::open(const Endpoint& local, const Endpoint& remote) {
+  auto connection = std::make_shared<Connection>(boost::asio::ip::tcp::socket(io_));
+  connection->local = local;
+  connection->remote = remote;
+  connection->connecting = true;
+  connection->last_active = std::chrono::steady_clock::now();
+  const auto endpoint = to_asio_tcp(remote);
+  boost::system::error_code ec;
+  if (full()) ec = boost::asio::error::no_buffer_space;
+  // Named at once, so that what the machine sends before the handshake ends is queued
+  // on it (send() finds it) rather than refused as unroutable.
+  connections_.emplace(remote, connection);
+  if (!ec) connection->socket.open(endpoint.protocol(), ec);
+  // A machine reuses its few local ports in turn; the previous connection from one may
+  // still be in TIME_WAIT towards another peer.
+  if (!ec) connection->socket.set_option(boost::asio::socket_base::reuse_address(true), ec);
+  if (!ec && local.address.is_v6())
+    connection->socket.set_option(boost::asio::ip::v6_only(true), ec);
+  if (!ec) connection->socket.bind(to_asio_tcp(local), ec);
+  if (ec) {
+    ++counters_.connect_failures;
+    finish(connection);  // on_closed is posted, never called from inside open()
+    return;
+  }
+  boost::system::error_code ignored;
+  connection->socket.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  connection->socket.async_connect(
+      endpoint, [this, connection,
+                 alive = std::weak_ptr<char>(alive_)](const boost::system::error_code& error) {
+        if (alive.expired() || connection->ended) return;
+        connection->connecting = false;
+        boost::system::error_code failure = error;
+        if (!failure) connection->socket.non_blocking(true, failure);
+        if (failure) {
+          ++counters_.connect_failures;
+          finish(connection);
+          return;
+        }
+        connection->last_active = std::chrono::steady_clock::now();
+        ++counters_.connected;
+        arm_idle_sweep();
+        start_read(connection);
+        pump_writes(connection);
+      });
+}
+
 void TcpStreamSet::start_read(const ConnectionPtr& connection) {
   if (connection->ended || connection->reading || connection->paused) return;
   connection->reading = true;
@@ -396,7 +443,7 @@ void TcpStreamSet::expire_closing() {
 }
 
 void TcpStreamSet::pump_writes(const ConnectionPtr& connection) {
-  if (connection->ended || connection->writing) return;
+  if (connection->ended || connection->writing || connection->connecting) return;
   if (!connection->pending.empty()) {
     start_write(connection);
   } else if (connection->closing) {

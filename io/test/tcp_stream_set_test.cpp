@@ -323,6 +323,61 @@ TEST(TcpStreamSet, ConnectToAPortNobodyListensOnReportsAnError) {
   EXPECT_TRUE(client_rec.closed.empty());  // a failed connect reports through done only
 }
 
+// A local port nobody holds now (the kernel's pick, released).
+Endpoint free_local(boost::asio::io_context& io) {
+  boost::asio::ip::tcp::socket s(io);
+  s.open(boost::asio::ip::tcp::v4());
+  s.bind(to_asio_tcp(ep("127.0.0.1:0")));
+  return from_asio(s.local_endpoint());
+}
+
+TEST(TcpStreamSet, OpenQueuesWhatIsSentBeforeTheHandshakeAndClosesAfterIt) {
+  boost::asio::io_context io;
+  TcpStreamSet server(io);
+  const Endpoint listening = server.listen(ep("127.0.0.1:0")).value();
+  Recorder server_rec(server);
+  TcpStreamSet client(io);
+  Recorder client_rec(client);
+  const Endpoint local = free_local(io);
+  client.open(local, listening);
+  // Named at once: a request and its close, both before the connection is established.
+  EXPECT_TRUE(client.has(local, listening));
+  const Bytes request{'G', 'E', 'T'};
+  ASSERT_TRUE(client.send(local, listening, request));
+  client.close(local, listening);
+  EXPECT_EQ(client.counters().sent_bytes, 0u);
+  ASSERT_TRUE(
+      run_until(io, [&] { return !server_rec.closed.empty() && !client_rec.closed.empty(); }));
+  EXPECT_EQ(server_rec.received, request);
+  EXPECT_EQ(server_rec.receivers[0], (Seen{listening, local}));  // from the named port
+  EXPECT_EQ(client_rec.closed[0], (Seen{local, listening}));
+  EXPECT_EQ(client.counters().connected, 1u);
+  EXPECT_EQ(client.counters().sent_bytes, 3u);
+  EXPECT_EQ(client.counters().unroutable, 0u);
+  EXPECT_FALSE(client.has(local, listening));
+}
+
+TEST(TcpStreamSet, OpenToAPortNobodyListensOnEndsWithOnClosed) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket holder(io);
+  holder.open(boost::asio::ip::tcp::v4());
+  holder.bind(to_asio_tcp(ep("127.0.0.1:0")));
+  const Endpoint nobody = from_asio(holder.local_endpoint());
+  TcpStreamSet client(io);
+  Recorder client_rec(client);
+  const Endpoint local = free_local(io);
+  client.open(local, nobody);
+  EXPECT_TRUE(client.send(local, nobody, Bytes{1, 2}));
+  EXPECT_TRUE(client_rec.closed.empty());  // never from inside open()
+  // A machine learns a refused connection as an ended one, by (local, remote) as named.
+  ASSERT_TRUE(run_until(io, [&] { return !client_rec.closed.empty(); }));
+  EXPECT_EQ(client_rec.closed[0], (Seen{local, nobody}));
+  EXPECT_EQ(client.counters().connect_failures, 1u);
+  EXPECT_EQ(client.counters().connected, 0u);
+  EXPECT_EQ(client.connection_count(), 0u);
+  EXPECT_EQ(client.queued_bytes(), 0u);
+}
+
 TEST(TcpStreamSet, ConnectFromAGivenLocalEndpoint) {
   boost::asio::io_context io;
   TcpStreamSet server(io);

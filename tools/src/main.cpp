@@ -243,7 +243,8 @@ int main(int argc, char** argv) {
     if (stun_cmd->parsed()) return natsim::tools::serve_stun(serve);
     if (turn_cmd->parsed()) return natsim::tools::serve_turn(serve_turn);
     if (gateway_cmd->parsed()) return natsim::tools::serve_gateway(serve_gateway);
-    if (probe_cmd->parsed() && (!probe_portmap.pcp.empty() || !probe_portmap.natpmp.empty())) {
+    if (probe_cmd->parsed() &&
+        (!probe_portmap.pcp.empty() || !probe_portmap.natpmp.empty() || probe_portmap.upnp)) {
       probe_portmap.local = probe.local;
       probe_portmap.timeout_ms = probe.timeout_ms;
       probe_portmap.json = probe.json;
@@ -256,8 +257,9 @@ int main(int argc, char** argv) {
       return natsim::tools::run_probe_turn(probe_turn);
     }
     if (probe_cmd->parsed() && probe.stun.empty()) {
-      std::fprintf(stderr,
-                   "natsim probe: --stun, --turn, --pcp or --natpmp is required (see --help)\n");
+      std::fprintf(
+          stderr,
+          "natsim probe: --stun, --turn, --pcp, --natpmp or --upnp is required (see --help)\n");
       return 2;
     }
     if (probe_cmd->parsed()) return natsim::tools::run_probe(probe);

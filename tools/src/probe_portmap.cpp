@@ -7,6 +7,7 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -18,9 +19,12 @@
 #include "natsim/io/asio_driver.hpp"
 #include "natsim/io/random_seed.hpp"
 #include "natsim/io/route_source.hpp"
+#include "natsim/io/tcp_stream_set.hpp"
+#include "natsim/traversal/igd_description.hpp"
 #include "natsim/traversal/natpmp_wire.hpp"
 #include "natsim/traversal/pcp_client.hpp"
 #include "natsim/traversal/port_mapper.hpp"
+#include "natsim/traversal/ssdp.hpp"
 
 namespace natsim::tools {
 
@@ -39,11 +43,29 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
-std::string result_name(MappingProtocol p, std::uint16_t code) {
+// A failure's name: PCP's and NAT-PMP's result codes as their RFCs spell them; UPnP's
+// error code as scenario reports spell it (upnp_718), or, for failures without one, the
+// client's outcome (http_error, unreachable, not_authorized, ...).
+std::string result_name(const PortMapperEvent& e) {
+  if (e.protocol == MappingProtocol::upnp) {
+    if (e.result != 0) return "upnp_" + std::to_string(e.result);
+    std::string name(traversal::upnp::to_string(e.upnp_outcome));
+    for (char& c : name)
+      c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name;
+  }
   return std::string(
-      p == MappingProtocol::pcp
-          ? traversal::pcp::to_string(static_cast<traversal::pcp::ResultCode>(code))
-          : traversal::natpmp::to_string(static_cast<traversal::natpmp::ResultCode>(code)));
+      e.protocol == MappingProtocol::pcp
+          ? traversal::pcp::to_string(static_cast<traversal::pcp::ResultCode>(e.result))
+          : traversal::natpmp::to_string(static_cast<traversal::natpmp::ResultCode>(e.result)));
+}
+
+// UPnP fails without a result code too (an HTTP refusal, an unreadable answer); only no
+// answer at all is a timeout.
+bool timed_out(const PortMapperEvent& e) {
+  if (e.protocol != MappingProtocol::upnp) return e.result == 0;
+  return e.result == 0 && (e.upnp_outcome == traversal::upnp::Outcome::timeout ||
+                           e.upnp_outcome == traversal::upnp::Outcome::no_gateway);
 }
 
 // One step's answer: the event that ended it, or nothing (timed out).
@@ -61,13 +83,14 @@ nlohmann::ordered_json step_json(const Step& s) {
   }
   const PortMapperEvent& e = *s.event;
   const bool ok = e.kind != Kind::failed;
-  j["outcome"] = ok ? "success" : (e.result == 0 ? "timeout" : "error");
-  if (!ok && e.result != 0) j["result"] = result_name(e.protocol, e.result);
+  j["outcome"] = ok ? "success" : (timed_out(e) ? "timeout" : "error");
+  if (!ok && (e.result != 0 || e.protocol == MappingProtocol::upnp)) j["result"] = result_name(e);
+  if (!ok && !e.detail.empty()) j["detail"] = e.detail;
   if (ok && e.kind != Kind::deleted) {
     j["external"] = e.external.to_string();
     j["lifetime"] = e.lifetime;
   }
-  j["epoch"] = e.epoch;
+  if (e.protocol != MappingProtocol::upnp) j["epoch"] = e.epoch;  // UPnP has none
   j["ms"] = s.ms;
   return j;
 }
@@ -207,6 +230,140 @@ int run_third_party(const ProbePortmapOptions& options, const Endpoint& gateway,
                            std::to_string(ask.internal_port));
 }
 
+// Map, then --refresh, then delete unless --keep, each step awaited on the driver until
+// its event (or a failure) arrives or the --timeout-ms deadline passes. The steps, in
+// order; `ok` when every one succeeded.
+bool run_steps(io::AsioDriver<PortMapper>& driver, PortMapper& mapper,
+               const ProbePortmapOptions& options, std::uint8_t transport,
+               std::uint16_t internal_port, Steady::time_point deadline, std::vector<Step>& steps) {
+  std::vector<PortMapperEvent> events;
+  driver.on_event([&events](const PortMapperEvent& e) { events.push_back(e); });
+  // Runs until an event of `kinds` (or failed) arrives for the mapping.
+  const auto await = [&](Step& step, std::initializer_list<Kind> kinds) {
+    const auto t0 = Steady::now();
+    std::optional<PortMapperEvent> found;
+    (void)driver.run_until(
+        [&] {
+          for (const PortMapperEvent& e : events) {
+            for (Kind k : kinds) {
+              if (e.kind == k || e.kind == Kind::failed) found = e;
+            }
+          }
+          events.clear();
+          return found.has_value();
+        },
+        deadline);
+    step.event = found;
+    step.ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
+    return found && found->kind != Kind::failed;
+  };
+  steps.push_back({"map", std::nullopt, 0});
+  const std::size_t id =
+      mapper.add(driver.now(), transport, internal_port, options.lifetime, options.suggested_port);
+  driver.pump();
+  bool ok = await(steps.back(), {Kind::mapped});
+  if (ok && options.refresh) {
+    steps.push_back({"refresh", std::nullopt, 0});
+    mapper.refresh(driver.now(), id);
+    driver.pump();
+    ok = await(steps.back(), {Kind::refreshed, Kind::recreated});
+  }
+  if (ok && !options.keep) {
+    steps.push_back({"delete", std::nullopt, 0});
+    mapper.remove(driver.now(), id);
+    driver.pump();
+    ok = await(steps.back(), {Kind::deleted});
+  }
+  driver.on_event(nullptr);
+  return ok;
+}
+
+// --upnp: the port mapper with UPnP IGD only, i.e. the sans-I/O upnp::UpnpClient, on a
+// UDP socket for SSDP and TCP connections it opens itself for HTTP (AsioDriver's
+// open_on_send). M-SEARCH goes to --upnp's address, else to the SSDP group
+// 239.255.255.250 (UDA 1.1 §1.3.2), on --ssdp-port; --description-url skips it.
+int run_probe_upnp(const ProbePortmapOptions& options, const std::optional<Endpoint>& requested) {
+  Endpoint search_to{traversal::ssdp::kMulticastV4, options.ssdp_port};
+  if (!options.upnp_gateway.empty()) {
+    auto e = Endpoint::parse(options.upnp_gateway);
+    if (!e) {
+      if (auto a = IpAddress::parse(options.upnp_gateway)) e = Endpoint{*a, options.ssdp_port};
+    }
+    if (!e || !e->address.is_v4() || e->address.is_unspecified() || e->port == 0)
+      return usage_error("--upnp: expected an IPv4 address or IP:PORT (e.g. 192.168.1.1), got '" +
+                         options.upnp_gateway + "'");
+    search_to = *e;
+  }
+  // Where the first packet goes: the description's host, or where M-SEARCH goes.
+  Endpoint first_hop = search_to;
+  if (!options.description_url.empty()) {
+    const auto url = traversal::upnp::parse_http_url(options.description_url);
+    const auto host = url ? IpAddress::parse(url->host) : std::nullopt;
+    if (!host || !host->is_v4())
+      return usage_error("--description-url: expected http://IPv4:PORT/PATH, got '" +
+                         options.description_url + "'");
+    first_hop = Endpoint{*host, url->port};
+  }
+  if (options.ssdp_port == 0) return usage_error("--ssdp-port must not be 0");
+
+  boost::asio::io_context io;
+  Endpoint local = requested.value_or(Endpoint{});
+  if (local.address.is_unspecified()) {
+    // The socket's address is the mapping's NewInternalClient, which a gateway in secure
+    // mode accepts only when it is the connection's source (miniupnpd's secure_mode).
+    std::string error;
+    const auto source = io::route_source(io, first_hop, error);
+    if (!source) {
+      std::fprintf(stderr, "natsim probe: %s\n", error.c_str());
+      return 1;
+    }
+    local.address = *source;
+  }
+  io::UdpSocketSet sockets(io);
+  const auto bound = sockets.bind(local);
+  if (!bound)
+    return usage_error("cannot bind " + local.to_string() + ": " + bound.error().message());
+  io::TcpStreamSet streams(io);
+
+  traversal::PortMapperConfig config;
+  config.local = *bound;
+  config.gateway = search_to;
+  config.seed = io::random_seed();
+  config.only = MappingProtocol::upnp;
+  config.upnp_client.local = *bound;
+  config.upnp_client.description_url = options.description_url;
+  config.upnp_client.ssdp_group = search_to;
+  PortMapper mapper(config);
+  io::AsioDriver<PortMapper> driver(sockets, mapper, &streams);
+  driver.open_on_send();
+  const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : kDefaultTimeoutMs;
+  const auto started = Steady::now();
+  const auto deadline = started + std::chrono::milliseconds(timeout_ms);
+  const std::uint8_t transport = options.transport == "tcp" ? 6 : 17;
+  const std::uint16_t internal_port =
+      options.internal_port != 0 ? options.internal_port : bound->port;
+  std::vector<Step> steps;
+  const bool ok = run_steps(driver, mapper, options, transport, internal_port, deadline, steps);
+
+  const std::string gateway =
+      options.description_url.empty() ? "ssdp://" + search_to.to_string() : options.description_url;
+  nlohmann::ordered_json j{{"protocol", "upnp"},
+                           {"gateway", gateway},
+                           {"local", bound->to_string()},
+                           {"transport", options.transport},
+                           {"internal_port", internal_port}};
+  const Step& first = steps.front();
+  if (first.event && first.event->kind != Kind::failed) {
+    j["external"] = first.event->external.to_string();
+    j["external_address"] = first.event->external.address.to_string();
+    j["lifetime"] = first.event->lifetime;
+    j["double_nat"] = first.event->double_nat;
+  }
+  return finish_report(j, steps, ok, started, options.json,
+                       "UPnP IGD " + gateway + ": " + (ok ? "mapped" : "failed to map") +
+                           (transport == 6 ? " TCP " : " UDP ") + std::to_string(internal_port));
+}
+
 }  // namespace
 
 void add_probe_portmap_options(CLI::App& probe, ProbePortmapOptions& o,
@@ -215,28 +372,66 @@ void add_probe_portmap_options(CLI::App& probe, ProbePortmapOptions& o,
       "--pcp", o.pcp, "Instead of --stun: ask a PCP gateway IP[:PORT] (5351) for a mapping");
   CLI::Option* natpmp = probe.add_option(
       "--natpmp", o.natpmp, "Instead of --stun: ask a NAT-PMP gateway IP[:PORT] (5351)");
+  CLI::Option* upnp =
+      probe
+          .add_option_function<std::vector<std::string>>(
+              "--upnp",
+              [&o](const std::vector<std::string>& v) {
+                o.upnp = true;
+                o.upnp_gateway = v.empty() ? std::string() : v.front();
+              },
+              "Instead of --stun: ask a UPnP IGD for a mapping; M-SEARCH to IP[:PORT], or "
+              "without one to 239.255.255.250 (docs/upnp-igd.md)")
+          ->expected(0, 1)
+          ->type_name("[IP[:PORT]]");
   pcp->excludes(natpmp);
+  pcp->excludes(upnp);
+  natpmp->excludes(upnp);
   for (CLI::Option* other : exclude) {
     pcp->excludes(other);
     natpmp->excludes(other);
+    upnp->excludes(other);
   }
+  probe
+      .add_option("--description-url", o.description_url,
+                  "With --upnp: fetch this description (http://IP:PORT/PATH), no SSDP")
+      ->needs(upnp);
+  probe.add_option("--ssdp-port", o.ssdp_port, "With --upnp: the port M-SEARCH goes to")
+      ->capture_default_str()
+      ->needs(upnp);
   probe.add_option("--internal-port", o.internal_port,
-                   "With --pcp/--natpmp: the internal port (default: the probe's own)");
+                   "With --pcp/--natpmp/--upnp: the internal port (default: the probe's own)");
   probe.add_option("--suggested-port", o.suggested_port,
-                   "With --pcp/--natpmp: the external port asked for (default 0: any)");
-  probe.add_option("--lease", o.lifetime, "With --pcp/--natpmp: the lifetime asked for, s")
+                   "With --pcp/--natpmp/--upnp: the external port asked for (default 0: any)");
+  probe
+      .add_option("--lease", o.lifetime,
+                  "With --pcp/--natpmp/--upnp: the lifetime (lease) asked for, s")
       ->capture_default_str()
       ->check(CLI::Range(1u, 0xffffffffu));
-  probe.add_option("--transport", o.transport, "With --pcp/--natpmp: udp or tcp")
+  probe.add_option("--transport", o.transport, "With --pcp/--natpmp/--upnp: udp or tcp")
       ->check(CLI::IsMember({"udp", "tcp"}))
       ->capture_default_str();
-  probe.add_flag("--refresh", o.refresh, "With --pcp/--natpmp: refresh the mapping once");
-  probe.add_flag("--keep", o.keep, "With --pcp/--natpmp: leave the mapping (do not delete it)");
+  probe.add_flag("--refresh", o.refresh, "With --pcp/--natpmp/--upnp: refresh the mapping once");
+  probe.add_flag("--keep", o.keep,
+                 "With --pcp/--natpmp/--upnp: leave the mapping (do not delete it)");
   probe.add_option("--third-party", o.third_party,
                    "With --pcp: map for this IPv4 address instead (THIRD_PARTY); no --refresh");
 }
 
 int run_probe_portmap(const ProbePortmapOptions& options) {
+  std::optional<Endpoint> requested;
+  if (!options.local.empty()) {
+    requested = Endpoint::parse(options.local);
+    if (!requested || !requested->address.is_v4())
+      return usage_error("--local: expected IPv4:PORT (port 0: any), got '" + options.local + "'");
+  }
+  if (options.timeout_ms < 0) return usage_error("--timeout-ms must be positive");
+  if (options.upnp) {
+    if (!options.third_party.empty())
+      return usage_error("--third-party needs --pcp (UPnP IGD has no such option)");
+    return run_probe_upnp(options, requested);
+  }
+  if (!options.description_url.empty()) return usage_error("--description-url needs --upnp");
   const bool use_pcp = !options.pcp.empty();
   const std::string& text = use_pcp ? options.pcp : options.natpmp;
   auto gateway = Endpoint::parse(text);
@@ -248,13 +443,6 @@ int run_probe_portmap(const ProbePortmapOptions& options) {
     return usage_error(std::string(use_pcp ? "--pcp" : "--natpmp") +
                        ": expected an IPv4 address or IP:PORT (e.g. 192.168.1.1), got '" + text +
                        "'");
-  std::optional<Endpoint> requested;
-  if (!options.local.empty()) {
-    requested = Endpoint::parse(options.local);
-    if (!requested || !requested->address.is_v4())
-      return usage_error("--local: expected IPv4:PORT (port 0: any), got '" + options.local + "'");
-  }
-  if (options.timeout_ms < 0) return usage_error("--timeout-ms must be positive");
   std::optional<IpAddress> third_party;
   if (!options.third_party.empty()) {
     third_party = IpAddress::parse(options.third_party);
@@ -290,53 +478,14 @@ int run_probe_portmap(const ProbePortmapOptions& options) {
   config.only = use_pcp ? MappingProtocol::pcp : MappingProtocol::natpmp;
   PortMapper mapper(config);
   io::AsioDriver<PortMapper> driver(sockets, mapper);
-  std::vector<PortMapperEvent> events;
-  driver.on_event([&events](const PortMapperEvent& e) { events.push_back(e); });
-
   const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : kDefaultTimeoutMs;
   const auto started = Steady::now();
   const auto deadline = started + std::chrono::milliseconds(timeout_ms);
-  // Runs until an event of `kinds` (or failed) arrives for the mapping.
-  const auto await = [&](Step& step, std::initializer_list<Kind> kinds) {
-    const auto t0 = Steady::now();
-    std::optional<PortMapperEvent> found;
-    (void)driver.run_until(
-        [&] {
-          for (const PortMapperEvent& e : events) {
-            for (Kind k : kinds) {
-              if (e.kind == k || e.kind == Kind::failed) found = e;
-            }
-          }
-          events.clear();
-          return found.has_value();
-        },
-        deadline);
-    step.event = found;
-    step.ms = std::chrono::duration<double, std::milli>(Steady::now() - t0).count();
-    return found && found->kind != Kind::failed;
-  };
-
   const std::uint8_t transport = options.transport == "tcp" ? 6 : 17;
   const std::uint16_t internal_port =
       options.internal_port != 0 ? options.internal_port : bound->port;
   std::vector<Step> steps;
-  steps.push_back({"map", std::nullopt, 0});
-  const std::size_t id =
-      mapper.add(driver.now(), transport, internal_port, options.lifetime, options.suggested_port);
-  driver.pump();
-  bool ok = await(steps.back(), {Kind::mapped});
-  if (ok && options.refresh) {
-    steps.push_back({"refresh", std::nullopt, 0});
-    mapper.refresh(driver.now(), id);
-    driver.pump();
-    ok = await(steps.back(), {Kind::refreshed, Kind::recreated});
-  }
-  if (ok && !options.keep) {
-    steps.push_back({"delete", std::nullopt, 0});
-    mapper.remove(driver.now(), id);
-    driver.pump();
-    ok = await(steps.back(), {Kind::deleted});
-  }
+  const bool ok = run_steps(driver, mapper, options, transport, internal_port, deadline, steps);
 
   const Step& first = steps.front();
   nlohmann::ordered_json j{{"protocol", use_pcp ? "pcp" : "natpmp"},

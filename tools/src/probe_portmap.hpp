@@ -1,5 +1,6 @@
 #pragma once
-// `natsim probe --pcp ADDR` / `--natpmp ADDR`: asks a real gateway for a port mapping.
+// `natsim probe --pcp ADDR` / `--natpmp ADDR` / `--upnp [ADDR]`: asks a real gateway for a
+// port mapping.
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -14,6 +15,10 @@ namespace natsim::tools {
 struct ProbePortmapOptions {
   std::string pcp;                  // --pcp IP[:PORT] of the gateway (port 5351 by default)
   std::string natpmp;               // --natpmp IP[:PORT]
+  bool upnp = false;                // --upnp [IP[:PORT]]: UPnP IGD (docs/upnp-igd.md)
+  std::string upnp_gateway;         // where M-SEARCH goes (empty: 239.255.255.250)
+  std::string description_url;      // --description-url: skip SSDP (as `upnpc -u`)
+  std::uint16_t ssdp_port = 1900;   // --ssdp-port
   std::uint16_t internal_port = 0;  // 0: the probe's own port
   std::uint16_t suggested_port = 0;
   std::uint32_t lifetime = 3600;
@@ -27,7 +32,7 @@ struct ProbePortmapOptions {
   bool json = false;
 };
 
-// Adds --pcp, --natpmp and their options to `probe`; --pcp and --natpmp exclude each
+// Adds --pcp, --natpmp, --upnp and their options to `probe`; the three exclude each
 // other and the options in `exclude` (the other probes' server options).
 void add_probe_portmap_options(CLI::App& probe, ProbePortmapOptions& options,
                                std::initializer_list<CLI::Option*> exclude);

@@ -2,7 +2,7 @@
 # ctest cases for `natsim serve gateway` and `natsim probe --pcp/--natpmp`, on loopback
 # (127.0.0.1 only, the kernel picks the server's port). Every process started here is
 # stopped by PID; every client runs under `timeout`.
-#   serve_gateway_test.sh NATSIM CMAKE CASE      CASE: pcp | natpmp | third_party | hostile | upnp | usage
+#   serve_gateway_test.sh NATSIM CMAKE CASE      CASE: pcp | natpmp | third_party | hostile | upnp | upnp_probe | usage
 # pcp, natpmp: map, refresh and delete with natsim's own client; a second host address
 # (127.0.0.2) cannot take the first one's port; --no-pcp makes a PCP-only probe fail.
 # third_party: a MAP for 127.0.0.9 (THIRD_PARTY) is NOT_AUTHORIZED by default and granted,
@@ -10,6 +10,11 @@
 # upnp (needs /usr/bin/python3): --upnp serves its description, maps with a SOAP
 # AddPortMapping into the table PCP uses (a PCP probe for that port gets another), answers
 # 718 to another host's claim on it and an M-SEARCH with the printed URL; counted.
+# upnp_probe: `natsim probe --upnp` (natsim's UPnP client on real sockets) against
+# --upnp in secure mode: M-SEARCH to the printed SSDP port, then map, refresh and delete;
+# with --description-url (no SSDP) a kept mapping; another host asking for that external
+# port gets another (AddAnyPortMapping's NewReservedPort); a description URL that 404s is
+# http_error and one nobody listens on unreachable, both exit 1.
 # hostile: malformed datagrams (needs /usr/bin/python3) are dropped or refused and counted,
 # and the server still answers afterwards.
 set -euo pipefail
@@ -69,6 +74,12 @@ case "$CASE" in
     expect "--third-party with --natpmp exits 2" test "$rc" = 2
     rc=0; timeout 5 "$NATSIM" probe --pcp 127.0.0.1 --third-party nowhere >"$TMP/usage.out" 2>&1 || rc=$?
     expect "--third-party nowhere exits 2" test "$rc" = 2
+    rc=0; timeout 5 "$NATSIM" probe --upnp --pcp 127.0.0.1 >"$TMP/usage.out" 2>&1 || rc=$?
+    expect "--upnp with --pcp exits 2" test "$rc" = 2
+    rc=0; timeout 5 "$NATSIM" probe --natpmp 127.0.0.1 --description-url http://127.0.0.1/ >"$TMP/usage.out" 2>&1 || rc=$?
+    expect "--description-url without --upnp exits 2" test "$rc" = 2
+    rc=0; timeout 5 "$NATSIM" probe --upnp --description-url https://127.0.0.1/ >"$TMP/usage.out" 2>&1 || rc=$?
+    expect "--description-url https:// exits 2" test "$rc" = 2
     ;;
   third_party)
     start_server --external 198.51.100.7 || fail "serve gateway did not start"
@@ -181,6 +192,44 @@ PY
     expect "upnp: 718 counted" test "$(counter upnp.errors.718)" = 1
     expect "upnp: search answered" test "$(counter upnp.search_answers)" = 1
     expect "upnp: a line per HTTP request" grep -q 'UPnP POST /ctl/IPConn .*#AddPortMapping" -> HTTP/1.1 500' "$TMP/serve.out"
+    ;;
+  upnp_probe)
+    start_server --external 198.51.100.7 --upnp --ssdp-port 0 || fail "serve gateway --upnp did not start"
+    URL=$(sed -n 's/^UPnP IGD description \(http:[^,]*\), SSDP on .*/\1/p' "$TMP/serve.out")
+    SSDP=$(sed -n 's/^UPnP IGD description .*, SSDP on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$TMP/serve.out")
+    expect "upnp_probe: description URL and SSDP port printed" test -n "$URL" -a -n "$SSDP"
+    probe --upnp 127.0.0.1 --ssdp-port "$SSDP" --local 127.0.0.1:0 --internal-port 4300 \
+      --suggested-port 43000 --lease 600 --refresh --json >"$TMP/ssdp.json" || fail "probe --upnp failed"
+    fields "$TMP/ssdp.json" "outcome;external;protocol;lifetime"
+    expect "upnp_probe: SSDP, map, refresh, delete" test "$J_outcome" = success
+    expect "upnp_probe: protocol upnp" test "$J_protocol" = upnp
+    expect "upnp_probe: external 198.51.100.7:43000" test "$J_external" = "198.51.100.7:43000"
+    expect "upnp_probe: lease 600 s" test "$J_lifetime" = 600
+    for step in map refresh delete; do
+      expect "upnp_probe: $step succeeded" grep -q "\"step\":\"$step\",\"outcome\":\"success\"" "$TMP/ssdp.json"
+    done
+    probe --upnp --description-url "$URL" --local 127.0.0.1:0 --internal-port 4301 \
+      --suggested-port 43001 --keep --json >"$TMP/url.json" || fail "probe --description-url failed"
+    fields "$TMP/url.json" "outcome;external"
+    expect "upnp_probe: --description-url maps 43001 and keeps it" test "$J_external" = "198.51.100.7:43001"
+    probe --upnp --description-url "$URL" --local 127.0.0.2:0 --internal-port 4301 \
+      --suggested-port 43001 --json >"$TMP/other.json" || fail "second host's probe failed"
+    fields "$TMP/other.json" "outcome;external"
+    expect "upnp_probe: another host gets another port" test "$J_outcome" = success -a "$J_external" != "198.51.100.7:43001"
+    rc=0
+    probe --upnp --description-url "${URL%/rootDesc.xml}/nothing.xml" --local 127.0.0.1:0 \
+      --json >"$TMP/404.json" || rc=$?
+    expect "upnp_probe: a 404 description exits 1" test "$rc" = 1
+    expect "upnp_probe: http_error named" grep -q '"result":"http_error"' "$TMP/404.json"
+    stop_server
+    expect "upnp_probe: mapped counted" test "$(counter upnp.mapped)" -ge 4
+    expect "upnp_probe: deleted counted" test "$(counter upnp.deleted)" = 2
+    expect "upnp_probe: the M-SEARCH answered" test "$(counter upnp.search_answers)" -ge 1
+    expect "upnp_probe: the kept mapping listed at exit" grep -q '^mapping UDP 127\.0\.0\.1:4301 -> 198\.51\.100\.7:43001 (upnp' "$TMP/serve.out"
+    rc=0
+    probe --upnp --description-url "$URL" --local 127.0.0.1:0 --json >"$TMP/gone.json" || rc=$?
+    expect "upnp_probe: a description nobody serves exits 1" test "$rc" = 1
+    expect "upnp_probe: unreachable named" grep -q '"result":"unreachable"' "$TMP/gone.json"
     ;;
   hostile)
     [ -x "$PYTHON" ] || { echo "SKIP: no $PYTHON"; exit 0; }

@@ -129,6 +129,9 @@ TEST(UpnpSim, ConflictOnOwnPortAtRenewal) {
   const Seen* r = lab.find(PortMapperEvent::Kind::refreshed);
   ASSERT_TRUE(r) << (lab.seen.empty() ? "no event" : lab.seen.back().e.detail);
   EXPECT_EQ(r->e.external.port, 40000);
+  // Mapped at 70 ms; at half the lease four exchanges of 20 ms: the check, the 718 to the
+  // renewal, DeletePortMapping and AddPortMapping again.
+  EXPECT_EQ(r->at, at(seconds(300) + milliseconds(150)));
 }
 
 TEST(UpnpSim, RebootThatForgetsIsRepaired) {

@@ -40,6 +40,7 @@ struct MapCheck final : ActionCheck {
   std::optional<Range> mapped_ms;
   std::optional<Range> lifetime;
   std::optional<Range> refreshes;
+  std::optional<Range> refreshed_ms;
   std::optional<Range> recreated;
   std::optional<Range> recreated_ms;
   std::optional<Range> reboot_detected_ms;
@@ -76,6 +77,7 @@ class MapRun final : public ActionRun {
     a["mapped_ms"] = mapped ? nlohmann::json(ms(*mapped)) : nlohmann::json(nullptr);
     if (failed_at) a["failed_ms"] = ms(*failed_at);
     a["refreshes"] = refreshes;
+    a["refreshed_ms"] = refreshed_at ? nlohmann::json(ms(*refreshed_at)) : nlohmann::json(nullptr);
     a["recreated"] = recreated;
     a["recreated_ms"] = recreated_at ? nlohmann::json(ms(*recreated_at)) : nlohmann::json(nullptr);
     a["reboot_detected_ms"] =
@@ -125,6 +127,7 @@ class MapRun final : public ActionRun {
       checks.check_range(name, *want, ms(*got));
     };
     time("mapped_ms", e.mapped_ms, mapped);
+    time("refreshed_ms", e.refreshed_ms, refreshed_at);
     time("recreated_ms", e.recreated_ms, recreated_at);
     time("reboot_detected_ms", e.reboot_detected_ms, reboot_detected_at);
     if (e.lifetime) checks.check_range("lifetime", *e.lifetime, lifetime);
@@ -154,6 +157,7 @@ class MapRun final : public ActionRun {
   std::string result;
   std::optional<Duration> mapped;
   std::optional<Duration> failed_at;
+  std::optional<Duration> refreshed_at;  // the first renewal, since the ask
   std::optional<Duration> recreated_at;
   std::optional<Duration> reboot_detected_at;
   std::uint64_t refreshes = 0;
@@ -204,7 +208,10 @@ void MapRun::on_event(const PortMapperEvent& e, const ActionContext& ctx) {
   external = e.external;
   lifetime = e.lifetime;
   double_nat = e.double_nat;
-  if (e.kind == Kind::refreshed) ++refreshes;
+  if (e.kind == Kind::refreshed) {
+    ++refreshes;
+    if (!refreshed_at) refreshed_at = since;
+  }
   if (e.kind == Kind::recreated) {
     ++recreated;
     if (!recreated_at) recreated_at = since;
@@ -274,6 +281,7 @@ std::shared_ptr<const ActionCheck> parse_check(const Reader& r, const ActionsByI
   if (auto f = r.get("mapped_ms")) e->mapped_ms = parse_range(*f);
   if (auto f = r.get("lifetime")) e->lifetime = parse_range(*f);
   if (auto f = r.get("refreshes")) e->refreshes = parse_range(*f);
+  if (auto f = r.get("refreshed_ms")) e->refreshed_ms = parse_range(*f);
   if (auto f = r.get("recreated")) e->recreated = parse_range(*f);
   if (auto f = r.get("recreated_ms")) e->recreated_ms = parse_range(*f);
   if (auto f = r.get("reboot_detected_ms")) e->reboot_detected_ms = parse_range(*f);
@@ -375,6 +383,7 @@ const ActionType& map_action() {
                       {"mapped_ms", "range"},
                       {"lifetime", "range"},
                       {"refreshes", "range"},
+                      {"refreshed_ms", "range"},
                       {"recreated", "range"},
                       {"recreated_ms", "range"},
                       {"reboot_detected_ms", "range"},

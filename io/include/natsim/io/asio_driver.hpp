@@ -14,6 +14,10 @@
 //   event to the on_event callback.
 //
 // TCP is optional: pass a TcpStreamSet (listening or connected) for a StreamMachine.
+// With open_on_send(), a TCP transmit with bytes for a connection the set does not have
+// opens it from Transmit.local first (TcpStreamSet::open), as SimDriver does: for client
+// machines that start their own connections (UPnP's HTTP). Off by default, so that a
+// server's late answer to a client that has gone never dials out to it.
 //
 // `now` is a natsim::TimePoint on std::chrono::steady_clock whose epoch is the driver's
 // construction. Give machines commands with driver.now(), then call driver.pump().
@@ -129,6 +133,7 @@ class AsioDriver {
   }
 
   void on_event(std::function<void(const Event&)> handler) { on_event_ = std::move(handler); }
+  void open_on_send(bool on = true) { open_on_send_ = on; }
 
   [[nodiscard]] TimePoint now() const { return core_.now(); }
   [[nodiscard]] const RealClock& clock() const { return core_.clock(); }
@@ -150,6 +155,9 @@ class AsioDriver {
           if (streams_ == nullptr) {
             ++send_failures_;
             return;
+          }
+          if (open_on_send_ && t.size > 0 && !streams_->has(t.local, t.remote)) {
+            streams_->open(t.local, t.remote);
           }
           if (t.size > 0 && !streams_->send(t.local, t.remote, bytes)) ++send_failures_;
           if (t.close) streams_->close(t.local, t.remote);
@@ -187,6 +195,7 @@ class AsioDriver {
   std::optional<Event> last_event_;
   std::uint64_t events_ = 0;
   std::uint64_t send_failures_ = 0;
+  bool open_on_send_ = false;
 };
 
 }  // namespace natsim::io

@@ -44,7 +44,7 @@ namespace natsim::io {
 struct StreamCounters {
   std::uint64_t accepted = 0;          // connections accepted from a listener
   std::uint64_t connected = 0;         // connect() calls that established a connection
-  std::uint64_t connect_failures = 0;  // connect() calls that failed (reported through done)
+  std::uint64_t connect_failures = 0;  // connect() / open() calls that failed
   std::uint64_t refused = 0;           // accepted over max_connections, then closed at once
   std::uint64_t closed = 0;            // connections ended (each fires on_closed once)
   std::uint64_t received_bytes = 0;    // bytes delivered to the receive callback
@@ -128,6 +128,17 @@ class TcpStreamSet {
   // through `done` like a failed connect).
   void connect(const Endpoint& remote, Connected done,
                const std::optional<Endpoint>& local = std::nullopt);
+  // Connects from `local` (bound first, SO_REUSEADDR) to `remote`, the connection named
+  // (local, remote) at once: send() and close() queue until it is established, then it is
+  // written in order. For machines that name a connection by its endpoints and speak
+  // first (an HTTP client: upnp::UpnpClient), as the simulator's driver opens one on
+  // first use. A failed bind or connect ends the connection: on_closed(local, remote)
+  // fires, as for one the peer refused, so the machine learns it by the usual path.
+  void open(const Endpoint& local, const Endpoint& remote);
+  // A connection (local, remote) is known (connecting, open or flushing), by send()'s rule.
+  [[nodiscard]] bool has(const Endpoint& local, const Endpoint& remote) const {
+    return find(local, remote) != nullptr;
+  }
 
   // Bytes that arrive while no callback is set are dropped (not counted as received).
   void on_receive(Receive callback) { receive_ = std::move(callback); }
