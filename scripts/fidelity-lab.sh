@@ -58,18 +58,6 @@ fi
 
 TAG=$$
 ns() { echo "fid-$1-$TAG"; }
-netns_add() {
-  ip netns add "$1"
-  NETNS+=("$1")
-  ip -n "$1" link set lo up
-}
-link() {
-  ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
-  ip -n "$1" addr add "$3" dev "$2"
-  ip -n "$4" addr add "$6" dev "$5"
-  ip -n "$1" link set "$2" up
-  ip -n "$4" link set "$5" up
-}
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 RWAN=fw$TAG   # lab B router's WAN interface
 TWAN=tw$TAG   # lab A router's WAN interface

@@ -80,19 +80,6 @@ fi
 # ---------------------------------------------------------------------------------------
 TAG=$$
 ns() { echo "ice-$1-$TAG"; }  # the namespace of role $1
-netns_add() {
-  ip netns add "$1"
-  NETNS+=("$1")
-  ip -n "$1" link set lo up
-}
-# link NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth pair between two namespaces, addresses, up.
-link() {
-  ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
-  ip -n "$1" addr add "$3" dev "$2"
-  ip -n "$4" addr add "$6" dev "$5"
-  ip -n "$1" link set "$2" up
-  ip -n "$4" link set "$5" up
-}
 # wait_up NS IF: the link is operational (libnice skips interfaces that are not yet).
 wait_up() {
   local i

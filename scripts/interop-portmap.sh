@@ -119,11 +119,6 @@ fi
 TAG=$$
 NS=${INTEROP_NS_PREFIX:-pm}
 LAN=$NS-lan-$TAG GW=$NS-gw-$TAG WAN=$NS-wan-$TAG
-netns_add() {
-  ip netns add "$1"
-  NETNS+=("$1")
-  ip -n "$1" link set lo up
-}
 lab_up() {
   netns_add "$LAN" && netns_add "$GW" && netns_add "$WAN" || return 1
   ip link add lan0 netns "$LAN" type veth peer name gw-lan netns "$GW"

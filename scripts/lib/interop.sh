@@ -63,3 +63,19 @@ require() {
   done
   log "natsim: $NATSIM; logs in $TMP"
 }
+
+# Namespace labs (the caller keeps NETNS=() and deletes each on exit).
+# netns_add NS: a namespace with loopback up, remembered in NETNS.
+netns_add() {
+  ip netns add "$1"
+  NETNS+=("$1")
+  ip -n "$1" link set lo up
+}
+# link NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth pair between two namespaces, addresses, up.
+link() {
+  ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+  ip -n "$1" addr add "$3" dev "$2"
+  ip -n "$4" addr add "$6" dev "$5"
+  ip -n "$1" link set "$2" up
+  ip -n "$4" link set "$5" up
+}
