@@ -25,12 +25,14 @@ test: build
 bench: build
 	./build/release/bench/bench_sim --benchmark_counters_tabular=true
 
+# The tests under ASan+UBSan, built with clang; the same build holds the fuzzers (`make fuzz`).
 sanitize: deps
 	cmake --preset sanitize >/dev/null
 	cmake --build --preset sanitize -j $(JOBS)
 	ctest --preset sanitize -j $(JOBS) $(CTEST_ARGS)
 
-# The same tests built with clang (the project must build with both compilers).
+# The same tests in a plain clang debug build, for debugging what clang alone reports (CI's
+# clang suite is the sanitize build, which is clang's).
 clang: deps
 	cmake --preset clang >/dev/null
 	cmake --build --preset clang -j $(JOBS)
@@ -67,12 +69,13 @@ fidelity: build
 	NATSIM_EXTRA_PACKAGES="stun-client stun-server coturn nftables" ./scripts/install-deps.sh
 	./scripts/fidelity-lab.sh build/release/tools/natsim
 
-# Builds the libFuzzer targets and runs each for FUZZ_SECONDS.
+# Builds the libFuzzer targets (in the sanitize build; nothing is rebuilt after
+# `make sanitize`) and runs each for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20
 fuzz: deps
-	cmake --preset fuzz >/dev/null
-	cmake --build --preset fuzz -j $(JOBS)
-	./scripts/run-fuzzers.sh build/fuzz/fuzz $(FUZZ_SECONDS)
+	cmake --preset sanitize >/dev/null
+	cmake --build --preset sanitize -j $(JOBS) --target natsim_fuzzers
+	./scripts/run-fuzzers.sh build/sanitize/fuzz $(FUZZ_SECONDS)
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
