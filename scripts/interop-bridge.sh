@@ -10,11 +10,14 @@
 #      bridge_udp.py rtt: 20 UDP echoes, perf_counter around sendto/recvfrom) is within
 #      2 ms of the modelled 100 ms (50 ms each way); turnutils_uclient -s -c relays 10 of
 #      10 through natsim's TURN server to the echo server, 0 lost; the bridge's counters
-#      show the packets, and a pcap of the gateway is written.
+#      show the packets, and a pcap of the gateway is written. TCP: the namespace's kernel
+#      sends 200 000 bytes through the NAT to natsim's (simulated) TCP echo server and
+#      reads them back intact.
 # b) the same file with `full-cone`: both report endpoint-independent mapping.
 # c) two namespaces (examples/bridge/two-namespaces.json): coturn's turnserver in the
 #    `relay` namespace on the simulated internet, turnutils_uclient in alice's behind the
-#    symmetric NAT: 10 of 10 relayed to the echo server, 0 lost.
+#    symmetric NAT: 10 of 10 relayed to the echo server, 0 lost. TCP between the two
+#    kernels through the NAT: 200 000 bytes echoed intact.
 # d) --exec: the bridge runs natsim probe in alice's namespace and exits with its status.
 # e) teardown and refusals: after SIGTERM and after --exec, no namespace of this run is
 #    left; a namespace that exists already is refused (exit 2) and left alone; a file
@@ -133,6 +136,11 @@ if bridge_up sym "$FILE" --pcap "$TMP/pcap"; then
   check "turnutils_uclient behind symmetric via natsim's TURN server: 10 sent, 10 received, 0 lost (exit $rc)" \
     bash -c '[ "$1" = 0 ] && grep -q "tot_send_msgs=10, tot_recv_msgs=10" "$2" &&
              grep -q "Total lost packets 0 (" "$2"' _ "$rc" "$TMP/uclient-natsim.txt"
+  rc=0
+  in_ns alice timeout 30 $UDP tcp "$ECHO" 7 200000 >"$TMP/tcp-sim.txt" 2>&1 || rc=$?
+  sed 's/^/    /' "$TMP/tcp-sim.txt"
+  check "TCP: the namespace's kernel TCP through the symmetric NAT to natsim's TCP echo server, 200000 bytes back intact (exit $rc)" \
+    has "$TMP/tcp-sim.txt" '^tcp echoed 200000 intact'
   bridge_down
   sed 's/^/    /' "$TMP/sym.out" | tail -n +5
   check "bridge exits 0 on SIGTERM (exit $BRIDGE_RC)" eq "$BRIDGE_RC" 0
@@ -182,6 +190,15 @@ if bridge_up two "$FILE"; then
   check "turnutils_uclient behind symmetric via coturn in another namespace: 10 sent, 10 received, 0 lost (exit $rc)" \
     bash -c '[ "$1" = 0 ] && grep -q "tot_send_msgs=10, tot_recv_msgs=10" "$2" &&
              grep -q "Total lost packets 0 (" "$2"' _ "$rc" "$TMP/uclient-coturn.txt"
+
+  in_ns relay timeout 30 $UDP tcp-serve 7000 >"$TMP/tcp-serve.txt" 2>&1 &
+  PIDS+=("$!")
+  sleep 0.5
+  rc=0
+  in_ns alice timeout 30 $UDP tcp "$RELAY" 7000 200000 >"$TMP/tcp-ns.txt" 2>&1 || rc=$?
+  sed 's/^/    /' "$TMP/tcp-ns.txt"
+  check "TCP between two kernels (alice behind the symmetric NAT, relay), 200000 bytes echoed intact (exit $rc)" \
+    has "$TMP/tcp-ns.txt" '^tcp echoed 200000 intact'
 
   log "f) throughput: UDP from alice through the symmetric NAT to relay, 5 s"
   in_ns relay $UDP sink 9000 5 >"$TMP/sink.txt" 2>&1 &

@@ -3,6 +3,9 @@
 
   bridge_udp.py rtt HOST PORT COUNT      echo round trips: prints "rtt min=.. median=.. max=.. ms lost=N"
   bridge_udp.py blast HOST PORT SECONDS  sends 64-byte datagrams as fast as it can; prints "sent N"
+  bridge_udp.py tcp HOST PORT BYTES      sends BYTES over TCP to an echo server, reads them back;
+                                         prints "tcp echoed N intact|CORRUPT in S s"
+  bridge_udp.py tcp-serve PORT           a TCP echo server for one connection
   bridge_udp.py sink PORT SECONDS        counts datagrams for SECONDS after the first; prints
                                          "received N in S s = R pps"
 """
@@ -73,7 +76,44 @@ def sink(port, seconds):
     return 0
 
 
+def tcp(host, port, count):
+    s = socket.create_connection((host, port), timeout=10)
+    data = bytes(i % 251 for i in range(count))
+    t0 = time.perf_counter()
+    s.sendall(data)
+    got = bytearray()
+    while len(got) < len(data):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    print("tcp echoed %d %s in %.2f s" %
+          (len(got), "intact" if bytes(got) == data else "CORRUPT", time.perf_counter() - t0))
+    return 0 if bytes(got) == data else 1
+
+
+def tcp_serve(port):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(1)
+    ls.settimeout(30)
+    c, _ = ls.accept()
+    while True:
+        chunk = c.recv(65536)
+        if not chunk:
+            break
+        c.sendall(chunk)
+    c.close()
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "tcp":
+        sys.exit(tcp(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+    if sys.argv[1] == "tcp-serve":
+        sys.exit(tcp_serve(int(sys.argv[2])))
     cmd = sys.argv[1]
     if cmd == "rtt":
         sys.exit(rtt(sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
