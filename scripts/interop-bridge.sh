@@ -21,7 +21,8 @@
 # d) --exec: the bridge runs natsim probe in alice's namespace and exits with its status.
 # e) teardown and refusals: after SIGTERM and after --exec, no namespace of this run is
 #    left; a namespace that exists already is refused (exit 2) and left alone; a file
-#    without "bridge" exits 2.
+#    without "bridge" exits 2; when setup fails halfway (the second namespace exists), the
+#    first is deleted.
 # f) throughput: bridge_udp.py blast in alice's namespace through the symmetric NAT to
 #    bridge_udp.py sink in relay's namespace for 5 s; the rate received is printed (and
 #    recorded in bench/README.md by hand).
@@ -240,6 +241,14 @@ check "an existing namespace is refused with exit 2 (exit $rc)" \
   bash -c '[ "$1" = 2 ] && grep -q "exists already" "$2"' _ "$rc" "$TMP/exists.out"
 check "... and left alone" bash -c "ip netns list | grep -q '^$PREFIX-alice'"
 ip netns del "$PREFIX-alice"
+# Setup failing halfway: alice's namespace is made, relay's exists already.
+ip netns add "$PREFIX-relay"
+rc=0
+timeout 30 "$NATSIM" bridge "$(scenario two-namespaces symmetric)" --netns-prefix "$PREFIX" \
+  --duration 5s >"$TMP/halfway.out" 2>&1 || rc=$?
+check "setup failing halfway exits 2 and deletes the namespace it had made (exit $rc)" \
+  bash -c "[ $rc = 2 ] && ! ip netns list | grep -q '^$PREFIX-alice'"
+ip netns del "$PREFIX-relay"
 rc=0
 "$NATSIM" bridge "$ROOT/scenarios/library/quickstart.json" --netns-prefix "$PREFIX" >"$TMP/nobridge.out" 2>&1 || rc=$?
 check "a file without \"bridge\" exits 2 (exit $rc)" \

@@ -304,6 +304,15 @@ int run_bridge(const BridgeOptions& o) {
   int exit_code = 0;
   std::string stopped_by = "the duration";
 
+  // Before any namespace exists: a signal during setup is handled (io.run() sees it at
+  // once and stops), never the default action that would leave namespaces behind.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    // A signal is the ordinary way to end an open-ended bridge: exit 0.
+    stopped_by = std::string("signal ") + ::strsignal(signo);
+    io.stop();
+  });
   // From here every failure still deletes the namespaces made so far (destructors).
   for (const std::string& host : scenario.bridge->attach) {
     Attached a;
@@ -325,13 +334,6 @@ int run_bridge(const BridgeOptions& o) {
     attached.push_back(std::move(a));
   }
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-    if (ec) return;
-    // A signal is the ordinary way to end an open-ended bridge: exit 0.
-    stopped_by = std::string("signal ") + ::strsignal(signo);
-    io.stop();
-  });
   boost::asio::steady_timer end(io);
   if (duration) {
     end.expires_after(*duration);
