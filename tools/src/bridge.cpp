@@ -327,7 +327,10 @@ int run_bridge(const BridgeOptions& o) {
     const int fd = namespaces.open_tun(a.ns, "tun0", v4);
     a.port = std::make_unique<io::TunPort>(io, fd, *a.node, driver);
     ip_or_throw({"-n", a.ns, "link", "set", "lo", "up"});
-    ip_or_throw({"-n", a.ns, "addr", "add", a.address.to_string(), "dev", "tun0"});
+    std::vector<std::string> add{"-n", a.ns, "addr", "add", a.address.to_string(), "dev", "tun0"};
+    // IPv6: usable at once, without duplicate address detection (nothing else is there).
+    if (!v4) add.emplace_back("nodad");
+    ip_or_throw(add);
     ip_or_throw({"-n", a.ns, "link", "set", "tun0", "up"});
     // Everything leaves through the world: the simulated host's routes decide the rest.
     ip_or_throw({"-n", a.ns, v4 ? "-4" : "-6", "route", "replace", "default", "dev", "tun0"});
