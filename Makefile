@@ -46,7 +46,9 @@ PCAP_CHECKED = quickstart.json connect-baseline.json relay-tcp-between-symmetric
 # then serve stun and serve turn under attack from hostile loopback clients (docs/hardening.md),
 # and natsim connect against aioice and libnice in network namespaces, once through an
 # nftables NAT (needs root); natpmpc against serve gateway, and natsim's PCP/NAT-PMP/UPnP IGD
-# clients against miniupnpd in network namespaces; upnpc against serve gateway --upnp; then the captures above through tshark,
+# clients against miniupnpd in network namespaces; upnpc against serve gateway --upnp; coturn's
+# natdiscovery, uclient and turnserver in namespaces bridged into natsim's NATs (natsim bridge);
+# then the captures above through tshark,
 # and a bench-connect HTML report in headless Chromium (docs/bench-connect.md); then the
 # release build installed to a fresh prefix and examples/external-project built against it.
 interop: build
@@ -56,6 +58,7 @@ interop: build
 	./scripts/interop-ice.sh build/release/tools/natsim
 	./scripts/interop-portmap.sh build/release/tools/natsim
 	./scripts/interop-upnp.sh build/release/tools/natsim
+	./scripts/interop-bridge.sh build/release/tools/natsim
 	./scripts/attack-servers.sh build/release/tools/natsim
 	./scripts/check-pcap.sh build/release/tools/natsim $(addprefix scenarios/library/,$(PCAP_CHECKED))
 	build/release/tools/natsim bench-connect scenarios/library/bench-connect-matrix.json --quiet --seeds 1 \

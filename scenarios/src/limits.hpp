@@ -27,6 +27,8 @@ inline constexpr std::uint64_t kMaxExpandedBytes = std::uint64_t{4} << 30;
 inline constexpr std::uint64_t kMaxSeed = 0x7fff'ffff'ffff'ffffULL;
 
 // Topology.
+// `natsim bridge`: namespaces one command creates (each a TUN device and a file descriptor).
+inline constexpr std::size_t kMaxBridgeHosts = 16;
 inline constexpr std::size_t kMaxHostsPerSite = 250;   // a /24 LAN less the gateway
 inline constexpr std::size_t kMaxNodes = 4'096;        // hosts, sites and servers together
 inline constexpr std::size_t kMaxRelayPorts = 65'536;  // TURN relay sockets, all servers

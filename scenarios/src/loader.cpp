@@ -241,12 +241,51 @@ Duration bound_schedule(const Reader& timeline, const std::vector<Action>& actio
   return end;
 }
 
+// "bridge": {"attach": ["alice", "peer"], "prefix": "lab"}. Only hosts without a service
+// of natsim's own can be attached: a namespace's kernel answers for the whole host.
+BridgeSpec parse_bridge(const Reader& r, const Names& names) {
+  r.only({"attach", "prefix"});
+  BridgeSpec b;
+  const Reader attach = r.at("attach");
+  if (attach.size() == 0 || attach.size() > limits::kMaxBridgeHosts) {
+    attach.fail("expected 1 to " + std::to_string(limits::kMaxBridgeHosts) + " host names");
+  }
+  for (std::size_t i = 0; i < attach.size(); ++i) {
+    const Reader h = attach[i];
+    const std::string& name = h.string();
+    auto kind = names.kinds.find(name);
+    const bool host = kind != names.kinds.end() && kind->second == "host";
+    const bool bare_server = kind != names.kinds.end() && kind->second == "server" &&
+                             names.servers.at(name) == ServerKind::host;
+    if (!host && !bare_server) {
+      h.fail("'" + name + "' is not a host of a site or a server of type 'host'" +
+             (kind != names.kinds.end() && kind->second == "server"
+                  ? " (a server running natsim's own service cannot also be a namespace)"
+                  : ""));
+    }
+    for (const std::string& seen : b.attach) {
+      if (seen == name) h.fail("'" + name + "' is attached twice");
+    }
+    b.attach.push_back(name);
+  }
+  if (auto p = r.get("prefix")) {
+    b.prefix = p->string();
+    // Namespace names become file names under /run/netns: keep them plain and short.
+    const bool plain = !b.prefix.empty() && b.prefix.size() <= 32 &&
+                       b.prefix.find_first_not_of(
+                           "abcdefghijklmnopqrstuvwxyz"
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == std::string::npos;
+    if (!plain) p->fail("expected 1 to 32 letters, digits, '_' or '-'");
+  }
+  return b;
+}
+
 }  // namespace
 
 Scenario parse_scenario(const json& doc, const std::string& file) {
   const Reader r(doc, "");
   r.only({"$schema", "name", "description", "seed", "seeds", "duration", "topology", "timeline",
-          "expect", "matrix"});
+          "expect", "matrix", "bridge"});
   Scenario s;
   s.file = file;
   s.name = r.at("name").string();
@@ -283,6 +322,7 @@ Scenario parse_scenario(const json& doc, const std::string& file) {
     }
   }
   detail::check_topology(s);
+  if (auto b = r.get("bridge")) s.bridge = parse_bridge(*b, names);
 
   std::map<std::string, const Action*> by_id;
   if (auto timeline = r.get("timeline")) {

@@ -76,6 +76,37 @@ TEST(Loader, WrongTypeIsAnError) {
             "bad.json: /timeline/1/at: expected a duration string such as \"250ms\", got a number");
 }
 
+// natsim bridge's section: site hosts and bare public hosts, each once, a plain prefix.
+TEST(Loader, BridgeSection) {
+  json d = base();
+  d["topology"]["servers"].push_back(
+      {{"name", "relay"}, {"type", "host"}, {"address", "198.51.100.40"}});
+  d["bridge"] = {{"attach", {"alice", "relay"}}, {"prefix", "lab-1"}};
+  auto s = load_scenario_text(d.dump(), "ok.json");
+  ASSERT_TRUE(s[0].bridge);
+  EXPECT_EQ(s[0].bridge->attach, (std::vector<std::string>{"alice", "relay"}));
+  EXPECT_EQ(s[0].bridge->prefix, "lab-1");
+  EXPECT_FALSE(load_scenario_text(base().dump(), "ok.json")[0].bridge);
+
+  d["bridge"]["attach"][1] = "stun";
+  EXPECT_EQ(error_of(d),
+            "bad.json: /bridge/attach/1: 'stun' is not a host of a site or a server of type "
+            "'host' (a server running natsim's own service cannot also be a namespace)");
+  d["bridge"]["attach"][1] = "home";
+  EXPECT_EQ(
+      error_of(d),
+      "bad.json: /bridge/attach/1: 'home' is not a host of a site or a server of type 'host'");
+  d["bridge"]["attach"][1] = "alice";
+  EXPECT_EQ(error_of(d), "bad.json: /bridge/attach/1: 'alice' is attached twice");
+  d["bridge"]["attach"] = json::array();
+  EXPECT_EQ(error_of(d), "bad.json: /bridge/attach: expected 1 to 16 host names");
+  d["bridge"] = {{"attach", {"alice"}}, {"prefix", "../etc"}};
+  EXPECT_EQ(error_of(d), "bad.json: /bridge/prefix: expected 1 to 32 letters, digits, '_' or '-'");
+  d["bridge"] = {{"attach", {"alice"}}, {"namespace", "x"}};
+  EXPECT_EQ(error_of(d).rfind("bad.json: /bridge/namespace: unknown key 'namespace'", 0), 0u)
+      << error_of(d);
+}
+
 TEST(Loader, UnknownPresetIsAnError) {
   json d = base();
   d["topology"]["sites"][0]["nat"] = "sym";

@@ -267,6 +267,13 @@ Result<void> Node::send(PacketPtr packet) {
 }
 
 void Node::deliver_local(PacketPtr packet) {
+  if (local_tap_) {
+    ++counters_.delivered;
+    counters_.bytes_delivered += packet->payload_size();
+    ++net_.counters().delivered;
+    net_.trace().packet(now(), TraceKind::deliver, name_, name_hash_, *packet);
+    return local_tap_(std::move(packet));
+  }
   if (packet->proto == IpProto::tcp) return tcp_deliver(std::move(packet));
   UdpSocket* socket = packet->proto == IpProto::udp ? udp_listener(packet->dst) : nullptr;
   if (socket == nullptr || !socket->handler_) {

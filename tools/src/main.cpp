@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bench_connect.hpp"
+#include "bridge.hpp"
 #include "connect.hpp"
 #include "demo.hpp"
 #include "list.hpp"
@@ -197,6 +198,9 @@ int main(int argc, char** argv) {
   natsim::tools::BenchConnectCommand bench_connect;
   CLI::App* bench_connect_cmd = natsim::tools::add_bench_connect_command(app, bench_connect);
 
+  natsim::tools::BridgeOptions bridge;
+  CLI::App* bridge_cmd = natsim::tools::add_bridge_command(app, bridge);
+
   std::vector<std::string> validate_files;
   CLI::App* validate_cmd = app.add_subcommand(
       "validate", "Check scenario files without running them (exit 2 if one is bad)");
@@ -266,6 +270,7 @@ int main(int argc, char** argv) {
     if (connect_cmd->parsed()) return natsim::tools::run_connect(connect);
     if (run_cmd->parsed()) return natsim::tools::run_scenarios(run);
     if (bench_connect_cmd->parsed()) return natsim::tools::run_bench_connect(bench_connect);
+    if (bridge_cmd->parsed()) return natsim::tools::run_bridge(bridge);
     if (validate_cmd->parsed()) return natsim::tools::validate_scenarios(validate_files);
     if (merge_cmd->parsed()) return natsim::tools::merge_reports(merge_files);
   } catch (const natsim::InputError& e) {

@@ -86,6 +86,13 @@ struct Expectation {
   std::string pointer;
 };
 
+// `natsim bridge` (docs/bridge.md): hosts whose traffic comes from, and goes to, a Linux
+// network namespace through a TUN device. `natsim run` ignores it.
+struct BridgeSpec {
+  std::vector<std::string> attach;  // hosts of sites, or servers of type "host"
+  std::string prefix = "natsim";    // namespaces are named <prefix>-<host>
+};
+
 struct Scenario {
   std::string file;
   std::string name;
@@ -97,6 +104,7 @@ struct Scenario {
   std::vector<SiteSpec> sites;
   std::vector<Action> timeline;
   std::vector<Expectation> expectations;
+  std::optional<BridgeSpec> bridge;
   std::string variant;  // matrix values that produced this scenario ("" if none)
 };
 

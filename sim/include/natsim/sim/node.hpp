@@ -174,6 +174,12 @@ class Node {
   // Records packets this node receives and sends, on every interface.
   void capture(PcapWriter* writer) { capture_ = writer; }
 
+  // Hands every packet delivered to this node (UDP and TCP alike) to `tap` instead of
+  // its sockets: the real-time bridge gives a host's traffic to a real network stack.
+  // Counted and traced as delivered. Set once, so the packet path allocates nothing.
+  using LocalTap = std::function<void(PacketPtr)>;
+  void set_local_tap(LocalTap tap) { local_tap_ = std::move(tap); }
+
   // --- packet path
   // A packet arriving from a link on `in`: captured, then handed to process().
   void receive(PacketPtr packet, IfaceId in);
@@ -250,6 +256,7 @@ class Node {
   bool up_ = true;
   std::uint16_t next_ephemeral_;
   PcapWriter* capture_ = nullptr;
+  LocalTap local_tap_;
 };
 
 // Sends and receives; drops packets addressed to others.
