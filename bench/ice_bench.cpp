@@ -37,11 +37,16 @@ constexpr const char* kConnect = R"({
   "expect": [ { "action": "connect", "outcome": "connected", "delivered": 1, "echoed": 1 } ]
 })";
 
-void run_all(benchmark::State& state, const std::vector<Scenario>& variants) {
+// Without the per-action JSON report and per-node counters (RunOptions): what a
+// benchmark or a pass/fail sweep needs. `report` builds them as `natsim run --json` does.
+void run_all(benchmark::State& state, const std::vector<Scenario>& variants, bool report = false) {
+  scenarios::RunOptions options;
+  options.report_actions = report;
+  options.report_counters = report;
   std::size_t failed = 0;
   for (auto _ : state) {
     for (const Scenario& s : variants) {
-      failed += scenarios::run_scenario(s, s.seeds.front()).passed ? 0 : 1;
+      failed += scenarios::run_scenario(s, s.seeds.front(), options).passed ? 0 : 1;
     }
   }
   if (failed != 0) state.SkipWithError("a connect did not pass its expectations");
@@ -79,6 +84,12 @@ void BM_IcePunch(benchmark::State& state) {
   run_all(state, scenarios::load_scenario_text(kPunch, "bench-punch.json"));
 }
 BENCHMARK(BM_IcePunch)->Unit(benchmark::kMicrosecond);
+
+// The same with the run's JSON report built (actions and counters), as `natsim run --json`.
+void BM_IcePunchReport(benchmark::State& state) {
+  run_all(state, scenarios::load_scenario_text(kPunch, "bench-punch.json"), true);
+}
+BENCHMARK(BM_IcePunchReport)->Unit(benchmark::kMicrosecond);
 
 // The 81 RFC 4787 NAT pairs of scenarios/library/ice-nat-matrix.json, every variant per
 // iteration: direct paths, relays and the waits between them.

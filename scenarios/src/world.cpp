@@ -53,17 +53,28 @@ void listen_echo(sim::Host& host, const Endpoint& local) {
 }  // namespace
 
 World::World(Scenario scenario, std::uint64_t seed, const RunOptions& options)
-    : scenario_(std::move(scenario)),
+    : owned_(std::move(scenario)),
+      scenario_(&*owned_),
       net(seed),
       core(&net.add_router("internet")),
       options_(options) {
+  build();
+}
+
+World::World(const Scenario* scenario, std::uint64_t seed, const RunOptions& options)
+    : scenario_(scenario), net(seed), core(&net.add_router("internet")), options_(options) {
+  build();
+}
+
+void World::build() {
+  const RunOptions& options = options_;
   if (!options.trace_path.empty() && !net.trace().open_log(options.trace_path.c_str())) {
     throw InputError(options.trace_path, "cannot write the trace file");
   }
-  // Built from the member copy: servers and sites keep pointers to their specs.
-  for (std::size_t i = 0; i < scenario_.servers.size(); ++i)
-    add_server(scenario_.servers[i], i);
-  const std::vector<detail::PlannedSite> plan = detail::plan_sites(scenario_.sites);
+  // Servers and sites keep pointers to their specs: the scenario outlives them.
+  for (std::size_t i = 0; i < scenario_->servers.size(); ++i)
+    add_server(scenario_->servers[i], i);
+  const std::vector<detail::PlannedSite> plan = detail::plan_sites(scenario_->sites);
   for (std::size_t i = 0; i < plan.size(); ++i) {
     sim::Router& upstream =
         plan[i].parent < 0

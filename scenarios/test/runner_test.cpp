@@ -56,6 +56,48 @@ TEST(Runner, RunsTheTimelineAndChecksEveryExpectation) {
   EXPECT_EQ(r.actions[4]["mapped"], "203.0.0.6:5000");
 }
 
+// RunOptions::report_actions / report_counters leave the JSON out and nothing else:
+// pass/fail, every expectation's message, the digest and the simulated time are the
+// same, failing expectations included (they read the actions' runs, not the report).
+TEST(Runner, ReportOnlyWhenAskedChangesNothingElse) {
+  std::string failing = kBase;
+  const std::string echoed = "\"echoed\": 5";
+  failing.replace(failing.find(echoed), echoed.size(), "\"echoed\": 6");
+  for (const std::string& text : {std::string(kBase), failing}) {
+    const Scenario s = load_scenario_text(text, "test.json").front();
+    const RunResult full = run_scenario(s, 1);
+    RunOptions bare;
+    bare.report_actions = false;
+    bare.report_counters = false;
+    const RunResult r = run_scenario(s, 1, bare);
+    EXPECT_EQ(r.passed, full.passed);
+    EXPECT_EQ(r.digest, full.digest);
+    EXPECT_EQ(r.simulated, full.simulated);
+    ASSERT_EQ(r.expectations.size(), full.expectations.size());
+    for (std::size_t i = 0; i < r.expectations.size(); ++i) {
+      EXPECT_EQ(r.expectations[i].pointer, full.expectations[i].pointer);
+      EXPECT_EQ(r.expectations[i].passed, full.expectations[i].passed);
+      EXPECT_EQ(r.expectations[i].message, full.expectations[i].message);
+    }
+    EXPECT_TRUE(r.actions.empty());
+    EXPECT_TRUE(r.counters.empty());
+    EXPECT_EQ(full.actions.size(), 5u);
+    EXPECT_FALSE(full.counters.empty());
+    // Each half on its own builds exactly what the full report has of it.
+    RunOptions actions_only;
+    actions_only.report_counters = false;
+    const RunResult a = run_scenario(s, 1, actions_only);
+    EXPECT_EQ(a.actions, full.actions);
+    EXPECT_TRUE(a.counters.empty());
+    RunOptions counters_only;
+    counters_only.report_actions = false;
+    const RunResult c = run_scenario(s, 1, counters_only);
+    EXPECT_TRUE(c.actions.empty());
+    EXPECT_EQ(c.counters, full.counters);
+  }
+  EXPECT_FALSE(run_text(failing).passed);
+}
+
 TEST(Runner, SameSeedSameDigestDifferentSeedDifferentDigest) {
   std::string lossy = kBase;
   lossy.replace(lossy.find("\"topology\": {"), 13,

@@ -14,9 +14,20 @@ Link::Link(Network& net, std::string name, const LinkParams& params)
 
 std::uint32_t Link::attach(Node& node, IfaceId iface) {
   const auto member = static_cast<std::uint32_t>(members_.size());
-  // One random stream per direction, named after the link and the sender.
-  members_.push_back(
-      Member{&node, iface, Channel{default_params_, net_.rng_for(name_ + ">" + node.name())}});
+  // Most links join two nodes: one allocation, not one per member.
+  if (members_.empty()) members_.reserve(2);
+  // One random stream per direction, named after the link and the sender: the stream of
+  // rng_for(name_ + ">" + node.name()), without building that string. stable_hash is
+  // FNV-1a, so hashing the parts in turn from name_hash_ equals hashing the whole.
+  std::uint64_t h = name_hash_;
+  auto more = [&h](std::string_view part) {
+    for (const char c : part)
+      h = (h ^ static_cast<std::uint8_t>(c)) * 0x100000001b3ull;  // FNV-1a 64 prime
+  };
+  more(">");
+  more(node.name());
+  std::uint64_t mix = net_.seed() ^ h;
+  members_.push_back(Member{&node, iface, Channel{default_params_, Rng(splitmix64(mix))}});
   return member;
 }
 

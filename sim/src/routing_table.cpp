@@ -35,7 +35,11 @@ void RoutingTable::put(Index& index, const Key& key, const Route& route) {
 void RoutingTable::add(const Route& route) {
   const std::uint8_t length = route.prefix.length();
   const IpAddress& key = route.prefix.address();
+  // A host has two routes (its subnet and a default), each a level of its own: room for
+  // both at once, not an allocation for the first and another for the second.
+  if (routes_.empty()) routes_.reserve(2);
   if (key.is_v4()) {
+    if (v4_.empty()) v4_.reserve(2);
     put(level_for(v4_, length,
                   [&] {
                     return Level4{length, mask_of(length), {}};

@@ -23,7 +23,10 @@ std::uint32_t Simulator::acquire_slot() {
     return slot;
   }
   if ((slot_count_ >> kChunkBits) == chunks_.size()) {
-    chunks_.push_back(std::make_unique<Slot[]>(std::size_t{1} << kChunkBits));
+    // Default-initialised, not value-initialised: each slot's constructor still sets
+    // seq = 0 and an empty function, but the 56-byte closure buffers are not zeroed
+    // (a memset of 18 KB per world, 5% of a short connect).
+    chunks_.push_back(std::make_unique_for_overwrite<Slot[]>(std::size_t{1} << kChunkBits));
   }
   return slot_count_++;
 }

@@ -147,7 +147,10 @@ int run_bench(const BenchConnectCommand& command) {
   };
   hooks.keep = false;
   hooks.stop = &g_stop;
-  (void)scenarios::run_jobs(plan, jobs, threads, {}, hooks);
+  // Samples read the connect action's report entry, never the per-node counters.
+  scenarios::RunOptions options;
+  options.report_counters = false;
+  (void)scenarios::run_jobs(plan, jobs, threads, options, hooks);
   restore_stop_signals();
   const bool interrupted = samples.size() < jobs.size();
   if (interrupted) progress.interrupted();

@@ -113,6 +113,9 @@ int run_scenarios(const RunCommand& command) {
     scenarios::RunOptions options;
     options.pcap_dir = command.pcap_dir;
     options.trace_path = command.trace_path;
+    // The table prints action reports only in detail, and counters never.
+    options.report_actions = command.json || detail;
+    options.report_counters = command.json;
     scenarios::Progress hooks;
     hooks.on_run = [&](std::size_t done, std::size_t total, bool ok) { progress(done, total, ok); };
     hooks.on_result = [&](const Job& job, const scenarios::RunResult& r) {

@@ -1,7 +1,5 @@
 #include "natsim/traversal/ice_candidate.hpp"
 
-#include <cstdio>
-
 #include "natsim/base/random.hpp"
 
 namespace natsim::traversal::ice {
@@ -22,16 +20,42 @@ std::string_view to_string(CandidateType t) {
   return "?";
 }
 
+namespace {
+// The address as inet_ntop writes it; IPv4 in place, since every candidate's foundation
+// formats one or two and inet_ntop (through sprintf) cost more than the rest of it.
+void append_address(std::string& out, const IpAddress& a) {
+  if (!a.is_v4()) {
+    out += a.to_string();
+    return;
+  }
+  const std::uint32_t v = a.v4_value();
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    const unsigned octet = (v >> shift) & 0xFFu;
+    if (octet >= 100) out += static_cast<char>('0' + octet / 100);
+    if (octet >= 10) out += static_cast<char>('0' + octet / 10 % 10);
+    out += static_cast<char>('0' + octet % 10);
+    if (shift != 0) out += '.';
+  }
+}
+}  // namespace
+
 std::string foundation(CandidateType type, const IpAddress& base,
                        const std::optional<IpAddress>& server) {
   std::string key(to_string(type));
   key += '/';
-  key += base.to_string();
+  append_address(key, base);
   key += '/';
-  key += server ? server->to_string() : "-";
+  if (server) {
+    append_address(key, *server);
+  } else {
+    key += '-';
+  }
   key += "/udp";
-  char out[9];
-  std::snprintf(out, sizeof out, "%08x", static_cast<unsigned>(stable_hash(key) & 0xFFFFFFFFu));
+  // Eight lowercase hex digits of the key's hash, as "%08x" would print them.
+  const auto h = static_cast<std::uint32_t>(stable_hash(key) & 0xFFFFFFFFu);
+  std::string out(8, '0');
+  for (int i = 7, shift = 0; i >= 0; --i, shift += 4)
+    out[static_cast<std::size_t>(i)] = "0123456789abcdef"[(h >> shift) & 0xFu];
   return out;
 }
 

@@ -1,9 +1,12 @@
+// The SHA_CTX API is deprecated in OpenSSL 3 but still the same block functions; see
+// Sha1Hmac below for why HMAC-SHA1 uses it.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "natsim/traversal/stun_crypto.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
-#include <boost/crc.hpp>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -18,10 +21,6 @@ namespace {
 const EVP_MD* fetch_once(const char* name) {
   const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
   if (md == nullptr) throw std::runtime_error(std::string("OpenSSL has no ") + name);
-  return md;
-}
-const EVP_MD* sha1_md() {
-  static const EVP_MD* md = fetch_once("SHA1");
   return md;
 }
 const EVP_MD* sha256_md() {
@@ -120,6 +119,103 @@ HmacCache& cache() {
   return c;
 }
 
+// HMAC-SHA1 (RFC 2104), the MESSAGE-INTEGRITY of every ICE check and its response, from
+// cached keyed states as above but in plain SHA_CTX structs: EVP_MD_CTX_copy_ex in
+// OpenSSL 3 duplicates the provider's context (an allocation, a free and a cleanse per
+// copy, two copies per HMAC), which cost as much as the hashing of a short message.
+class Sha1Hmac {
+ public:
+  Sha1Digest mac(ByteView key, ByteView data) {
+    const Keyed& k = keyed(key);
+    Sha1Digest inner{};
+    Sha1Digest out{};
+    SHA_CTX c = k.inner;
+    SHA1_Update(&c, data.data(), data.size());
+    SHA1_Final(inner.data(), &c);
+    c = k.outer;
+    SHA1_Update(&c, inner.data(), inner.size());
+    SHA1_Final(out.data(), &c);
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t kBlock = 64;
+  static constexpr std::size_t kEntries = 8;
+
+  struct Keyed {
+    bool used = false;
+    std::vector<std::uint8_t> key;
+    SHA_CTX inner;
+    SHA_CTX outer;
+  };
+
+  const Keyed& keyed(ByteView key) {
+    for (const Keyed& k : entries_) {
+      if (k.used && std::ranges::equal(k.key, key)) return k;
+    }
+    Keyed& k = entries_[next_];
+    next_ = (next_ + 1) % kEntries;
+    k.used = true;
+    k.key.assign(key.begin(), key.end());
+    // A key longer than a block is replaced by its hash (RFC 2104 §2).
+    std::array<std::uint8_t, kBlock> block{};
+    if (key.size() > kBlock) {
+      SHA1(key.data(), key.size(), block.data());
+    } else {
+      std::ranges::copy(key, block.begin());
+    }
+    pad(k.inner, block, 0x36);
+    pad(k.outer, block, 0x5c);
+    return k;
+  }
+
+  static void pad(SHA_CTX& c, std::array<std::uint8_t, kBlock> block, std::uint8_t with) {
+    for (std::uint8_t& b : block)
+      b ^= with;
+    SHA1_Init(&c);
+    SHA1_Update(&c, block.data(), block.size());
+  }
+
+  std::array<Keyed, kEntries> entries_{};
+  std::size_t next_ = 0;
+};
+
+// CRC-32 (ISO-HDLC, reflected, polynomial 0xEDB88320) eight bytes a step ("slicing by
+// 8"): FINGERPRINT is on every STUN message, and the byte-at-a-time table was 3% of a
+// connect.
+using CrcTables = std::array<std::array<std::uint32_t, 256>, 8>;
+constexpr CrcTables make_crc_tables() {
+  CrcTables t{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t c = i;
+    for (int k = 0; k < 8; ++k)
+      c = (c & 1u) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    t[0][i] = c;
+  }
+  for (std::size_t i = 0; i < 256; ++i) {
+    for (std::size_t s = 1; s < 8; ++s)
+      t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFFu];
+  }
+  return t;
+}
+constexpr CrcTables kCrc = make_crc_tables();
+
+std::uint32_t crc32(ByteView data) {
+  std::uint32_t c = 0xFFFFFFFFu;
+  const std::uint8_t* p = data.data();
+  std::size_t n = data.size();
+  // Words are assembled from bytes: the same result on any host byte order.
+  for (; n >= 8; p += 8, n -= 8) {
+    const std::uint32_t one = c ^ (std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 |
+                                   std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24);
+    c = kCrc[7][one & 0xFFu] ^ kCrc[6][(one >> 8) & 0xFFu] ^ kCrc[5][(one >> 16) & 0xFFu] ^
+        kCrc[4][one >> 24] ^ kCrc[3][p[4]] ^ kCrc[2][p[5]] ^ kCrc[1][p[6]] ^ kCrc[0][p[7]];
+  }
+  for (; n != 0; ++p, --n)
+    c = kCrc[0][(c ^ *p) & 0xFFu] ^ (c >> 8);
+  return ~c;
+}
+
 template <std::size_t N>
 std::array<std::uint8_t, N> digest(const EVP_MD* md, ByteView data) {
   std::array<std::uint8_t, N> out{};
@@ -130,7 +226,8 @@ std::array<std::uint8_t, N> digest(const EVP_MD* md, ByteView data) {
 }  // namespace
 
 Sha1Digest hmac_sha1(ByteView key, ByteView data) {
-  return cache().mac<20>(sha1_md(), key, data);
+  thread_local Sha1Hmac h;
+  return h.mac(key, data);
 }
 Sha256Digest hmac_sha256(ByteView key, ByteView data) {
   return cache().mac<32>(sha256_md(), key, data);
@@ -142,10 +239,9 @@ Sha256Digest sha256(ByteView data) {
   return digest<32>(sha256_md(), data);
 }
 
+// RFC 8489 §14.7: the CRC-32 of the message up to the attribute, XOR 0x5354554e.
 std::uint32_t fingerprint(ByteView data) {
-  boost::crc_32_type crc;
-  crc.process_bytes(data.data(), data.size());
-  return crc.checksum() ^ kFingerprintXor;
+  return crc32(data) ^ kFingerprintXor;
 }
 
 std::vector<std::uint8_t> long_term_key(std::string_view username, std::string_view realm,

@@ -33,6 +33,47 @@ std::vector<std::uint8_t> bytes_of(ByteView b) {
   return {b.begin(), b.end()};
 }
 
+// --- RFC 2202 §3: HMAC-SHA1 test cases 1, 2 and 6 (a key longer than a block is hashed
+// first), each computed again after more keys than the keyed-state cache holds.
+std::string hex(const Sha1Digest& d) {
+  std::string out;
+  for (std::uint8_t b : d) {
+    out += "0123456789abcdef"[b >> 4];
+    out += "0123456789abcdef"[b & 0xF];
+  }
+  return out;
+}
+
+TEST(Rfc2202, HmacSha1) {
+  const std::vector<std::uint8_t> key1(20, 0x0b);
+  const std::vector<std::uint8_t> key6(80, 0xaa);
+  auto check = [&] {
+    EXPECT_EQ(hex(hmac_sha1(key1, as_bytes("Hi There"))),
+              "b617318655057264e28bc0b6fb378c8ef146be00");
+    EXPECT_EQ(hex(hmac_sha1(as_bytes("Jefe"), as_bytes("what do ya want for nothing?"))),
+              "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+    EXPECT_EQ(hex(hmac_sha1(key6, as_bytes("Test Using Larger Than Block-Size Key - Hash Key "
+                                           "First"))),
+              "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+  };
+  check();
+  for (std::uint8_t k = 0; k < 20; ++k) {
+    const std::vector<std::uint8_t> other(k + 1u, k);
+    (void)hmac_sha1(other, as_bytes("x"));
+  }
+  check();
+}
+
+// CRC-32 check value ("123456789", ISO-HDLC: 0xCBF43926) and lengths around the 8-byte
+// steps; FINGERPRINT is that CRC XOR 0x5354554e (RFC 8489 §14.7).
+TEST(Fingerprint, IsCrc32XorStun) {
+  EXPECT_EQ(fingerprint(as_bytes("123456789")), 0xCBF43926u ^ 0x5354554eu);
+  EXPECT_EQ(fingerprint(as_bytes("")), 0x00000000u ^ 0x5354554eu);
+  // zlib.crc32(b"The quick brown fox jumps over the lazy dog") == 0x414FA339
+  EXPECT_EQ(fingerprint(as_bytes("The quick brown fox jumps over the lazy dog")),
+            0x414FA339u ^ 0x5354554eu);
+}
+
 // --- RFC 5769 §2.1
 
 TEST(Rfc5769, SampleRequestParses) {

@@ -13,6 +13,12 @@ namespace natsim::scenarios {
 struct RunOptions {
   std::string pcap_dir;    // if set, one pcap per gateway and server: DIR/<name>.pcap
   std::string trace_path;  // if set, the JSON Lines trace of the run
+  // What RunResult carries besides pass/fail, expectations and digest: each action's
+  // report entry and each node's counters. Building them is a sixth of a short connect
+  // run's cost, so callers that read neither (benchmarks, pass/fail sweeps) turn them
+  // off; the simulation, the expectations and the digest are the same either way.
+  bool report_actions = true;
+  bool report_counters = true;
 };
 
 struct ExpectationResult {
@@ -30,8 +36,9 @@ struct RunResult {
   std::uint64_t digest = 0;
   Duration simulated{0};
   std::vector<ExpectationResult> expectations;
-  nlohmann::json actions = nlohmann::json::array();  // one outcome per timeline action
-  nlohmann::json counters = nlohmann::json::object();
+  nlohmann::json actions = nlohmann::json::array();    // one outcome per timeline action
+  nlohmann::json counters = nlohmann::json::object();  // per node
+  // Both empty when the run's options turned them off.
 };
 
 [[nodiscard]] RunResult run_scenario(const Scenario& scenario, std::uint64_t seed,

@@ -4,6 +4,7 @@
 // WorldBuilder and put their own applications on its hosts.
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct SiteNode {
 class World {
  public:
   World(Scenario scenario, std::uint64_t seed, const RunOptions& options = {});
+  // Refers to `*scenario`, which must outlive the world, instead of copying it: the
+  // runner's case (the copy was a twentieth of a short connect run).
+  World(const Scenario* scenario, std::uint64_t seed, const RunOptions& options = {});
   World(const World&) = delete;
   World& operator=(const World&) = delete;
 
@@ -67,9 +71,13 @@ class World {
     const ServerSpec& s = *servers.at(name).spec;
     return Endpoint{s.address, s.port};
   }
-  [[nodiscard]] const Scenario& scenario() const { return scenario_; }
+  [[nodiscard]] const Scenario& scenario() const { return *scenario_; }
 
-  Scenario scenario_;  // first: the specs below point into it
+ private:
+  std::optional<Scenario> owned_;  // first: the specs below point into it
+  const Scenario* scenario_;       // owned_ or the caller's
+
+ public:
   sim::Network net;
   // Before the servers and sites: closing their TCP connections on teardown still sends
   // segments, which the nodes capture.
@@ -80,6 +88,7 @@ class World {
   std::map<std::string, sim::Host*> hosts;
 
  private:
+  void build();
   void add_server(const ServerSpec& spec, std::size_t index);
   void add_site(const detail::PlannedSite& planned, sim::Router& upstream);
   void route_nested(const std::vector<detail::PlannedSite>& plan, std::size_t index);
