@@ -288,6 +288,7 @@ bool NatGateway::routes_to_wan(const IpAddress& dst) const {
 void NatGateway::process(PacketPtr packet, IfaceId in) {
   const IpAddress& dst = packet->dst.address;
   if (mode(dst.family()) == Translation::open) return Router::process(std::move(packet), in);
+  if (packet->proto == sim::IpProto::icmp) return icmp(std::move(packet), in);
   if (is_wan(in)) return inbound(std::move(packet));
   if (table_for(dst.family()).is_external(dst)) return hairpin(std::move(packet));
   if (owns(dst) || dst.is_multicast() || dst.is_broadcast()) {
@@ -318,6 +319,12 @@ void NatGateway::inbound(PacketPtr packet) {
   if (t.translates() && serves_locally(t, *packet)) return deliver_local(std::move(packet));
   auto internal = t.inbound(now(), packet->proto, packet->src, packet->dst, packet->tcp.flags);
   if (!internal) {
+    // Linux: a datagram that matches no flow is for the router itself, whose UDP stack
+    // has no socket there (__udp4_lib_rcv -> icmp_send port unreachable), from the
+    // address it was sent to; unless `ct state new drop` dropped it first.
+    if (behavior_.icmp_unreachable && !behavior_.wan_drop_new &&
+        packet->proto == sim::IpProto::udp && internal.error() != NatDrop::exhausted)
+      (void)send_icmp_port_unreachable(*packet, packet->dst.address);
     // The knob for NATs that answer an unsolicited SYN with a RST (docs/nat-models.md).
     sim::PacketPtr reset;
     if (behavior_.tcp_unsolicited_syn == UnsolicitedSyn::reset &&
@@ -337,6 +344,10 @@ void NatGateway::hairpin(PacketPtr packet) {
   // RFC 4787 REQ-9: a NAT MUST hairpin (the knob models those that do not).
   if (!behavior_.hairpinning) {
     ++t.counters().dropped[static_cast<std::size_t>(NatDrop::hairpin_disabled)];
+    // Linux without hairpin rules: the packet is for the router's own address, where no
+    // socket listens (an inside packet: a WAN-side `ct state new drop` does not apply).
+    if (behavior_.icmp_unreachable && packet->proto == sim::IpProto::udp)
+      (void)send_icmp_port_unreachable(*packet, packet->dst.address);
     return refuse(std::move(packet), NatDrop::hairpin_disabled);
   }
   // REQ-9a: the packet leaves the NAT from the sender's external endpoint, and is
@@ -352,9 +363,21 @@ void NatGateway::hairpin(PacketPtr packet) {
   forward(std::move(packet));
 }
 
+void NatGateway::icmp(PacketPtr packet, IfaceId in) {
+  // ICMP for the gateway itself (an error about a datagram it sent) is its own; one
+  // crossing the NAT would need its quoted datagram translated too (RFC 5508 §4), which
+  // is not modelled: it is dropped, as a NAT without ICMP support would. LAN to LAN
+  // traffic is routed untouched.
+  const IpAddress& dst = packet->dst.address;
+  if (owns(dst)) return deliver_local(std::move(packet));
+  if (!is_wan(in) && !routes_to_wan(dst)) return forward(std::move(packet));
+  drop(std::move(packet), DropReason::no_state);
+}
+
 // The NatTable has already counted `reason` in nat_counters(); this is the node's side.
 void NatGateway::refuse(PacketPtr packet, NatDrop reason) {
-  // RFC 4787 REQ-12 / RFC 5382 REQ-4: refused packets vanish silently (no ICMP).
+  // RFC 4787 REQ-12 / RFC 5382 REQ-4: refused packets vanish silently (ICMP, where
+  // icmp_unreachable says so, was sent by the caller).
   DropReason r = DropReason::no_state;
   if (reason == NatDrop::filtered || reason == NatDrop::hairpin_disabled) r = DropReason::filtered;
   if (reason == NatDrop::exhausted) r = DropReason::exhausted;

@@ -74,6 +74,7 @@ class NatGateway : public sim::Router {
   void outbound(sim::PacketPtr packet);
   void inbound(sim::PacketPtr packet);
   void hairpin(sim::PacketPtr packet);
+  void icmp(sim::PacketPtr packet, sim::IfaceId in);
   void refuse(sim::PacketPtr packet, NatDrop reason);
   void rebuild_pools();
   void serve_port_mapping(const sim::Datagram& d);
