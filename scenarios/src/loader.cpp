@@ -222,6 +222,12 @@ Duration bound_schedule(const Reader& timeline, const std::vector<Action>& actio
   Duration end{0};
   for (std::size_t i = 0; i < actions.size(); ++i) {
     const Reader a = timeline[i];
+    if (a.has("times")) {  // a send's explicit schedule (the action checked it)
+      const Reader t = a.at("times");
+      datagrams += static_cast<std::int64_t>(t.size());
+      end = std::max(end, actions[i].at + t[t.size() - 1].duration());
+      continue;
+    }
     if (!a.has("count")) continue;
     const std::int64_t count = a.at("count").integer(1, limits::kMaxSendCount);
     const Duration interval = a.has("interval") ? a.at("interval").duration() : milliseconds(100);
