@@ -185,6 +185,35 @@ TEST(LinuxMasquerade, RefusedInboundAndHairpinAreAnsweredWithPortUnreachable) {
   }
 }
 
+// RFC 5508 §4.2: a server's ICMP port unreachable about the host's datagram comes back
+// through the NAT to the host's socket, its quote rewritten to the internal endpoint
+// (checksums still valid: the parser checks the quoted IP header's), one round trip
+// after the datagram left; about a datagram no mapping sent, it is dropped.
+TEST(LinuxMasquerade, IcmpErrorsFromOutsideAreTranslatedToTheHost) {
+  World w;
+  Site site = w.site("home", *preset("linux-masquerade"));
+  w.servers[0].host->set_icmp_port_unreachable(true);
+  sim::UdpSocket* host = site.hosts[0]->udp_bind(5000).value();
+  std::vector<sim::SocketError> errors;
+  host->on_error([&](const sim::SocketError& e) { errors.push_back(e); });
+  send_at(host, s(1), ep("198.51.100.10:9999"));  // nothing listens there
+  w.net.run_until(s(2));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].at, s(1));
+  EXPECT_EQ(errors[0].remote, ep("198.51.100.10:9999"));
+  EXPECT_EQ(errors[0].reporter, ip("198.51.100.10"));
+  EXPECT_EQ(host->errors(), 1u);
+  // The same error for a port the NAT never mapped: no mapping, dropped at the gateway.
+  sim::PacketPtr stray = w.net.packets().acquire();
+  stray->src = kKept;
+  stray->src.port = 6000;
+  stray->dst = ep("198.51.100.10:9999");
+  ASSERT_TRUE(w.servers[0].host->send_icmp_port_unreachable(*stray, ip("198.51.100.10")));
+  w.net.run_until(s(3));
+  EXPECT_EQ(errors.size(), 1u);
+  EXPECT_EQ(site.gateway.counters().drops(sim::DropReason::no_state), 1u);
+}
+
 TEST(LinuxMasquerade, TwoHostsOverloadOnePortTowardsDifferentServers) {
   World w;
   Site site = w.site("home", *preset("linux-masquerade"), 2);
