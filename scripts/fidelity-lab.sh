@@ -17,6 +17,10 @@
 #     one flow per row, all in parallel: unreplied 25 s / 35 s, assured 110 s / 130 s,
 #     outbound keepalives every 25 s / 35 s, inbound-only keepalives every 25 s / 35 s,
 #     and natsim probe --lifetime (fresh flows) through the NAT.
+#   natsim's column: scenario files this script writes, run with natsim run --json:
+#     bindings per variant, the timer flows and the early inbound datagram as one-way
+#     send actions, a send to the router's own external endpoint (hairpin: ICMP), and the
+#     probe action's lifetime search with a fresh flow per trial.
 #
 # Usage: scripts/fidelity-lab.sh [PATH/TO/natsim]     (default build/release/tools/natsim)
 # Needs root and network namespaces; exits 2 (with the reason) when it cannot build the
@@ -130,8 +134,12 @@ log "conntrack in $(ns tr): nf_conntrack_udp_timeout=$CT_UDP s, nf_conntrack_udp
 # timer ROW HOSTPORT PEERPORT OUT_TIMES IN_TIMES: the host sends at OUT_TIMES, the peer
 # (in ts) answers at IN_TIMES after the host's first datagram; the row's value is the
 # list of the peer's datagrams that reached the host.
+TIMER_ACTIONS=()
 timer() {
   local row=$1 hp=$2 pp=$3 out=$4 in=$5 until
+  # natsim's side: the same flow as two one-way send actions (scenario written below)
+  TIMER_ACTIONS+=("{ \"at\": \"0s\", \"id\": \"peer-$row\", \"action\": \"send\", \"from\": \"peer\", \"port\": $pp, \"to\": \"first_sender\", \"times\": [$(seconds_list "$in")] }")
+  TIMER_ACTIONS+=("{ \"at\": \"0s\", \"id\": \"$row\", \"action\": \"send\", \"from\": \"th\", \"port\": $hp, \"to\": \"peer\", \"to_port\": $pp, \"times\": [$(seconds_list "$out")] }")
   until=$(echo "$in" | tr ',' '\n' | sort -n | tail -1)
   until=$(awk -v u="$until" 'BEGIN { print u + 3 }')
   in_ns ts timeout 200 "${FLOW[@]}" peer --bind "10.64.0.2:$pp" --in "$in" >"$TMP/timer-$row.peer" 2>&1 &
@@ -141,6 +149,8 @@ timer() {
     --until "$until" >"$TMP/timer-$row.out" 2>&1 &
   PIDS+=($!)
 }
+# seconds_list "0,3" -> "0s", "3s" (a scenario's times)
+seconds_list() { echo "$1" | tr ',' '\n' | sed 's/.*/"&s"/' | paste -sd, - | sed 's/,/, /g'; }
 # (inbound-only rows: one outbound datagram opens the flow, then only the peer sends)
 timer unreplied-25s 42001 7201 0 25
 timer unreplied-35s 42002 7202 0 35
@@ -387,6 +397,157 @@ for v in masq random fullrandom snat; do
   i=$((i + 1))
 done
 
+# The timer rows: lab A's flows as one-way send actions through linux-masquerade (a peer
+# that answers on a schedule counted from the host's first datagram, as flow.py's peer).
+timers_scenario() {
+  local sep="" a
+  cat <<EOF
+{
+  "name": "fidelity-timers", "seed": 1, "duration": "140s",
+  "topology": {
+    "core": { "latency": "1ms" },
+    "servers": [ { "name": "peer", "type": "host", "address": "198.51.100.20" } ],
+    "sites": [ { "name": "lab", "nat": "linux-masquerade", "hosts": ["th"] } ]
+  },
+  "timeline": [
+EOF
+  for a in "${TIMER_ACTIONS[@]}"; do printf '%s    %s' "$sep" "$a"; sep=$',\n'; done
+  printf '\n  ]\n}\n'
+}
+# received_index RUN_JSON ID: the peer's datagrams (indices) a one-way send received, "-"
+received_index() {
+  "$PYTHON" - "$1" "$2" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+runs = doc["runs"] if "runs" in doc else [doc]
+for a in runs[0]["actions"]:
+    if a.get("id") == sys.argv[2]:
+        got = [str(i) for i in a.get("received_index") or []]
+        print(",".join(got) if got else "-")
+        break
+else:
+    print("?")
+EOF
+}
+timers_scenario >"$TMP/scenario-timers.json"
+NATSIM_TIMERS=""
+"$NATSIM" run "$TMP/scenario-timers.json" --json >"$TMP/run-timers.json" 2>"$TMP/run-timers.err" || true
+if "$PYTHON" -c 'import json,sys; json.load(open(sys.argv[1]))' "$TMP/run-timers.json" 2>/dev/null; then
+  NATSIM_TIMERS=$TMP/run-timers.json
+else
+  log "natsim run (timers): $(head -c 300 "$TMP/run-timers.err" | tr '\n' ' ')"
+fi
+
+# The early inbound rows: the peer's datagram to the router's port 41100 before the host
+# sends from it, through linux-masquerade and with wan_drop_new (lab B's drop variant).
+early_scenario() {
+  cat <<EOF
+{
+  "name": "fidelity-early-$1", "seed": 1, "duration": "5s",
+  "topology": {
+    "core": { "latency": "1ms" },
+    "servers": [ { "name": "peer", "type": "host", "address": "198.51.100.20" } ],
+    "sites": [ { "name": "lab", "nat": $2, "hosts": ["h1"] } ]
+  },
+  "timeline": [
+    { "at": "0s", "id": "early", "action": "send", "from": "peer", "port": 7101, "to": "lab", "to_port": 41100, "times": ["0s"] },
+    { "at": "100ms", "id": "host", "action": "send", "from": "h1", "port": 41100, "to": "peer", "to_port": 7101, "times": ["0s"] }
+  ]
+}
+EOF
+}
+# first_from_port RUN_JSON ID: the source port of the first datagram a send received
+first_from_port() {
+  "$PYTHON" - "$1" "$2" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+runs = doc["runs"] if "runs" in doc else [doc]
+for a in runs[0]["actions"]:
+    if a.get("id") == sys.argv[2]:
+        f = a.get("first_from") or ""
+        print(f.rsplit(":", 1)[-1] if f else "none")
+        break
+else:
+    print("none")
+EOF
+}
+for v in masq drop; do
+  if [ "$v" = masq ]; then nat='"linux-masquerade"'; else nat='{ "preset": "linux-masquerade", "wan_drop_new": true }'; fi
+  early_scenario "$v" "$nat" >"$TMP/scenario-early-$v.json"
+  "$NATSIM" run "$TMP/scenario-early-$v.json" --json >"$TMP/run-early-$v.json" 2>"$TMP/run-early-$v.err" || true
+  p=$(first_from_port "$TMP/run-early-$v.json" early 2>/dev/null || echo none)
+  if [ "$p" = none ]; then
+    log "natsim run (early $v): $(head -c 300 "$TMP/run-early-$v.err" | tr '\n' ' ')"
+  else
+    NATSIMV[$v.early-inbound]=$([ "$p" = 41100 ] && echo kept || echo new-port)
+  fi
+done
+
+# The hairpin row: h1 maps 41000 (to the peer), then sends from 41001 to the router's
+# external address at that port; a refused hairpin answered with ICMP reaches the socket
+# as an error (the send action's "unreachable").
+cat >"$TMP/scenario-hairpin.json" <<EOF
+{
+  "name": "fidelity-hairpin", "seed": 1, "duration": "5s",
+  "topology": {
+    "core": { "latency": "1ms" },
+    "servers": [ { "name": "peer", "type": "host", "address": "198.51.100.20" } ],
+    "sites": [ { "name": "lab", "nat": "linux-masquerade", "hosts": ["h1"] } ]
+  },
+  "timeline": [
+    { "at": "0s", "id": "map", "action": "send", "from": "h1", "port": 41000, "to": "peer", "to_port": 7000, "times": ["0s"] },
+    { "at": "100ms", "id": "hairpin", "action": "send", "from": "h1", "port": 41001, "to": "lab", "to_port": 41000, "times": ["0s"] }
+  ]
+}
+EOF
+"$NATSIM" run "$TMP/scenario-hairpin.json" --json >"$TMP/run-hairpin.json" 2>"$TMP/run-hairpin.err" || true
+if hp=$("$PYTHON" - "$TMP/run-hairpin.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+runs = doc["runs"] if "runs" in doc else [doc]
+a = [a for a in runs[0]["actions"] if a.get("id") == "hairpin"][0]
+print("icmp-unreachable" if a["unreachable"] > 0 else "delivered" if a["received"] > 0 else "silent")
+EOF
+); then
+  NATSIMV[masq.hairpin]=$hp
+else
+  log "natsim run (hairpin): $(head -c 300 "$TMP/run-hairpin.err" | tr '\n' ' ')"
+fi
+
+# The lifetime rows: the probe action's binding-lifetime search with a new flow per trial
+# (lifetime_fresh), as natsim probe runs it through the kernel above, with its bounds.
+cat >"$TMP/scenario-lifetime.json" <<EOF
+{
+  "name": "fidelity-lifetime", "seed": 1,
+  "topology": {
+    "core": { "latency": "1ms" },
+    "servers": [ { "name": "stun", "type": "stun", "address": "198.51.100.10", "alternate_address": "198.51.100.11" } ],
+    "sites": [ { "name": "lab", "nat": "linux-masquerade", "hosts": ["th"] } ]
+  },
+  "timeline": [
+    { "at": "0s", "id": "probe", "action": "probe", "host": "th", "server": "stun", "lifetime": true,
+      "lifetime_max": "32s", "lifetime_precision": "1s", "lifetime_fresh": true }
+  ]
+}
+EOF
+"$NATSIM" run "$TMP/scenario-lifetime.json" --json >"$TMP/run-lifetime.json" 2>"$TMP/run-lifetime.err" || true
+if lt=$("$PYTHON" - "$TMP/run-lifetime.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+runs = doc["runs"] if "runs" in doc else [doc]
+p = [a for a in runs[0]["actions"] if a.get("id") == "probe"][0]
+e = p.get("established_flow_outlived_fresh")
+print(int(p["binding_lifetime_s"] * 1000), "null" if e is None else str(e).lower())
+EOF
+); then
+  NATSIMV[lifetime.fresh]=$(awk -v t="${lt% *}" 'BEGIN { print (t >= 27000 && t <= 33000) ? "30s+-10%" : sprintf("%.1fs", t / 1000) }')
+  NATSIMV[lifetime.established-longer]=${lt#* }
+  log "natsim's lifetime search through linux-masquerade: ${lt% *} ms; notes:"
+  "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d["runs"][0] if "runs" in d else d; [print("    " + n) for a in r["actions"] for n in a.get("notes", [])]' "$TMP/run-lifetime.json" || true
+else
+  log "natsim run (lifetime): $(head -c 300 "$TMP/run-lifetime.err" | tr '\n' ' ')"
+fi
+
 # ---------------------------------------------------------------------------------------
 # lab A's results
 # ---------------------------------------------------------------------------------------
@@ -399,18 +560,29 @@ wait_timers() {
 }
 timeout 260 bash -c "$(declare -f wait_timers); TMP=$TMP wait_timers" || log "timers did not all finish"
 got() { sed -n 's/^received //p' "$TMP/timer-$1.out"; }
-delivered() { [ "$(got "$1")" = "$2" ] && echo delivered || echo "lost (got: $(got "$1"))"; }
-put timer.unreplied-25s "$(delivered unreplied-25s 0)"
-put timer.unreplied-35s "$(delivered unreplied-35s 0)"
-put timer.assured-110s "$(delivered assured-110s 0,1,2)"
-put timer.assured-130s "$(delivered assured-130s 0,1,2)"
-put timer.keepalive-out-25s "$(delivered keepalive-out-25s 0)"
-put timer.keepalive-out-35s "$(delivered keepalive-out-35s 0)"
+natsim_got() { [ -n "$NATSIM_TIMERS" ] && received_index "$NATSIM_TIMERS" "$1"; }
+# judged GOT WANT: "delivered" when the peer's datagrams that arrived are WANT
+judged() { [ "$1" = "$2" ] && echo delivered || echo "lost (got: ${1:--})"; }
+timer_row() { # timer_row ROW WANT
+  put "timer.$1" "$(judged "$(got "$1")" "$2")"
+  [ -z "$NATSIM_TIMERS" ] || NATSIMV[timer.$1]=$(judged "$(natsim_got "$1")" "$2")
+}
+timer_row unreplied-25s 0
+timer_row unreplied-35s 0
+timer_row assured-110s 0,1,2
+timer_row assured-130s 0,1,2
+timer_row keepalive-out-25s 0
+timer_row keepalive-out-35s 0
 # (the peer's datagrams that arrived, "none" for none: natsim's "-" means not measured)
 for k in 25s 35s; do
   v=$(got "keepalive-in-$k")
   [ "${v:--}" = - ] && v=none
   put "timer.keepalive-in-$k" "$v"
+  if [ -n "$NATSIM_TIMERS" ]; then
+    v=$(natsim_got "keepalive-in-$k")
+    [ "${v:--}" = - ] && v=none
+    NATSIMV[timer.keepalive-in-$k]=$v
+  fi
 done
 
 timeout 120 tail --pid="$LIFETIME_PID" -f /dev/null || true

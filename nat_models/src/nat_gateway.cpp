@@ -1,7 +1,9 @@
 #include "natsim/nat_models/nat_gateway.hpp"
 
 #include <algorithm>
+#include <cstring>
 
+#include "natsim/sim/ip_wire.hpp"
 #include "natsim/sim/network.hpp"
 
 namespace natsim::nat {
@@ -288,6 +290,7 @@ bool NatGateway::routes_to_wan(const IpAddress& dst) const {
 void NatGateway::process(PacketPtr packet, IfaceId in) {
   const IpAddress& dst = packet->dst.address;
   if (mode(dst.family()) == Translation::open) return Router::process(std::move(packet), in);
+  if (packet->proto == sim::IpProto::icmp) return icmp(std::move(packet), in);
   if (is_wan(in)) return inbound(std::move(packet));
   if (table_for(dst.family()).is_external(dst)) return hairpin(std::move(packet));
   if (owns(dst) || dst.is_multicast() || dst.is_broadcast()) {
@@ -318,6 +321,12 @@ void NatGateway::inbound(PacketPtr packet) {
   if (t.translates() && serves_locally(t, *packet)) return deliver_local(std::move(packet));
   auto internal = t.inbound(now(), packet->proto, packet->src, packet->dst, packet->tcp.flags);
   if (!internal) {
+    // Linux: a datagram that matches no flow is for the router itself, whose UDP stack
+    // has no socket there (__udp4_lib_rcv -> icmp_send port unreachable), from the
+    // address it was sent to; unless `ct state new drop` dropped it first.
+    if (behavior_.icmp_unreachable && !behavior_.wan_drop_new &&
+        packet->proto == sim::IpProto::udp && internal.error() != NatDrop::exhausted)
+      (void)send_icmp_port_unreachable(*packet, packet->dst.address);
     // The knob for NATs that answer an unsolicited SYN with a RST (docs/nat-models.md).
     sim::PacketPtr reset;
     if (behavior_.tcp_unsolicited_syn == UnsolicitedSyn::reset &&
@@ -337,6 +346,10 @@ void NatGateway::hairpin(PacketPtr packet) {
   // RFC 4787 REQ-9: a NAT MUST hairpin (the knob models those that do not).
   if (!behavior_.hairpinning) {
     ++t.counters().dropped[static_cast<std::size_t>(NatDrop::hairpin_disabled)];
+    // Linux without hairpin rules: the packet is for the router's own address, where no
+    // socket listens (an inside packet: a WAN-side `ct state new drop` does not apply).
+    if (behavior_.icmp_unreachable && packet->proto == sim::IpProto::udp)
+      (void)send_icmp_port_unreachable(*packet, packet->dst.address);
     return refuse(std::move(packet), NatDrop::hairpin_disabled);
   }
   // REQ-9a: the packet leaves the NAT from the sender's external endpoint, and is
@@ -352,9 +365,73 @@ void NatGateway::hairpin(PacketPtr packet) {
   forward(std::move(packet));
 }
 
+void NatGateway::icmp(PacketPtr packet, IfaceId in) {
+  const IpAddress& dst = packet->dst.address;
+  if (is_wan(in) && translate_icmp_error(*packet)) return forward(std::move(packet));
+  // ICMP for the gateway itself (an error about a datagram it sent) is its own; LAN to
+  // LAN traffic is routed untouched. Outbound ICMP errors (from a host behind the NAT)
+  // would need their quote translated outward (RFC 5508 §4.1), which is not modelled:
+  // they are dropped, as a NAT without ICMP support would.
+  if (owns(dst) && !table_for(dst.family()).is_external(dst))
+    return deliver_local(std::move(packet));
+  if (!is_wan(in) && !routes_to_wan(dst)) return forward(std::move(packet));
+  if (owns(dst)) return deliver_local(std::move(packet));
+  drop(std::move(packet), DropReason::no_state);
+}
+
+bool NatGateway::translate_icmp_error(sim::Packet& p) {
+  // RFC 5508 §4.2 (REQ-3): an ICMP error from outside about a datagram that left through
+  // a mapping goes to the internal host, its outer destination and the quoted source
+  // rewritten to the internal endpoint; the mapping is not refreshed.
+  if (p.icmp.type != sim::icmp::dest_unreachable) return false;
+  NatTable& t = table_for(p.dst.address.family());
+  if (!t.translates() || !t.is_external(p.dst.address)) return false;
+  auto q = sim::parse_icmp_quote(p.payload());
+  if (!q || q->src.address != p.dst.address) return false;
+  auto internal = t.internal_for(now(), q->proto, q->src, q->dst);
+  if (!internal || !internal->address.is_v4()) return false;
+  // The quote: IPv4 source address at 12, its header checksum at 10, the transport
+  // source port right after the header; the transport checksum is adjusted
+  // incrementally (RFC 1624) for the address and port, as Linux does.
+  auto b = p.payload();
+  const std::size_t header = static_cast<std::size_t>(b[0] & 0x0fu) * 4;
+  const auto old_addr = q->src.address.bytes();
+  const auto new_addr = internal->address.bytes();
+  auto adjust = [](std::uint8_t* field, const std::uint8_t* from, const std::uint8_t* to,
+                   std::size_t n) {
+    // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), over the 16-bit words that changed.
+    std::uint32_t sum = static_cast<std::uint16_t>(~((field[0] << 8) | field[1]));
+    for (std::size_t i = 0; i + 1 < n; i += 2) {
+      sum += static_cast<std::uint16_t>(~((from[i] << 8) | from[i + 1]));
+      sum += static_cast<std::uint32_t>((to[i] << 8) | to[i + 1]);
+    }
+    while (sum > 0xffff)
+      sum = (sum & 0xffff) + (sum >> 16);
+    const auto c = static_cast<std::uint16_t>(~sum);
+    field[0] = static_cast<std::uint8_t>(c >> 8);
+    field[1] = static_cast<std::uint8_t>(c);
+  };
+  std::uint8_t old_port[2] = {b[header], b[header + 1]};
+  std::uint8_t new_port[2] = {static_cast<std::uint8_t>(internal->port >> 8),
+                              static_cast<std::uint8_t>(internal->port)};
+  adjust(b.data() + 10, old_addr.data(), new_addr.data(), 4);
+  // The quoted UDP checksum, when it is there (8 bytes quoted: it is) and not zero.
+  const std::size_t l4_checksum = header + (q->proto == IpProto::udp ? 6 : 16);
+  if (l4_checksum + 2 <= b.size() && (b[l4_checksum] | b[l4_checksum + 1]) != 0) {
+    adjust(b.data() + l4_checksum, old_addr.data(), new_addr.data(), 4);
+    adjust(b.data() + l4_checksum, old_port, new_port, 2);
+  }
+  std::memcpy(b.data() + 12, new_addr.data(), 4);
+  b[header] = new_port[0];
+  b[header + 1] = new_port[1];
+  p.dst = Endpoint{internal->address, 0};
+  return true;
+}
+
 // The NatTable has already counted `reason` in nat_counters(); this is the node's side.
 void NatGateway::refuse(PacketPtr packet, NatDrop reason) {
-  // RFC 4787 REQ-12 / RFC 5382 REQ-4: refused packets vanish silently (no ICMP).
+  // RFC 4787 REQ-12 / RFC 5382 REQ-4: refused packets vanish silently (ICMP, where
+  // icmp_unreachable says so, was sent by the caller).
   DropReason r = DropReason::no_state;
   if (reason == NatDrop::filtered || reason == NatDrop::hairpin_disabled) r = DropReason::filtered;
   if (reason == NatDrop::exhausted) r = DropReason::exhausted;

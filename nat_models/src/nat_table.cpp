@@ -815,6 +815,28 @@ bool NatTable::blocks(TimePoint now, IpProto proto, const Endpoint& external,
   return it != ct_reply_.end() && entries_[it->second].local && entries_[it->second].expires > now;
 }
 
+std::optional<Endpoint> NatTable::internal_for(TimePoint now, IpProto proto,
+                                               const Endpoint& external,
+                                               const Endpoint& remote) const {
+  if (ct_) {
+    auto it = ct_reply_.find(CtKey{external, remote, proto});
+    if (it != ct_reply_.end()) {
+      const Entry& e = entries_[it->second];
+      if (!e.local && e.expires > now) return e.internal;
+      return std::nullopt;
+    }
+  }
+  auto it = in_.find(InKey{external, proto});
+  if (it == in_.end()) return std::nullopt;
+  const Entry& e = entries_[it->second];
+  if (!e.live || e.expires <= now) return std::nullopt;
+  // Only about a datagram the mapping sent there (it holds a permission for it).
+  for (const Permission& p : e.permissions) {
+    if (p.remote == remote || p.remote.address == remote.address) return e.internal;
+  }
+  return std::nullopt;
+}
+
 std::optional<NatTable::FlowState> NatTable::flow(TimePoint now, IpProto proto,
                                                   const Endpoint& internal,
                                                   const Endpoint& remote) const {

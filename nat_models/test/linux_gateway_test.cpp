@@ -133,6 +133,87 @@ TEST(LinuxMasquerade, StaggeredStartLosesThePortUnlessNewInboundIsDropped) {
   }
 }
 
+// icmp_unreachable: the router's own stack answers what no flow takes with ICMP port
+// unreachable from the address the packet was sent to: a peer's datagram to an expired
+// flow (40 s after the host's only datagram: the unreplied flow died at 30 s), and the
+// host's hairpin attempt to its own external endpoint. `ct state new drop` silences the
+// first, not the second (it is an inside packet); without the knob both are silent.
+TEST(LinuxMasquerade, RefusedInboundAndHairpinAreAnsweredWithPortUnreachable) {
+  struct Variant {
+    bool icmp;
+    bool drop_new;
+    std::uint64_t expected;
+  };
+  for (const Variant v :
+       {Variant{true, false, 2}, Variant{true, true, 1}, Variant{false, false, 0}}) {
+    SCOPED_TRACE(std::to_string(v.icmp) + "/" + std::to_string(v.drop_new));
+    World w;
+    NatBehavior b = *preset("linux-masquerade");
+    b.icmp_unreachable = v.icmp;
+    b.wan_drop_new = v.drop_new;
+    Site site = w.site("home", b);
+    sim::UdpSocket* host = site.hosts[0]->udp_bind(5000).value();
+    sim::UdpSocket* hairpin = site.hosts[0]->udp_bind(5001).value();
+    sim::UdpSocket* peer = w.servers[0].host->udp_bind(4000).value();
+    std::vector<sim::SocketError> host_errors, peer_errors;
+    hairpin->on_error([&](const sim::SocketError& e) { host_errors.push_back(e); });
+    peer->on_error([&](const sim::SocketError& e) { peer_errors.push_back(e); });
+    const Endpoint peer_ep{ip("198.51.100.10"), 4000};
+    send_at(host, s(0), peer_ep);
+    send_at(peer, s(40), kKept);
+    send_at(hairpin, s(50), kKept);
+    w.net.run_until(s(60));
+    EXPECT_EQ(site.gateway.icmp_errors_sent(), v.expected);
+    if (v.icmp && !v.drop_new) {
+      ASSERT_EQ(peer_errors.size(), 1u);
+      EXPECT_EQ(peer_errors[0].at, s(40));
+      EXPECT_EQ(peer_errors[0].remote, kKept);
+      EXPECT_EQ(peer_errors[0].reporter, kKept.address);
+      EXPECT_EQ(peer_errors[0].code, sim::icmp::port_unreachable);
+    } else {
+      EXPECT_TRUE(peer_errors.empty());
+    }
+    if (v.icmp) {
+      ASSERT_EQ(host_errors.size(), 1u);
+      EXPECT_EQ(host_errors[0].at, s(50));
+      EXPECT_EQ(host_errors[0].remote, kKept);
+      EXPECT_EQ(host_errors[0].reporter, kKept.address);
+    } else {
+      EXPECT_TRUE(host_errors.empty());
+    }
+    EXPECT_EQ(site.gateway.nat_counters().drops(NatDrop::hairpin_disabled), 1u);
+  }
+}
+
+// RFC 5508 §4.2: a server's ICMP port unreachable about the host's datagram comes back
+// through the NAT to the host's socket, its quote rewritten to the internal endpoint
+// (checksums still valid: the parser checks the quoted IP header's), one round trip
+// after the datagram left; about a datagram no mapping sent, it is dropped.
+TEST(LinuxMasquerade, IcmpErrorsFromOutsideAreTranslatedToTheHost) {
+  World w;
+  Site site = w.site("home", *preset("linux-masquerade"));
+  w.servers[0].host->set_icmp_port_unreachable(true);
+  sim::UdpSocket* host = site.hosts[0]->udp_bind(5000).value();
+  std::vector<sim::SocketError> errors;
+  host->on_error([&](const sim::SocketError& e) { errors.push_back(e); });
+  send_at(host, s(1), ep("198.51.100.10:9999"));  // nothing listens there
+  w.net.run_until(s(2));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].at, s(1));
+  EXPECT_EQ(errors[0].remote, ep("198.51.100.10:9999"));
+  EXPECT_EQ(errors[0].reporter, ip("198.51.100.10"));
+  EXPECT_EQ(host->errors(), 1u);
+  // The same error for a port the NAT never mapped: no mapping, dropped at the gateway.
+  sim::PacketPtr stray = w.net.packets().acquire();
+  stray->src = kKept;
+  stray->src.port = 6000;
+  stray->dst = ep("198.51.100.10:9999");
+  ASSERT_TRUE(w.servers[0].host->send_icmp_port_unreachable(*stray, ip("198.51.100.10")));
+  w.net.run_until(s(3));
+  EXPECT_EQ(errors.size(), 1u);
+  EXPECT_EQ(site.gateway.counters().drops(sim::DropReason::no_state), 1u);
+}
+
 TEST(LinuxMasquerade, TwoHostsOverloadOnePortTowardsDifferentServers) {
   World w;
   Site site = w.site("home", *preset("linux-masquerade"), 2);

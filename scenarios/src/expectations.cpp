@@ -39,6 +39,8 @@ std::optional<double> counter_value(const World& w, const std::string& name,
     if (metric == "nat.outbound") return static_cast<double>(nc.outbound);
     if (metric == "nat.inbound") return static_cast<double>(nc.inbound);
     if (metric == "nat.hairpinned") return static_cast<double>(nc.hairpinned);
+    if (metric == "nat.icmp_unreachable")
+      return static_cast<double>(w.sites.at(name).gateway->icmp_errors_sent());
     if (metric == "nat.mappings_created") return static_cast<double>(nc.mappings_created);
     if (metric == "nat.mappings_expired") return static_cast<double>(nc.mappings_expired);
     if (metric == "nat.mappings")
@@ -76,7 +78,8 @@ std::optional<double> counter_value(const World& w, const std::string& name,
   }
   *why =
       "unknown metric '" + metric + "' (sent, delivered, forwarded, dropped, drops.<reason>" +
-      std::string(is_gateway ? ", nat.outbound, nat.inbound, nat.hairpinned, nat.mappings, "
+      std::string(is_gateway ? ", nat.outbound, nat.inbound, nat.hairpinned, "
+                               "nat.icmp_unreachable, nat.mappings, "
                                "nat.mappings_created, nat.mappings_expired, nat.mappings_mapped, "
                                "nat.mappings_unmapped, nat.drops.<reason>, and with "
                                "port_mapping pcp.<counter>, natpmp.<counter>"

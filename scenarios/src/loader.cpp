@@ -47,7 +47,7 @@ std::vector<std::uint64_t> parse_seeds(const Reader& r) {
 
 ServerSpec parse_server(const Reader& r) {
   r.only({"name", "type", "address", "port", "alternate_address", "alternate_port", "link", "users",
-          "realm", "relay_ports"});
+          "realm", "relay_ports", "icmp_unreachable"});
   ServerSpec s;
   s.name = r.at("name").name();
   const std::string& type = r.at("type").string();
@@ -77,6 +77,7 @@ ServerSpec parse_server(const Reader& r) {
   }
   if (turn && s.users.empty()) r.fail("a TURN server needs 'users'");
   if (auto realm = r.get("realm")) s.realm = realm->string();
+  if (auto i = r.get("icmp_unreachable")) s.icmp_unreachable = i->boolean();
   if (auto ports = r.get("relay_ports"))
     s.relay_ports = static_cast<std::uint16_t>(ports->integer(1, 16384));
   s.address = r.at("address").address();
@@ -222,6 +223,12 @@ Duration bound_schedule(const Reader& timeline, const std::vector<Action>& actio
   Duration end{0};
   for (std::size_t i = 0; i < actions.size(); ++i) {
     const Reader a = timeline[i];
+    if (a.has("times")) {  // a send's explicit schedule (the action checked it)
+      const Reader t = a.at("times");
+      datagrams += static_cast<std::int64_t>(t.size());
+      end = std::max(end, actions[i].at + t[t.size() - 1].duration());
+      continue;
+    }
     if (!a.has("count")) continue;
     const std::int64_t count = a.at("count").integer(1, limits::kMaxSendCount);
     const Duration interval = a.has("interval") ? a.at("interval").duration() : milliseconds(100);

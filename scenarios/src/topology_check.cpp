@@ -187,10 +187,10 @@ void check_counter_names(const Scenario& s) {
   std::vector<std::string> common{"sent", "delivered", "forwarded", "dropped"};
   for (std::size_t r = 0; r < sim::kDropReasonCount; ++r)
     common.push_back("drops." + std::string(sim::to_string(static_cast<sim::DropReason>(r))));
-  std::vector<std::string> gateway{"nat.outbound",         "nat.inbound",
-                                   "nat.hairpinned",       "nat.mappings",
-                                   "nat.mappings_created", "nat.mappings_expired",
-                                   "nat.mappings_mapped",  "nat.mappings_unmapped"};
+  std::vector<std::string> gateway{
+      "nat.outbound",        "nat.inbound",           "nat.hairpinned",
+      "nat.mappings",        "nat.mappings_created",  "nat.mappings_expired",
+      "nat.mappings_mapped", "nat.mappings_unmapped", "nat.icmp_unreachable"};
   for (std::size_t r = 0; r < nat::kNatDropCount; ++r)
     gateway.push_back("nat.drops." + std::string(nat::to_string(static_cast<nat::NatDrop>(r))));
   const std::vector<std::string> turn{"turn.allocations",          "turn.relayed_to_peer",

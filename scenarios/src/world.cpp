@@ -89,6 +89,7 @@ void World::add_server(const ServerSpec& spec, std::size_t index) {
   ServerNode node;
   node.spec = &spec;
   node.host = &net.add_host(spec.name);
+  node.host->set_icmp_port_unreachable(spec.icmp_unreachable);
   auto c = net.connect(*node.host, *core, spec.link, spec.name + ".link");
   node.link = &c.link;
   const std::uint8_t full = static_cast<std::uint8_t>(spec.address.size() * 8);

@@ -180,6 +180,48 @@ TEST(Loader, OtherMistakesAreCaught) {
   EXPECT_EQ(error_of(std::string("[]")), "bad.json: expected an object, got an array");
 }
 
+// One-way sends and the lifetime search's keys: mistakes name the key and what fits.
+TEST(Loader, OneWaySendAndProbeKeysAreChecked) {
+  auto with = [](json action) {
+    json d = base();
+    d["timeline"][1] = std::move(action);
+    return error_of(d);
+  };
+  EXPECT_EQ(
+      with({{"action", "send"}, {"from", "alice"}, {"to", "home"}}),
+      "bad.json: /timeline/1: 'to' names a site: give 'to_port' (the port on its WAN address)");
+  EXPECT_EQ(with({{"action", "send"}, {"from", "alice"}, {"to", "nobody"}}),
+            "bad.json: /timeline/1/to: no server or site named 'nobody' (or \"first_sender\")");
+  EXPECT_EQ(with({{"action", "send"}, {"host", "alice"}, {"from", "bob"}, {"to", "stun"}}),
+            "bad.json: /timeline/1: give either 'host' or 'from'");
+  EXPECT_EQ(with({{"action", "send"}, {"from", "stun"}, {"to", "first_sender"}}),
+            "bad.json: /timeline/1: 'to': \"first_sender\" needs a 'port' others can send to");
+  EXPECT_EQ(with({{"action", "send"}, {"from", "alice"}, {"to", "stun"}, {"times", {"2s", "1s"}}}),
+            "bad.json: /timeline/1/times/1: times must not decrease");
+  EXPECT_EQ(
+      with(
+          {{"action", "send"}, {"from", "alice"}, {"to", "stun"}, {"times", {"1s"}}, {"count", 2}}),
+      "bad.json: /timeline/1/times: give either 'times' or 'count'/'interval'");
+  EXPECT_EQ(with({{"action", "send"}, {"from", "alice"}, {"to", "stun"}, {"size", 4}})
+                .rfind("bad.json: /timeline/1/size:", 0),
+            0u);
+  EXPECT_EQ(
+      with({{"action", "probe"}, {"host", "bob"}, {"server", "stun"}, {"lifetime_fresh", true}}),
+      "bad.json: /timeline/1/lifetime_fresh: 'lifetime_fresh' goes with 'lifetime': true");
+  EXPECT_EQ(with({{"action", "probe"},
+                  {"host", "bob"},
+                  {"server", "stun"},
+                  {"lifetime", true},
+                  {"lifetime_max", "10s"},
+                  {"lifetime_precision", "20s"}}),
+            "bad.json: /timeline/1/lifetime_precision: expected 100ms to lifetime_max");
+  json ok = base();
+  ok["timeline"][1] =
+      json{{"at", "5s"},   {"action", "send"}, {"from", "stun"},       {"port", 4000},
+           {"to", "home"}, {"to_port", 5000},  {"times", {"0s", "1s"}}};
+  EXPECT_EQ(load_scenario_text(ok.dump(), "ok.json").size(), 1u);
+}
+
 TEST(Loader, MatrixExpandsToTheCartesianProduct) {
   json d = base();
   d["matrix"] = json::array({

@@ -59,7 +59,9 @@ const char* to_string(IpParseError e) {
     case IpParseError::bad_l4_length:
       return "bad UDP/TCP length";
     case IpParseError::bad_l4_checksum:
-      return "bad UDP/TCP checksum";
+      return "bad UDP/TCP/ICMP checksum";
+    case IpParseError::bad_icmp:
+      return "bad ICMP message";
   }
   return "?";
 }
@@ -84,12 +86,16 @@ std::uint16_t checksum_finish(std::uint32_t sum) {
   return static_cast<std::uint16_t>(~sum);
 }
 
-std::size_t encode_ip_packet(const Packet& p, MutableByteView out) {
+namespace {
+
+// The IP and transport headers of `p` into `out` (p.ip_header_size() + p.l4_header_size()
+// bytes), the transport checksum summed over `payload_sum` (the payload's ones'-complement
+// sum) so the payload itself need not be next to the headers.
+std::size_t encode_headers(const Packet& p, std::uint8_t* out) {
   const std::size_t total = p.wire_size();
-  assert(out.size() >= total);
   const std::size_t ip_len = p.ip_header_size();
   const std::size_t l4_len = total - ip_len;
-  std::uint8_t* ip = out.data();
+  std::uint8_t* ip = out;
   std::uint8_t* l4 = ip + ip_len;
   if (p.src.address.is_v4()) {
     // RFC 791 §3.1: version 4, IHL 5, DF set, no options.
@@ -114,11 +120,21 @@ std::size_t encode_ip_packet(const Packet& p, MutableByteView out) {
     std::memcpy(ip + 24, p.dst.address.bytes().data(), 16);
   }
   std::size_t checksum_at;
-  if (p.proto == IpProto::udp) {
+  std::uint32_t sum;
+  if (p.proto == IpProto::icmp) {
+    // RFC 792: type, code, checksum, 4 unused bytes; the checksum covers the ICMP message
+    // only (no pseudo-header).
+    l4[0] = p.icmp.type;
+    l4[1] = p.icmp.code;
+    put32(l4 + 4, 0);
+    checksum_at = 2;
+    sum = 0;
+  } else if (p.proto == IpProto::udp) {
     put16(l4, p.src.port);
     put16(l4 + 2, p.dst.port);
     put16(l4 + 4, static_cast<std::uint16_t>(l4_len));
     checksum_at = 6;
+    sum = pseudo_header_sum(p.src.address, p.dst.address, p.proto, l4_len);
   } else {
     // RFC 9293 §3.1: data offset in 32-bit words; the only option written is MSS (§3.2).
     put16(l4, p.src.port);
@@ -135,15 +151,31 @@ std::size_t encode_ip_packet(const Packet& p, MutableByteView out) {
       put16(l4 + 22, p.tcp.mss);
     }
     checksum_at = 16;
+    sum = pseudo_header_sum(p.src.address, p.dst.address, p.proto, l4_len);
   }
   put16(l4 + checksum_at, 0);
-  if (p.payload_size() > 0)
-    std::memcpy(l4 + p.l4_header_size(), p.payload().data(), p.payload_size());
-  std::uint32_t sum = pseudo_header_sum(p.src.address, p.dst.address, p.proto, l4_len);
-  std::uint16_t checksum = checksum_finish(checksum_add(sum, ByteView(l4, l4_len)));
+  // Headers are of even length, so the payload's sum adds on as it is.
+  sum = checksum_add(sum, ByteView(l4, p.l4_header_size()));
+  sum = checksum_add(sum, p.payload());
+  std::uint16_t checksum = checksum_finish(sum);
   // RFC 768: a computed UDP checksum of zero is sent as all ones.
   if (p.proto == IpProto::udp && checksum == 0) checksum = 0xffff;
   put16(l4 + checksum_at, checksum);
+  return ip_len + p.l4_header_size();
+}
+
+}  // namespace
+
+std::size_t encode_ip_headers(const Packet& p, MutableByteView out) {
+  assert(out.size() >= p.ip_header_size() + p.l4_header_size());
+  return encode_headers(p, out.data());
+}
+
+std::size_t encode_ip_packet(const Packet& p, MutableByteView out) {
+  const std::size_t total = p.wire_size();
+  assert(out.size() >= total);
+  const std::size_t headers = encode_headers(p, out.data());
+  if (p.payload_size() > 0) std::memcpy(out.data() + headers, p.payload().data(), p.payload_size());
   return total;
 }
 
@@ -209,6 +241,17 @@ boost::system::result<ParsedIpPacket, IpParseError> parse_ip_packet(ByteView byt
       if (kind == 2 && l4[i + 1] == kTcpMssOptionSize) out.tcp.mss = get16(l4.data() + i + 2);
       i += l4[i + 1];
     }
+  } else if (proto == static_cast<std::uint8_t>(IpProto::icmp) && family == IpFamily::v4) {
+    // RFC 792: the checksum covers the whole ICMP message.
+    if (l4.size() < kIcmpHeaderSize) return IpParseError::bad_icmp;
+    if (checksum_finish(checksum_add(0, l4)) != 0) return IpParseError::bad_l4_checksum;
+    out.proto = IpProto::icmp;
+    out.icmp.type = l4[0];
+    out.icmp.code = l4[1];
+    out.src = endpoint_from(family, bytes.data() + src_at, 0);
+    out.dst = endpoint_from(family, bytes.data() + src_at + address_len, 0);
+    out.payload = l4.subspan(kIcmpHeaderSize);
+    return out;
   } else {
     return IpParseError::unsupported_protocol;
   }
@@ -223,6 +266,27 @@ boost::system::result<ParsedIpPacket, IpParseError> parse_ip_packet(ByteView byt
   }
   out.payload = l4.subspan(l4_header);
   return out;
+}
+
+boost::system::result<QuotedDatagram, IpParseError> parse_icmp_quote(ByteView quoted) {
+  // RFC 792: the original's IP header, then 64 bits of its data (the ports).
+  if (quoted.size() < kIpv4HeaderSize) return IpParseError::bad_icmp;
+  if ((quoted[0] >> 4) != 4) return IpParseError::bad_icmp;
+  const std::size_t header_len = static_cast<std::size_t>(quoted[0] & 0x0fu) * 4;
+  if (header_len < kIpv4HeaderSize || quoted.size() < header_len + kIcmpQuotedData)
+    return IpParseError::bad_icmp;
+  if (checksum_finish(checksum_add(0, quoted.first(header_len))) != 0)
+    return IpParseError::bad_ip_checksum;
+  const std::uint8_t proto = quoted[9];
+  if (proto != static_cast<std::uint8_t>(IpProto::udp) &&
+      proto != static_cast<std::uint8_t>(IpProto::tcp))
+    return IpParseError::unsupported_protocol;
+  QuotedDatagram q;
+  q.proto = static_cast<IpProto>(proto);
+  const std::uint8_t* l4 = quoted.data() + header_len;
+  q.src = endpoint_from(IpFamily::v4, quoted.data() + 12, get16(l4));
+  q.dst = endpoint_from(IpFamily::v4, quoted.data() + 16, get16(l4 + 2));
+  return q;
 }
 
 }  // namespace natsim::sim

@@ -275,8 +275,12 @@ void Node::deliver_local(PacketPtr packet) {
     return local_tap_(std::move(packet));
   }
   if (packet->proto == IpProto::tcp) return tcp_deliver(std::move(packet));
-  UdpSocket* socket = packet->proto == IpProto::udp ? udp_listener(packet->dst) : nullptr;
+  if (packet->proto == IpProto::icmp) return icmp_deliver(std::move(packet));
+  UdpSocket* socket = udp_listener(packet->dst);
   if (socket == nullptr || !socket->handler_) {
+    // RFC 1122 §4.1.3.1: no socket on that port; a host with the knob says so.
+    if (socket == nullptr && icmp_port_unreachable_)
+      (void)send_icmp_port_unreachable(*packet, packet->dst.address);
     return drop(std::move(packet), DropReason::port_unreachable);
   }
   ++counters_.delivered;

@@ -57,6 +57,7 @@ PacketPtr PacketPool::clone(const Packet& src) {
   p->proto = src.proto;
   p->ttl = src.ttl;
   p->tcp = src.tcp;
+  p->icmp = src.icmp;
   p->id = src.id;
   p->assign(src.payload());
   return p;
@@ -68,6 +69,7 @@ void PacketPool::release(Packet* p) noexcept {
   p->proto = IpProto::udp;
   p->ttl = 64;
   p->tcp = {};
+  p->icmp = {};
   p->id = 0;
   p->size_ = 0;
   p->data_ = p->inline_;

@@ -69,6 +69,7 @@ void Trace::digest_packet(TimePoint t, TraceKind kind, std::uint64_t where_hash,
     mix((std::uint64_t{p.tcp.seq} << 32) | p.tcp.ack);
     mix((std::uint64_t{p.tcp.mss} << 24) | (std::uint64_t{p.tcp.window} << 8) | p.tcp.flags);
   }
+  if (p.proto == IpProto::icmp) mix((std::uint64_t{p.icmp.type} << 8) | p.icmp.code);
 }
 
 void Trace::log_packet(TimePoint t, TraceKind kind, std::string_view where, const Packet& p,
@@ -79,7 +80,10 @@ void Trace::log_packet(TimePoint t, TraceKind kind, std::string_view where, cons
                static_cast<long long>(to_ns(t)), static_cast<int>(to_string(kind).size()),
                to_string(kind).data(), static_cast<int>(where.size()), where.data(),
                static_cast<unsigned long long>(p.id), p.src.to_string().c_str(),
-               p.dst.to_string().c_str(), p.proto == IpProto::udp ? "udp" : "tcp",
+               p.dst.to_string().c_str(),
+               p.proto == IpProto::udp   ? "udp"
+               : p.proto == IpProto::tcp ? "tcp"
+                                         : "icmp",
                p.payload_size());
   if (p.proto == IpProto::tcp) {
     // RFC 9293 §3.1 flags, in the order tcpdump prints them.

@@ -163,3 +163,102 @@ TEST(Pcap, MalformedFilesAreRejected) {
 
 }  // namespace
 }  // namespace natsim::sim
+
+namespace natsim::sim {
+namespace {
+
+// RFC 792 / RFC 1122 §4.1.3.1: a host with the knob answers a datagram for a closed port
+// with ICMP port unreachable quoting the datagram's IP header and UDP header; the error
+// reaches the sending socket one link latency later, and the capture holds a valid ICMP
+// message (checksums checked by the parser, as tshark does).
+TEST(Icmp, ClosedPortIsAnsweredWithPortUnreachableAndReachesTheSocket) {
+  LinkParams lp;
+  lp.latency = milliseconds(3);
+  testing::Pair w(lp);
+  w.b.set_icmp_port_unreachable(true);
+  const std::string path = temp_path("natsim_icmp_test.pcap");
+  PcapWriter pcap;
+  ASSERT_TRUE(pcap.open(path));
+  w.a.capture(&pcap);
+  UdpSocket* s = w.a.udp_bind(40000).value();
+  std::vector<SocketError> errors;
+  s->on_error([&](const SocketError& e) { errors.push_back(e); });
+  (void)s->send_to(ep("10.0.0.2:4444"), bytes("hello"));
+  w.net.run();
+  pcap.close();
+
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].remote, ep("10.0.0.2:4444"));
+  EXPECT_EQ(errors[0].reporter, testing::ip("10.0.0.2"));
+  EXPECT_EQ(errors[0].type, icmp::dest_unreachable);
+  EXPECT_EQ(errors[0].code, icmp::port_unreachable);
+  EXPECT_EQ(errors[0].at, at(milliseconds(6)));  // there and back
+  EXPECT_EQ(s->errors(), 1u);
+  EXPECT_EQ(w.b.icmp_errors_sent(), 1u);
+  EXPECT_EQ(w.b.counters().drops(DropReason::port_unreachable), 1u);
+
+  auto file = parse_pcap(read_file(path));
+  ASSERT_TRUE(file);
+  ASSERT_EQ(file->records.size(), 2u);  // the datagram out, the ICMP error in
+  EXPECT_EQ(file->records[1].t_ns, 6'000'000);
+  auto icmp_packet = parse_ip_packet(file->records[1].data);
+  ASSERT_TRUE(icmp_packet) << to_string(icmp_packet.error());
+  EXPECT_EQ(icmp_packet->proto, IpProto::icmp);
+  EXPECT_EQ(icmp_packet->icmp.type, 3);
+  EXPECT_EQ(icmp_packet->icmp.code, 3);
+  EXPECT_EQ(icmp_packet->src.address, testing::ip("10.0.0.2"));
+  EXPECT_EQ(icmp_packet->payload.size(), kIpv4HeaderSize + kIcmpQuotedData);
+  // The quote is the original's first 28 bytes as they were on the wire.
+  const auto& original = file->records[0].data;
+  ASSERT_GE(original.size(), 28u);
+  EXPECT_TRUE(
+      std::equal(icmp_packet->payload.begin(), icmp_packet->payload.end(), original.begin()));
+  auto q = parse_icmp_quote(icmp_packet->payload);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->src, ep("10.0.0.1:40000"));
+  EXPECT_EQ(q->dst, ep("10.0.0.2:4444"));
+  EXPECT_EQ(q->proto, IpProto::udp);
+}
+
+TEST(Icmp, ClosedPortsStaySilentByDefault) {
+  testing::Pair w;
+  UdpSocket* s = w.a.udp_bind(40000).value();
+  int errors = 0;
+  s->on_error([&](const SocketError&) { ++errors; });
+  (void)s->send_to(ep("10.0.0.2:4444"), bytes("hello"));
+  w.net.run();
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(w.b.icmp_errors_sent(), 0u);
+  EXPECT_EQ(w.net.counters().sent, 1u);
+}
+
+TEST(Icmp, QuotesThatDoNotParseAreErrorsNotCrashes) {
+  std::vector<std::uint8_t> q(28, 0);
+  EXPECT_FALSE(parse_icmp_quote(ByteView(q.data(), 10)));
+  EXPECT_FALSE(parse_icmp_quote(q));  // version 0
+  q[0] = 0x4f;                        // IHL 60 bytes: longer than the quote
+  EXPECT_FALSE(parse_icmp_quote(q));
+  // An ICMP message shorter than its header.
+  PacketPool pool;
+  auto p = pool.acquire();
+  p->proto = IpProto::icmp;
+  p->src = ep("10.0.0.1:0");
+  p->dst = ep("10.0.0.2:0");
+  std::vector<std::uint8_t> out(p->wire_size());
+  encode_ip_packet(*p, out);
+  auto ok = parse_ip_packet(out);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->payload.size(), 0u);
+  out[2] = 0;
+  out[3] = 24;  // total length cuts the ICMP header
+  out[10] = out[11] = 0;
+  const std::uint16_t c = checksum_finish(checksum_add(0, ByteView(out.data(), 20)));
+  out[10] = static_cast<std::uint8_t>(c >> 8);
+  out[11] = static_cast<std::uint8_t>(c);
+  auto bad = parse_ip_packet(ByteView(out.data(), 24));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), IpParseError::bad_icmp);
+}
+
+}  // namespace
+}  // namespace natsim::sim

@@ -10,6 +10,11 @@ struct Probe final : ActionSpec {
   std::string host;
   std::string server;
   bool lifetime = false;
+  Duration lifetime_max = minutes(10);
+  Duration lifetime_precision = seconds(5);
+  // Each trial on a new socket (a new flow), as `natsim probe` does on real sockets; off
+  // by default so existing scenarios keep their runs.
+  bool lifetime_fresh = false;
   // The binding-lifetime search idles up to ten minutes per step.
   [[nodiscard]] Duration settle() const override { return minutes(lifetime ? 70 : 10); }
 };
@@ -31,6 +36,12 @@ class ProbeRun final : public ActionRun {
     a["hairpinning"] = p.hairpinning ? nlohmann::json(*p.hairpinning) : nlohmann::json(nullptr);
     a["mapped"] = endpoint_json(p.mapped);
     if (p.binding_lifetime) a["binding_lifetime_s"] = to_seconds(*p.binding_lifetime);
+    if (fresh) {
+      a["binding_lifetime_fresh_flow"] = p.lifetime_of_fresh_flow;
+      a["established_flow_outlived_fresh"] =
+          p.established_flow_outlived_fresh ? nlohmann::json(*p.established_flow_outlived_fresh)
+                                            : nlohmann::json(nullptr);
+    }
     a["setup_ms"] = ms(p.elapsed);
     a["notes"] = p.notes;
   }
@@ -63,6 +74,7 @@ class ProbeRun final : public ActionRun {
   std::unique_ptr<traversal::NatDiscovery> machine;
   std::unique_ptr<SimDriver<traversal::NatDiscovery>> driver;
   std::optional<traversal::DiscoveryReport> result;
+  bool fresh = false;
 };
 
 std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
@@ -70,6 +82,21 @@ std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
   p->host = names.require(r.at("host"), "host");
   p->server = names.require_server(r.at("server"), ServerKind::stun);
   if (auto l = r.get("lifetime")) p->lifetime = l->boolean();
+  for (const char* key : {"lifetime_max", "lifetime_precision", "lifetime_fresh"}) {
+    if (r.has(key) && !p->lifetime)
+      r.at(key).fail(std::string("'") + key + "' goes with 'lifetime': true");
+  }
+  if (auto m = r.get("lifetime_max")) {
+    p->lifetime_max = m->duration();
+    if (p->lifetime_max < seconds(1) || p->lifetime_max > minutes(60))
+      m->fail("expected 1s to 60m");
+  }
+  if (auto m = r.get("lifetime_precision")) {
+    p->lifetime_precision = m->duration();
+    if (p->lifetime_precision < milliseconds(100) || p->lifetime_precision > p->lifetime_max)
+      m->fail("expected 100ms to lifetime_max");
+  }
+  if (auto f = r.get("lifetime_fresh")) p->lifetime_fresh = f->boolean();
   return p;
 }
 
@@ -103,6 +130,22 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
     if (second == nullptr) return run;
     o.lifetime_local = Endpoint{*h.address(second->local().address.family()), second->local().port};
     sockets.push_back(second);
+    o.lifetime_max = body.lifetime_max;
+    o.lifetime_precision = body.lifetime_precision;
+    if (body.lifetime_fresh) {
+      // One socket per trial of the binary search (and one to spare), as `natsim probe`.
+      int trials = 2;
+      for (Duration span = body.lifetime_max; span > body.lifetime_precision; span /= 2)
+        ++trials;
+      for (int i = 0; i < trials; ++i) {
+        sim::UdpSocket* fresh = ctx.bind(h, 0);
+        if (fresh == nullptr) return run;
+        o.lifetime_fresh_locals.push_back(
+            Endpoint{*h.address(fresh->local().address.family()), fresh->local().port});
+        sockets.push_back(fresh);
+      }
+      run->fresh = true;
+    }
   }
   run->machine = std::make_unique<traversal::NatDiscovery>(ctx.seed("discovery"), o);
   run->driver = std::make_unique<SimDriver<traversal::NatDiscovery>>(h, *run->machine, sockets);
@@ -134,7 +177,12 @@ const ActionType& probe_action() {
   static const ActionType kType{
       .name = "probe",
       .summary = "RFC 5780 NAT behaviour discovery",
-      .keys = {{"host", ""}, {"server", "STUN"}, {"lifetime", ""}},
+      .keys = {{"host", ""},
+               {"server", "STUN"},
+               {"lifetime", ""},
+               {"lifetime_max", "default 10m"},
+               {"lifetime_precision", "default 5s"},
+               {"lifetime_fresh", "a new flow per trial"}},
       .expect_keys = {{"mapping", ""},
                       {"filtering", ""},
                       {"hairpinning", ""},

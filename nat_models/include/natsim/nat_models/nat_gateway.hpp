@@ -74,6 +74,10 @@ class NatGateway : public sim::Router {
   void outbound(sim::PacketPtr packet);
   void inbound(sim::PacketPtr packet);
   void hairpin(sim::PacketPtr packet);
+  void icmp(sim::PacketPtr packet, sim::IfaceId in);
+  // Rewrites an ICMP error from outside for the internal host it is about; false if it
+  // is about no live mapping (RFC 5508 §4.2).
+  bool translate_icmp_error(sim::Packet& p);
   void refuse(sim::PacketPtr packet, NatDrop reason);
   void rebuild_pools();
   void serve_port_mapping(const sim::Datagram& d);

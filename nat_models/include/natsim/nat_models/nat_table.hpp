@@ -156,6 +156,12 @@ class NatTable {
   // towards `remote` (nf_nat_used_tuple).
   [[nodiscard]] bool blocks(TimePoint now, IpProto proto, const Endpoint& external,
                             const Endpoint& remote) const;
+  // RFC 5508 §4.2: the internal endpoint of the live mapping (or flow) through which
+  // `external` sent to `remote`, for translating an ICMP error about that datagram back
+  // in. A lookup only: nothing is created or refreshed.
+  [[nodiscard]] std::optional<Endpoint> internal_for(TimePoint now, IpProto proto,
+                                                     const Endpoint& external,
+                                                     const Endpoint& remote) const;
   // With the `conntrack` knob: the flow's state, for tests and the fidelity lab.
   struct FlowState {
     TimePoint expires;

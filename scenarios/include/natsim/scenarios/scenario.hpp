@@ -48,6 +48,8 @@ struct ServerSpec {
   std::optional<IpAddress> alternate_address;  // RFC 5780 STUN
   std::uint16_t alternate_port = 3479;
   sim::LinkParams link;
+  // Datagrams for its closed UDP ports are answered with ICMP port unreachable.
+  bool icmp_unreachable = false;
   // TURN only.
   std::map<std::string, std::string> users;  // username -> password
   std::string realm = "natsim";

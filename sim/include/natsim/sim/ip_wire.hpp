@@ -18,6 +18,10 @@ namespace natsim::sim {
 // Writes the packet as it would appear on the wire into `out`, which must hold
 // p.wire_size() bytes; returns the number of bytes written.
 std::size_t encode_ip_packet(const Packet& p, MutableByteView out);
+// Writes only its IP and transport headers (checksums over the whole packet) into `out`,
+// which must hold p.ip_header_size() + p.l4_header_size() bytes: what an ICMP error
+// quotes, without copying the payload. Returns the number of bytes written.
+std::size_t encode_ip_headers(const Packet& p, MutableByteView out);
 
 enum class IpParseError : std::uint8_t {
   truncated,
@@ -28,6 +32,7 @@ enum class IpParseError : std::uint8_t {
   unsupported_protocol,
   bad_l4_length,
   bad_l4_checksum,
+  bad_icmp,  // an ICMP message too short, or whose quoted datagram does not parse
 };
 
 [[nodiscard]] const char* to_string(IpParseError e);
@@ -40,8 +45,21 @@ struct ParsedIpPacket {
   IpProto proto = IpProto::udp;
   std::uint8_t ttl = 0;
   TcpHeader tcp;
-  ByteView payload;  // points into the parsed buffer
+  IcmpHeader icmp;
+  ByteView payload;  // points into the parsed buffer (ICMP: the quoted datagram)
 };
+
+// What an ICMP error quotes (RFC 792): the original datagram's addresses and ports, read
+// from its IP header and the first 8 bytes after it (a UDP or TCP header's ports).
+struct QuotedDatagram {
+  Endpoint src;
+  Endpoint dst;
+  IpProto proto = IpProto::udp;
+};
+// Parses the quote of an ICMP error (ParsedIpPacket::payload, or an ICMP packet's
+// payload): an IPv4 header (its checksum checked, the total length not: the rest was
+// cut) and at least 8 bytes. Never reads outside `quoted`.
+[[nodiscard]] boost::system::result<QuotedDatagram, IpParseError> parse_icmp_quote(ByteView quoted);
 
 // Validates lengths and both checksums; never reads outside `bytes`.
 [[nodiscard]] boost::system::result<ParsedIpPacket, IpParseError> parse_ip_packet(ByteView bytes);

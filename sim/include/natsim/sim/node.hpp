@@ -51,9 +51,23 @@ struct Datagram {
   TimePoint at;
 };
 
+// An ICMP error about a datagram a socket sent: RFC 1122 §4.1.3.3, UDP MUST pass ICMP
+// errors to the application. Real stacks differ in when they do (Linux: on connected
+// sockets as ECONNREFUSED, or with IP_RECVERR; Windows: WSAECONNRESET on any socket);
+// here a socket that sets on_error gets them (the application's opt-in), and every socket
+// counts them.
+struct SocketError {
+  Endpoint remote;     // where the refused datagram was going
+  IpAddress reporter;  // who sent the ICMP error (the host, or a router on the way)
+  std::uint8_t type = 0;
+  std::uint8_t code = 0;  // RFC 792: type 3 code 3 is port unreachable (ECONNREFUSED)
+  TimePoint at;
+};
+
 class UdpSocket {
  public:
   using Handler = std::function<void(const Datagram&)>;
+  using ErrorHandler = std::function<void(const SocketError&)>;
 
   UdpSocket(Node& node, Endpoint local) : node_(&node), local_(local) {}
   UdpSocket(const UdpSocket&) = delete;
@@ -63,6 +77,7 @@ class UdpSocket {
   [[nodiscard]] Node& node() const { return *node_; }
 
   void on_receive(Handler handler) { handler_ = std::move(handler); }
+  void on_error(ErrorHandler handler) { error_handler_ = std::move(handler); }
 
   // Errc::no_route when nothing routes to `to` (also counted as a drop at the node),
   // Errc::invalid_argument for a payload larger than UDP allows or a family mismatch,
@@ -76,12 +91,15 @@ class UdpSocket {
 
   [[nodiscard]] std::uint64_t received() const { return received_; }
   [[nodiscard]] std::uint64_t sent() const { return sent_; }
+  [[nodiscard]] std::uint64_t errors() const { return errors_; }  // ICMP errors received
 
  private:
   friend class Node;
   Node* node_;
   Endpoint local_;
   Handler handler_;
+  ErrorHandler error_handler_;
+  std::uint64_t errors_ = 0;
   bool closed_ = false;
   std::uint64_t received_ = 0;
   std::uint64_t sent_ = 0;
@@ -164,6 +182,18 @@ class Node {
   [[nodiscard]] bool tcp_reset_closed_ports() const { return tcp_reset_closed_; }
   // Connections in the node's table (every state but CLOSED, TIME-WAIT included).
   [[nodiscard]] std::size_t tcp_connections() const { return tcp_demux_.size(); }
+
+  // --- ICMP (IPv4; sim/src/icmp.cpp)
+  // A UDP datagram for a port without a socket: answered with ICMP port unreachable
+  // (RFC 1122 §4.1.3.1, what real hosts do) or dropped silently (the default, as natsim
+  // always did, so existing runs are unchanged).
+  void set_icmp_port_unreachable(bool answer) { icmp_port_unreachable_ = answer; }
+  [[nodiscard]] bool icmp_port_unreachable() const { return icmp_port_unreachable_; }
+  // Sends ICMP destination unreachable / port unreachable about `offending` from `from`
+  // (the address it was sent to). False, and nothing sent, where RFC 1812 §4.3.2.7 says
+  // not to (an ICMP error, a multicast or broadcast destination) or for IPv6.
+  bool send_icmp_port_unreachable(const Packet& offending, const IpAddress& from);
+  [[nodiscard]] std::uint64_t icmp_errors_sent() const { return icmp_errors_sent_; }
   [[nodiscard]] std::uint64_t tcp_resets_sent() const { return tcp_resets_sent_; }
 
   // --- timers (virtual time, traced under this node's name)
@@ -223,6 +253,7 @@ class Node {
     }
   };
   void tcp_deliver(PacketPtr packet);
+  void icmp_deliver(PacketPtr packet);
   void tcp_send_reset(const Endpoint& from, const Endpoint& to, const TcpHeader& h);
   [[nodiscard]] std::uint32_t tcp_isn(const Endpoint& local, const Endpoint& remote) const;
   [[nodiscard]] TcpListener* tcp_listener_for(const Endpoint& dst) const;
@@ -253,6 +284,8 @@ class Node {
   std::uint64_t tcp_secret_ = 0;  // RFC 6528 ISN secret, from the seed
   std::uint64_t tcp_resets_sent_ = 0;
   bool tcp_reset_closed_ = true;
+  bool icmp_port_unreachable_ = false;
+  std::uint64_t icmp_errors_sent_ = 0;
   bool up_ = true;
   std::uint16_t next_ephemeral_;
   PcapWriter* capture_ = nullptr;

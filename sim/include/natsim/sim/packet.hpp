@@ -11,7 +11,7 @@
 
 namespace natsim::sim {
 
-enum class IpProto : std::uint8_t { tcp = 6, udp = 17 };
+enum class IpProto : std::uint8_t { icmp = 1, tcp = 6, udp = 17 };
 
 // RFC 9293 §3.1 flag bits.
 namespace tcp_flags {
@@ -31,11 +31,25 @@ struct TcpHeader {
   std::uint16_t mss = 0;
 };
 
+// RFC 792: the fields of an ICMP message natsim sends (destination unreachable); the
+// packet's payload is the quoted original datagram (its IP header and first 8 bytes).
+struct IcmpHeader {
+  std::uint8_t type = 0;
+  std::uint8_t code = 0;
+};
+namespace icmp {
+inline constexpr std::uint8_t dest_unreachable = 3;  // RFC 792 type 3
+inline constexpr std::uint8_t port_unreachable = 3;  // RFC 792 code 3
+}  // namespace icmp
+
 inline constexpr std::size_t kIpv4HeaderSize = 20;   // RFC 791, no options
 inline constexpr std::size_t kIpv6HeaderSize = 40;   // RFC 8200 fixed header
 inline constexpr std::size_t kUdpHeaderSize = 8;     // RFC 768
 inline constexpr std::size_t kTcpHeaderSize = 20;    // RFC 9293, no options
 inline constexpr std::size_t kTcpMssOptionSize = 4;  // RFC 9293 §3.2: kind 2, length 4
+inline constexpr std::size_t kIcmpHeaderSize = 8;    // RFC 792: type, code, checksum, unused
+// RFC 792: an error quotes the original's IP header and the first 64 bits of its data.
+inline constexpr std::size_t kIcmpQuotedData = 8;
 // RFC 768 / RFC 791: the largest UDP payload an IPv4 datagram can carry.
 inline constexpr std::size_t kMaxUdpPayload = 65535 - kIpv4HeaderSize - kUdpHeaderSize;
 
@@ -50,6 +64,7 @@ class Packet {
   IpProto proto = IpProto::udp;
   std::uint8_t ttl = 64;
   TcpHeader tcp;         // meaningful when proto == tcp
+  IcmpHeader icmp;       // meaningful when proto == icmp
   std::uint64_t id = 0;  // unique per network, for traces and pcap IP ids
 
   [[nodiscard]] ByteView payload() const { return {data_, size_}; }
@@ -64,6 +79,7 @@ class Packet {
 
   [[nodiscard]] std::size_t l4_header_size() const {
     if (proto == IpProto::udp) return kUdpHeaderSize;
+    if (proto == IpProto::icmp) return kIcmpHeaderSize;
     return kTcpHeaderSize + (tcp.mss != 0 ? kTcpMssOptionSize : 0);
   }
   [[nodiscard]] std::size_t ip_header_size() const {
