@@ -3,7 +3,9 @@
 #   scripts/check-install.sh BUILD_DIR
 # installs the (already built) BUILD_DIR into a fresh temporary prefix, fails if any
 # installed file names the build or source directory, then configures, builds and runs
-# examples/external-project against that prefix alone. docs/library.md.
+# examples/external-project against that prefix alone; then, when the source tree is a git
+# checkout, builds the same project with natsim pulled in by FetchContent from it (at
+# HEAD) and fails if natsim's tests, benchmarks, fuzzers or CLI were built. docs/library.md.
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -f "$1/CMakeCache.txt" ]; then
@@ -45,4 +47,26 @@ cmake -S "$src/examples/external-project" -B "$work/external" -DCMAKE_BUILD_TYPE
 cmake --build "$work/external" -j "$(nproc 2>/dev/null || echo 2)" >"$work/build.log" ||
   { cat "$work/build.log" >&2; exit 1; }
 ctest --test-dir "$work/external" --output-on-failure
+echo "check-install: the external project passes against the installed package"
+
+# FetchContent: natsim as a subproject builds its libraries and natsim::testing only.
+if head=$(git -C "$src" rev-parse HEAD 2>/dev/null); then
+  cmake -S "$src/examples/external-project" -B "$work/fetch" -DCMAKE_BUILD_TYPE=Release \
+        -DNATSIM_GIT_REPOSITORY="$src" -DNATSIM_GIT_TAG="$head" \
+        -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >"$work/fetch-configure.log" 2>&1 ||
+    { cat "$work/fetch-configure.log" >&2; exit 1; }
+  cmake --build "$work/fetch" -j "$(nproc 2>/dev/null || echo 2)" >"$work/fetch-build.log" 2>&1 ||
+    { tail -50 "$work/fetch-build.log" >&2; exit 1; }
+  ctest --test-dir "$work/fetch" --output-on-failure
+  extra=$(find "$work/fetch/_deps/natsim-build" -type f -executable \
+            \( -name '*_tests' -o -name 'bench_*' -o -name 'fuzz_*' -o -name natsim \) | sed "s|$work/||")
+  if [ -n "$extra" ]; then
+    echo "check-install: natsim as a FetchContent subproject built more than its libraries:" >&2
+    echo "$extra" >&2
+    exit 1
+  fi
+  echo "check-install: the external project passes with natsim from FetchContent ($head), libraries only"
+else
+  echo "check-install: $src is not a git checkout; the FetchContent build is skipped"
+fi
 echo "check-install: ok in $(( $(date +%s) - start )) s"
