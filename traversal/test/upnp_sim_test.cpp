@@ -34,8 +34,7 @@ struct Lab {
     PortMapperConfig m;
     m.local = Endpoint{*h.address(), 50000};
     m.gateway = Endpoint{IpAddress::v4(10, 0, 0, 1), pcp::kServerPort};
-    m.only = MappingProtocol::upnp;
-    m.upnp = true;
+    m.protocols = {MappingProtocol::upnp};
     mapper = std::make_unique<PortMapper>(m);
     driver = std::make_unique<scenarios::SimDriver<PortMapper>>(h, *mapper, std::vector{socket});
     driver->on_event([this](const PortMapperEvent& e) { seen.push_back({w.net.now(), e}); });
