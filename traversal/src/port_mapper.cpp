@@ -226,6 +226,7 @@ void PortMapper::choose(TimePoint now, MappingProtocol p) {
   probe_deadline_ = kTimeNever;
   const MappingProtocol from = protocol_;
   protocol_ = p;
+  probe_chose_ = p;
   stage_ = static_cast<std::size_t>(std::find(order_.begin(), order_.end(), p) - order_.begin());
   take_over(now, from);
 }
@@ -496,6 +497,7 @@ bool PortMapper::handle_datagram(TimePoint now, const Endpoint& local, const End
   }
   if (remote != config_.gateway || bytes.empty()) return false;
   if (probing_) return probe_answered(now, bytes);
+  if (protocol_ == MappingProtocol::upnp) return false;  // a late probe answer
   if (protocol_ == MappingProtocol::pcp && bytes[0] == pcp::kVersion) {
     // RFC 6887 §14.1.3: an ANNOUNCE response, solicited or not, carries the epoch.
     if (auto r = pcp::parse_response(bytes);
@@ -547,6 +549,10 @@ bool PortMapper::handle_datagram(TimePoint now, const Endpoint& local, const End
 
 void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a) {
   if (a.kind == MappingAnswer::Kind::unsupported_version) {
+    // The race chose this protocol on the gateway's own answer: "unsupported version" is
+    // the late answer to another protocol's probe (a PCP-only gateway answers NAT-PMP's
+    // in PCP's format, RFC 6887 §9), not about this one.
+    if (probe_chose_ == protocol_) return;
     // The gateway said at once that it does not speak this protocol: the next one.
     if (fall_back(now)) return drain_upnp(now);
     // Told to use this protocol only: the gateway does not speak it.

@@ -153,6 +153,7 @@ class PortMapper {
   std::size_t stage_ = 0;               // protocol_ is order_[stage_]
   MappingProtocol protocol_ = MappingProtocol::pcp;
   bool probing_ = false;
+  std::optional<MappingProtocol> probe_chose_;  // what the race picked
   bool probe_started_ = false;
   bool upnp_discovery_failed_ = false;
   upnp::Outcome upnp_discovery_outcome_ = upnp::Outcome::ok;
