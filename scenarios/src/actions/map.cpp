@@ -10,6 +10,7 @@
 #include "gateway.hpp"
 #include "natsim/traversal/natpmp_wire.hpp"
 #include "natsim/traversal/port_mapper.hpp"
+#include "natsim/traversal/ssdp.hpp"
 #include "traffic.hpp"
 
 namespace natsim::scenarios::detail {
@@ -342,6 +343,14 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
   // Unsolicited announcements arrive on port 5350 (RFC 6887 §14.1.3, RFC 6886 §3.2.1);
   // when another map action of the host holds it, this one learns at its next refresh.
   if (auto s = h.udp_bind(traversal::pcp::kClientPort)) sockets.push_back(*s);
+  // UPnP: the gateway's NOTIFY (UDA 1.1 §1.2) go to the SSDP group; a reboot's byebye and
+  // alive make the client check its mappings at once. Held by another map action of the
+  // host: this one finds a lost mapping at its next renewal.
+  if (std::find(body.protocols.begin(), body.protocols.end(), MappingProtocol::upnp) !=
+      body.protocols.end()) {
+    if (auto s = h.udp_bind(Endpoint{traversal::ssdp::kMulticastV4, traversal::ssdp::kPort}))
+      sockets.push_back(*s);
+  }
   r->driver = std::make_unique<SimDriver<PortMapper>>(h, *r->mapper, sockets);
   r->driver->on_event([ctx, r](const PortMapperEvent& e) { r->on_event(e, ctx); });
   const std::size_t id = r->mapper->add(w.net.now(), static_cast<std::uint8_t>(body.transport),
