@@ -159,15 +159,30 @@ void IgdService::shutdown() {
   // UDA 1.1 §1.2.3: ssdp:byebye when the device leaves the network.
   notify_round(false);
   next_notify_.reset();
+  delayed_.clear();  // a device going down answers nothing more
+}
+
+std::optional<TimePoint> IgdService::poll_timeout() const {
+  std::optional<TimePoint> t = next_notify_;
+  if (!delayed_.empty() && (!t || delayed_.front().at < *t)) t = delayed_.front().at;
+  return t;
 }
 
 void IgdService::handle_timeout(TimePoint now) {
+  std::size_t due = 0;
+  while (due < delayed_.size() && delayed_[due].at <= now) {
+    const DelayedAnswer& d = delayed_[due++];
+    out_.push(d.from, d.to,
+              ByteView(reinterpret_cast<const std::uint8_t*>(d.text.data()), d.text.size()));
+    ++counters_.search_answers;
+  }
+  delayed_.erase(delayed_.begin(), delayed_.begin() + static_cast<std::ptrdiff_t>(due));
   if (!next_notify_ || *next_notify_ > now) return;
   notify_round(true);
   next_notify_ = now + seconds(std::max<std::uint32_t>(1, config_.upnp.notify_interval));
 }
 
-bool IgdService::handle_datagram(TimePoint, const Endpoint& local, const Endpoint& remote,
+bool IgdService::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                                  ByteView bytes) {
   auto m = ssdp::parse(bytes);
   if (!m || m->kind != ssdp::Kind::search) {
@@ -177,8 +192,27 @@ bool IgdService::handle_datagram(TimePoint, const Endpoint& local, const Endpoin
   }
   ++counters_.searches;
   const Endpoint from{local.address.is_multicast() ? lan_ : local.address, ssdp::kPort};
+  std::optional<TimePoint> at;
+  if (config_.upnp.answer_within_mx && m->mx > 0) {
+    // UDA 1.1 §1.3.3: a random delay in [0, MX) seconds, MX counted as at most 5; a
+    // hash of who asked and how many searches came before, so a run repeats.
+    std::uint64_t z =
+        (std::uint64_t{remote.address.is_v4() ? remote.address.v4_value() : 0} << 16) ^
+        remote.port ^ (counters_.searches * 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    at = now + milliseconds(static_cast<std::int64_t>(z % (std::min(m->mx, 5u) * 1000)));
+  }
   for (const ssdp::Message& a : igd_search_answers(id_, *m)) {
     const std::string text = ssdp::format(a);
+    if (at) {
+      // One search's answers leave together; later searches' after them or earlier.
+      auto pos = std::upper_bound(delayed_.begin(), delayed_.end(), *at,
+                                  [](TimePoint t, const DelayedAnswer& d) { return t < d.at; });
+      delayed_.insert(pos, DelayedAnswer{*at, from, remote, text});
+      continue;
+    }
     out_.push(from, remote,
               ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
     ++counters_.search_answers;

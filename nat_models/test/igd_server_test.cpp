@@ -112,6 +112,31 @@ TEST(IgdServer, AnswersAMulticastSearchOneLanRoundTripLater) {
   EXPECT_EQ(lab.igd().counters().searches, 1u);
 }
 
+// UDA 1.1 §1.3.3: with answer_within_mx the answer waits a random time within MX (2 s
+// here), the same in every run; two hosts searching get different waits.
+TEST(IgdServer, AnswersWithinMxWhenAsked) {
+  PortMappingConfig c;
+  c.upnp.answer_within_mx = true;
+  Lab lab(c);
+  std::vector<Heard> first, second;
+  auto* a = lab.listen(first, 50000, 0);
+  auto* b = lab.listen(second, 50000, 1);
+  lab.w.net.run_until(at(seconds(1)));
+  ASSERT_TRUE(a->send_to(Endpoint{ssdp::kMulticastV4, ssdp::kPort}, bytes(kSearch)));
+  ASSERT_TRUE(b->send_to(Endpoint{ssdp::kMulticastV4, ssdp::kPort}, bytes(kSearch)));
+  lab.w.net.run_until(at(seconds(4)));
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  for (const Heard* h : {&first[0], &second[0]}) {
+    EXPECT_GE(h->at, at(seconds(1)) + 2 * kLan);
+    EXPECT_LT(h->at, at(seconds(3)) + 2 * kLan);
+  }
+  EXPECT_NE(first[0].at, second[0].at);
+  EXPECT_EQ(first[0].at, at(seconds(1)) + 2 * kLan + milliseconds(1618));
+  EXPECT_EQ(second[0].at, at(seconds(1)) + 2 * kLan + milliseconds(1029));
+  EXPECT_EQ(lab.igd().counters().search_answers, 2u);
+}
+
 TEST(IgdServer, AnswersEachTargetItHas) {
   Lab lab;
   std::vector<Heard> heard;

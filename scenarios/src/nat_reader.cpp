@@ -40,7 +40,7 @@ nat::UpnpConfig parse_upnp(const Reader& r) {
   r.only({"enabled", "http_port", "secure_mode", "max_age", "notify_interval", "max_body",
           "idle_timeout", "max_connections", "ppp", "v1_only", "only_permanent_leases",
           "ignores_lease", "conflict_on_any_port_in_use", "refuse_control", "control_url_host",
-          "same_port_only", "external_port_wildcard_only", "remote_host"});
+          "same_port_only", "external_port_wildcard_only", "remote_host", "answer_within_mx"});
   c.enabled = true;
   auto flag = [&](const char* key, bool& out) {
     if (auto f = r.get(key)) out = f->boolean();
@@ -58,6 +58,7 @@ nat::UpnpConfig parse_upnp(const Reader& r) {
   if (auto f = r.get("max_connections"))
     c.max_connections = static_cast<std::uint32_t>(f->integer(1, 1024));
   flag("ppp", c.ppp);
+  flag("answer_within_mx", c.answer_within_mx);
   flag("v1_only", c.v1_only);
   flag("only_permanent_leases", c.only_permanent_leases);
   flag("ignores_lease", c.ignores_lease);

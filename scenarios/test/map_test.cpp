@@ -201,5 +201,77 @@ TEST(MapAction, BadKeysAreInputErrors) {
                InputError);
 }
 
+// The protocol order: errors name the element at fault.
+TEST(MapAction, BadProtocolOrdersNameTheirPointer) {
+  auto error = [](const std::string& keys) -> std::string {
+    const std::string text =
+        R"({"name": "t", "topology": {"sites": [{"name": "home", "hosts": ["alice"],
+        "port_mapping": true}]}, "timeline": [{"action": "map", "host": "alice",
+        "internal_port": 1, )" +
+        keys + "}]}";
+    try {
+      (void)load_scenario_text(text, "bad.json");
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "loaded";
+  };
+  EXPECT_NE(error(R"("protocols": ["upnp", "igd"])").find("/timeline/0/protocols/1"),
+            std::string::npos);
+  EXPECT_NE(error(R"("protocols": ["upnp", "pcp", "upnp"])").find("/timeline/0/protocols/2"),
+            std::string::npos);
+  EXPECT_NE(error(R"("protocols": [])").find("/timeline/0/protocols"), std::string::npos);
+  EXPECT_NE(error(R"("protocols": "upnp")").find("/timeline/0/protocols"), std::string::npos);
+  EXPECT_NE(error(R"("protocol": "pcp", "protocols": ["pcp"])").find("/timeline/0/protocol"),
+            std::string::npos);
+  EXPECT_NE(error(R"("protocols": ["upnp"], "parallel": true)").find("/timeline/0/parallel"),
+            std::string::npos);
+  EXPECT_EQ(error(R"("protocols": ["upnp", "pcp"], "parallel": true)"), "loaded");
+}
+
+// A gateway with UPnP alone: `auto` reaches it after PCP and NAT-PMP (127.766 s), UPnP
+// first maps at once, and so does a parallel probe.
+TEST(MapAction, TheProtocolOrderDecidesHowSoonAUpnpOnlyGatewayMaps) {
+  const std::string site = R"(, "port_mapping": {"pcp": false, "natpmp": false, "upnp": true})";
+  auto mapped_ms =
+      [&](const std::string& keys) {
+        const RunResult r = run_map(site, R"([{"id": "m", "action": "map", "host": "alice",
+        "internal_port": 40000, )" + keys + "}]",
+                                    "3m");
+        const auto& a = r.actions.at(0);
+        EXPECT_EQ(a["outcome"], "success") << a.dump();
+        EXPECT_EQ(a["protocol"], "upnp") << a.dump();
+        return a["mapped_ms"].get<double>();
+      };
+  EXPECT_EQ(mapped_ms(R"("protocol": "auto")"), 127766);
+  EXPECT_EQ(mapped_ms(R"("protocols": ["upnp", "pcp", "natpmp"])"), 14);
+  EXPECT_EQ(mapped_ms(R"("protocols": ["pcp", "natpmp", "upnp"], "parallel": true)"), 14);
+}
+
+// Connect's port_mapping takes an order too, per side or for both.
+TEST(MapAction, ConnectPortMappingTakesAnOrder) {
+  auto load = [](const std::string& mapping) -> std::string {
+    const std::string text =
+        R"({"name": "t", "topology": {"sites": [{"name": "home", "hosts": ["alice"]},
+        {"name": "office", "hosts": ["bob"]}]}, "timeline": [{"action": "connect", "a": "alice",
+        "b": "bob", "port_mapping": )" +
+        mapping + "}]}";
+    try {
+      (void)load_scenario_text(text, "connect.json");
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "loaded";
+  };
+  EXPECT_EQ(load(R"(["upnp", "pcp"])"), "loaded");
+  EXPECT_EQ(load(R"({"protocols": ["upnp", "pcp"], "parallel": true})"), "loaded");
+  EXPECT_EQ(load(R"({"a": ["upnp"], "b": "auto"})"), "loaded");
+  EXPECT_NE(load(R"({"a": ["upnp", "upnp"]})").find("/timeline/0/port_mapping/a/1"),
+            std::string::npos);
+  EXPECT_NE(load(R"({"protocols": ["pcp"], "parallel": true})").find("/port_mapping/parallel"),
+            std::string::npos);
+  EXPECT_NE(load(R"({"parallel": true})").find("/port_mapping"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace natsim::scenarios

@@ -282,6 +282,57 @@ bool run_steps(io::AsioDriver<PortMapper>& driver, PortMapper& mapper,
 // UDP socket for SSDP and TCP connections it opens itself for HTTP (AsioDriver's
 // open_on_send). M-SEARCH goes to --upnp's address, else to the SSDP group
 // 239.255.255.250 (UDA 1.1 §1.3.2), on --ssdp-port; --description-url skips it.
+// The probe's local endpoint: --local, its address (when not given) the source of the
+// route toward `to`; nullopt (after saying why) when there is no route.
+std::optional<Endpoint> local_toward(boost::asio::io_context& io,
+                                     const std::optional<Endpoint>& requested, const Endpoint& to) {
+  Endpoint local = requested.value_or(Endpoint{});
+  if (!local.address.is_unspecified()) return local;
+  std::string error;
+  const auto source = io::route_source(io, to, error);
+  if (!source) {
+    std::fprintf(stderr, "natsim probe: %s\n", error.c_str());
+    return std::nullopt;
+  }
+  local.address = *source;
+  return local;
+}
+
+// Maps, refreshes and deletes with a port mapper on `sockets` (and `streams`, UPnP's HTTP)
+// as the options ask, and reports: `gateway` names where it asked, `label` starts the
+// summary line ("PCP 192.168.1.1:5351").
+int map_and_report(const ProbePortmapOptions& options, const traversal::PortMapperConfig& config,
+                   io::UdpSocketSet& sockets, io::TcpStreamSet* streams, const Endpoint& bound,
+                   const std::string& gateway, const std::string& label) {
+  PortMapper mapper(config);
+  io::AsioDriver<PortMapper> driver(sockets, mapper, streams);
+  if (streams != nullptr) driver.open_on_send();
+  const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : kDefaultTimeoutMs;
+  const auto started = Steady::now();
+  const auto deadline = started + std::chrono::milliseconds(timeout_ms);
+  const std::uint8_t transport = options.transport == "tcp" ? 6 : 17;
+  const std::uint16_t internal_port =
+      options.internal_port != 0 ? options.internal_port : bound.port;
+  std::vector<Step> steps;
+  const bool ok = run_steps(driver, mapper, options, transport, internal_port, deadline, steps);
+
+  nlohmann::ordered_json j{{"protocol", traversal::to_string(config.protocols.front())},
+                           {"gateway", gateway},
+                           {"local", bound.to_string()},
+                           {"transport", options.transport},
+                           {"internal_port", internal_port}};
+  const Step& first = steps.front();
+  if (first.event && first.event->kind != Kind::failed) {
+    j["external"] = first.event->external.to_string();
+    j["external_address"] = first.event->external.address.to_string();
+    j["lifetime"] = first.event->lifetime;
+    j["double_nat"] = first.event->double_nat;
+  }
+  return finish_report(j, steps, ok, started, options.json,
+                       label + ": " + (ok ? "mapped" : "failed to map") +
+                           (transport == 6 ? " TCP " : " UDP ") + std::to_string(internal_port));
+}
+
 int run_probe_upnp(const ProbePortmapOptions& options, const std::optional<Endpoint>& requested) {
   Endpoint search_to{traversal::ssdp::kMulticastV4, options.ssdp_port};
   if (!options.upnp_gateway.empty()) {
@@ -307,61 +358,27 @@ int run_probe_upnp(const ProbePortmapOptions& options, const std::optional<Endpo
   if (options.ssdp_port == 0) return usage_error("--ssdp-port must not be 0");
 
   boost::asio::io_context io;
-  Endpoint local = requested.value_or(Endpoint{});
-  if (local.address.is_unspecified()) {
-    // The socket's address is the mapping's NewInternalClient, which a gateway in secure
-    // mode accepts only when it is the connection's source (miniupnpd's secure_mode).
-    std::string error;
-    const auto source = io::route_source(io, first_hop, error);
-    if (!source) {
-      std::fprintf(stderr, "natsim probe: %s\n", error.c_str());
-      return 1;
-    }
-    local.address = *source;
-  }
+  // The socket's address is the mapping's NewInternalClient, which a gateway in secure
+  // mode accepts only when it is the connection's source (miniupnpd's secure_mode).
+  const auto local = local_toward(io, requested, first_hop);
+  if (!local) return 1;
   io::UdpSocketSet sockets(io);
-  const auto bound = sockets.bind(local);
+  const auto bound = sockets.bind(*local);
   if (!bound)
-    return usage_error("cannot bind " + local.to_string() + ": " + bound.error().message());
+    return usage_error("cannot bind " + local->to_string() + ": " + bound.error().message());
   io::TcpStreamSet streams(io);
 
   traversal::PortMapperConfig config;
   config.local = *bound;
   config.gateway = search_to;
   config.seed = io::random_seed();
-  config.only = MappingProtocol::upnp;
+  config.protocols = {MappingProtocol::upnp};
   config.upnp_client.local = *bound;
   config.upnp_client.description_url = options.description_url;
   config.upnp_client.ssdp_group = search_to;
-  PortMapper mapper(config);
-  io::AsioDriver<PortMapper> driver(sockets, mapper, &streams);
-  driver.open_on_send();
-  const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : kDefaultTimeoutMs;
-  const auto started = Steady::now();
-  const auto deadline = started + std::chrono::milliseconds(timeout_ms);
-  const std::uint8_t transport = options.transport == "tcp" ? 6 : 17;
-  const std::uint16_t internal_port =
-      options.internal_port != 0 ? options.internal_port : bound->port;
-  std::vector<Step> steps;
-  const bool ok = run_steps(driver, mapper, options, transport, internal_port, deadline, steps);
-
   const std::string gateway =
       options.description_url.empty() ? "ssdp://" + search_to.to_string() : options.description_url;
-  nlohmann::ordered_json j{{"protocol", "upnp"},
-                           {"gateway", gateway},
-                           {"local", bound->to_string()},
-                           {"transport", options.transport},
-                           {"internal_port", internal_port}};
-  const Step& first = steps.front();
-  if (first.event && first.event->kind != Kind::failed) {
-    j["external"] = first.event->external.to_string();
-    j["external_address"] = first.event->external.address.to_string();
-    j["lifetime"] = first.event->lifetime;
-    j["double_nat"] = first.event->double_nat;
-  }
-  return finish_report(j, steps, ok, started, options.json,
-                       "UPnP IGD " + gateway + ": " + (ok ? "mapped" : "failed to map") +
-                           (transport == 6 ? " TCP " : " UDP ") + std::to_string(internal_port));
+  return map_and_report(options, config, sockets, &streams, *bound, gateway, "UPnP IGD " + gateway);
 }
 
 }  // namespace
@@ -454,55 +471,22 @@ int run_probe_portmap(const ProbePortmapOptions& options) {
   }
 
   boost::asio::io_context io;
-  Endpoint local = requested.value_or(Endpoint{});
-  if (local.address.is_unspecified()) {
-    // PCP carries the client's address, which must be the request's source (RFC 6887 §8.1).
-    std::string error;
-    const auto source = io::route_source(io, *gateway, error);
-    if (!source) {
-      std::fprintf(stderr, "natsim probe: %s\n", error.c_str());
-      return 1;
-    }
-    local.address = *source;
-  }
-  if (third_party) return run_third_party(options, *gateway, local, *third_party);
+  // PCP carries the client's address, which must be the request's source (RFC 6887 §8.1).
+  const auto local = local_toward(io, requested, *gateway);
+  if (!local) return 1;
+  if (third_party) return run_third_party(options, *gateway, *local, *third_party);
   io::UdpSocketSet sockets(io);
-  const auto bound = sockets.bind(local);
+  const auto bound = sockets.bind(*local);
   if (!bound)
-    return usage_error("cannot bind " + local.to_string() + ": " + bound.error().message());
+    return usage_error("cannot bind " + local->to_string() + ": " + bound.error().message());
 
   traversal::PortMapperConfig config;
   config.local = *bound;
   config.gateway = *gateway;
   config.seed = io::random_seed();
-  config.only = use_pcp ? MappingProtocol::pcp : MappingProtocol::natpmp;
-  PortMapper mapper(config);
-  io::AsioDriver<PortMapper> driver(sockets, mapper);
-  const int timeout_ms = options.timeout_ms > 0 ? options.timeout_ms : kDefaultTimeoutMs;
-  const auto started = Steady::now();
-  const auto deadline = started + std::chrono::milliseconds(timeout_ms);
-  const std::uint8_t transport = options.transport == "tcp" ? 6 : 17;
-  const std::uint16_t internal_port =
-      options.internal_port != 0 ? options.internal_port : bound->port;
-  std::vector<Step> steps;
-  const bool ok = run_steps(driver, mapper, options, transport, internal_port, deadline, steps);
-
-  const Step& first = steps.front();
-  nlohmann::ordered_json j{{"protocol", use_pcp ? "pcp" : "natpmp"},
-                           {"gateway", gateway->to_string()},
-                           {"local", bound->to_string()},
-                           {"transport", options.transport},
-                           {"internal_port", internal_port}};
-  if (first.event && first.event->kind != Kind::failed) {
-    j["external"] = first.event->external.to_string();
-    j["external_address"] = first.event->external.address.to_string();
-    j["lifetime"] = first.event->lifetime;
-    j["double_nat"] = first.event->double_nat;
-  }
-  return finish_report(j, steps, ok, started, options.json,
-                       std::string(use_pcp ? "PCP " : "NAT-PMP ") + gateway->to_string() + ": " +
-                           (ok ? "mapped" : "failed to map") +
-                           (transport == 6 ? " TCP " : " UDP ") + std::to_string(internal_port));
+  config.protocols = {use_pcp ? MappingProtocol::pcp : MappingProtocol::natpmp};
+  return map_and_report(options, config, sockets, nullptr, *bound, gateway->to_string(),
+                        std::string(use_pcp ? "PCP " : "NAT-PMP ") + gateway->to_string());
 }
 
 }  // namespace natsim::tools

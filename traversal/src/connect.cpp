@@ -215,7 +215,7 @@ bool Connector::handle_datagram(TimePoint now, const Endpoint& local, const Endp
   // PCP / NAT-PMP answers come from the gateway's port 5351, SSDP's from its port 1900.
   if (mapper_ && config_.gateway &&
       (remote == *config_.gateway ||
-       (config_.port_mapping == PortMapping::upnp && remote.address == config_.gateway->address))) {
+       (mapper_upnp_ && remote.address == config_.gateway->address))) {
     const bool mine = mapper_->handle_datagram(now, local, remote, bytes);
     drain_mapper(now);
     if (!closed_) after_input(now);

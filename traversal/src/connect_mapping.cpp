@@ -3,6 +3,8 @@
 // candidate.
 #include "natsim/traversal/connect.hpp"
 
+#include <algorithm>
+
 namespace natsim::traversal::connect {
 
 namespace {
@@ -37,8 +39,14 @@ void Connector::start_mapping(TimePoint now) {
   m.gateway = *config_.gateway;
   std::uint64_t mix = seed_ ^ 0x6d6170u;
   m.seed = splitmix64(mix);
-  m.only = only(config_.port_mapping);
-  m.upnp = config_.port_mapping == PortMapping::upnp;
+  if (!config_.port_mapping_protocols.empty()) {
+    m.protocols = config_.port_mapping_protocols;
+  } else if (auto o = only(config_.port_mapping)) {
+    m.protocols = {*o};
+  }
+  m.parallel = config_.port_mapping_parallel;
+  mapper_upnp_ =
+      std::find(m.protocols.begin(), m.protocols.end(), MappingProtocol::upnp) != m.protocols.end();
   mapper_ = std::make_unique<PortMapper>(m);
   // RFC 6887 §11.1: the suggested external port is the internal one, as most clients ask.
   mapping_id_ = mapper_->add(now, kUdp, m.local.port, config_.port_mapping_lifetime, m.local.port);

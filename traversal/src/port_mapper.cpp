@@ -26,10 +26,26 @@ bool behind_another_nat(const IpAddress& a) {
          (v >> 22) == (100u << 2 | 1);  // 10/8, 172.16/12, 192.168/16, 100.64/10
 }
 
+std::string_view to_string(MappingProtocol p) {
+  return p == MappingProtocol::pcp ? "pcp" : p == MappingProtocol::natpmp ? "natpmp" : "upnp";
+}
+
+std::optional<MappingProtocol> parse_mapping_protocol(std::string_view name) {
+  if (name == "pcp") return MappingProtocol::pcp;
+  if (name == "natpmp") return MappingProtocol::natpmp;
+  if (name == "upnp") return MappingProtocol::upnp;
+  return std::nullopt;
+}
+
 PortMapper::PortMapper(PortMapperConfig config)
-    : config_(config),
-      protocol_(config.only.value_or(MappingProtocol::pcp)),
-      nonce_state_(config.seed ^ 0x706370u) {}
+    : config_(std::move(config)), nonce_state_(config_.seed ^ 0x706370u) {
+  for (MappingProtocol p : config_.protocols) {
+    if (std::find(order_.begin(), order_.end(), p) == order_.end()) order_.push_back(p);
+  }
+  if (order_.empty()) order_ = {MappingProtocol::pcp, MappingProtocol::natpmp};
+  protocol_ = order_.front();
+  probing_ = config_.parallel && order_.size() > 1;
+}
 
 std::size_t PortMapper::add(TimePoint now, std::uint8_t protocol, std::uint16_t internal_port,
                             std::uint32_t lifetime, std::uint16_t suggested_port) {
@@ -46,21 +62,34 @@ std::size_t PortMapper::add(TimePoint now, std::uint8_t protocol, std::uint16_t 
       m.ask.nonce[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
   }
   mappings_.push_back(m);
-  if (protocol_ == MappingProtocol::upnp) {
-    send_upnp(now, mappings_.size() - 1);
+  const std::size_t id = mappings_.size() - 1;
+  if (probing_) {
+    // Asked for once a protocol has answered the probe.
+    if (!probe_started_) start_probe(now);
+  } else if (protocol_ == MappingProtocol::upnp) {
+    send_upnp(now, id);
   } else {
     send(now, mappings_.back());
   }
-  return mappings_.size() - 1;
+  drain_upnp(now);
+  return id;
 }
 
 void PortMapper::remove(TimePoint now, std::size_t id) {
   if (id >= mappings_.size()) return;
   Mapping& m = mappings_[id];
+  if (probing_) {
+    // Nothing was asked for yet.
+    m.state = State::deleted;
+    m.deadline = kTimeNever;
+    emit(PortMapperEvent::Kind::deleted, id, m);
+    return;
+  }
   if (protocol_ == MappingProtocol::upnp) {
     m.state = State::deleting;
     m.deadline = kTimeNever;
     if (upnp_) upnp_->remove(now, m.upnp_id);
+    drain_upnp(now);
     return;
   }
   m.state = State::deleting;
@@ -75,6 +104,7 @@ void PortMapper::refresh(TimePoint now, std::size_t id) {
   Mapping& m = mappings_[id];
   if (protocol_ == MappingProtocol::upnp) {
     if (upnp_) upnp_->refresh(now, m.upnp_id);
+    drain_upnp(now);
     return;
   }
   m.state = State::requesting;
@@ -112,6 +142,7 @@ std::optional<TimePoint> PortMapper::poll_timeout() const {
   TimePoint next = kTimeNever;
   for (const Mapping& m : mappings_)
     next = std::min(next, m.deadline);
+  next = std::min(next, probe_deadline_);
   if (upnp_) next = std::min(next, upnp_->poll_timeout().value_or(kTimeNever));
   if (next == kTimeNever) return std::nullopt;
   return next;
@@ -123,12 +154,113 @@ std::optional<Transmit> PortMapper::poll_transmit(MutableByteView out) {
   return std::nullopt;
 }
 
-void PortMapper::send_upnp(TimePoint now, std::size_t id) {
-  if (!upnp_) {
-    upnp::ClientConfig c = config_.upnp_client;
-    if (c.local.address.is_unspecified() && c.local.port == 0) c.local = config_.local;
-    upnp_ = std::make_unique<upnp::UpnpClient>(std::move(c));
+void PortMapper::ensure_upnp() {
+  if (upnp_) return;
+  upnp::ClientConfig c = config_.upnp_client;
+  if (c.local.address.is_unspecified() && c.local.port == 0) c.local = config_.local;
+  upnp_ = std::make_unique<upnp::UpnpClient>(std::move(c));
+}
+
+void PortMapper::drain_upnp(TimePoint now) {
+  if (!upnp_) return;
+  while (auto e = upnp_->poll_event())
+    upnp_event(now, *e);
+}
+
+void PortMapper::start_probe(TimePoint now) {
+  probe_started_ = true;
+  if (std::find(order_.begin(), order_.end(), MappingProtocol::upnp) != order_.end()) {
+    ensure_upnp();
+    upnp_->start(now);  // M-SEARCH, then the description: `discovered` says UPnP answered
   }
+  send_probes(now);
+}
+
+void PortMapper::send_probes(TimePoint now) {
+  bool any = false;
+  for (MappingProtocol p : order_) {
+    std::optional<std::size_t> n;
+    if (p == MappingProtocol::pcp) {
+      // RFC 6887 §14.1: an ANNOUNCE request elicits an ANNOUNCE response from a server.
+      pcp::Request r;
+      r.opcode = pcp::Opcode::announce;
+      r.client_address = config_.local.address;
+      n = pcp::emit_request(r, buffer_);
+    } else if (p == MappingProtocol::natpmp) {
+      n = natpmp_client::address_request(buffer_);  // RFC 6886 §3.2
+    }
+    if (!n) continue;
+    out_.push(config_.local, config_.gateway, ByteView(buffer_.data(), *n));
+    any = true;
+  }
+  if (!any) return;  // UPnP alone: its client keeps its own M-SEARCH schedule
+  // RFC 6886 §3.1's schedule for both: 250 ms, doubling.
+  probe_deadline_ = now + kNatPmpInitialTimeout * (1 << std::min(probe_attempts_, 9u));
+  ++probe_attempts_;
+}
+
+void PortMapper::probe_failed() {
+  probing_ = false;
+  probe_deadline_ = kTimeNever;
+  for (std::size_t id = 0; id < mappings_.size(); ++id) {
+    Mapping& m = mappings_[id];
+    if (m.state != State::requesting) continue;
+    m.state = State::failed;
+    m.deadline = kTimeNever;
+    PortMapperEvent e;
+    e.kind = PortMapperEvent::Kind::failed;
+    e.id = id;
+    e.protocol = order_.back();
+    if (upnp_discovery_failed_ && upnp_discovery_outcome_ != upnp::Outcome::no_gateway) {
+      // The gateway answered SSDP but its UPnP was unusable: say why.
+      e.protocol = MappingProtocol::upnp;
+      e.upnp_outcome = upnp_discovery_outcome_;
+      e.detail = upnp_discovery_detail_;
+    }
+    events_.push_back(std::move(e));
+  }
+}
+
+void PortMapper::choose(TimePoint now, MappingProtocol p) {
+  probing_ = false;
+  probe_deadline_ = kTimeNever;
+  const MappingProtocol from = protocol_;
+  protocol_ = p;
+  probe_chose_ = p;
+  stage_ = static_cast<std::size_t>(std::find(order_.begin(), order_.end(), p) - order_.begin());
+  take_over(now, from);
+}
+
+bool PortMapper::probe_answered(TimePoint now, ByteView bytes) {
+  auto asked = [&](MappingProtocol p) {
+    return std::find(order_.begin(), order_.end(), p) != order_.end();
+  };
+  if (bytes[0] == pcp::kVersion && asked(MappingProtocol::pcp)) {
+    auto r = pcp::parse_response(bytes);
+    if (!r) return false;
+    if (r->opcode == pcp::Opcode::announce && r->result == pcp::ResultCode::success) {
+      choose(now, MappingProtocol::pcp);
+      (void)epoch_says_rebooted(now, r->epoch);  // the epoch's first sample
+      drain_upnp(now);
+    }
+    return true;  // UNSUPP_VERSION to the NAT-PMP probe: PCP's answer will come
+  }
+  if (bytes[0] == 0 && asked(MappingProtocol::natpmp)) {
+    auto a = natpmp_client::read(bytes, nullptr);
+    if (!a) return false;
+    if (a->kind == MappingAnswer::Kind::address) {
+      natpmp_address_ = a->external.address;
+      choose(now, MappingProtocol::natpmp);
+      (void)epoch_says_rebooted(now, a->epoch);
+      drain_upnp(now);
+    }
+    return true;
+  }
+  return false;
+}
+
+void PortMapper::send_upnp(TimePoint now, std::size_t id) {
+  ensure_upnp();
   Mapping& m = mappings_[id];
   m.deadline = kTimeNever;  // the UPnP client keeps the timers now
   m.state = State::requesting;
@@ -136,14 +268,36 @@ void PortMapper::send_upnp(TimePoint now, std::size_t id) {
       upnp_->add(now, m.ask.protocol, m.ask.internal_port, m.wanted_lifetime, m.ask.suggested_port);
 }
 
-void PortMapper::upnp_event(const upnp::ClientEvent& e) {
+void PortMapper::upnp_event(TimePoint now, const upnp::ClientEvent& e) {
   using K = upnp::ClientEvent::Kind;
-  if (e.id == upnp::ClientEvent::kNoMapping) return;  // discovery: the mappings report it
+  if (e.id == upnp::ClientEvent::kNoMapping) {
+    // Discovery; outside a probe the mappings report its failure themselves.
+    if (!probing_) return;
+    if (e.kind == K::discovered) return choose(now, MappingProtocol::upnp);
+    if (e.kind == K::failed) {
+      upnp_discovery_failed_ = true;
+      upnp_discovery_outcome_ = e.outcome;
+      upnp_discovery_detail_ = e.detail;
+      if (probe_deadline_ == kTimeNever) probe_failed();  // nothing else is still asking
+    }
+    return;
+  }
+  if (protocol_ != MappingProtocol::upnp) return;  // handed on to the next protocol
   std::size_t id = 0;
   while (id < mappings_.size() && mappings_[id].upnp_id != e.id)
     ++id;
   if (id == mappings_.size()) return;
   Mapping& m = mappings_[id];
+  // The gateway's UPnP is absent or unusable (no SSDP answer, no description, no control
+  // URL that answers): the next protocol in the order, if any, takes over.
+  const auto o = e.outcome;
+  if (e.kind == K::failed && !m.ever_mapped && has_next() &&
+      (o == upnp::Outcome::no_gateway || o == upnp::Outcome::unreachable ||
+       o == upnp::Outcome::timeout || o == upnp::Outcome::http_error ||
+       o == upnp::Outcome::bad_description || o == upnp::Outcome::no_wan_service)) {
+    fall_back(now);
+    return;
+  }
   PortMapperEvent::Kind kind;
   switch (e.kind) {
     case K::mapped:
@@ -200,10 +354,6 @@ void PortMapper::upnp_event(const upnp::ClientEvent& e) {
 }
 
 std::optional<PortMapperEvent> PortMapper::poll_event() {
-  if (upnp_) {
-    while (auto e = upnp_->poll_event())
-      upnp_event(*e);
-  }
   if (events_.empty()) return std::nullopt;
   PortMapperEvent e = events_.front();
   events_.pop_front();
@@ -222,33 +372,53 @@ void PortMapper::emit(PortMapperEvent::Kind kind, std::size_t id, const Mapping&
   events_.push_back(e);
 }
 
-void PortMapper::fall_back(TimePoint now) {
-  if (protocol_ == MappingProtocol::natpmp) {
-    // Neither PCP nor NAT-PMP answered: UPnP IGD takes every mapping still wanted.
-    protocol_ = MappingProtocol::upnp;
-    for (std::size_t id = 0; id < mappings_.size(); ++id) {
-      Mapping& m = mappings_[id];
-      if (m.state == State::requesting) {
+bool PortMapper::fall_back(TimePoint now) {
+  if (!has_next()) return false;
+  const MappingProtocol from = protocol_;
+  protocol_ = order_[++stage_];
+  take_over(now, from);
+  return true;
+}
+
+void PortMapper::take_over(TimePoint now, MappingProtocol from) {
+  if (from != protocol_) last_epoch_.reset();  // each protocol's epoch is another counter
+  for (std::size_t id = 0; id < mappings_.size(); ++id) {
+    Mapping& m = mappings_[id];
+    if (m.state == State::requesting) {
+      if (protocol_ == MappingProtocol::upnp) {
         send_upnp(now, id);
-      } else if (m.state == State::deleting) {
-        m.state = State::deleted;  // nothing was granted over a protocol that never answered
+      } else {
+        m.attempts = 0;
+        send(now, m);
+      }
+    } else if (m.state == State::deleting) {
+      if (protocol_ == MappingProtocol::upnp || from == MappingProtocol::upnp) {
+        // Nothing was granted over a protocol that never answered.
+        m.state = State::deleted;
         m.deadline = kTimeNever;
         emit(PortMapperEvent::Kind::deleted, id, m);
+      } else {
+        m.attempts = 0;
+        send(now, m);
       }
     }
-    return;
-  }
-  protocol_ = MappingProtocol::natpmp;
-  last_epoch_.reset();  // the NAT-PMP epoch is another counter
-  for (Mapping& m : mappings_) {
-    if (m.state != State::requesting && m.state != State::deleting) continue;
-    m.attempts = 0;
-    send(now, m);
   }
 }
 
 void PortMapper::handle_timeout(TimePoint now) {
-  if (upnp_) upnp_->handle_timeout(now);
+  if (upnp_) {
+    upnp_->handle_timeout(now);
+    drain_upnp(now);
+  }
+  if (probing_ && probe_deadline_ <= now) {
+    if (probe_attempts_ < config_.natpmp_attempts) {
+      send_probes(now);
+    } else {
+      probe_deadline_ = kTimeNever;
+      // UPnP's discovery may still be under way; else nothing answered at all.
+      if (!upnp_ || upnp_discovery_failed_) probe_failed();
+    }
+  }
   for (std::size_t id = 0; id < mappings_.size(); ++id) {
     Mapping& m = mappings_[id];
     if (m.deadline > now) continue;
@@ -266,12 +436,9 @@ void PortMapper::handle_timeout(TimePoint now) {
       send(now, m);
       continue;
     }
-    if (protocol_ == MappingProtocol::pcp && !config_.only) {
-      fall_back(now);  // RFC 6887 §9: no PCP server answered; try NAT-PMP
-      return;
-    }
-    if (protocol_ == MappingProtocol::natpmp && !config_.only && config_.upnp) {
-      fall_back(now);
+    // RFC 6887 §9: no PCP server answered; the next protocol (NAT-PMP by default).
+    if (fall_back(now)) {
+      drain_upnp(now);
       return;
     }
     m.deadline = kTimeNever;
@@ -310,18 +477,27 @@ void PortMapper::renew_all_after_announcement(TimePoint now, std::uint32_t epoch
 
 void PortMapper::handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote,
                                ByteView bytes) {
-  if (upnp_) upnp_->handle_stream(now, local, remote, bytes);
+  if (!upnp_) return;
+  upnp_->handle_stream(now, local, remote, bytes);
+  drain_upnp(now);
 }
 
 void PortMapper::handle_stream_closed(TimePoint now, const Endpoint& local,
                                       const Endpoint& remote) {
-  if (upnp_) upnp_->handle_stream_closed(now, local, remote);
+  if (!upnp_) return;
+  upnp_->handle_stream_closed(now, local, remote);
+  drain_upnp(now);
 }
 
 bool PortMapper::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                                  ByteView bytes) {
-  if (upnp_ && upnp_->handle_datagram(now, local, remote, bytes)) return true;
+  if (upnp_ && upnp_->handle_datagram(now, local, remote, bytes)) {
+    drain_upnp(now);
+    return true;
+  }
   if (remote != config_.gateway || bytes.empty()) return false;
+  if (probing_) return probe_answered(now, bytes);
+  if (protocol_ == MappingProtocol::upnp) return false;  // a late probe answer
   if (protocol_ == MappingProtocol::pcp && bytes[0] == pcp::kVersion) {
     // RFC 6887 §14.1.3: an ANNOUNCE response, solicited or not, carries the epoch.
     if (auto r = pcp::parse_response(bytes);
@@ -373,10 +549,12 @@ bool PortMapper::handle_datagram(TimePoint now, const Endpoint& local, const End
 
 void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a) {
   if (a.kind == MappingAnswer::Kind::unsupported_version) {
-    if (protocol_ == MappingProtocol::pcp && !config_.only) return fall_back(now);
-    // A gateway that speaks neither PCP nor NAT-PMP, said so at once: UPnP next.
-    if (protocol_ == MappingProtocol::natpmp && !config_.only && config_.upnp)
-      return fall_back(now);
+    // The race chose this protocol on the gateway's own answer: "unsupported version" is
+    // the late answer to another protocol's probe (a PCP-only gateway answers NAT-PMP's
+    // in PCP's format, RFC 6887 §9), not about this one.
+    if (probe_chose_ == protocol_) return;
+    // The gateway said at once that it does not speak this protocol: the next one.
+    if (fall_back(now)) return drain_upnp(now);
     // Told to use this protocol only: the gateway does not speak it.
     Mapping& m = mappings_[id];
     m.state = State::failed;

@@ -184,11 +184,15 @@ void UpnpClient::send_action(TimePoint now, const Op& op) {
 
 bool UpnpClient::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& /*remote*/,
                                  ByteView bytes) {
-  if (local.port != config_.local.port) return false;
+  if (local.port != config_.local.port && local.port != ssdp::kPort) return false;
   auto m = ssdp::parse(bytes);
   if (!m) return false;
-  if (m->kind != ssdp::Kind::response) return true;  // NOTIFY, other searches: not ours
-  if (discovery_ != Discovery::searching) return true;
+  if (m->kind == ssdp::Kind::alive || m->kind == ssdp::Kind::byebye) {
+    notified(now, *m);
+    return true;
+  }
+  if (m->kind != ssdp::Kind::response) return true;  // other searches: not ours
+  if (discovery_ != Discovery::searching || local.port != config_.local.port) return true;
   // Any answer naming the IGD or its WAN connection services gives the description.
   if (!ssdp::matches(config_.search_target, m->target) &&
       m->target.find(":WANIPConnection:") == std::string::npos &&
@@ -197,6 +201,7 @@ bool UpnpClient::handle_datagram(TimePoint now, const Endpoint& local, const End
     return true;
   location_ = parse_http_url(m->location);
   if (!location_) return true;  // another device may answer with a usable one
+  device_uuid_ = m->usn.substr(0, m->usn.find("::"));
   discovery_ = Discovery::fetching;
   search_deadline_ = kTimeNever;
   fetch_description(now, *location_);
@@ -340,7 +345,41 @@ void UpnpClient::close(TimePoint now) {
   }
 }
 
+void UpnpClient::notified(TimePoint now, const ssdp::Message& m) {
+  // UDA 1.1 §1.2.2: every device announces upnp:rootdevice; one message per round will do.
+  if (device_uuid_.empty() || m.target != "upnp:rootdevice" ||
+      m.usn.substr(0, m.usn.find("::")) != device_uuid_)
+    return;
+  if (m.kind == ssdp::Kind::byebye) {
+    gateway_gone_ = true;  // §1.2.3: leaving (a reboot says alive again when back)
+    return;
+  }
+  const bool moved = location_ && m.location != to_string(*location_);
+  if (!gateway_gone_ && !moved) return;  // the periodic alive of a gateway that stayed
+  gateway_gone_ = false;
+  if (moved) {
+    if (auto u = parse_http_url(m.location)) {
+      location_ = std::move(*u);
+      tried_location_host_ = false;
+      refetch_ = true;
+      discovery_ = Discovery::fetching;
+    }
+  }
+  // A gateway back from a reboot may have forgotten the mappings: check each now.
+  for (std::size_t id = 0; id < mappings_.size(); ++id) {
+    Mapping& mp = mappings_[id];
+    if (mp.state != MapState::mapped) continue;
+    mp.renew_at = kTimeNever;
+    ops_.push_back({Step::check, id});
+  }
+  next(now);
+}
+
 void UpnpClient::next(TimePoint now) {
+  if (!http_ && refetch_ && location_) {
+    refetch_ = false;
+    return fetch_description(now, *location_);
+  }
   if (http_ || discovery_ != Discovery::ready || ops_.empty()) return;
   Op op = ops_.front();
   ops_.pop_front();

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -528,8 +529,8 @@ PortMapperConfig mapper_config(bool upnp, std::optional<MappingProtocol> only = 
   PortMapperConfig c;
   c.local = kHost;
   c.gateway = Endpoint{kGateway, 5351};
-  c.upnp = upnp;
-  c.only = only;
+  if (upnp) c.protocols.push_back(MappingProtocol::upnp);
+  if (only) c.protocols = {*only};
   return c;
 }
 
@@ -589,6 +590,108 @@ TEST(PortMapperUpnp, UpnpOnlyMapsAtOnceAndReportsReboots) {
   ASSERT_TRUE(lan.find(PortMapperEvent::Kind::recreated, id, &t));
   EXPECT_EQ(t, at(seconds(300) + milliseconds(12)));
   EXPECT_EQ(lan.client.protocol(), MappingProtocol::upnp);
+}
+
+TEST(PortMapperUpnp, OrderStartingWithUpnpMapsAtOnce) {
+  // The same UPnP-only gateway as above: 148.758 s with the default order, 8 ms with UPnP
+  // first.
+  PortMapperConfig c = mapper_config(false);
+  c.protocols = {MappingProtocol::upnp, MappingProtocol::pcp, MappingProtocol::natpmp};
+  MapperLan lan(c);
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  const PortMapperEvent* m = lan.find(PortMapperEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->protocol, MappingProtocol::upnp);
+  EXPECT_EQ(t, at(milliseconds(8)));
+}
+
+TEST(PortMapperUpnp, UpnpFirstFallsToPcpWhenSsdpIsUnanswered) {
+  PortMapperConfig c = mapper_config(false);
+  c.protocols = {MappingProtocol::upnp, MappingProtocol::pcp};
+  MapperLan lan(c);
+  lan.igd.answer_ssdp = false;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(8)));
+  EXPECT_EQ(lan.client.protocol(), MappingProtocol::upnp);
+  lan.run_until(at(seconds(100)));
+  EXPECT_EQ(lan.client.protocol(), MappingProtocol::pcp);
+  // M-SEARCH at 0, 3, 6 s (MX 2 + 1 s apart): no gateway at 9 s; PCP at 9, 12, 18 s;
+  // failed at 30 s, reported as PCP's timeout (no result code), once.
+  TimePoint t;
+  const PortMapperEvent* f = lan.find(PortMapperEvent::Kind::failed, id, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->protocol, MappingProtocol::pcp);
+  EXPECT_EQ(f->result, 0);
+  EXPECT_EQ(t, at(seconds(30)));
+  EXPECT_EQ(std::count_if(
+                lan.events.begin(), lan.events.end(),
+                [](const PortMapperEvent& e) { return e.kind == PortMapperEvent::Kind::failed; }),
+            1);
+}
+
+TEST(PortMapperUpnp, ParallelProbeTakesUpnpOnAUpnpOnlyGateway) {
+  PortMapperConfig c = mapper_config(true);
+  c.parallel = true;
+  MapperLan lan(c);
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  EXPECT_TRUE(lan.client.probing());
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  const PortMapperEvent* m = lan.find(PortMapperEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->protocol, MappingProtocol::upnp);
+  EXPECT_FALSE(lan.client.probing());
+  // SSDP and the description (4 ms) while PCP and NAT-PMP go unanswered, then
+  // GetExternalIPAddress and AddAnyPortMapping: as fast as UPnP alone.
+  EXPECT_EQ(t, at(milliseconds(8)));
+  // One round of probes (PCP ANNOUNCE, NAT-PMP address request, M-SEARCH): the next was
+  // due at 250 ms.
+  EXPECT_EQ(lan.udp_sent, 3);
+}
+
+TEST(PortMapperUpnp, ParallelProbeIgnoresUnsupportedVersionAnswers) {
+  PortMapperConfig c = mapper_config(true);
+  c.parallel = true;
+  MapperLan lan(c);
+  lan.igd.refuse_pcp_natpmp = true;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  const PortMapperEvent* m = lan.find(PortMapperEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->protocol, MappingProtocol::upnp);
+  EXPECT_EQ(t, at(milliseconds(8)));
+}
+
+TEST(PortMapperUpnp, ParallelProbeFailsWhenNothingAnswers) {
+  PortMapperConfig c = mapper_config(true);
+  c.parallel = true;
+  MapperLan lan(c);
+  lan.igd.answer_ssdp = false;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(400)));
+  TimePoint t;
+  const PortMapperEvent* f = lan.find(PortMapperEvent::Kind::failed, id, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->result, 0);
+  // The PCP and NAT-PMP probes at NAT-PMP's 250 ms doubling, 9 rounds: 127.75 s (UPnP
+  // gave up at 9 s).
+  EXPECT_EQ(t, at(milliseconds(127750)));
+}
+
+TEST(PortMapperUpnp, RemovedWhileProbingIsDeletedWithoutAsking) {
+  PortMapperConfig c = mapper_config(true);
+  c.parallel = true;
+  MapperLan lan(c);
+  lan.igd.answer_ssdp = false;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(milliseconds(100)));
+  lan.client.remove(lan.now, id);
+  lan.run_until(at(milliseconds(200)));
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::deleted, id));
+  EXPECT_TRUE(lan.igd.table.empty());
 }
 
 TEST(PortMapperUpnp, UpnpFailuresCarryTheOutcome) {

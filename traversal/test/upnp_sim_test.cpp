@@ -23,7 +23,7 @@ struct Seen {
 };
 
 struct Lab {
-  explicit Lab(nat::PortMappingConfig c = {}) {
+  explicit Lab(nat::PortMappingConfig c = {}, bool hear_notify = false) {
     nat::SiteOptions o;
     o.lan_link.latency = kLan;
     site = std::make_unique<nat::Site>(nat::add_site(w.net, w.core, "home", o));
@@ -34,10 +34,12 @@ struct Lab {
     PortMapperConfig m;
     m.local = Endpoint{*h.address(), 50000};
     m.gateway = Endpoint{IpAddress::v4(10, 0, 0, 1), pcp::kServerPort};
-    m.only = MappingProtocol::upnp;
-    m.upnp = true;
+    m.protocols = {MappingProtocol::upnp};
     mapper = std::make_unique<PortMapper>(m);
-    driver = std::make_unique<scenarios::SimDriver<PortMapper>>(h, *mapper, std::vector{socket});
+    std::vector<sim::UdpSocket*> sockets{socket};
+    if (hear_notify)
+      sockets.push_back(h.udp_bind(Endpoint{ssdp::kMulticastV4, ssdp::kPort}).value());
+    driver = std::make_unique<scenarios::SimDriver<PortMapper>>(h, *mapper, sockets);
     driver->on_event([this](const PortMapperEvent& e) { seen.push_back({w.net.now(), e}); });
   }
   std::size_t add(std::uint32_t lease = 600) {
@@ -152,6 +154,38 @@ TEST(UpnpSim, RebootThatForgetsIsRepaired) {
   EXPECT_EQ(lost->at, at(seconds(300) + milliseconds(90)));
   EXPECT_EQ(re->at, at(seconds(300) + milliseconds(110)));
   EXPECT_EQ(re->e.external, (Endpoint{IpAddress::v4(203, 0, 113, 2), 40000}));
+}
+
+// The gateway says ssdp:byebye as it goes down and ssdp:alive when back (UDA 1.1 §1.2):
+// a client that hears them checks its mapping at once instead of at half its lease.
+TEST(UpnpSim, RebootHeardInNotifyIsRepairedWhenTheGatewayIsBack) {
+  nat::PortMappingConfig c;
+  c.on_reboot = nat::RebootMappings::forget;
+  Lab lab(c, true);
+  lab.add(600);
+  lab.w.net.run_until(at(seconds(100)));
+  ASSERT_TRUE(lab.find(PortMapperEvent::Kind::mapped));
+  lab.site->gateway.reboot(seconds(30));
+  lab.w.net.run_until(at(seconds(400)));
+  const Seen* lost = lab.find(PortMapperEvent::Kind::gateway_rebooted);
+  const Seen* re = lab.find(PortMapperEvent::Kind::recreated);
+  ASSERT_TRUE(lost);
+  ASSERT_TRUE(re);
+  // Back at 130 s; its alive arrives 5 ms later; GetSpecificPortMappingEntry answers
+  // 714 one exchange (20 ms) later, AddPortMapping re-creates it 20 ms after that.
+  EXPECT_EQ(lost->at, at(seconds(130) + milliseconds(25)));
+  EXPECT_EQ(re->at, at(seconds(130) + milliseconds(45)));
+  EXPECT_EQ(re->e.external, (Endpoint{IpAddress::v4(203, 0, 113, 2), 40000}));
+}
+
+// The periodic alive of a gateway that did not go away changes nothing.
+TEST(UpnpSim, PeriodicAliveIsNotAReboot) {
+  Lab lab({}, true);
+  lab.add(3600);
+  lab.w.net.run_until(at(seconds(1000)));
+  EXPECT_TRUE(lab.find(PortMapperEvent::Kind::mapped));
+  EXPECT_FALSE(lab.find(PortMapperEvent::Kind::refreshed));  // 900 s alive: no check
+  EXPECT_FALSE(lab.find(PortMapperEvent::Kind::gateway_rebooted));
 }
 
 }  // namespace

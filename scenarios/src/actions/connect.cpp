@@ -33,7 +33,12 @@ struct Connect final : ActionSpec {
   bool restart = true;
   Duration restart_after_silence = Duration::zero();
   Duration timeout = seconds(60);
-  cn::PortMapping mapping_a = cn::PortMapping::off, mapping_b = cn::PortMapping::off;
+  struct Mapping {
+    cn::PortMapping mode = cn::PortMapping::off;
+    std::vector<traversal::MappingProtocol> protocols;  // empty: as mode says
+    bool parallel = false;
+  };
+  Mapping mapping_a, mapping_b;
   SignallingParams signalling;
   Traffic traffic;
 };
@@ -321,13 +326,32 @@ std::string parse_user(const Reader& r, const Names& names, const std::string& s
   return user;
 }
 
-cn::PortMapping parse_mapping(const Reader& r) {
-  const std::string m = one_of(r, {"off", "auto", "pcp", "natpmp", "upnp"});
-  if (m == "auto") return cn::PortMapping::automatic;
-  if (m == "pcp") return cn::PortMapping::pcp;
-  if (m == "natpmp") return cn::PortMapping::natpmp;
-  if (m == "upnp") return cn::PortMapping::upnp;
-  return cn::PortMapping::off;
+// A side's port mapping: a name ("auto": PCP, then NAT-PMP), the protocols in order
+// (["upnp", "pcp"]), or {"protocols": [...], "parallel": true}.
+Connect::Mapping parse_mapping(const Reader& r) {
+  Connect::Mapping m;
+  if (r.json().is_array() || r.json().is_object()) {
+    m.mode = cn::PortMapping::automatic;
+    if (r.json().is_array()) {
+      m.protocols = parse_protocol_order(r);
+      return m;
+    }
+    r.only({"protocols", "parallel"});
+    m.protocols = parse_protocol_order(r.at("protocols"));
+    if (auto p = r.get("parallel")) {
+      m.parallel = p->boolean();
+      if (m.parallel && m.protocols.size() < 2)
+        p->fail("'parallel' needs at least two protocols to race");
+    }
+    return m;
+  }
+  const std::string v = one_of(r, {"off", "auto", "pcp", "natpmp", "upnp"});
+  m.mode = v == "auto"     ? cn::PortMapping::automatic
+           : v == "pcp"    ? cn::PortMapping::pcp
+           : v == "natpmp" ? cn::PortMapping::natpmp
+           : v == "upnp"   ? cn::PortMapping::upnp
+                           : cn::PortMapping::off;
+  return m;
 }
 
 std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
@@ -371,9 +395,9 @@ std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
       if (x->restart_after_silence < seconds(7)) t->fail("must be at least 7s");
     }
   }
-  // One protocol for both sides, or {"a": ..., "b": ...} (a missing side: off).
+  // One setting for both sides, or {"a": ..., "b": ...} (a missing side: off).
   if (auto m = r.get("port_mapping")) {
-    if (m->json().is_object()) {
+    if (m->json().is_object() && (m->has("a") || m->has("b"))) {
       m->only({"a", "b"});
       if (auto a = m->get("a")) x->mapping_a = parse_mapping(*a);
       if (auto b = m->get("b")) x->mapping_b = parse_mapping(*b);
@@ -457,7 +481,10 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
     c.timeout = body.timeout;
     c.restart = body.restart;
     c.restart_after_silence = body.restart_after_silence;
-    c.port_mapping = s.host == body.a ? body.mapping_a : body.mapping_b;
+    const Connect::Mapping& mapping = s.host == body.a ? body.mapping_a : body.mapping_b;
+    c.port_mapping = mapping.mode;
+    c.port_mapping_protocols = mapping.protocols;
+    c.port_mapping_parallel = mapping.parallel;
     if (c.port_mapping != cn::PortMapping::off) {
       if (auto g = gateway_of(w, s.host)) c.gateway = Endpoint{*g, traversal::pcp::kServerPort};
     }
@@ -509,7 +536,8 @@ const ActionType& connect_action() {
                {"ice",
                 "nomination, ta_ms, trickle, policy (all|relay_only|turn_first), restart, "
                 "restart_after_silence"},
-               {"port_mapping", "off|auto|pcp|natpmp|upnp, or {a, b}"},
+               {"port_mapping",
+                "off|auto|pcp|natpmp|upnp, [protocols in order], {protocols, parallel}, or {a, b}"},
                {"signalling", "delay, loss"},
                {"timeout", ""},
                {"count", ""},

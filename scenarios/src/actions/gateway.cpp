@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "../checks.hpp"
+
 namespace natsim::scenarios::detail {
 
 std::optional<IpAddress> gateway_of(const World& w, const std::string& host) {
@@ -17,6 +19,20 @@ std::optional<IpAddress> gateway_of(const World& w, const std::string& host) {
     }
   }
   return std::nullopt;
+}
+
+std::vector<traversal::MappingProtocol> parse_protocol_order(const Reader& r) {
+  if (!r.json().is_array()) r.fail("expected an array of protocols, e.g. [\"upnp\", \"pcp\"]");
+  if (r.size() == 0) r.fail("expected at least one protocol");
+  std::vector<traversal::MappingProtocol> order;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    const Reader e = r[i];
+    const auto p = *traversal::parse_mapping_protocol(one_of(e, {"pcp", "natpmp", "upnp"}));
+    if (std::find(order.begin(), order.end(), p) != order.end())
+      e.fail("'" + e.string() + "' is listed twice");
+    order.push_back(p);
+  }
+  return order;
 }
 
 }  // namespace natsim::scenarios::detail

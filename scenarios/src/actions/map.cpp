@@ -1,5 +1,6 @@
-// map: a host asks its gateway for a port mapping with PCP (RFC 6887) or NAT-PMP
-// (RFC 6886) through the port mapper, which keeps it alive (refreshes, re-creation after
+// map: a host asks its gateway for a port mapping with PCP (RFC 6887), NAT-PMP (RFC 6886)
+// or UPnP IGD, in the order `protocols` gives (or all at once with `parallel`), through
+// the port mapper, which keeps it alive (refreshes, re-creation after
 // a gateway reboot) for the rest of the run. With `from`, an outside host then sends
 // datagrams to the mapped external endpoint and the internal host echoes each back.
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include "gateway.hpp"
 #include "natsim/traversal/natpmp_wire.hpp"
 #include "natsim/traversal/port_mapper.hpp"
+#include "natsim/traversal/ssdp.hpp"
 #include "traffic.hpp"
 
 namespace natsim::scenarios::detail {
@@ -21,7 +23,10 @@ using traversal::PortMapperEvent;
 
 struct Map final : ActionSpec {
   std::string host;
-  std::optional<MappingProtocol> protocol;  // nullopt: auto (PCP, then NAT-PMP)
+  // The protocols tried, in order; `protocol` gives one, or auto's PCP, NAT-PMP, UPnP.
+  std::vector<MappingProtocol> protocols{MappingProtocol::pcp, MappingProtocol::natpmp,
+                                         MappingProtocol::upnp};
+  bool parallel = false;
   std::uint16_t internal_port = 0;
   std::uint16_t suggested_port = 0;
   std::uint32_t lifetime = 7200;
@@ -38,6 +43,7 @@ struct MapCheck final : ActionCheck {
   std::optional<bool> double_nat;
   std::optional<std::string> result;
   std::optional<Range> mapped_ms;
+  std::optional<Range> failed_ms;
   std::optional<Range> lifetime;
   std::optional<Range> refreshes;
   std::optional<Range> refreshed_ms;
@@ -47,8 +53,8 @@ struct MapCheck final : ActionCheck {
   EchoCheck echoes;
 };
 
-const char* protocol_name(MappingProtocol p) {
-  return p == MappingProtocol::pcp ? "pcp" : p == MappingProtocol::natpmp ? "natpmp" : "upnp";
+std::string protocol_name(MappingProtocol p) {
+  return std::string(traversal::to_string(p));
 }
 
 // The result code's name as metrics spell it: "not_authorized", "user_ex_quota",
@@ -127,6 +133,7 @@ class MapRun final : public ActionRun {
       checks.check_range(name, *want, ms(*got));
     };
     time("mapped_ms", e.mapped_ms, mapped);
+    time("failed_ms", e.failed_ms, failed_at);
     time("refreshed_ms", e.refreshed_ms, refreshed_at);
     time("recreated_ms", e.recreated_ms, recreated_at);
     time("reboot_detected_ms", e.reboot_detected_ms, reboot_detected_at);
@@ -237,10 +244,15 @@ std::shared_ptr<const ActionSpec> parse(const Reader& r, const Names& names) {
   auto m = std::make_shared<Map>();
   m->host = names.require(r.at("host"), "host");
   if (auto p = r.get("protocol")) {
+    if (r.has("protocols")) p->fail("give 'protocol' or 'protocols', not both");
     const std::string v = one_of(*p, {"auto", "pcp", "natpmp", "upnp"});
-    if (v == "pcp") m->protocol = MappingProtocol::pcp;
-    if (v == "natpmp") m->protocol = MappingProtocol::natpmp;
-    if (v == "upnp") m->protocol = MappingProtocol::upnp;
+    if (v != "auto") m->protocols = {*traversal::parse_mapping_protocol(v)};
+  }
+  if (auto p = r.get("protocols")) m->protocols = parse_protocol_order(*p);
+  if (auto p = r.get("parallel")) {
+    m->parallel = p->boolean();
+    if (m->parallel && m->protocols.size() < 2)
+      p->fail("'parallel' needs at least two protocols to race");
   }
   m->internal_port = static_cast<std::uint16_t>(r.at("internal_port").integer(1, 65535));
   if (auto p = r.get("suggested_port"))
@@ -279,6 +291,7 @@ std::shared_ptr<const ActionCheck> parse_check(const Reader& r, const ActionsByI
   if (auto f = r.get("double_nat")) e->double_nat = f->boolean();
   if (auto f = r.get("result")) e->result = f->string();
   if (auto f = r.get("mapped_ms")) e->mapped_ms = parse_range(*f);
+  if (auto f = r.get("failed_ms")) e->failed_ms = parse_range(*f);
   if (auto f = r.get("lifetime")) e->lifetime = parse_range(*f);
   if (auto f = r.get("refreshes")) e->refreshes = parse_range(*f);
   if (auto f = r.get("refreshed_ms")) e->refreshed_ms = parse_range(*f);
@@ -323,14 +336,21 @@ std::unique_ptr<ActionRun> start(const ActionSpec& spec, const ActionContext& ct
   config.local = Endpoint{*h.address(), control->local().port};
   config.gateway = Endpoint{*gateway, traversal::pcp::kServerPort};
   config.seed = ctx.seed("mapper");
-  config.only = body.protocol;
-  // auto: PCP, then NAT-PMP, then UPnP IGD; upnp: UPnP alone.
-  config.upnp = !body.protocol || *body.protocol == MappingProtocol::upnp;
+  config.protocols = body.protocols;
+  config.parallel = body.parallel;
   r->mapper = std::make_unique<PortMapper>(config);
   std::vector<sim::UdpSocket*> sockets{control};
   // Unsolicited announcements arrive on port 5350 (RFC 6887 §14.1.3, RFC 6886 §3.2.1);
   // when another map action of the host holds it, this one learns at its next refresh.
   if (auto s = h.udp_bind(traversal::pcp::kClientPort)) sockets.push_back(*s);
+  // UPnP: the gateway's NOTIFY (UDA 1.1 §1.2) go to the SSDP group; a reboot's byebye and
+  // alive make the client check its mappings at once. Held by another map action of the
+  // host: this one finds a lost mapping at its next renewal.
+  if (std::find(body.protocols.begin(), body.protocols.end(), MappingProtocol::upnp) !=
+      body.protocols.end()) {
+    if (auto s = h.udp_bind(Endpoint{traversal::ssdp::kMulticastV4, traversal::ssdp::kPort}))
+      sockets.push_back(*s);
+  }
   r->driver = std::make_unique<SimDriver<PortMapper>>(h, *r->mapper, sockets);
   r->driver->on_event([ctx, r](const PortMapperEvent& e) { r->on_event(e, ctx); });
   const std::size_t id = r->mapper->add(w.net.now(), static_cast<std::uint8_t>(body.transport),
@@ -366,6 +386,8 @@ const ActionType& map_action() {
       .summary = "a port mapping from the gateway (PCP / NAT-PMP / UPnP IGD)",
       .keys = {{"host", ""},
                {"protocol", "auto|pcp|natpmp|upnp"},
+               {"protocols", "[pcp|natpmp|upnp, ...] in order"},
+               {"parallel", "bool"},
                {"internal_port", ""},
                {"suggested_port", ""},
                {"lifetime", ""},
@@ -381,6 +403,7 @@ const ActionType& map_action() {
                       {"double_nat", "bool"},
                       {"result", "result code"},
                       {"mapped_ms", "range"},
+                      {"failed_ms", "range"},
                       {"lifetime", "range"},
                       {"refreshes", "range"},
                       {"refreshed_ms", "range"},

@@ -67,15 +67,16 @@ class IgdService {
   IgdService(NatTable& table, const PortMappingConfig& config, IpAddress lan, TimePoint now);
 
   // SSDP: datagrams to port 1900 (multicast or unicast). M-SEARCHes are answered from
-  // `local`'s address, port 1900, at once (UDA 1.1 §1.3.3 allows a delay up to MX).
+  // `local`'s address, port 1900, at once, or with `answer_within_mx` after a delay
+  // within MX (UDA 1.1 §1.3.3).
   bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
-  // The periodic ssdp:alive round.
+  // The periodic ssdp:alive round, and search answers that are due.
   void handle_timeout(TimePoint now);
   [[nodiscard]] std::optional<traversal::Transmit> poll_transmit(MutableByteView out) {
     return out_.pop(out);
   }
-  [[nodiscard]] std::optional<TimePoint> poll_timeout() const { return next_notify_; }
+  [[nodiscard]] std::optional<TimePoint> poll_timeout() const;
   [[nodiscard]] std::optional<int> poll_event() { return std::nullopt; }
 
   // The device comes up: a round of ssdp:alive (to 239.255.255.250:1900 from port 1900;
@@ -137,6 +138,12 @@ class IgdService {
   IpAddress lan_;
   TimePoint booted_;
   std::optional<TimePoint> next_notify_;
+  struct DelayedAnswer {
+    TimePoint at;
+    Endpoint from, to;
+    std::string text;
+  };
+  std::vector<DelayedAnswer> delayed_;  // by `at`; searches only, not the data path
   std::map<Key, Meta> meta_;
   traversal::TransmitQueue out_;
   IgdCounters counters_;

@@ -54,6 +54,10 @@ struct UpnpConfig {
   std::uint32_t max_connections = 16;
   // Also offers a WANPPPConnection:1 service next to WANIPConnection (same mappings).
   bool ppp = false;
+  // UDA 1.1 §1.3.3: answer a multicast M-SEARCH after a random delay within its MX (at
+  // most 5 s), as devices do so that answers do not all arrive at once; drawn from the
+  // searcher's endpoint and the search count, so runs repeat. Off: at once.
+  bool answer_within_mx = false;
 
   // Misbehaviour of real routers:
   bool v1_only = false;                      // InternetGatewayDevice:1 / WANIPConnection:1 only

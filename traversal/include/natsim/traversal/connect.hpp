@@ -62,6 +62,11 @@ struct Config {
   // exceed the longest gap between two consent checks (5 s + 20%) plus a round trip.
   Duration restart_after_silence = Duration::zero();
   PortMapping port_mapping = PortMapping::off;
+  // With port_mapping on: the protocols in the order tried (empty: as port_mapping says;
+  // automatic is PCP, then NAT-PMP), and whether the gateway is probed with all of them
+  // at once (PortMapperConfig::parallel).
+  std::vector<MappingProtocol> port_mapping_protocols;
+  bool port_mapping_parallel = false;
   std::optional<Endpoint> gateway;  // its PCP / NAT-PMP server (port 5351); needed to map
   // Gathering goes on without a mapping when the gateway has not answered by then: a LAN
   // round trip is milliseconds, and PCP's own retransmissions start at 3 s (RFC 6887 §8.1.1).
@@ -207,6 +212,7 @@ class Connector {
   std::deque<Event> events_;
   TimePoint last_now_{};  // the latest input's time: close() has none of its own
   std::unique_ptr<PortMapper> mapper_;
+  bool mapper_upnp_ = false;  // UPnP is among its protocols: SSDP answers are its
   std::size_t mapping_id_ = 0;
   MapState map_state_ = MapState::none;
   TimePoint map_deadline_{};

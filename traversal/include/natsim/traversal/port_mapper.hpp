@@ -4,12 +4,14 @@
 // refreshed at half its lifetime; a gateway reboot is detected from the epoch
 // (RFC 6887 §8.5, RFC 6886 §3.6) and the mappings re-created at once. A mapping whose
 // external address is private or shared (RFC 1918, RFC 6598 100.64/10) is flagged as
-// double NAT: the internet cannot reach it. With `upnp` on, UPnP IGD (upnp_client.hpp) is
-// tried when NAT-PMP goes unanswered too, or first when it is the only protocol. Sans-I/O.
+// double NAT: the internet cannot reach it. The protocols and their order are the
+// config's `protocols` (UPnP IGD, upnp_client.hpp, among them if asked); with `parallel`
+// the gateway is probed with every one at once and the first to answer is used. Sans-I/O.
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "natsim/traversal/machine.hpp"
@@ -29,11 +31,19 @@ struct PortMapperConfig {
   std::uint32_t pcp_attempts = 3;
   // RFC 6886 §3.1: 250 ms doubling, 9 attempts, then the mapping failed.
   std::uint32_t natpmp_attempts = 9;
-  // One protocol only, never falling back to the other; nullopt: PCP, then NAT-PMP (then
-  // UPnP IGD when `upnp` is set).
-  std::optional<MappingProtocol> only;
-  // UPnP IGD after NAT-PMP; off by default, so gateways without it see no SSDP.
-  bool upnp = false;
+  // The protocols tried, in order: the next takes over when one goes unanswered or the
+  // gateway says it does not speak it (PCP → NAT-PMP: RFC 6887 §9; UPnP: no SSDP answer,
+  // or no usable description or control URL). One entry: that protocol alone. Empty: the
+  // default; a repeated entry counts once. UPnP IGD is not in the default, so gateways
+  // without it see no SSDP.
+  std::vector<MappingProtocol> protocols{MappingProtocol::pcp, MappingProtocol::natpmp};
+  // Probe the gateway with every protocol in `protocols` at once — a PCP ANNOUNCE request
+  // (RFC 6887 §14.1), a NAT-PMP external address request (RFC 6886 §3.2) and the UPnP
+  // client's discovery (M-SEARCH and the description) — and map with the first that
+  // answers, as clients that cannot afford a sequential fallback do. Costs one round
+  // trip for PCP and NAT-PMP; answers at the same instant go to the earlier in the list.
+  // The probes are repeated at NAT-PMP's 250 ms doubling, natpmp_attempts in all.
+  bool parallel = false;
   // The UPnP client's settings; its `local` defaults to `local`.
   upnp::ClientConfig upnp_client;
 };
@@ -62,6 +72,10 @@ struct PortMapperEvent {
 // RFC 1918 private or RFC 6598 shared address space.
 [[nodiscard]] bool behind_another_nat(const IpAddress& external);
 
+[[nodiscard]] std::string_view to_string(MappingProtocol p);  // "pcp", "natpmp", "upnp"
+// "pcp", "natpmp" or "upnp"; nullopt for anything else.
+[[nodiscard]] std::optional<MappingProtocol> parse_mapping_protocol(std::string_view name);
+
 class PortMapper {
  public:
   explicit PortMapper(PortMapperConfig config);
@@ -85,6 +99,8 @@ class PortMapper {
   [[nodiscard]] std::optional<PortMapperEvent> poll_event();
 
   [[nodiscard]] MappingProtocol protocol() const { return protocol_; }
+  // True while a parallel probe waits for the first protocol to answer.
+  [[nodiscard]] bool probing() const { return probing_; }
   [[nodiscard]] std::optional<Endpoint> external(std::size_t id) const;
 
  private:
@@ -110,14 +126,40 @@ class PortMapper {
   // its address): every granted mapping is asked for again after a random 0-5 s
   // (RFC 6887 §14.1.3), so a LAN of clients does not answer at once.
   void renew_all_after_announcement(TimePoint now, std::uint32_t epoch);
-  void fall_back(TimePoint now);
+  // The next protocol in the order takes every mapping still wanted; false when there is
+  // none left.
+  bool fall_back(TimePoint now);
+  [[nodiscard]] bool has_next() const { return stage_ + 1 < order_.size(); }
+  // Moves the mappings asked for so far onto `protocol_` (after a fallback or a probe).
+  void take_over(TimePoint now, MappingProtocol from);
+  void start_probe(TimePoint now);
+  void send_probes(TimePoint now);
+  // A parallel probe was answered by `p`: map with it from now on.
+  void choose(TimePoint now, MappingProtocol p);
+  void probe_failed();
+  // A datagram from the gateway while probing: a PCP ANNOUNCE or NAT-PMP address answer
+  // picks its protocol; other answers (unsupported version) are ignored.
+  bool probe_answered(TimePoint now, ByteView bytes);
+  // Hands the UPnP client's events on, at the instant they happened.
+  void drain_upnp(TimePoint now);
+  void ensure_upnp();
   void emit(PortMapperEvent::Kind kind, std::size_t id, const Mapping& m);
   // Hands the mapping to the UPnP client (protocol_ is upnp).
   void send_upnp(TimePoint now, std::size_t id);
-  void upnp_event(const upnp::ClientEvent& e);
+  void upnp_event(TimePoint now, const upnp::ClientEvent& e);
 
   PortMapperConfig config_;
+  std::vector<MappingProtocol> order_;  // config_.protocols without repeats, never empty
+  std::size_t stage_ = 0;               // protocol_ is order_[stage_]
   MappingProtocol protocol_ = MappingProtocol::pcp;
+  bool probing_ = false;
+  std::optional<MappingProtocol> probe_chose_;  // what the race picked
+  bool probe_started_ = false;
+  bool upnp_discovery_failed_ = false;
+  upnp::Outcome upnp_discovery_outcome_ = upnp::Outcome::ok;
+  std::string upnp_discovery_detail_;
+  std::uint32_t probe_attempts_ = 0;
+  TimePoint probe_deadline_ = kTimeNever;
   std::optional<IpAddress> natpmp_address_;
   std::optional<std::uint32_t> last_epoch_;
   TimePoint last_epoch_at_{};

@@ -15,6 +15,9 @@
 //     a 718 to the refresh (routers that refuse even their own client's port): the
 //     mapping is deleted and added again
 //   POST DeletePortMapping                ->  on remove() and close()
+//   NOTIFY (UDA 1.1 §1.2) from the gateway found: ssdp:byebye, then ssdp:alive, or alive
+//     with another LOCATION (a reboot, a new address): every mapping is checked at once
+//     (and the description fetched again first if LOCATION moved) instead of at renewal
 //
 // HTTP is one request per connection (Connection: close), as miniupnpc does; the bytes
 // go out as Transport::tcp transmits and come back through handle_stream. The framing is
@@ -114,6 +117,8 @@ class UpnpClient {
   // Deletes every granted mapping (permanent ones above all: nothing else will).
   void close(TimePoint now);
 
+  // SSDP answers on `local`'s port; NOTIFY on that port or on 1900 (a socket bound to
+  // 239.255.255.250:1900, as control points listen for announcements).
   bool handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                        ByteView bytes);
   void handle_stream(TimePoint now, const Endpoint& local, const Endpoint& remote, ByteView bytes);
@@ -169,6 +174,8 @@ class UpnpClient {
   void answered(TimePoint now, const Op& op, unsigned status, std::string_view body);
   void mapping_failed(std::size_t id, Outcome o, std::uint32_t code, std::string detail);
   void discovery_failed(Outcome o, std::string detail);
+  // A NOTIFY from the gateway in use.
+  void notified(TimePoint now, const ssdp::Message& m);
   void next(TimePoint now);
   void emit(ClientEvent::Kind kind, std::size_t id);
   [[nodiscard]] std::optional<Endpoint> endpoint_of(const HttpUrl& u) const;
@@ -178,6 +185,9 @@ class UpnpClient {
   std::uint32_t searches_ = 0;
   TimePoint search_deadline_ = kTimeNever;
   std::optional<HttpUrl> location_;
+  std::string device_uuid_;    // "uuid:..." of the search answer's USN
+  bool gateway_gone_ = false;  // its ssdp:byebye was heard
+  bool refetch_ = false;       // LOCATION moved: fetch the description once idle
   std::optional<WanService> service_;
   std::optional<Endpoint> control_;
   bool tried_location_host_ = false;
