@@ -36,15 +36,6 @@ source "$ROOT/scripts/lib/interop.sh"
 # shellcheck source=lib/miniupnpd_lab.sh
 source "$ROOT/scripts/lib/miniupnpd_lab.sh"
 
-capture_cleanup() {
-  local rc=$? ns
-  stop_all
-  for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  (exit "$rc")
-  interop_cleanup
-}
-trap capture_cleanup EXIT
-
 require capture-miniupnpd "miniupnpd miniupnpd-nftables nftables curl" miniupnpd nft ip curl timeout
 if [ "$(id -u)" != 0 ]; then
   echo "capture-miniupnpd: needs root for network namespaces and nftables" >&2

@@ -45,15 +45,6 @@ START=$(date +%s)
 # shellcheck source=lib/interop.sh
 source "$ROOT/scripts/lib/interop.sh"
 
-lab_cleanup() {
-  local rc=$? ns
-  stop_all
-  for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  (exit "$rc")
-  interop_cleanup
-}
-trap lab_cleanup EXIT
-
 require fidelity "nftables stun-server stun-client coturn iproute2" ip nft stund turnserver timeout
 if [ "$(id -u)" != 0 ]; then
   echo "fidelity: needs root for network namespaces and nftables" >&2

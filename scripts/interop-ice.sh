@@ -48,15 +48,6 @@ RUN_S=25  # each agent's own timeout (s); `timeout` kills 10 s after that
 # shellcheck source=lib/interop.sh
 source "$ROOT/scripts/lib/interop.sh"
 
-ice_cleanup() {
-  local rc=$? ns
-  stop_all
-  for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  (exit "$rc")
-  interop_cleanup
-}
-trap ice_cleanup EXIT
-
 require interop-ice "python3-aioice libnice-dev nftables" ip nft cc pkg-config timeout "$CMAKE"
 if [ "$(id -u)" != 0 ]; then
   echo "interop-ice: needs root for network namespaces and nftables" >&2

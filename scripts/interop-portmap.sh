@@ -52,15 +52,6 @@ source "$ROOT/scripts/lib/interop.sh"
 # shellcheck source=lib/miniupnpd_lab.sh
 source "$ROOT/scripts/lib/miniupnpd_lab.sh"
 
-portmap_cleanup() {
-  local rc=$? ns
-  stop_all
-  for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  (exit "$rc")
-  interop_cleanup
-}
-trap portmap_cleanup EXIT
-
 require interop-portmap "natpmpc miniupnpd miniupnpd-nftables nftables miniupnpc" natpmpc miniupnpd \
   nft ip upnpc timeout
 PARTS=${INTEROP_PORTMAP_PARTS:-abc}

@@ -82,10 +82,19 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
     result.expectations.push_back(evaluate(e, w, by_id));
     result.passed = result.passed && result.expectations.back().passed;
   }
+  if (options.report_counters) result.counters = counters_report(w);
+  w.net.trace().close_log();
+  for (auto& c : w.captures)
+    c->close();
+  result.digest = w.net.trace().digest();
+  return result;
+}
+
+json counters_report(const World& w) {
+  json out = json::object();
   for (const auto& node : w.net.nodes()) {
-    if (!options.report_counters) break;
     const sim::Counters& c = node->counters();
-    json& j = result.counters[node->name()];
+    json& j = out[node->name()];
     j["sent"] = c.sent;
     j["delivered"] = c.delivered;
     j["forwarded"] = c.forwarded;
@@ -118,11 +127,7 @@ RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOp
       }
     }
   }
-  w.net.trace().close_log();
-  for (auto& c : w.captures)
-    c->close();
-  result.digest = w.net.trace().digest();
-  return result;
+  return out;
 }
 
 json to_json(const RunResult& r) {

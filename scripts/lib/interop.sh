@@ -1,6 +1,6 @@
 # What the interop scripts share beyond harness.sh: timestamped logs, PASS/FAIL counting,
-# small assertions, and an exit trap that stops every process and keeps the logs of a
-# failed run (INTEROP_KEEP_LOGS=1 keeps them always). Source it once TMP is set and
+# small assertions, and an exit trap that stops every process, deletes the lab's network
+# namespaces and keeps the logs of a failed run (INTEROP_KEEP_LOGS=1 keeps them always). Source it once TMP is set and
 # PIDS=() declared; it sets PASS and FAIL to 0.
 
 # shellcheck source=harness.sh
@@ -12,9 +12,11 @@ FAIL=0
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 interop_cleanup() {
-  local rc=$?
+  local rc=$? ns
   trap - EXIT
   stop_all
+  # Namespace labs: every namespace netns_add made (after its processes are stopped).
+  for ns in ${NETNS[@]+"${NETNS[@]}"}; do ip netns del "$ns" 2>/dev/null || true; done
   if [ "$rc" != 0 ] || [ "${INTEROP_KEEP_LOGS:-0}" = 1 ]; then
     log "logs kept in $TMP"
   else
@@ -64,7 +66,7 @@ require() {
   log "natsim: $NATSIM; logs in $TMP"
 }
 
-# Namespace labs (the caller keeps NETNS=() and deletes each on exit).
+# Namespace labs (the caller declares NETNS=(); the exit trap deletes each).
 # netns_add NS: a namespace with loopback up, remembered in NETNS.
 netns_add() {
   ip netns add "$1"

@@ -183,22 +183,6 @@ void start_echo_servers(scenarios::World& w) {
   }
 }
 
-json node_counters(const scenarios::World& w) {
-  json out = json::object();
-  for (const auto& node : w.net.nodes()) {
-    const sim::Counters& c = node->counters();
-    json& j = out[node->name()];
-    j["sent"] = c.sent;
-    j["delivered"] = c.delivered;
-    j["forwarded"] = c.forwarded;
-    for (std::size_t r = 0; r < sim::kDropReasonCount; ++r) {
-      if (c.dropped[r] != 0)
-        j["drops"][std::string(sim::to_string(static_cast<sim::DropReason>(r)))] = c.dropped[r];
-    }
-  }
-  return out;
-}
-
 std::string describe(const scenarios::World& w, const std::string& host) {
   for (const auto& [name, site] : w.sites) {
     for (const std::string& h : site.spec->hosts) {
@@ -429,7 +413,7 @@ int run_bridge(const BridgeOptions& o) {
     j["foreign_source"] = c.foreign_source;
     j["write_dropped"] = c.write_dropped;
   }
-  report["counters"] = node_counters(world);
+  report["counters"] = scenarios::counters_report(world);
   world.net.trace().close_log();
   for (auto& c : world.captures)
     c->close();

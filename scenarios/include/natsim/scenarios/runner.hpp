@@ -10,6 +10,8 @@
 
 namespace natsim::scenarios {
 
+class World;
+
 struct RunOptions {
   std::string pcap_dir;    // if set, one pcap per gateway and server: DIR/<name>.pcap
   std::string trace_path;  // if set, the JSON Lines trace of the run
@@ -44,6 +46,9 @@ struct RunResult {
 [[nodiscard]] RunResult run_scenario(const Scenario& scenario, std::uint64_t seed,
                                      const RunOptions& options = {});
 [[nodiscard]] nlohmann::json to_json(const RunResult& result);
+// Each node's counters as RunResult::counters holds them (packets, drops by reason, and a
+// TURN server's, a gateway's port-mapping and UPnP counters): for `natsim bridge` too.
+[[nodiscard]] nlohmann::json counters_report(const World& world);
 [[nodiscard]] std::string digest_hex(std::uint64_t digest);
 
 }  // namespace natsim::scenarios
