@@ -185,6 +185,31 @@ TEST(LinuxMasquerade, RefusedInboundAndHairpinAreAnsweredWithPortUnreachable) {
   }
 }
 
+// In firewall mode the refused datagram's destination is the inside host, not the
+// router: the router must not answer from the host's address (it would spoof its
+// client), so nothing is sent; with the flow open the datagram gets in.
+TEST(LinuxMasquerade, FirewallModeDoesNotAnswerFromTheInsideHostsAddress) {
+  World w;
+  NatBehavior b = *preset("linux-masquerade");
+  b.ipv4 = Translation::firewall;
+  b.icmp_unreachable = true;
+  Site site = w.site("home", b);
+  w.core.add_route(*Prefix::parse("10.0.0.0/24"), site.upstream_iface, ip("203.0.113.2"));
+  Timed host(site.hosts[0]->udp_bind(5000).value());
+  sim::UdpSocket* peer = w.servers[0].host->udp_bind(4000).value();
+  std::vector<sim::SocketError> peer_errors;
+  peer->on_error([&](const sim::SocketError& e) { peer_errors.push_back(e); });
+  send_at(peer, s(1), kHostInternal);  // no flow: refused, silently
+  send_at(host.socket, s(2), ep("198.51.100.10:4000"));
+  send_at(peer, s(3), kHostInternal);  // the flow's reply: admitted
+  w.net.run_until(s(10));
+  EXPECT_EQ(site.gateway.icmp_errors_sent(), 0u);
+  EXPECT_TRUE(peer_errors.empty());
+  ASSERT_EQ(host.at.size(), 1u);
+  EXPECT_EQ(host.at[0], s(3));  // the site's links have no latency
+  EXPECT_EQ(host.from[0], ep("198.51.100.10:4000"));
+}
+
 // RFC 5508 §4.2: a server's ICMP port unreachable about the host's datagram comes back
 // through the NAT to the host's socket, its quote rewritten to the internal endpoint
 // (checksums still valid: the parser checks the quoted IP header's), one round trip
