@@ -387,7 +387,15 @@ bool NatGateway::translate_icmp_error(sim::Packet& p) {
   // rewritten to the internal endpoint; the mapping is not refreshed.
   if (p.icmp.type != sim::icmp::dest_unreachable) return false;
   NatTable& t = table_for(p.dst.address.family());
-  if (!t.translates() || !t.is_external(p.dst.address)) return false;
+  if (!t.translates()) {
+    // Firewall mode: nothing to rewrite; an error about a datagram of a live flow is
+    // related traffic and passes to the inside host as it is (Linux: ct state related).
+    if (owns(p.dst.address)) return false;
+    auto q = sim::parse_icmp_quote(p.payload());
+    return q && q->src.address == p.dst.address &&
+           t.internal_for(now(), q->proto, q->src, q->dst).has_value();
+  }
+  if (!t.is_external(p.dst.address)) return false;
   auto q = sim::parse_icmp_quote(p.payload());
   if (!q || q->src.address != p.dst.address) return false;
   auto internal = t.internal_for(now(), q->proto, q->src, q->dst);

@@ -210,6 +210,27 @@ TEST(LinuxMasquerade, FirewallModeDoesNotAnswerFromTheInsideHostsAddress) {
   EXPECT_EQ(host.from[0], ep("198.51.100.10:4000"));
 }
 
+// In firewall mode an ICMP error about a live flow's datagram is related traffic: it
+// reaches the inside host untranslated (it was dropped before).
+TEST(LinuxMasquerade, FirewallModePassesRelatedIcmpErrors) {
+  World w;
+  NatBehavior b = *preset("linux-masquerade");
+  b.ipv4 = Translation::firewall;
+  Site site = w.site("home", b);
+  w.core.add_route(*Prefix::parse("10.0.0.0/24"), site.upstream_iface, ip("203.0.113.2"));
+  w.servers[0].host->set_icmp_port_unreachable(true);
+  sim::UdpSocket* host = site.hosts[0]->udp_bind(5000).value();
+  std::vector<sim::SocketError> errors;
+  host->on_error([&](const sim::SocketError& e) { errors.push_back(e); });
+  send_at(host, s(1), ep("198.51.100.10:4001"));  // no socket there
+  w.net.run_until(s(10));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].at, s(1));
+  EXPECT_EQ(errors[0].remote, ep("198.51.100.10:4001"));
+  EXPECT_EQ(errors[0].reporter, ip("198.51.100.10"));
+  EXPECT_EQ(errors[0].code, sim::icmp::port_unreachable);
+}
+
 // RFC 5508 §4.2: a server's ICMP port unreachable about the host's datagram comes back
 // through the NAT to the host's socket, its quote rewritten to the internal endpoint
 // (checksums still valid: the parser checks the quoted IP header's), one round trip
