@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "nat_world.hpp"
+#include "natsim/sim/ip_wire.hpp"
 
 namespace natsim::nat {
 namespace {
@@ -274,6 +275,47 @@ TEST(LinuxMasquerade, TwoHostsOverloadOnePortTowardsDifferentServers) {
   EXPECT_EQ(w.servers[1].seen[0], kKept);
   EXPECT_EQ(a.at, (std::vector<TimePoint>{s(0)}));  // each echo found its own host
   EXPECT_EQ(b.at, (std::vector<TimePoint>{s(0)}));
+}
+
+// RFC 5508 §4.2 / RFC 1624: translating an ICMP error back rewrites the quoted UDP
+// checksum incrementally. The payload is chosen so that the internal datagram's checksum
+// is zero before RFC 768's substitution: the update then computes 0x0000, which in UDP
+// means "no checksum", and must write 0xffff.
+TEST(LinuxMasquerade, TranslatedQuoteNeverHasAZeroUdpChecksum) {
+  World w;
+  Site site = w.site("home", *preset("linux-masquerade"));
+  w.servers[0].host->set_icmp_port_unreachable(true);
+  sim::Host& h = *site.hosts[0];
+  const Endpoint to = ep("198.51.100.10:4001");  // no socket there
+  // The word that makes the ones'-complement sum all ones: the checksum of the same
+  // datagram with a zero word there.
+  sim::PacketPool pool;
+  auto probe = pool.acquire();
+  probe->src = kHostInternal;
+  probe->dst = to;
+  const std::array<std::uint8_t, 2> zero{0, 0};
+  probe->assign(zero);
+  std::vector<std::uint8_t> wire(probe->wire_size());
+  sim::encode_ip_packet(*probe, wire);
+  const std::array<std::uint8_t, 2> word{wire[26], wire[27]};
+  std::vector<std::uint8_t> quote;
+  TimePoint quoted_at = kTimeNever;
+  h.set_local_tap([&](sim::PacketPtr p) {
+    if (p->proto != sim::IpProto::icmp) return;
+    quote.assign(p->payload().begin(), p->payload().end());
+    quoted_at = w.net.now();
+  });
+  sim::UdpSocket* host = h.udp_bind(5000).value();
+  ASSERT_TRUE(host->node().schedule_at(s(1), [&] { ASSERT_TRUE(host->send_to(to, word)); }));
+  w.net.run_until(s(10));
+  h.set_local_tap(nullptr);
+  ASSERT_EQ(quote.size(), sim::kIpv4HeaderSize + sim::kIcmpQuotedData);
+  EXPECT_EQ(quoted_at, s(1));
+  auto q = sim::parse_icmp_quote(quote);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->src, kHostInternal);  // translated back
+  EXPECT_EQ(quote[26], 0xff);
+  EXPECT_EQ(quote[27], 0xff);
 }
 
 }  // namespace
