@@ -13,12 +13,17 @@
 #      show the packets, and a pcap of the gateway is written. TCP: the namespace's kernel
 #      sends 200 000 bytes through the NAT to natsim's (simulated) TCP echo server and
 #      reads them back intact.
-# b) the same file with `full-cone`: both report endpoint-independent mapping.
+# b) the same file with `full-cone`: both report endpoint-independent mapping; the echo
+#    host answers a closed port with ICMP port unreachable, which comes back through the
+#    NAT (RFC 5508) and the TUN device: the namespace's connected UDP socket gets
+#    ECONNREFUSED.
 # c) two namespaces (examples/bridge/two-namespaces.json): coturn's turnserver in the
 #    `relay` namespace on the simulated internet, turnutils_uclient in alice's behind the
 #    symmetric NAT: 10 of 10 relayed to the echo server, 0 lost. TCP between the two
 #    kernels through the NAT: 200 000 bytes echoed intact.
-# d) --exec: the bridge runs natsim probe in alice's namespace and exits with its status.
+# d) --exec: the bridge runs natsim probe in alice's namespace and exits with its status;
+#    a command that ignores SIGTERM when the duration ends is killed 3 s later and the
+#    bridge reports it; `natsim bridge | head` exits 0 and deletes its namespaces.
 # e) teardown and refusals: after SIGTERM and after --exec, no namespace of this run is
 #    left; a namespace that exists already is refused (exit 2) and left alone; a file
 #    without "bridge" exits 2; when setup fails halfway (the second namespace exists), the
@@ -158,7 +163,28 @@ fi
 # ---------------------------------------------------------------------------------------
 log "b) alice behind a bridged full-cone NAT"
 FILE=$(scenario stun-behind-nat full-cone)
+# The echo host answers a closed port with ICMP port unreachable.
+sed -i 's/"address": "198.51.100.20" }/"address": "198.51.100.20", "icmp_unreachable": true }/' "$FILE"
 if bridge_up cone "$FILE"; then
+  rc=0
+  in_ns alice timeout 30 $PYTHON -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.connect(("'"$ECHO"'", 9))
+t = time.perf_counter()
+s.send(b"anyone?")
+try:
+    s.recv(100)
+    print("a reply")
+except ConnectionRefusedError:
+    print("ECONNREFUSED after %.1f ms" % ((time.perf_counter() - t) * 1000))
+except socket.timeout:
+    print("timeout")' >"$TMP/refused.txt" 2>&1 || rc=$?
+  sed 's/^/    /' "$TMP/refused.txt"
+  check "a closed port in the world: the namespace's connected UDP socket gets ECONNREFUSED (ICMP through the NAT and the TUN)" \
+    has "$TMP/refused.txt" '^ECONNREFUSED'
+
   in_ns alice timeout 30 "$NATSIM" probe --stun "$STUN:3478" --json >"$TMP/probe-cone.json" 2>&1 || true
   check "natsim probe --stun behind full-cone: endpoint-independent mapping" \
     has "$TMP/probe-cone.json" '"mapping": *"endpoint-independent"'
@@ -232,6 +258,22 @@ timeout 60 "$NATSIM" bridge "$FILE" --netns-prefix "$PREFIX" --exec alice -- sh 
   >/dev/null 2>&1 || rc=$?
 check "--exec passes the command's exit status on (7, got $rc)" eq "$rc" 7
 check "no namespace left after --exec" no_namespaces_left
+# A command that ignores SIGTERM when the duration ends: SIGKILL 3 s later, reported.
+rc=0
+start=$(date +%s)
+timeout 60 "$NATSIM" bridge "$FILE" --netns-prefix "$PREFIX" --duration 2s --exec alice -- \
+  sh -c 'trap "" TERM; while :; do sleep 0.1; done' >"$TMP/exec-kill.out" 2>&1 || rc=$?
+took=$(($(date +%s) - start))
+check "--exec command ignoring SIGTERM: killed after the grace, reported, exit 0 (exit $rc, ${took} s)" \
+  bash -c '[ "$1" = 0 ] && [ "$2" -lt 15 ] && grep -q "stopped: killed by Killed" "$3"' \
+  _ "$rc" "$took" "$TMP/exec-kill.out"
+# stdout closed early (| head): no SIGPIPE death, namespaces deleted.
+set +e
+timeout 60 "$NATSIM" bridge "$FILE" --netns-prefix "$PREFIX" --duration 2s | head -1 >/dev/null
+rc=${PIPESTATUS[0]}
+set -e
+check "natsim bridge | head: exit 0, no namespace left (exit $rc)" \
+  bash -c '[ "$1" = 0 ] && ! ip netns list | grep -q "^$2-"' _ "$rc" "$PREFIX"
 
 log "e) refusals"
 ip netns add "$PREFIX-alice"

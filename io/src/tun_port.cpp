@@ -43,7 +43,9 @@ void TunPort::wait_readable() {
   if (!open_) return;
   fd_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                  [this](const boost::system::error_code& ec) {
-                   if (ec == boost::asio::error::operation_aborted || !open_) return;
+                   // Any error (not only a cancel) ends the wait: re-arming on a broken
+                   // descriptor would spin.
+                   if (ec || !open_) return;
                    read_ready();
                  });
 }
@@ -51,13 +53,26 @@ void TunPort::wait_readable() {
 void TunPort::read_ready() {
   // Virtual time is brought up to the wall clock once per burst: the packets of one
   // wake-up enter at the same instant, in the order the kernel queued them.
-  driver_.inject([this] {
+  bool gone = false;
+  driver_.inject([this, &gone] {
     for (int i = 0; i < kReadsPerWake; ++i) {
       const ssize_t n = ::read(fd_.native_handle(), in_.data(), in_.size());
-      if (n <= 0) break;  // EAGAIN: drained; 0 or an error: wait again
-      handle_packet(ByteView(in_.data(), static_cast<std::size_t>(n)));
+      if (n > 0) {
+        handle_packet(ByteView(in_.data(), static_cast<std::size_t>(n)));
+        continue;
+      }
+      // EAGAIN: drained; EINTR: try at the next wake-up. Anything else, or end of file,
+      // means the device (or its namespace) is gone: epoll would report it forever.
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+      gone = true;
+      break;
     }
   });
+  if (gone) {
+    ++counters_.read_failed;
+    close();
+    return;
+  }
   wait_readable();
 }
 
@@ -69,6 +84,18 @@ void TunPort::handle_packet(ByteView bytes) {
     } else {
       ++counters_.malformed;
     }
+    return;
+  }
+  // ICMP: only destination unreachable (a closed port's answer) is modelled; echo and
+  // the rest have no meaning in the world.
+  if (parsed->proto == sim::IpProto::icmp && parsed->icmp.type != sim::icmp::dest_unreachable) {
+    ++counters_.unsupported;
+    return;
+  }
+  // A packet holds at most the simulator's largest UDP datagram (an IPv6 jumbo-free
+  // packet can carry 20 bytes more than IPv4 can).
+  if (parsed->payload.size() > sim::kMaxUdpPayload) {
+    ++counters_.malformed;
     return;
   }
   if (!node_.owns(parsed->src.address)) {
@@ -83,6 +110,7 @@ void TunPort::handle_packet(ByteView bytes) {
   p->proto = parsed->proto;
   p->ttl = parsed->ttl;
   p->tcp = parsed->tcp;
+  p->icmp = parsed->icmp;
   p->assign(parsed->payload);
   // No route is counted by the node as a drop; nothing more to do here.
   (void)node_.send(std::move(p));

@@ -1,6 +1,7 @@
 // The real-time driver and the TUN port, without root: a SOCK_SEQPACKET socket pair
 // stands in for the TUN device (both keep packet boundaries). Virtual times are asserted
 // exactly; wall-clock bounds are loose, for loaded machines. Every run has a deadline.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -115,15 +116,39 @@ struct TunWorld {
 
   // What the kernel would write: an IP packet with valid checksums.
   void kernel_sends(const char* from, const char* to, std::string_view text,
-                    sim::IpProto proto = sim::IpProto::udp) {
+                    sim::IpProto proto = sim::IpProto::udp, sim::IcmpHeader icmp = {}) {
+    write_to_port(wire(from, to, text, proto, icmp));
+  }
+  std::vector<std::uint8_t> wire(const char* from, const char* to, std::string_view text,
+                                 sim::IpProto proto = sim::IpProto::udp,
+                                 sim::IcmpHeader icmp = {}) {
     sim::PacketPtr p = net.packets().acquire();
     p->src = *Endpoint::parse(from);
     p->dst = *Endpoint::parse(to);
     p->proto = proto;
+    p->icmp = icmp;
     p->assign(ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-    std::vector<std::uint8_t> wire(p->wire_size());
-    sim::encode_ip_packet(*p, wire);
-    ASSERT_EQ(::write(peer, wire.data(), wire.size()), static_cast<ssize_t>(wire.size()));
+    std::vector<std::uint8_t> out(p->wire_size());
+    sim::encode_ip_packet(*p, out);
+    return out;
+  }
+  void write_to_port(const std::vector<std::uint8_t>& bytes) {
+    ASSERT_EQ(::write(peer, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  // Reads one packet the port wrote to the "kernel", noting the virtual time.
+  std::vector<std::uint8_t> kernel_reads(TimePoint& at) {
+    std::vector<std::uint8_t> buf(70000);
+    ssize_t n = -1;
+    boost::asio::posix::stream_descriptor kernel(io, ::dup(peer));
+    kernel.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [&](const boost::system::error_code& ec) {
+                        if (ec) return;
+                        n = ::read(peer, buf.data(), buf.size());
+                        at = driver.virtual_now();
+                      });
+    if (!run_until(io, [&] { return n >= 0; })) return {};
+    buf.resize(static_cast<std::size_t>(n));
+    return buf;
   }
 };
 
@@ -158,21 +183,117 @@ TEST(TunPort, UdpRoundTripThroughTheWorldWithValidChecksums) {
 
 TEST(TunPort, DropsAndCountsWhatItCannotCarry) {
   TunWorld w;
-  // Garbage, an ICMP echo request, and a packet from an address `a` does not own.
+  // Garbage, ICMP echo request and reply, an IPv4 fragment, an IPv6 datagram larger than
+  // the simulator's largest, and a packet from an address `a` does not own.
   const std::array<std::uint8_t, 5> garbage{0x45, 1, 2, 3, 4};
   w.port->handle_packet(garbage);
-  std::array<std::uint8_t, 28> icmp{0x45, 0, 0,  28, 0, 0, 0x40, 0, 64, 1,
-                                    0,    0, 10, 0,  0, 1, 10,   0, 0,  2};
-  const std::uint16_t sum = sim::checksum_finish(sim::checksum_add(0, ByteView(icmp).first(20)));
-  icmp[10] = static_cast<std::uint8_t>(sum >> 8);
-  icmp[11] = static_cast<std::uint8_t>(sum);
-  w.port->handle_packet(icmp);
+  w.port->handle_packet(
+      w.wire("10.0.0.1:0", "10.0.0.2:0", "ping", sim::IpProto::icmp, sim::IcmpHeader{8, 0}));
+  w.port->handle_packet(w.wire("10.0.0.1:0", "10.0.0.2:0", "pong", sim::IpProto::icmp));
+  // RFC 791 §3.1: MF set, offset 0 (the first fragment: a whole UDP header inside).
+  std::vector<std::uint8_t> fragment = w.wire("10.0.0.1:5000", "10.0.0.2:7", "frag");
+  fragment[6] = 0x20;
+  fragment[7] = 0;
+  fragment[10] = fragment[11] = 0;
+  const std::uint16_t ip_sum =
+      sim::checksum_finish(sim::checksum_add(0, ByteView(fragment).first(20)));
+  fragment[10] = static_cast<std::uint8_t>(ip_sum >> 8);
+  fragment[11] = static_cast<std::uint8_t>(ip_sum);
+  w.port->handle_packet(fragment);
+  {
+    // IPv6, UDP payload 65527 bytes (RFC 8200 allows it; the simulator holds 65507).
+    std::vector<std::uint8_t> big(sim::kIpv6HeaderSize + 65535, 0);
+    big[0] = 0x60;
+    big[4] = big[5] = 0xff;  // payload length 65535
+    big[6] = 17;
+    big[7] = 64;
+    big[8] = 0xfd;
+    big[23] = 1;  // fd00::1 to fd00::2
+    big[24] = 0xfd;
+    big[39] = 2;
+    std::uint8_t* udp = big.data() + sim::kIpv6HeaderSize;
+    udp[0] = 0x13;  // ports 5000 and 7
+    udp[1] = 0x88;
+    udp[3] = 7;
+    udp[4] = udp[5] = 0xff;
+    std::uint32_t sum = sim::checksum_add(0, ByteView(big).subspan(8, 32));
+    sum += 17 + 0xffff;
+    sum = sim::checksum_add(sum, ByteView(udp, 65535));
+    const std::uint16_t c = sim::checksum_finish(sum);
+    udp[6] = static_cast<std::uint8_t>(c >> 8);
+    udp[7] = static_cast<std::uint8_t>(c);
+    ASSERT_TRUE(sim::parse_ip_packet(big));
+    w.port->handle_packet(big);  // used to trip Packet::resize's assert
+  }
   w.kernel_sends("10.0.0.9:5000", "10.0.0.2:7", "spoofed");
   ASSERT_TRUE(run_until(w.io, [&] { return w.port->counters().foreign_source == 1; }));
-  EXPECT_EQ(w.port->counters().malformed, 1u);
-  EXPECT_EQ(w.port->counters().unsupported, 1u);
+  EXPECT_EQ(w.port->counters().malformed, 2u);    // garbage, oversize
+  EXPECT_EQ(w.port->counters().unsupported, 3u);  // echo request and reply, fragment
   EXPECT_EQ(w.port->counters().from_tun, 0u);
   EXPECT_TRUE(w.echoed_at.empty());
+}
+
+// The namespace's port-unreachable enters the world as that, with its quote: the socket
+// on `b` that sent the refused datagram sees the error 20 ms later.
+TEST(TunPort, IcmpUnreachableFromTheKernelKeepsTypeCodeAndQuote) {
+  TunWorld w;
+  sim::UdpSocket* s = w.b.udp_bind(9000).value();
+  std::vector<sim::SocketError> errors;
+  s->on_error([&](const sim::SocketError& e) { errors.push_back(e); });
+  // What b's datagram looked like on arrival; the kernel quotes its header and 8 bytes.
+  std::vector<std::uint8_t> refused = w.wire("10.0.0.2:9000", "10.0.0.1:4000", "x");
+  refused.resize(sim::kIpv4HeaderSize + 8);
+  w.kernel_sends("10.0.0.1:0", "10.0.0.2:0",
+                 std::string_view(reinterpret_cast<const char*>(refused.data()), refused.size()),
+                 sim::IpProto::icmp, sim::IcmpHeader{3, 3});
+  ASSERT_TRUE(run_until(w.io, [&] { return !errors.empty(); }));
+  EXPECT_EQ(w.port->counters().from_tun, 1u);
+  EXPECT_EQ(errors[0].type, 3);
+  EXPECT_EQ(errors[0].code, 3);
+  EXPECT_EQ(errors[0].remote, *Endpoint::parse("10.0.0.1:4000"));
+  EXPECT_EQ(errors[0].reporter, *IpAddress::parse("10.0.0.1"));
+  EXPECT_GE(errors[0].at, TimePoint{20ms});
+}
+
+// The other way: a closed port in the world answers the namespace's datagram with an
+// ICMP error the kernel accepts (checksums valid, its own datagram quoted), so the
+// namespace's socket gets ECONNREFUSED; 20 ms each way.
+TEST(TunPort, IcmpUnreachableFromTheWorldIsWrittenToTheDevice) {
+  TunWorld w;
+  w.b.set_icmp_port_unreachable(true);
+  w.kernel_sends("10.0.0.1:5000", "10.0.0.2:9", "nobody");
+  TimePoint at = kTimeNever;
+  const std::vector<std::uint8_t> bytes = w.kernel_reads(at);
+  ASSERT_FALSE(bytes.empty());
+  auto parsed = sim::parse_ip_packet(bytes);
+  ASSERT_TRUE(parsed) << sim::to_string(parsed.error());
+  EXPECT_EQ(parsed->proto, sim::IpProto::icmp);
+  EXPECT_EQ(parsed->icmp.type, 3);
+  EXPECT_EQ(parsed->icmp.code, 3);
+  EXPECT_EQ(parsed->src.address, *IpAddress::parse("10.0.0.2"));
+  EXPECT_EQ(parsed->dst.address, *IpAddress::parse("10.0.0.1"));
+  auto q = sim::parse_icmp_quote(parsed->payload);
+  ASSERT_TRUE(q) << sim::to_string(q.error());
+  EXPECT_EQ(q->src, *Endpoint::parse("10.0.0.1:5000"));
+  EXPECT_EQ(q->dst, *Endpoint::parse("10.0.0.2:9"));
+  EXPECT_EQ(w.b.icmp_errors_sent(), 1u);
+  EXPECT_EQ(w.port->counters().to_tun, 1u);
+  EXPECT_GE(at, TimePoint{40ms});
+}
+
+// The device going away (its namespace deleted) ends reading: no spinning on an
+// error epoll keeps reporting.
+TEST(TunPort, ClosesItselfWhenTheDeviceIsGone) {
+  TunWorld w;
+  ::close(w.peer);
+  w.peer = ::open("/dev/null", O_RDONLY);  // for the destructor
+  ASSERT_TRUE(run_until(w.io, [&] { return w.port->counters().read_failed == 1; }));
+  // Nothing is left waiting on the descriptor: the loop runs out of work.
+  w.driver.stop();
+  const auto start = Steady::now();
+  w.io.run_for(200ms);
+  EXPECT_LT(Steady::now() - start, 200ms);
+  EXPECT_EQ(w.port->counters().from_tun, 0u);
 }
 
 }  // namespace

@@ -323,8 +323,10 @@ void NatGateway::inbound(PacketPtr packet) {
   if (!internal) {
     // Linux: a datagram that matches no flow is for the router itself, whose UDP stack
     // has no socket there (__udp4_lib_rcv -> icmp_send port unreachable), from the
-    // address it was sent to; unless `ct state new drop` dropped it first.
-    if (behavior_.icmp_unreachable && !behavior_.wan_drop_new &&
+    // address it was sent to; unless `ct state new drop` dropped it first. Only a
+    // translating NAT's external address is the router's own: in firewall mode the
+    // destination is the inside host, whose address the router must not answer from.
+    if (behavior_.icmp_unreachable && !behavior_.wan_drop_new && t.translates() &&
         packet->proto == sim::IpProto::udp && internal.error() != NatDrop::exhausted)
       (void)send_icmp_port_unreachable(*packet, packet->dst.address);
     // The knob for NATs that answer an unsolicited SYN with a RST (docs/nat-models.md).
@@ -385,7 +387,15 @@ bool NatGateway::translate_icmp_error(sim::Packet& p) {
   // rewritten to the internal endpoint; the mapping is not refreshed.
   if (p.icmp.type != sim::icmp::dest_unreachable) return false;
   NatTable& t = table_for(p.dst.address.family());
-  if (!t.translates() || !t.is_external(p.dst.address)) return false;
+  if (!t.translates()) {
+    // Firewall mode: nothing to rewrite; an error about a datagram of a live flow is
+    // related traffic and passes to the inside host as it is (Linux: ct state related).
+    if (owns(p.dst.address)) return false;
+    auto q = sim::parse_icmp_quote(p.payload());
+    return q && q->src.address == p.dst.address &&
+           t.internal_for(now(), q->proto, q->src, q->dst).has_value();
+  }
+  if (!t.is_external(p.dst.address)) return false;
   auto q = sim::parse_icmp_quote(p.payload());
   if (!q || q->src.address != p.dst.address) return false;
   auto internal = t.internal_for(now(), q->proto, q->src, q->dst);
@@ -398,7 +408,7 @@ bool NatGateway::translate_icmp_error(sim::Packet& p) {
   const auto old_addr = q->src.address.bytes();
   const auto new_addr = internal->address.bytes();
   auto adjust = [](std::uint8_t* field, const std::uint8_t* from, const std::uint8_t* to,
-                   std::size_t n) {
+                   std::size_t n, bool udp) {
     // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), over the 16-bit words that changed.
     std::uint32_t sum = static_cast<std::uint16_t>(~((field[0] << 8) | field[1]));
     for (std::size_t i = 0; i + 1 < n; i += 2) {
@@ -407,19 +417,22 @@ bool NatGateway::translate_icmp_error(sim::Packet& p) {
     }
     while (sum > 0xffff)
       sum = (sum & 0xffff) + (sum >> 16);
-    const auto c = static_cast<std::uint16_t>(~sum);
+    auto c = static_cast<std::uint16_t>(~sum);
+    // RFC 768: in UDP a zero checksum means "none"; a computed zero is sent as all ones.
+    if (udp && c == 0) c = 0xffff;
     field[0] = static_cast<std::uint8_t>(c >> 8);
     field[1] = static_cast<std::uint8_t>(c);
   };
   std::uint8_t old_port[2] = {b[header], b[header + 1]};
   std::uint8_t new_port[2] = {static_cast<std::uint8_t>(internal->port >> 8),
                               static_cast<std::uint8_t>(internal->port)};
-  adjust(b.data() + 10, old_addr.data(), new_addr.data(), 4);
+  adjust(b.data() + 10, old_addr.data(), new_addr.data(), 4, false);
   // The quoted UDP checksum, when it is there (8 bytes quoted: it is) and not zero.
   const std::size_t l4_checksum = header + (q->proto == IpProto::udp ? 6 : 16);
   if (l4_checksum + 2 <= b.size() && (b[l4_checksum] | b[l4_checksum + 1]) != 0) {
-    adjust(b.data() + l4_checksum, old_addr.data(), new_addr.data(), 4);
-    adjust(b.data() + l4_checksum, old_port, new_port, 2);
+    const bool udp = q->proto == IpProto::udp;
+    adjust(b.data() + l4_checksum, old_addr.data(), new_addr.data(), 4, udp);
+    adjust(b.data() + l4_checksum, old_port, new_port, 2, udp);
   }
   std::memcpy(b.data() + 12, new_addr.data(), 4);
   b[header] = new_port[0];

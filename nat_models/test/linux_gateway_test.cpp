@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "nat_world.hpp"
+#include "natsim/sim/ip_wire.hpp"
 
 namespace natsim::nat {
 namespace {
@@ -185,6 +186,52 @@ TEST(LinuxMasquerade, RefusedInboundAndHairpinAreAnsweredWithPortUnreachable) {
   }
 }
 
+// In firewall mode the refused datagram's destination is the inside host, not the
+// router: the router must not answer from the host's address (it would spoof its
+// client), so nothing is sent; with the flow open the datagram gets in.
+TEST(LinuxMasquerade, FirewallModeDoesNotAnswerFromTheInsideHostsAddress) {
+  World w;
+  NatBehavior b = *preset("linux-masquerade");
+  b.ipv4 = Translation::firewall;
+  b.icmp_unreachable = true;
+  Site site = w.site("home", b);
+  w.core.add_route(*Prefix::parse("10.0.0.0/24"), site.upstream_iface, ip("203.0.113.2"));
+  Timed host(site.hosts[0]->udp_bind(5000).value());
+  sim::UdpSocket* peer = w.servers[0].host->udp_bind(4000).value();
+  std::vector<sim::SocketError> peer_errors;
+  peer->on_error([&](const sim::SocketError& e) { peer_errors.push_back(e); });
+  send_at(peer, s(1), kHostInternal);  // no flow: refused, silently
+  send_at(host.socket, s(2), ep("198.51.100.10:4000"));
+  send_at(peer, s(3), kHostInternal);  // the flow's reply: admitted
+  w.net.run_until(s(10));
+  EXPECT_EQ(site.gateway.icmp_errors_sent(), 0u);
+  EXPECT_TRUE(peer_errors.empty());
+  ASSERT_EQ(host.at.size(), 1u);
+  EXPECT_EQ(host.at[0], s(3));  // the site's links have no latency
+  EXPECT_EQ(host.from[0], ep("198.51.100.10:4000"));
+}
+
+// In firewall mode an ICMP error about a live flow's datagram is related traffic: it
+// reaches the inside host untranslated (it was dropped before).
+TEST(LinuxMasquerade, FirewallModePassesRelatedIcmpErrors) {
+  World w;
+  NatBehavior b = *preset("linux-masquerade");
+  b.ipv4 = Translation::firewall;
+  Site site = w.site("home", b);
+  w.core.add_route(*Prefix::parse("10.0.0.0/24"), site.upstream_iface, ip("203.0.113.2"));
+  w.servers[0].host->set_icmp_port_unreachable(true);
+  sim::UdpSocket* host = site.hosts[0]->udp_bind(5000).value();
+  std::vector<sim::SocketError> errors;
+  host->on_error([&](const sim::SocketError& e) { errors.push_back(e); });
+  send_at(host, s(1), ep("198.51.100.10:4001"));  // no socket there
+  w.net.run_until(s(10));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].at, s(1));
+  EXPECT_EQ(errors[0].remote, ep("198.51.100.10:4001"));
+  EXPECT_EQ(errors[0].reporter, ip("198.51.100.10"));
+  EXPECT_EQ(errors[0].code, sim::icmp::port_unreachable);
+}
+
 // RFC 5508 §4.2: a server's ICMP port unreachable about the host's datagram comes back
 // through the NAT to the host's socket, its quote rewritten to the internal endpoint
 // (checksums still valid: the parser checks the quoted IP header's), one round trip
@@ -228,6 +275,47 @@ TEST(LinuxMasquerade, TwoHostsOverloadOnePortTowardsDifferentServers) {
   EXPECT_EQ(w.servers[1].seen[0], kKept);
   EXPECT_EQ(a.at, (std::vector<TimePoint>{s(0)}));  // each echo found its own host
   EXPECT_EQ(b.at, (std::vector<TimePoint>{s(0)}));
+}
+
+// RFC 5508 §4.2 / RFC 1624: translating an ICMP error back rewrites the quoted UDP
+// checksum incrementally. The payload is chosen so that the internal datagram's checksum
+// is zero before RFC 768's substitution: the update then computes 0x0000, which in UDP
+// means "no checksum", and must write 0xffff.
+TEST(LinuxMasquerade, TranslatedQuoteNeverHasAZeroUdpChecksum) {
+  World w;
+  Site site = w.site("home", *preset("linux-masquerade"));
+  w.servers[0].host->set_icmp_port_unreachable(true);
+  sim::Host& h = *site.hosts[0];
+  const Endpoint to = ep("198.51.100.10:4001");  // no socket there
+  // The word that makes the ones'-complement sum all ones: the checksum of the same
+  // datagram with a zero word there.
+  sim::PacketPool pool;
+  auto probe = pool.acquire();
+  probe->src = kHostInternal;
+  probe->dst = to;
+  const std::array<std::uint8_t, 2> zero{0, 0};
+  probe->assign(zero);
+  std::vector<std::uint8_t> wire(probe->wire_size());
+  sim::encode_ip_packet(*probe, wire);
+  const std::array<std::uint8_t, 2> word{wire[26], wire[27]};
+  std::vector<std::uint8_t> quote;
+  TimePoint quoted_at = kTimeNever;
+  h.set_local_tap([&](sim::PacketPtr p) {
+    if (p->proto != sim::IpProto::icmp) return;
+    quote.assign(p->payload().begin(), p->payload().end());
+    quoted_at = w.net.now();
+  });
+  sim::UdpSocket* host = h.udp_bind(5000).value();
+  ASSERT_TRUE(host->node().schedule_at(s(1), [&] { ASSERT_TRUE(host->send_to(to, word)); }));
+  w.net.run_until(s(10));
+  h.set_local_tap(nullptr);
+  ASSERT_EQ(quote.size(), sim::kIpv4HeaderSize + sim::kIcmpQuotedData);
+  EXPECT_EQ(quoted_at, s(1));
+  auto q = sim::parse_icmp_quote(quote);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->src, kHostInternal);  // translated back
+  EXPECT_EQ(quote[26], 0xff);
+  EXPECT_EQ(quote[27], 0xff);
 }
 
 }  // namespace

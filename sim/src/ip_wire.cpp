@@ -196,6 +196,9 @@ boost::system::result<ParsedIpPacket, IpParseError> parse_ip_packet(ByteView byt
     if (total_len < header_len || total_len > bytes.size()) return IpParseError::bad_total_length;
     if (checksum_finish(checksum_add(0, bytes.first(header_len))) != 0)
       return IpParseError::bad_ip_checksum;
+    // RFC 791 §3.1: a fragment (MF set, or a non-zero offset) is not a whole datagram;
+    // a non-first one holds no transport header. natsim does not reassemble.
+    if ((get16(bytes.data() + 6) & 0x3fffu) != 0) return IpParseError::unsupported_protocol;
     family = IpFamily::v4;
     out.ttl = bytes[8];
     proto = bytes[9];

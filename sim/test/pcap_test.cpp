@@ -232,6 +232,33 @@ TEST(Icmp, ClosedPortsStaySilentByDefault) {
   EXPECT_EQ(w.net.counters().sent, 1u);
 }
 
+// RFC 791 §3.1: a fragment is not a whole datagram. A crafted non-first fragment whose
+// data happens to look like a UDP header must not parse as one; nor does a first one
+// (MF set), whose UDP length and checksum cover bytes that are not there.
+TEST(IpWire, FragmentsAreUnsupported) {
+  PacketPool pool;
+  auto p = pool.acquire();
+  p->src = ep("10.0.0.1:5000");
+  p->dst = ep("10.0.0.2:7");
+  p->assign(bytes("fragment"));
+  std::vector<std::uint8_t> out(p->wire_size());
+  encode_ip_packet(*p, out);
+  ASSERT_TRUE(parse_ip_packet(out));  // DF alone (0x4000) is a whole datagram
+  for (const std::uint16_t flags : {0x2000, 0x0001, 0x1fff, 0x4001}) {
+    SCOPED_TRACE(flags);
+    std::vector<std::uint8_t> f = out;
+    f[6] = static_cast<std::uint8_t>(flags >> 8);
+    f[7] = static_cast<std::uint8_t>(flags);
+    f[10] = f[11] = 0;
+    const std::uint16_t c = checksum_finish(checksum_add(0, ByteView(f.data(), 20)));
+    f[10] = static_cast<std::uint8_t>(c >> 8);
+    f[11] = static_cast<std::uint8_t>(c);
+    auto r = parse_ip_packet(f);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), IpParseError::unsupported_protocol);
+  }
+}
+
 TEST(Icmp, QuotesThatDoNotParseAreErrorsNotCrashes) {
   std::vector<std::uint8_t> q(28, 0);
   EXPECT_FALSE(parse_icmp_quote(ByteView(q.data(), 10)));

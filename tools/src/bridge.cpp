@@ -48,6 +48,56 @@ using nlohmann::json;
   throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
+// Spawn attributes for every child: SIGPIPE back to its default (natsim ignores it, and
+// an ignored signal would stay ignored across exec), and with `own_group` a process group
+// of its own, so the terminal's Ctrl-C does not kill an `ip netns delete` half-way.
+class SpawnAttr {
+ public:
+  explicit SpawnAttr(bool own_group) {
+    posix_spawnattr_init(&attr_);
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr_, &def);
+    short flags = POSIX_SPAWN_SETSIGDEF;
+    if (own_group) {
+      flags |= POSIX_SPAWN_SETPGROUP;
+      posix_spawnattr_setpgroup(&attr_, 0);
+    }
+    posix_spawnattr_setflags(&attr_, flags);
+  }
+  SpawnAttr(const SpawnAttr&) = delete;
+  SpawnAttr& operator=(const SpawnAttr&) = delete;
+  ~SpawnAttr() { posix_spawnattr_destroy(&attr_); }
+  [[nodiscard]] const posix_spawnattr_t* get() const { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+};
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return std::string("killed by ") + ::strsignal(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+// Ends `pid`: SIGTERM, up to `grace` for it to exit, then SIGKILL (which it cannot
+// ignore). Returns its wait status.
+int terminate_child(pid_t pid, std::chrono::milliseconds grace = std::chrono::seconds(3)) {
+  (void)::kill(pid, SIGTERM);
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) return status;
+    ::usleep(10000);
+  }
+  (void)::kill(pid, SIGKILL);
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
 // Runs `ip ARGS...` and waits for it; throws if it does not exit 0. Every call names a
 // namespace this command created (`ip -n NS ...`, `ip netns add/delete NS`): nothing here
 // touches the host's own interfaces.
@@ -63,7 +113,8 @@ int run_ip(const std::vector<std::string>& args, bool quiet = false) {
   posix_spawn_file_actions_init(&actions);
   if (quiet) posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, "ip", &actions, nullptr, argv.data(), environ);
+  const SpawnAttr attr(true);
+  const int rc = posix_spawnp(&pid, "ip", &actions, attr.get(), argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     errno = rc;
@@ -276,9 +327,17 @@ int run_bridge(const BridgeOptions& o) {
   run_options.trace_path = o.trace_path;
   if (!o.pcap_dir.empty()) ::mkdir(o.pcap_dir.c_str(), 0755);
 
+  // `natsim bridge | head`: a closed stdout fails a write instead of killing natsim
+  // before it deletes its namespaces.
+  (void)std::signal(SIGPIPE, SIG_IGN);
+
   // Declaration order is teardown order reversed: the TUN ports (in `attached`) close
   // before the namespaces are deleted, and both go before the world they point into.
   boost::asio::io_context io;
+  // Before any namespace exists, and destroyed after they are deleted: a signal during
+  // setup or teardown (a second Ctrl-C) is queued here, never the default action that
+  // would leave namespaces behind.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   scenarios::World world(scenario, seed, run_options);
   start_echo_servers(world);
   io::RealtimeDriver driver(io, world.net.sim());
@@ -287,10 +346,9 @@ int run_bridge(const BridgeOptions& o) {
   pid_t child = -1;
   int exit_code = 0;
   std::string stopped_by = "the duration";
+  std::string command_status;  // how the --exec command ended, when the bridge ended it
 
-  // Before any namespace exists: a signal during setup is handled (io.run() sees it at
-  // once and stops), never the default action that would leave namespaces behind.
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  // A signal during setup is seen by io.run() at once, which then stops.
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     // A signal is the ordinary way to end an open-ended bridge: exit 0.
@@ -367,7 +425,9 @@ int run_bridge(const BridgeOptions& o) {
     for (std::string& s : args)
       argv.push_back(s.data());
     argv.push_back(nullptr);
-    if (::posix_spawnp(&child, "ip", nullptr, nullptr, argv.data(), environ) != 0) {
+    // In the terminal's process group (it may be interactive): Ctrl-C reaches it too.
+    const SpawnAttr attr(false);
+    if (::posix_spawnp(&child, "ip", nullptr, attr.get(), argv.data(), environ) != 0) {
       throw std::runtime_error("cannot start the --exec command");
     }
   }
@@ -375,7 +435,7 @@ int run_bridge(const BridgeOptions& o) {
   try {
     io.run();
   } catch (...) {
-    if (child > 0) ::kill(child, SIGTERM);
+    if (child > 0) (void)terminate_child(child);
     throw;
   }
   const auto wall = std::chrono::steady_clock::now() - started;
@@ -384,15 +444,17 @@ int run_bridge(const BridgeOptions& o) {
   for (Attached& a : attached)
     a.port->close();
   if (child > 0) {
-    ::kill(child, SIGTERM);
-    int status = 0;
-    (void)::waitpid(child, &status, 0);
+    // The duration or a signal ended the run while the command ran: the bridge exits 0
+    // (it ran as long as asked) and reports how the command ended.
+    command_status = describe_status(terminate_child(child));
+    child = -1;
   }
 
   json report;
   report["scenario"] = scenario.name;
   report["seed"] = seed;
   report["stopped_by"] = stopped_by;
+  if (!command_status.empty()) report["command_stopped"] = command_status;
   report["wall_ms"] = std::chrono::duration<double, std::milli>(wall).count();
   report["virtual_ms"] =
       std::chrono::duration<double, std::milli>(world.net.now().time_since_epoch()).count();
@@ -412,6 +474,7 @@ int run_bridge(const BridgeOptions& o) {
     j["unsupported"] = c.unsupported;
     j["foreign_source"] = c.foreign_source;
     j["write_dropped"] = c.write_dropped;
+    j["read_failed"] = c.read_failed;
   }
   report["counters"] = scenarios::counters_report(world);
   world.net.trace().close_log();
@@ -427,6 +490,8 @@ int run_bridge(const BridgeOptions& o) {
         report["virtual_ms"].get<double>() / 1000,
         static_cast<unsigned long long>(driver.wakeups()),
         report["max_timer_lateness_us"].get<double>());
+    if (!command_status.empty())
+      std::printf("  the --exec command was still running; stopped: %s\n", command_status.c_str());
     for (const Attached& a : attached) {
       const io::TunCounters& c = a.port->counters();
       std::printf(

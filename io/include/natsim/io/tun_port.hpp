@@ -8,8 +8,11 @@
 // What crosses: IPv4 and IPv6 UDP, and TCP with the fields the simulator models (ports,
 // sequence numbers, flags, window, MSS). Other TCP options (window scale, SACK,
 // timestamps) are dropped from every segment, so the two ends never negotiate them.
-// ICMP and other protocols, malformed packets and packets whose source address the node
-// does not own are dropped and counted.
+// IPv4 ICMP destination unreachable crosses both ways (type, code and the quoted
+// datagram), so a closed port's answer reaches the other side's socket. Other ICMP,
+// IPv4 fragments, other protocols, malformed or oversize packets and packets whose
+// source address the node does not own are dropped and counted. If reading the device
+// fails (it, or its namespace, was deleted) the port closes itself.
 //
 // The descriptor may be a TUN device opened with IFF_TUN | IFF_NO_PI, or anything that
 // keeps packet boundaries (a SOCK_SEQPACKET socket in tests). It is made non-blocking;
@@ -31,10 +34,11 @@ struct TunCounters {
   std::uint64_t to_tun = 0;          // packets the world delivered, written
   std::uint64_t bytes_from_tun = 0;  // IP bytes
   std::uint64_t bytes_to_tun = 0;    // IP bytes
-  std::uint64_t malformed = 0;       // failed sim::parse_ip_packet for another reason
-  std::uint64_t unsupported = 0;     // not UDP or TCP (ICMP, IPv6 neighbour discovery...)
+  std::uint64_t malformed = 0;       // failed sim::parse_ip_packet otherwise, or oversize
+  std::uint64_t unsupported = 0;     // not UDP, TCP or ICMP unreachable; IPv4 fragments
   std::uint64_t foreign_source = 0;  // a source address the node does not own
   std::uint64_t write_dropped = 0;   // the device's queue was full, or a write failed
+  std::uint64_t read_failed = 0;     // reading failed for good: the port closed itself
 };
 
 class TunPort {
