@@ -591,6 +591,9 @@ TEST(UpnpClient, NotifyFromAnotherHostOrToAnotherHostIsIgnored) {
              Lan::notify(true, "http://192.168.1.66:9/none.xml"));
   lan.inject(milliseconds(4), kSsdpGroup, Endpoint{kGateway, ssdp::kPort},
              Lan::notify(true, kIntruderLocation));
+  // Nor does a replayed byebye/alive with the gateway's own LOCATION bring checks forward.
+  lan.inject(milliseconds(5), kSsdpGroup, kIntruder, Lan::notify(false, ""));
+  lan.inject(milliseconds(6), kSsdpGroup, kIntruder, Lan::notify(true, kLocation));
   lan.run_until(at(seconds(400)));
   // One description fetch (the first), and the renewal at half the lease, not earlier.
   EXPECT_EQ(lan.times_of("GET /rootDesc.xml").size(), 1u);
