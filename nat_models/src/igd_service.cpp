@@ -17,6 +17,9 @@ namespace {
 constexpr std::string_view kXml = "text/xml; charset=\"utf-8\"";
 // A lease far beyond any run: a "permanent" mapping (lease 0 in IGD:1).
 constexpr Duration kPermanent = hours(24 * 365 * 10);
+// answer_within_mx queues at most this many answers (a few hundred searches of the IGD's
+// handful of targets; a real LAN has a few control points).
+constexpr std::size_t kMaxDelayedAnswers = 1024;
 
 std::string_view description_of(std::uint32_t c) {
   switch (c) {
@@ -193,7 +196,9 @@ bool IgdService::handle_datagram(TimePoint now, const Endpoint& local, const End
   ++counters_.searches;
   const Endpoint from{local.address.is_multicast() ? lan_ : local.address, ssdp::kPort};
   std::optional<TimePoint> at;
-  if (config_.upnp.answer_within_mx && m->mx > 0) {
+  // UDA 1.1 §1.3.3: the delay is for multicast searches (many devices answering at once);
+  // a unicast M-SEARCH is answered at once.
+  if (config_.upnp.answer_within_mx && m->mx > 0 && local.address.is_multicast()) {
     // UDA 1.1 §1.3.3: a random delay in [0, MX) seconds, MX counted as at most 5; a
     // hash of who asked and how many searches came before, so a run repeats.
     std::uint64_t z =
@@ -207,6 +212,12 @@ bool IgdService::handle_datagram(TimePoint now, const Endpoint& local, const End
   for (const ssdp::Message& a : igd_search_answers(id_, *m)) {
     const std::string text = ssdp::format(a);
     if (at) {
+      // A LAN flooding M-SEARCH must not grow the queue (and its O(n) inserts) without
+      // bound: beyond the cap the answer is dropped and counted.
+      if (delayed_.size() >= kMaxDelayedAnswers) {
+        ++counters_.search_answers_dropped;
+        continue;
+      }
       // One search's answers leave together; later searches' after them or earlier.
       auto pos = std::upper_bound(delayed_.begin(), delayed_.end(), *at,
                                   [](TimePoint t, const DelayedAnswer& d) { return t < d.at; });
@@ -626,6 +637,8 @@ std::vector<std::pair<std::string, std::uint64_t>> igd_metrics(const IgdCounters
       {"upnp.mapped", c.mapped},
       {"upnp.deleted", c.deleted},
   };
+  if (all || c.search_answers_dropped != 0)
+    out.emplace_back("upnp.search_answers_dropped", c.search_answers_dropped);
   if (all) {
     for (std::uint32_t k : {code::invalid_action, code::invalid_args, code::action_failed,
                             code::not_authorized, code::array_index_invalid, code::no_such_entry,

@@ -421,7 +421,47 @@ TEST(IgdControl, MetricsNameEveryCounter) {
   (void)igd.add(entry(0, 4000));
   const auto m = igd_metrics(igd.service->counters());
   EXPECT_EQ(m.back(), (std::pair<std::string, std::uint64_t>{"upnp.errors.716", 1}));
-  EXPECT_EQ(igd_metrics({}, true).size(), 11u + 17u);
+  EXPECT_EQ(igd_metrics({}, true).size(), 12u + 17u);
+}
+
+// answer_within_mx: UDA 1.1 §1.3.3's delay is for multicast searches; a unicast M-SEARCH
+// is answered at once, and a flood of multicast ones is capped, not queued without bound.
+TEST(IgdSsdp, DelayOnlyForMulticastAndTheQueueIsCapped) {
+  PortMappingConfig c;
+  c.upnp.answer_within_mx = true;
+  Igd igd(c);
+  IgdService& s = *igd.service;
+  const std::string search =
+      "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"
+      "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+      "MAN: \"ssdp:discover\"\r\nMX: 2\r\n\r\n";
+  const ByteView b(reinterpret_cast<const std::uint8_t*>(search.data()), search.size());
+  std::array<std::uint8_t, 4096> out{};
+  const TimePoint searched_at = at(seconds(1));
+  while (s.poll_transmit(out)) {
+  }
+  // Unicast (to 10.0.0.1:1900): the answer is out at once.
+  ASSERT_TRUE(s.handle_datagram(searched_at, Endpoint{ip("10.0.0.1"), 1900},
+                                Endpoint{ip("10.0.0.10"), 50000}, b));
+  EXPECT_TRUE(s.poll_transmit(out));
+  EXPECT_EQ(s.counters().search_answers, 1u);
+  EXPECT_FALSE(s.poll_timeout());
+  // 3000 multicast searches at once: 1024 answers wait (within MX, 2 s), the rest are
+  // dropped and counted.
+  for (std::uint16_t i = 0; i < 3000; ++i)
+    s.handle_datagram(searched_at, Endpoint{ip("239.255.255.250"), 1900},
+                      Endpoint{ip("10.0.0.10"), static_cast<std::uint16_t>(20000 + i)}, b);
+  EXPECT_FALSE(s.poll_transmit(out));
+  EXPECT_EQ(s.counters().search_answers_dropped, 3000u - 1024u);
+  ASSERT_TRUE(s.poll_timeout());
+  EXPECT_GE(*s.poll_timeout(), searched_at);
+  EXPECT_LT(*s.poll_timeout(), searched_at + seconds(2));
+  s.handle_timeout(searched_at + seconds(2));
+  int sent = 0;
+  while (s.poll_transmit(out))
+    ++sent;
+  EXPECT_EQ(sent, 1024);
+  EXPECT_EQ(s.counters().search_answers, 1u + 1024u);
 }
 
 }  // namespace

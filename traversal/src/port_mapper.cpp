@@ -9,6 +9,9 @@ namespace {
 constexpr Duration kPcpInitialTimeout = seconds(3);            // RFC 6887 §8.1.1 IRT
 constexpr Duration kPcpMaxTimeout = seconds(1024);             // RFC 6887 §8.1.1 MRT
 constexpr Duration kNatPmpInitialTimeout = milliseconds(250);  // RFC 6886 §3.1
+// After a parallel race, "unsupported version" answers to the losing probe are expected
+// this long (a few retransmissions' round trips on any LAN).
+constexpr Duration kRaceGrace = seconds(2);
 
 std::uint64_t splitmix(std::uint64_t& state) {
   std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
@@ -158,6 +161,8 @@ void PortMapper::ensure_upnp() {
   if (upnp_) return;
   upnp::ClientConfig c = config_.upnp_client;
   if (c.local.address.is_unspecified() && c.local.port == 0) c.local = config_.local;
+  // PCP and NAT-PMP answers must come from the gateway; so must the IGD's SSDP answer.
+  if (!c.gateway && !config_.gateway.address.is_unspecified()) c.gateway = config_.gateway.address;
   upnp_ = std::make_unique<upnp::UpnpClient>(std::move(c));
 }
 
@@ -227,7 +232,11 @@ void PortMapper::choose(TimePoint now, MappingProtocol p) {
   const MappingProtocol from = protocol_;
   protocol_ = p;
   probe_chose_ = p;
+  // Answers to the losing probes still on the way arrive within a round trip or so.
+  race_grace_until_ = now + kRaceGrace;
   stage_ = static_cast<std::size_t>(std::find(order_.begin(), order_.end(), p) - order_.begin());
+  // The race is over: UPnP stops searching and fetching if it lost.
+  if (p != MappingProtocol::upnp && upnp_) upnp_->stop();
   take_over(now, from);
 }
 
@@ -291,7 +300,10 @@ void PortMapper::upnp_event(TimePoint now, const upnp::ClientEvent& e) {
   // The gateway's UPnP is absent or unusable (no SSDP answer, no description, no control
   // URL that answers): the next protocol in the order, if any, takes over.
   const auto o = e.outcome;
-  if (e.kind == K::failed && !m.ever_mapped && has_next() &&
+  if (e.kind == K::mapped) granted_over_protocol_ = true;
+  // Only when nothing was ever granted over UPnP: a mapping granted here must go on being
+  // refreshed and deleted here.
+  if (e.kind == K::failed && !m.ever_mapped && !granted_over_protocol_ && has_next() &&
       (o == upnp::Outcome::no_gateway || o == upnp::Outcome::unreachable ||
        o == upnp::Outcome::timeout || o == upnp::Outcome::http_error ||
        o == upnp::Outcome::bad_description || o == upnp::Outcome::no_wan_service)) {
@@ -376,6 +388,7 @@ bool PortMapper::fall_back(TimePoint now) {
   if (!has_next()) return false;
   const MappingProtocol from = protocol_;
   protocol_ = order_[++stage_];
+  granted_over_protocol_ = false;
   take_over(now, from);
   return true;
 }
@@ -552,7 +565,8 @@ void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a)
     // The race chose this protocol on the gateway's own answer: "unsupported version" is
     // the late answer to another protocol's probe (a PCP-only gateway answers NAT-PMP's
     // in PCP's format, RFC 6887 §9), not about this one.
-    if (probe_chose_ == protocol_) return;
+    // Only within the race's grace period: later, the gateway means it (a downgrade).
+    if (probe_chose_ == protocol_ && now < race_grace_until_) return;
     // The gateway said at once that it does not speak this protocol: the next one.
     if (fall_back(now)) return drain_upnp(now);
     // Told to use this protocol only: the gateway does not speak it.

@@ -1,10 +1,12 @@
 #include "natsim/traversal/upnp_client.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cctype>
 #include <charconv>
 #include <sstream>
 #include <variant>
@@ -36,6 +38,17 @@ std::uint16_t next_port(std::uint16_t p) {
 bool is_ip_service(const WanService& s) {
   return !s.is_ppp();
 }
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// A NOTIFY re-checks a mapping at most this often: a byebye/alive flood (or a gateway
+// that announces every few seconds) cannot queue checks without bound.
+constexpr Duration kNotifyRecheckGap = seconds(5);
 
 }  // namespace
 
@@ -82,6 +95,7 @@ void UpnpClient::start(TimePoint now) {
     location_ = parse_http_url(config_.description_url);
     if (!location_)
       return discovery_failed(Outcome::bad_description, "description URL is not http://");
+    if (auto e = endpoint_of(*location_)) device_host_ = config_.gateway.value_or(e->address);
     discovery_ = Discovery::fetching;
     return fetch_description(now, *location_);
   }
@@ -182,13 +196,13 @@ void UpnpClient::send_action(TimePoint now, const Op& op) {
   start_http(now, *control_, s.str());
 }
 
-bool UpnpClient::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& /*remote*/,
+bool UpnpClient::handle_datagram(TimePoint now, const Endpoint& local, const Endpoint& remote,
                                  ByteView bytes) {
   if (local.port != config_.local.port && local.port != ssdp::kPort) return false;
   auto m = ssdp::parse(bytes);
   if (!m) return false;
   if (m->kind == ssdp::Kind::alive || m->kind == ssdp::Kind::byebye) {
-    notified(now, *m);
+    notified(now, remote, *m);
     return true;
   }
   if (m->kind != ssdp::Kind::response) return true;  // other searches: not ours
@@ -199,8 +213,16 @@ bool UpnpClient::handle_datagram(TimePoint now, const Endpoint& local, const End
       m->target.find(":WANPPPConnection:") == std::string::npos &&
       m->target.find(":InternetGatewayDevice:") == std::string::npos)
     return true;
-  location_ = parse_http_url(m->location);
-  if (!location_) return true;  // another device may answer with a usable one
+  auto loc = parse_http_url(m->location);
+  if (!loc) return true;  // another device may answer with a usable one
+  if (config_.gateway) {
+    // The gateway is known (PCP's and NAT-PMP's answers must come from it too): another
+    // LAN host answering SSDP, or a LOCATION elsewhere, is not that gateway's IGD.
+    const auto at = endpoint_of(*loc);
+    if (remote.address != *config_.gateway || !at || at->address != *config_.gateway) return true;
+  }
+  location_ = std::move(*loc);
+  device_host_ = remote.address;
   device_uuid_ = m->usn.substr(0, m->usn.find("::"));
   discovery_ = Discovery::fetching;
   search_deadline_ = kTimeNever;
@@ -267,6 +289,8 @@ void UpnpClient::handle_timeout(TimePoint now) {
     Mapping& m = mappings_[id];
     if (m.state == MapState::mapped && now >= m.renew_at) {
       m.renew_at = kTimeNever;
+      if (m.check_pending) continue;  // one check at a time per mapping
+      m.check_pending = true;
       ops_.push_back({Step::check, id});
     }
   }
@@ -321,6 +345,7 @@ void UpnpClient::remove(TimePoint now, std::size_t id) {
   const bool granted = m.ever_mapped;
   m.state = MapState::deleting;
   m.renew_at = kTimeNever;
+  m.check_pending = false;
   // Pending steps for it are dropped; a mapping never granted needs no request.
   std::erase_if(ops_, [id](const Op& op) { return op.id == id; });
   if (!granted || !service_) {
@@ -334,7 +359,10 @@ void UpnpClient::remove(TimePoint now, std::size_t id) {
 
 void UpnpClient::refresh(TimePoint now, std::size_t id) {
   if (id >= mappings_.size() || mappings_[id].state != MapState::mapped) return;
-  mappings_[id].renew_at = kTimeNever;
+  Mapping& m = mappings_[id];
+  m.renew_at = kTimeNever;
+  if (m.check_pending) return;  // already on its way
+  m.check_pending = true;
   ops_.push_back({Step::check, id});
   next(now);
 }
@@ -345,7 +373,21 @@ void UpnpClient::close(TimePoint now) {
   }
 }
 
-void UpnpClient::notified(TimePoint now, const ssdp::Message& m) {
+void UpnpClient::stop() {
+  if (http_) out_.push_close(http_->local, http_->remote);
+  http_.reset();
+  fetching_ = false;
+  in_flight_.reset();
+  ops_.clear();
+  refetch_ = false;
+  search_deadline_ = kTimeNever;
+  if (discovery_ != Discovery::ready) discovery_ = Discovery::idle;
+}
+
+void UpnpClient::notified(TimePoint now, const Endpoint& remote, const ssdp::Message& m) {
+  // The uuid is public (every NOTIFY carries it): only the host the device was found at
+  // speaks for it, so a LAN host cannot move LOCATION to itself nor to nowhere.
+  if (!device_host_ || remote.address != *device_host_) return;
   // UDA 1.1 §1.2.2: every device announces upnp:rootdevice; one message per round will do.
   if (device_uuid_.empty() || m.target != "upnp:rootdevice" ||
       m.usn.substr(0, m.usn.find("::")) != device_uuid_)
@@ -354,23 +396,36 @@ void UpnpClient::notified(TimePoint now, const ssdp::Message& m) {
     gateway_gone_ = true;  // §1.2.3: leaving (a reboot says alive again when back)
     return;
   }
-  const bool moved = location_ && m.location != to_string(*location_);
-  if (!gateway_gone_ && !moved) return;  // the periodic alive of a gateway that stayed
-  gateway_gone_ = false;
-  if (moved) {
-    if (auto u = parse_http_url(m.location)) {
-      location_ = std::move(*u);
-      tried_location_host_ = false;
-      refetch_ = true;
-      discovery_ = Discovery::fetching;
-    }
+  // Parsed and compared field by field ("http://192.168.1.1/x" is ":80/x"; host names
+  // differ in case only); an unreadable LOCATION, or one on another host, is ignored.
+  std::optional<HttpUrl> moved_to;
+  if (location_) {
+    auto u = parse_http_url(m.location);
+    if (!u) return;
+    const auto a = endpoint_of(*u);
+    const auto b = endpoint_of(*location_);
+    if (a && a->address != *device_host_) return;
+    const bool same_host = a && b ? a->address == b->address : iequal(u->host, location_->host);
+    if (!same_host || u->port != location_->port || u->path != location_->path)
+      moved_to = std::move(*u);
   }
-  // A gateway back from a reboot may have forgotten the mappings: check each now.
-  for (std::size_t id = 0; id < mappings_.size(); ++id) {
-    Mapping& mp = mappings_[id];
-    if (mp.state != MapState::mapped) continue;
-    mp.renew_at = kTimeNever;
-    ops_.push_back({Step::check, id});
+  if (!gateway_gone_ && !moved_to) return;  // the periodic alive of a gateway that stayed
+  gateway_gone_ = false;
+  if (moved_to) {
+    location_ = std::move(*moved_to);
+    tried_location_host_ = false;
+    refetch_ = true;
+    discovery_ = Discovery::fetching;
+  }
+  // A gateway back from a reboot may have forgotten the mappings: check each now (through
+  // handle_timeout, at its renewal time brought forward), once per mapping and at most
+  // every kNotifyRecheckGap.
+  for (Mapping& mp : mappings_) {
+    if (mp.state != MapState::mapped || mp.check_pending) continue;
+    const TimePoint at = std::max(now, mp.notify_check_after);
+    if (mp.renew_at <= at) continue;  // a check is already due by then
+    mp.renew_at = at;
+    mp.notify_check_after = at + kNotifyRecheckGap;
   }
   next(now);
 }
@@ -628,6 +683,7 @@ void UpnpClient::answered(TimePoint now, const Op& op, unsigned status, std::str
   const bool recreated = m.recreating;
   m.ever_mapped = true;
   m.recreating = false;
+  m.check_pending = false;
   m.state = MapState::mapped;
   // Renew at half the lease (as PCP, RFC 6887 §11.2.1); permanent mappings are checked.
   m.renew_at = now + (m.lease == 0 ? config_.permanent_check : seconds(m.lease) / 2);
@@ -640,6 +696,7 @@ void UpnpClient::mapping_failed(std::size_t id, Outcome o, std::uint32_t code, s
   Mapping& m = mappings_[id];
   m.state = MapState::failed;
   m.renew_at = kTimeNever;
+  m.check_pending = false;
   ClientEvent e;
   e.kind = ClientEvent::Kind::failed;
   e.id = id;
@@ -663,6 +720,12 @@ void UpnpClient::discovery_failed(Outcome o, std::string detail) {
     ops_.pop_front();
     if (op.id != ClientEvent::kNoMapping && mappings_[op.id].state == MapState::requesting)
       mapping_failed(op.id, o, 0, detail);
+  }
+  // A description fetched again (LOCATION moved) that failed: the granted mappings can be
+  // neither checked nor renewed without a control URL, so they are reported, not left
+  // waiting for a renewal that never comes.
+  for (std::size_t id = 0; id < mappings_.size(); ++id) {
+    if (mappings_[id].state == MapState::mapped) mapping_failed(id, o, 0, detail);
   }
 }
 

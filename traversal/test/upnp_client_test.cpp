@@ -19,6 +19,7 @@
 
 #include "igd_descriptions.hpp"
 #include "natsim/nat_models/upnp_soap_device.hpp"
+#include "natsim/traversal/pcp_wire.hpp"
 #include "natsim/traversal/port_mapper.hpp"
 
 namespace natsim::traversal::upnp {
@@ -167,6 +168,9 @@ struct LanOf {
   std::map<std::pair<Endpoint, Endpoint>, std::string> streams;
   std::array<std::uint8_t, 70000> buffer{};
   int udp_sent = 0;
+  int searches_sent = 0;
+  // When set, takes every datagram to port 5351 (a scripted PCP server).
+  std::function<void(const Transmit&, const std::string&)> port_5351;
 
   template <class Config>
   explicit LanOf(Config c) : client(std::move(c)) {}
@@ -181,6 +185,10 @@ struct LanOf {
       std::string bytes(reinterpret_cast<const char*>(buffer.data()), t->size);
       if (t->transport == Transport::udp) {
         ++udp_sent;
+        if (t->remote.port == 5351 && port_5351) {
+          port_5351(*t, bytes);
+          continue;
+        }
         if (t->remote.port == 5351 && igd.refuse_pcp_natpmp && !bytes.empty()) {
           // A gateway with neither PCP nor NAT-PMP answers "unsupported version" in
           // NAT-PMP's format (RFC 6886 §3.5, RFC 6887 §9): 12 octets for the address
@@ -196,7 +204,9 @@ struct LanOf {
           });
           continue;
         }
-        if (t->remote != Endpoint{ssdp::kMulticastV4, ssdp::kPort} || !igd.answer_ssdp) continue;
+        if (t->remote != Endpoint{ssdp::kMulticastV4, ssdp::kPort}) continue;
+        ++searches_sent;
+        if (!igd.answer_ssdp) continue;
         wire.emplace(now + kOneWay, [this, local = t->local] { answer_search(local); });
         continue;
       }
@@ -223,6 +233,46 @@ struct LanOf {
           now, to, Endpoint{kGateway, ssdp::kPort},
           ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
     });
+  }
+
+  // A datagram for the client, `delay` from now.
+  void inject(Duration delay, const Endpoint& local, const Endpoint& remote, std::string bytes) {
+    wire.emplace(now + delay, [this, local, remote, bytes] {
+      client.handle_datagram(
+          now, local, remote,
+          ByteView(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    });
+  }
+  // An SSDP answer from `from` naming `location`, as answer_search's.
+  static std::string search_answer(const std::string& location) {
+    ssdp::Message m;
+    m.kind = ssdp::Kind::response;
+    m.target = "urn:schemas-upnp-org:device:InternetGatewayDevice:1";
+    m.usn = "uuid:a52e6a8c-8a4b-4c5e-9d1a-0c8e9e3f6d21::" + m.target;
+    m.location = location;
+    m.server = "OpenWrt/23.05 UPnP/1.1 MiniUPnPd/2.3.3";
+    m.max_age = 120;
+    return ssdp::format(m);
+  }
+  // The gateway's upnp:rootdevice NOTIFY (the uuid is the one its answers carry).
+  static std::string notify(bool alive, const std::string& location) {
+    ssdp::Message m;
+    m.kind = alive ? ssdp::Kind::alive : ssdp::Kind::byebye;
+    m.target = "upnp:rootdevice";
+    m.usn = "uuid:a52e6a8c-8a4b-4c5e-9d1a-0c8e9e3f6d21::upnp:rootdevice";
+    if (alive) {
+      m.location = location;
+      m.server = "OpenWrt/23.05 UPnP/1.1 MiniUPnPd/2.3.3";
+      m.max_age = 120;
+    }
+    return ssdp::format(m);
+  }
+  // When each action was received.
+  [[nodiscard]] std::vector<TimePoint> times_of(const std::string& action) const {
+    std::vector<TimePoint> out;
+    for (const auto& [t, a] : igd.log)
+      if (a == action) out.push_back(t);
+    return out;
   }
 
   void receive(const Endpoint& local, const Endpoint& remote, const std::string& bytes) {
@@ -522,6 +572,83 @@ TEST(UpnpClient, MissingDescriptionIsNamed) {
   EXPECT_EQ(f->outcome, Outcome::http_error);
 }
 
+const Endpoint kSsdpGroup{ssdp::kMulticastV4, ssdp::kPort};
+const std::string kLocation = "http://192.168.1.1:5000/rootDesc.xml";
+const Endpoint kIntruder{IpAddress::v4(192, 168, 1, 66), ssdp::kPort};
+const std::string kIntruderLocation = "http://192.168.1.66:5000/rootDesc.xml";
+
+TEST(UpnpClient, NotifyFromAnotherHostOrToAnotherHostIsIgnored) {
+  Lan lan;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(10)));
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::mapped, id));
+  // A LAN host replays the gateway's uuid: byebye, then alive with LOCATION at itself,
+  // and (spoofing nothing) an alive pointing at nowhere; the gateway itself announcing
+  // a LOCATION on another host is refused too.
+  lan.inject(milliseconds(1), kSsdpGroup, kIntruder, Lan::notify(false, ""));
+  lan.inject(milliseconds(2), kSsdpGroup, kIntruder, Lan::notify(true, kIntruderLocation));
+  lan.inject(milliseconds(3), kSsdpGroup, kIntruder,
+             Lan::notify(true, "http://192.168.1.66:9/none.xml"));
+  lan.inject(milliseconds(4), kSsdpGroup, Endpoint{kGateway, ssdp::kPort},
+             Lan::notify(true, kIntruderLocation));
+  // Nor does a replayed byebye/alive with the gateway's own LOCATION bring checks forward.
+  lan.inject(milliseconds(5), kSsdpGroup, kIntruder, Lan::notify(false, ""));
+  lan.inject(milliseconds(6), kSsdpGroup, kIntruder, Lan::notify(true, kLocation));
+  lan.run_until(at(seconds(400)));
+  // One description fetch (the first), and the renewal at half the lease, not earlier.
+  EXPECT_EQ(lan.times_of("GET /rootDesc.xml").size(), 1u);
+  EXPECT_EQ(lan.times_of("GetSpecificPortMappingEntry"),
+            (std::vector<TimePoint>{at(seconds(300) + milliseconds(9))}));
+  TimePoint t;
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::refreshed, id, &t));
+  EXPECT_EQ(t, at(seconds(300) + milliseconds(12)));
+  EXPECT_FALSE(lan.find(ClientEvent::Kind::failed, id));
+}
+
+TEST(UpnpClient, GatewayNotifyFloodChecksOncePerFiveSeconds) {
+  Lan lan;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(10)));
+  // 100 byebye/alive pairs from the gateway, 10 ms apart, from 10 s; then alives whose
+  // LOCATION cannot be read (not a move).
+  for (int i = 0; i < 100; ++i) {
+    lan.inject(milliseconds(10 * i), kSsdpGroup, Endpoint{kGateway, ssdp::kPort},
+               Lan::notify(false, ""));
+    lan.inject(milliseconds(10 * i + 5), kSsdpGroup, Endpoint{kGateway, ssdp::kPort},
+               Lan::notify(true, kLocation));
+  }
+  lan.inject(seconds(30), kSsdpGroup, Endpoint{kGateway, ssdp::kPort},
+             Lan::notify(true, "ftp://nowhere"));
+  lan.run_until(at(seconds(60)));
+  // The first alive (10.005 s) checks at once (answered 2 ms later, renewed 2 ms after);
+  // alives during that check add nothing; those after it bring one more check to 15.005 s
+  // (five seconds after the first). The unreadable LOCATION fetches nothing.
+  EXPECT_EQ(lan.times_of("GetSpecificPortMappingEntry"),
+            (std::vector<TimePoint>{at(seconds(10) + milliseconds(6)),
+                                    at(seconds(15) + milliseconds(6))}));
+  EXPECT_EQ(lan.times_of("GET /rootDesc.xml").size(), 1u);
+  TimePoint t;
+  ASSERT_TRUE(lan.find(ClientEvent::Kind::refreshed, id, &t));
+  EXPECT_EQ(t, at(seconds(10) + milliseconds(9)));
+}
+
+TEST(UpnpClient, MovedLocationThatFailsReportsTheMappings) {
+  Lan lan;
+  const auto id = lan.client.add(lan.now, 17, 50000, 600);
+  lan.run_until(at(seconds(10)));
+  // The gateway says alive with its description on another port, where nothing listens.
+  lan.inject(milliseconds(1), kSsdpGroup, Endpoint{kGateway, ssdp::kPort},
+             Lan::notify(true, "http://192.168.1.1:5001/rootDesc.xml"));
+  lan.run_until(at(seconds(20)));
+  // The connection is refused at 10.003 s: the mapping is reported, not left waiting.
+  TimePoint t;
+  const ClientEvent* f = lan.find(ClientEvent::Kind::failed, id, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->outcome, Outcome::unreachable);
+  EXPECT_EQ(t, at(seconds(10) + milliseconds(3)));
+  EXPECT_FALSE(lan.client.poll_timeout());
+}
+
 static_assert(StreamMachine<UpnpClient>);
 static_assert(StreamMachine<PortMapper>);
 
@@ -704,6 +831,104 @@ TEST(PortMapperUpnp, UpnpFailuresCarryTheOutcome) {
   ASSERT_TRUE(f);
   EXPECT_EQ(f->protocol, MappingProtocol::upnp);
   EXPECT_EQ(f->upnp_outcome, Outcome::http_error);
+}
+
+TEST(PortMapperUpnp, ParallelProbeIgnoresAFakeIgd) {
+  PortMapperConfig c = mapper_config(true);
+  c.parallel = true;
+  MapperLan lan(c);
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  // Before the gateway's answer (2 ms): another host's, and one from the gateway's
+  // address (spoofed) with a LOCATION elsewhere.
+  lan.inject(milliseconds(1), kHost, kIntruder, MapperLan::search_answer(kIntruderLocation));
+  lan.inject(milliseconds(1), kHost, Endpoint{kGateway, ssdp::kPort},
+             MapperLan::search_answer(kIntruderLocation));
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  const PortMapperEvent* m = lan.find(PortMapperEvent::Kind::mapped, id, &t);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->protocol, MappingProtocol::upnp);
+  EXPECT_EQ(t, at(milliseconds(8)));
+  EXPECT_TRUE(lan.streams.size() == 3u);  // the description and two actions, all the gateway's
+  for (const auto& [k, v] : lan.streams)
+    EXPECT_EQ(k.second, (Endpoint{kGateway, 5000}));
+}
+
+// A PCP server answering the ANNOUNCE probe with success 1 ms later; MAP requests are
+// answered UNSUPP_VERSION from `refuse_map_from` on (a server downgraded).
+void pcp_server(MapperLan& lan, TimePoint refuse_map_from) {
+  lan.port_5351 = [&lan, refuse_map_from](const Transmit& t, const std::string& bytes) {
+    const ByteView b(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    auto q = pcp::parse_request(b);
+    if (!q) return;
+    std::array<std::uint8_t, 1100> out{};
+    std::optional<std::size_t> n;
+    if (q->opcode == pcp::Opcode::announce) {
+      pcp::Response r;
+      r.opcode = pcp::Opcode::announce;
+      r.epoch = 100;
+      n = pcp::emit_response(r, out);
+    } else if (lan.now >= refuse_map_from) {
+      n = pcp::emit_error(b, pcp::ResultCode::unsupp_version, 0, 100, out);
+    }
+    if (!n) return;
+    lan.inject(milliseconds(1), t.local, t.remote,
+               std::string(reinterpret_cast<const char*>(out.data()), *n));
+  };
+}
+
+TEST(PortMapperUpnp, PcpWinningTheRaceStopsUpnp) {
+  PortMapperConfig c = mapper_config(true);
+  c.parallel = true;
+  MapperLan lan(c);
+  pcp_server(lan, kTimeNever);
+  lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(20)));
+  EXPECT_EQ(lan.client.protocol(), MappingProtocol::pcp);
+  // PCP answered at 1 ms; the IGD's SSDP answer (2 ms) is not followed, and M-SEARCH is
+  // not repeated at 3 s.
+  EXPECT_TRUE(lan.igd.log.empty());
+  EXPECT_EQ(lan.searches_sent, 1);
+}
+
+TEST(PortMapperUpnp, UnsupportedVersionAfterTheRaceFallsBack) {
+  PortMapperConfig c = mapper_config(true);
+  c.parallel = true;
+  MapperLan lan(c);
+  // The MAP request goes out at 1 ms and unanswered; its retransmission at 3.001 s is
+  // answered UNSUPP_VERSION at 3.002 s, past the race's 2 s grace: NAT-PMP takes over.
+  pcp_server(lan, at(seconds(1)));
+  lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(3)));
+  EXPECT_EQ(lan.client.protocol(), MappingProtocol::pcp);
+  lan.run_until(at(seconds(3) + milliseconds(3)));
+  EXPECT_EQ(lan.client.protocol(), MappingProtocol::natpmp);
+}
+
+TEST(PortMapperUpnp, OneUpnpFailureDoesNotMoveGrantedMappings) {
+  PortMapperConfig c = mapper_config(false);
+  c.protocols = {MappingProtocol::upnp, MappingProtocol::pcp};
+  MapperLan lan(c);
+  const auto a = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(1)));
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::mapped, a));
+  // B's AddPortMapping meets an HTTP 500 (the kind of failure that, before anything was
+  // granted, means UPnP is unusable).
+  lan.igd.refuse_control = 500;
+  const auto b = lan.client.add(lan.now, 17, 50001, 600, 50001);
+  lan.run_until(at(seconds(2)));
+  TimePoint t;
+  const PortMapperEvent* f = lan.find(PortMapperEvent::Kind::failed, b, &t);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->protocol, MappingProtocol::upnp);
+  EXPECT_EQ(f->upnp_outcome, Outcome::http_error);
+  EXPECT_EQ(t, at(seconds(1) + milliseconds(2)));
+  EXPECT_EQ(lan.client.protocol(), MappingProtocol::upnp);
+  // A is still renewed over UPnP at half its lease (mapped at 8 ms).
+  lan.igd.refuse_control = 0;
+  lan.run_until(at(seconds(400)));
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::refreshed, a, &t));
+  EXPECT_EQ(t, at(seconds(300) + milliseconds(12)));
 }
 
 }  // namespace

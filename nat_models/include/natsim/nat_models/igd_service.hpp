@@ -22,10 +22,11 @@
 namespace natsim::nat::upnp {
 
 struct IgdCounters {
-  std::uint64_t searches = 0;        // M-SEARCH read
-  std::uint64_t search_answers = 0;  // 200 OK sent
-  std::uint64_t notifies = 0;        // NOTIFY sent (alive and byebye)
-  std::uint64_t ssdp_dropped = 0;    // datagrams that are not an M-SEARCH
+  std::uint64_t searches = 0;                // M-SEARCH read
+  std::uint64_t search_answers = 0;          // 200 OK sent
+  std::uint64_t notifies = 0;                // NOTIFY sent (alive and byebye)
+  std::uint64_t ssdp_dropped = 0;            // datagrams that are not an M-SEARCH
+  std::uint64_t search_answers_dropped = 0;  // answer_within_mx: over the queue's cap
   std::uint64_t http_requests = 0;
   std::uint64_t http_errors = 0;    // 400, 404, 405, 413, 431 answers
   std::uint64_t http_refused = 0;   // connections reset: over max_connections

@@ -156,6 +156,11 @@ class PortMapper {
   std::optional<MappingProtocol> probe_chose_;  // what the race picked
   bool probe_started_ = false;
   bool upnp_discovery_failed_ = false;
+  // A mapping was granted over protocol_: a later failure is that mapping's alone, not a
+  // reason to move every mapping to the next protocol.
+  bool granted_over_protocol_ = false;
+  // Until then an "unsupported version" answers the race's other probe (see answered()).
+  TimePoint race_grace_until_ = kTimeZero;
   upnp::Outcome upnp_discovery_outcome_ = upnp::Outcome::ok;
   std::string upnp_discovery_detail_;
   std::uint32_t probe_attempts_ = 0;

@@ -58,6 +58,9 @@ struct ClientConfig {
   // since nothing else reveals a gateway that forgot them.
   Duration permanent_check = seconds(60);
   std::string description = "natsim";
+  // The gateway's LAN address when known (PortMapper's gateway): SSDP answers are taken
+  // only from it and only with a LOCATION on it, so another LAN host cannot pose as the IGD.
+  std::optional<IpAddress> gateway;
 };
 
 enum class Outcome : std::uint8_t {
@@ -116,6 +119,8 @@ class UpnpClient {
   void refresh(TimePoint now, std::size_t id);
   // Deletes every granted mapping (permanent ones above all: nothing else will).
   void close(TimePoint now);
+  // Stops discovery and any exchange in flight (another protocol won PortMapper's race).
+  void stop();
 
   // SSDP answers on `local`'s port; NOTIFY on that port or on 1900 (a socket bound to
   // 239.255.255.250:1900, as control points listen for announcements).
@@ -146,8 +151,10 @@ class UpnpClient {
     bool permanent = false;  // 725 forced lease 0
     bool ever_mapped = false;
     bool recreating = false;
+    bool check_pending = false;  // a check (or the steps after it) is queued or in flight
     MapState state = MapState::requesting;
     TimePoint renew_at = kTimeNever;
+    TimePoint notify_check_after = kTimeZero;  // NOTIFY re-checks are rate-limited
   };
   enum class Step : std::uint8_t {
     external_ip,
@@ -175,7 +182,7 @@ class UpnpClient {
   void mapping_failed(std::size_t id, Outcome o, std::uint32_t code, std::string detail);
   void discovery_failed(Outcome o, std::string detail);
   // A NOTIFY from the gateway in use.
-  void notified(TimePoint now, const ssdp::Message& m);
+  void notified(TimePoint now, const Endpoint& remote, const ssdp::Message& m);
   void next(TimePoint now);
   void emit(ClientEvent::Kind kind, std::size_t id);
   [[nodiscard]] std::optional<Endpoint> endpoint_of(const HttpUrl& u) const;
@@ -185,9 +192,10 @@ class UpnpClient {
   std::uint32_t searches_ = 0;
   TimePoint search_deadline_ = kTimeNever;
   std::optional<HttpUrl> location_;
-  std::string device_uuid_;    // "uuid:..." of the search answer's USN
-  bool gateway_gone_ = false;  // its ssdp:byebye was heard
-  bool refetch_ = false;       // LOCATION moved: fetch the description once idle
+  std::string device_uuid_;               // "uuid:..." of the search answer's USN
+  std::optional<IpAddress> device_host_;  // where the device was found: NOTIFYs from it only
+  bool gateway_gone_ = false;             // its ssdp:byebye was heard
+  bool refetch_ = false;                  // LOCATION moved: fetch the description once idle
   std::optional<WanService> service_;
   std::optional<Endpoint> control_;
   bool tried_location_host_ = false;
