@@ -144,7 +144,8 @@ TEST(Pcap, CaptureReadsBackWithHeadersAndChecksums) {
     EXPECT_EQ(ip->ttl, 64);
   }
   // The node capture sees the same four packets (two out, two in).
-  auto node_file = parse_pcap(read_file(path + ".node"));
+  const auto node_bytes = read_file(path + ".node");  // the parsed records view it
+  auto node_file = parse_pcap(node_bytes);
   ASSERT_TRUE(node_file);
   EXPECT_EQ(node_file->records.size(), 4u);
 }
@@ -197,7 +198,8 @@ TEST(Icmp, ClosedPortIsAnsweredWithPortUnreachableAndReachesTheSocket) {
   EXPECT_EQ(w.b.icmp_errors_sent(), 1u);
   EXPECT_EQ(w.b.counters().drops(DropReason::port_unreachable), 1u);
 
-  auto file = parse_pcap(read_file(path));
+  const auto bytes = read_file(path);  // the parsed records view it
+  auto file = parse_pcap(bytes);
   ASSERT_TRUE(file);
   ASSERT_EQ(file->records.size(), 2u);  // the datagram out, the ICMP error in
   EXPECT_EQ(file->records[1].t_ns, 6'000'000);
