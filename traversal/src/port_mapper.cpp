@@ -162,7 +162,9 @@ void PortMapper::ensure_upnp() {
   upnp::ClientConfig c = config_.upnp_client;
   if (c.local.address.is_unspecified() && c.local.port == 0) c.local = config_.local;
   // PCP and NAT-PMP answers must come from the gateway; so must the IGD's SSDP answer.
-  if (!c.gateway && !config_.gateway.address.is_unspecified()) c.gateway = config_.gateway.address;
+  // A multicast "gateway" is only where to search (probe --upnp): the IGD is not known yet.
+  const IpAddress& gw = config_.gateway.address;
+  if (!c.gateway && !gw.is_unspecified() && !gw.is_multicast()) c.gateway = gw;
   upnp_ = std::make_unique<upnp::UpnpClient>(std::move(c));
 }
 

@@ -734,6 +734,19 @@ TEST(PortMapperUpnp, OrderStartingWithUpnpMapsAtOnce) {
   EXPECT_EQ(t, at(milliseconds(8)));
 }
 
+TEST(PortMapperUpnp, SearchingTheSsdpGroupTakesTheGatewayThatAnswers) {
+  // natsim probe --upnp gives the mapper the SSDP group to search, not a gateway: the
+  // answer from the gateway's own address is taken (8 ms, as with the gateway known).
+  PortMapperConfig c = mapper_config(false, MappingProtocol::upnp);
+  c.gateway = kSsdpGroup;
+  MapperLan lan(c);
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::mapped, id, &t));
+  EXPECT_EQ(t, at(milliseconds(8)));
+}
+
 TEST(PortMapperUpnp, UpnpFirstFallsToPcpWhenSsdpIsUnanswered) {
   PortMapperConfig c = mapper_config(false);
   c.protocols = {MappingProtocol::upnp, MappingProtocol::pcp};
