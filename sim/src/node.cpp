@@ -75,9 +75,7 @@ IfaceId Node::add_interface(Link& link) {
 void Node::add_address(IfaceId iface, const InterfaceAddress& address) {
   Interface& i = interfaces_.at(iface);
   i.addresses.push_back(address);
-  if (owned_.insert(address.address).second && owned_.size() <= kFewAddresses) {
-    few_owned_[owned_.size() - 1] = address.address;
-  }
+  own(address.address);
   i.link->learn_address(i.member, address.address);
   add_route(address.subnet(), iface);
 }
@@ -93,14 +91,23 @@ bool Node::remove_address(IfaceId iface, const IpAddress& address) {
   routes_.remove(subnet);
   // Rebuild the owned set: another interface may still hold the same address.
   owned_.clear();
+  owned_count_ = 0;
   for (const Interface& other : interfaces_) {
-    for (const InterfaceAddress& a : other.addresses) {
-      if (owned_.insert(a.address).second && owned_.size() <= kFewAddresses) {
-        few_owned_[owned_.size() - 1] = a.address;
-      }
-    }
+    for (const InterfaceAddress& a : other.addresses)
+      own(a.address);
   }
   return true;
+}
+
+void Node::own(const IpAddress& address) {
+  if (owns(address)) return;
+  if (owned_count_ < kFewAddresses) {
+    few_owned_[owned_count_++] = address;
+    return;
+  }
+  if (owned_count_ == kFewAddresses) owned_.insert(few_owned_.begin(), few_owned_.end());
+  owned_.insert(address);
+  ++owned_count_;
 }
 
 void Node::add_address(IfaceId iface, std::string_view address) {

@@ -33,13 +33,30 @@ void RoutingTable::put(Index& index, const Key& key, const Route& route) {
 }
 
 void RoutingTable::add(const Route& route) {
+  if (!indexed()) {
+    // A host has two routes (its subnet and a default): room for both at once.
+    if (routes_.empty()) routes_.reserve(2);
+    auto it = std::find_if(routes_.begin(), routes_.end(), [&](const Route& r) {
+      return r.prefix.length() <= route.prefix.length();
+    });
+    for (auto same = it; same != routes_.end() && same->prefix.length() == route.prefix.length();
+         ++same) {
+      if (same->prefix == route.prefix) {
+        *same = route;
+        return;
+      }
+    }
+    if (routes_.size() < kLinearRoutes) {
+      routes_.insert(it, route);
+      return;
+    }
+    // Too many to scan: index what is there, then this one.
+    for (std::uint32_t i = 0; i < routes_.size(); ++i)
+      index_route(i);
+  }
   const std::uint8_t length = route.prefix.length();
   const IpAddress& key = route.prefix.address();
-  // A host has two routes (its subnet and a default), each a level of its own: room for
-  // both at once, not an allocation for the first and another for the second.
-  if (routes_.empty()) routes_.reserve(2);
   if (key.is_v4()) {
-    if (v4_.empty()) v4_.reserve(2);
     put(level_for(v4_, length,
                   [&] {
                     return Level4{length, mask_of(length), {}};
@@ -48,6 +65,19 @@ void RoutingTable::add(const Route& route) {
         key.v4_value(), route);
   } else {
     put(level_for(v6_, length, [&] { return Level6{length, {}}; }).index, key, route);
+  }
+}
+
+// Enters routes_[position] in its level's index.
+void RoutingTable::index_route(std::uint32_t position) {
+  const Route& route = routes_[position];
+  const std::uint8_t length = route.prefix.length();
+  const IpAddress& key = route.prefix.address();
+  if (key.is_v4()) {
+    level_for(v4_, length, [&] { return Level4{length, mask_of(length), {}}; })
+        .index.emplace(key.v4_value(), position);
+  } else {
+    level_for(v6_, length, [&] { return Level6{length, {}}; }).index.emplace(key, position);
   }
 }
 
@@ -71,6 +101,13 @@ std::uint32_t* RoutingTable::slot_of(const Route& route) {
 }
 
 bool RoutingTable::remove(const Prefix& prefix) {
+  if (!indexed()) {
+    auto it = std::find_if(routes_.begin(), routes_.end(),
+                           [&](const Route& r) { return r.prefix == prefix; });
+    if (it == routes_.end()) return false;
+    routes_.erase(it);
+    return true;
+  }
   const std::uint8_t length = prefix.length();
   const IpAddress& key = prefix.address();
   std::optional<std::uint32_t> removed;
@@ -102,6 +139,21 @@ bool RoutingTable::remove(const Prefix& prefix) {
 }
 
 const Route* RoutingTable::lookup(const IpAddress& dst) const {
+  if (!indexed()) {
+    // Longest prefix first, so the first match is the longest.
+    if (dst.is_v4()) {
+      const std::uint32_t value = dst.v4_value();
+      for (const Route& r : routes_) {
+        const IpAddress& net = r.prefix.address();
+        if (net.is_v4() && (value & mask_of(r.prefix.length())) == net.v4_value()) return &r;
+      }
+      return nullptr;
+    }
+    for (const Route& r : routes_) {
+      if (r.prefix.contains(dst)) return &r;
+    }
+    return nullptr;
+  }
   if (dst.is_v4()) {
     const std::uint32_t value = dst.v4_value();
     for (const Level4& level : v4_) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "test_world.hpp"
 
 namespace natsim::sim {
@@ -42,6 +45,57 @@ TEST(RoutingTable, ReplacingARouteKeepsOneEntry) {
   EXPECT_EQ(t.size(), 1u);
   EXPECT_EQ(t.lookup(ip("10.0.0.1"))->iface, 2u);
   EXPECT_EQ(t.routes().front().prefix.to_string(), "10.0.0.0/8");
+}
+
+// A table grows from a few scanned routes into per-length indexes past eight routes, and
+// shrinks by removal in both forms: every lookup must agree with a brute-force longest
+// match over what was added, at every size.
+TEST(RoutingTable, AgreesWithBruteForceSmallAndIndexed) {
+  Rng rng = Rng::for_component(7, "routing-test");
+  RoutingTable t;
+  std::vector<Route> added;
+  auto random_address = [&](bool v6) {
+    IpAddress::Bytes16 b{};
+    for (auto& byte : b)
+      byte = static_cast<std::uint8_t>(rng.below(3));  // few values: prefixes overlap
+    return v6 ? IpAddress::v6(b) : IpAddress::v4(b[0], b[1], b[2], b[3]);
+  };
+  auto check = [&] {
+    for (int probe = 0; probe < 200; ++probe) {
+      const IpAddress dst = random_address(rng.below(3) == 0);
+      const Route* best = nullptr;
+      for (const Route& r : added) {
+        if (r.prefix.contains(dst) && (!best || r.prefix.length() > best->prefix.length()))
+          best = &r;
+      }
+      const Route* got = t.lookup(dst);
+      ASSERT_EQ(got == nullptr, best == nullptr) << dst.to_string();
+      if (got) {
+        EXPECT_EQ(got->prefix, best->prefix) << dst.to_string();
+        EXPECT_EQ(got->iface, best->iface);
+      }
+    }
+    EXPECT_EQ(t.size(), added.size());
+  };
+  for (IfaceId i = 0; i < 24; ++i) {
+    const bool v6 = i % 4 == 3;
+    const auto length = static_cast<std::uint8_t>(v6 ? rng.below(129) : rng.below(33));
+    const Route r{Prefix(random_address(v6), length), i, {}};
+    t.add(r);
+    auto same = std::find_if(added.begin(), added.end(),
+                             [&](const Route& a) { return a.prefix == r.prefix; });
+    if (same != added.end()) {
+      *same = r;
+    } else {
+      added.push_back(r);
+    }
+    check();
+  }
+  while (!added.empty()) {
+    EXPECT_TRUE(t.remove(added.back().prefix));
+    added.pop_back();
+    check();
+  }
 }
 
 TEST(Routing, PacketsCrossAChainOfFourRouters) {

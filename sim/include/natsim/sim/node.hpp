@@ -135,8 +135,8 @@ class Node {
   bool remove_address(IfaceId iface, const IpAddress& address);
   [[nodiscard]] bool owns(const IpAddress& address) const {
     // Most nodes have one or two addresses: compare them in place, no hash probe.
-    if (owned_.size() <= kFewAddresses) {
-      for (std::size_t i = 0; i < owned_.size(); ++i) {
+    if (owned_count_ <= kFewAddresses) {
+      for (std::size_t i = 0; i < owned_count_; ++i) {
         if (few_owned_[i] == address) return true;
       }
       return false;
@@ -269,9 +269,13 @@ class Node {
   NodeId id_;
   Rng rng_;
   std::vector<Interface> interfaces_;
+  void own(const IpAddress& address);
   static constexpr std::size_t kFewAddresses = 2;
+  // Up to kFewAddresses live in few_owned_ only; the set is built when a node has more, so
+  // a million hosts do not each allocate a hash table for one address.
+  std::array<IpAddress, kFewAddresses> few_owned_;
+  std::uint32_t owned_count_ = 0;
   boost::unordered_flat_set<IpAddress, std::hash<IpAddress>> owned_;
-  std::array<IpAddress, kFewAddresses> few_owned_;  // the first addresses, for owns()
   RoutingTable routes_;
   boost::unordered_flat_map<Endpoint, std::unique_ptr<UdpSocket>, EndpointHash> sockets_;
   boost::unordered_flat_map<std::uint32_t, std::uint32_t> port_users_;  // family<<16|port

@@ -1,6 +1,8 @@
 #pragma once
-// Longest-prefix-match routing. One hash table per prefix length in use, probed from
-// the longest length down: a lookup costs a few hash probes however many routes exist.
+// Longest-prefix-match routing. A small table (a host's subnet and default route) is a
+// few routes scanned longest prefix first, with no allocation beyond the routes; past
+// kLinearRoutes it gets one hash table per prefix length in use, probed from the longest
+// length down: a lookup then costs a few hash probes however many routes exist.
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <optional>
@@ -47,13 +49,16 @@ class RoutingTable {
     std::uint8_t length;
     boost::unordered_flat_map<IpAddress, std::uint32_t, AddressHash> index;
   };
+  static constexpr std::size_t kLinearRoutes = 8;
+  [[nodiscard]] bool indexed() const { return !v4_.empty() || !v6_.empty(); }
+  void index_route(std::uint32_t position);
   template <class Index, class Key>
   void put(Index& index, const Key& key, const Route& route);
   // The entry of `route`'s level index that holds its position in routes_.
   std::uint32_t* slot_of(const Route& route);
-  std::vector<Level4> v4_;  // longest prefix first
+  std::vector<Level4> v4_;  // longest prefix first; both empty while the table is small
   std::vector<Level6> v6_;
-  std::vector<Route> routes_;
+  std::vector<Route> routes_;  // while small: longest prefix first
 };
 
 }  // namespace natsim::sim
