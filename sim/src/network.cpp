@@ -38,7 +38,7 @@ Connection Network::connect(Node& a, Node& b, const LinkParams& params, std::str
 
 Link& Network::add_segment(std::string name, const LinkParams& params) {
   check_new_name(name);
-  links_.push_back(std::make_unique<Link>(*this, std::move(name), params));
+  links_.push_back(make_in<Link>(arena_, *this, std::move(name), params));
   link_names_.emplace(links_.back()->name(), links_.back().get());
   return *links_.back();
 }
@@ -48,12 +48,12 @@ IfaceId Network::attach(Node& node, Link& segment) {
 }
 
 Node* Network::find_node(std::string_view name) const {
-  auto it = node_names_.find(std::string(name));
+  auto it = node_names_.find(name);
   return it == node_names_.end() ? nullptr : it->second;
 }
 
 Link* Network::find_link(std::string_view name) const {
-  auto it = link_names_.find(std::string(name));
+  auto it = link_names_.find(name);
   return it == link_names_.end() ? nullptr : it->second;
 }
 

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "natsim/sim/arena.hpp"
 #include "natsim/sim/counters.hpp"
 #include "natsim/sim/link.hpp"
 #include "natsim/sim/node.hpp"
@@ -55,8 +56,8 @@ class Network {
   T& add_node(std::string name, Args&&... args) {
     static_assert(std::is_base_of_v<Node, T>);
     check_new_name(name);
-    auto node = std::make_unique<T>(*this, std::move(name), static_cast<NodeId>(nodes_.size()),
-                                    std::forward<Args>(args)...);
+    auto node = make_in<T>(arena_, *this, std::move(name), static_cast<NodeId>(nodes_.size()),
+                           std::forward<Args>(args)...);
     T& ref = *node;
     node_names_.emplace(ref.name(), &ref);
     nodes_.push_back(std::move(node));
@@ -72,8 +73,10 @@ class Network {
 
   [[nodiscard]] Node* find_node(std::string_view name) const;
   [[nodiscard]] Link* find_link(std::string_view name) const;
-  [[nodiscard]] const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
-  [[nodiscard]] const std::vector<std::unique_ptr<Link>>& links() const { return links_; }
+  [[nodiscard]] const std::vector<ArenaPtr<Node>>& nodes() const { return nodes_; }
+  [[nodiscard]] const std::vector<ArenaPtr<Link>>& links() const { return links_; }
+  // Where nodes and links are built (its size, for memory figures).
+  [[nodiscard]] const Arena& arena() const { return arena_; }
 
   std::uint64_t run() { return sim_.run(); }
   std::uint64_t run_for(Duration d) { return sim_.run_for(d); }
@@ -83,6 +86,13 @@ class Network {
 
  private:
   void check_new_name(std::string_view name) const;
+  // Names are looked up as string_views, without building a std::string.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return stable_hash(s); }
+  };
+  template <class T>
+  using NameMap = boost::unordered_flat_map<std::string, T*, NameHash, std::equal_to<>>;
 
   std::uint64_t seed_;
   // Declaration order is destruction order reversed: pending events (which own packets)
@@ -90,10 +100,11 @@ class Network {
   PacketPool pool_;
   Trace trace_;
   Counters counters_;
-  std::vector<std::unique_ptr<Node>> nodes_;
-  std::vector<std::unique_ptr<Link>> links_;
-  boost::unordered_flat_map<std::string, Node*> node_names_;
-  boost::unordered_flat_map<std::string, Link*> link_names_;
+  Arena arena_;  // nodes and links: declared first, so freed after them
+  std::vector<ArenaPtr<Node>> nodes_;
+  std::vector<ArenaPtr<Link>> links_;
+  NameMap<Node> node_names_;
+  NameMap<Link> link_names_;
   Simulator sim_;
   std::uint64_t packet_ids_ = 0;
 };
