@@ -2,6 +2,7 @@
 // Test helpers: a PortMapper driven on a virtual UDP socket (as scenarios' SimDriver
 // does), and a home site with the port-mapping service and one mapper host.
 #include <array>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -21,11 +22,18 @@ struct Seen {
   PortMapperEvent event;
 };
 
+// A datagram the mapper sent, and its first byte: the version (PCP 2, NAT-PMP 0).
+struct Sent {
+  TimePoint at;
+  std::uint8_t version = 0;
+};
+
 // Drives a PortMapper on one virtual UDP socket (as scenarios' SimDriver does).
 struct Driver {
   Driver(sim::Host& h, traversal::PortMapperConfig c)
       : host(h), socket(h.udp_bind(c.local.port).value()), mapper(c) {
     socket->on_receive([this](const sim::Datagram& d) {
+      if (drop_received && drop_received(d.payload)) return;
       (void)mapper.handle_datagram(d.at, d.to, d.from, d.payload);
       pump();
     });
@@ -33,7 +41,10 @@ struct Driver {
   void pump() {
     const auto deadline = traversal::pump(
         mapper, buffer,
-        [this](const traversal::Transmit& t, ByteView b) { (void)socket->send_to(t.remote, b); },
+        [this](const traversal::Transmit& t, ByteView b) {
+          sent.push_back(Sent{host.now(), b.empty() ? std::uint8_t{0} : b[0]});
+          (void)socket->send_to(t.remote, b);
+        },
         [this](const PortMapperEvent& e) {
           seen.push_back(Seen{host.now(), e});
         });
@@ -53,6 +64,10 @@ struct Driver {
   std::array<std::uint8_t, 2048> buffer{};
   sim::TimerId timer{};
   std::vector<Seen> seen;
+  std::vector<Sent> sent;
+  // Answers it returns true for never reach the mapper: a gateway whose PCP, say, stops
+  // being answered while the rest of it goes on working.
+  std::function<bool(ByteView)> drop_received;
 };
 
 struct MapperLab {

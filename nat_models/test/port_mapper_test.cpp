@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <vector>
 
 #include "port_mapper_lab.hpp"
 
@@ -114,6 +115,111 @@ TEST(PortMapper, FallsBackToNatPmpWhenPcpIsNeverAnswered) {
   EXPECT_EQ(d.seen[0].event.kind, Kind::failed);
   // 21 s + 0.25 s * (1 + 2 + ... + 256) = 21 s + 127.75 s.
   EXPECT_EQ(d.seen[0].at, at(seconds(21)) + milliseconds(127750));
+}
+
+TEST(PortMapper, PcpUnansweredAfterAGrantFailsOnlyThatMapping) {
+  // PCP granted mapping A; then its answers stop arriving (NAT-PMP would still be
+  // answered). The gateway that granted over PCP is there: a second mapping B that goes
+  // unanswered fails on its own, A's refresh too, and nothing moves to NAT-PMP.
+  testing::MapperLab lab({});
+  Driver& d = *lab.driver;
+  d.mapper.add(lab.w.net.now(), 17, 4000, 600);
+  d.pump();
+  lab.w.net.run_until(at(seconds(1)));
+  ASSERT_EQ(d.seen.size(), 1u);
+  EXPECT_EQ(d.seen[0].event.kind, Kind::mapped);
+  EXPECT_EQ(d.seen[0].at, kTimeZero + 2 * kLan);
+  const Endpoint a = d.seen[0].event.external;
+
+  d.drop_received = [](ByteView b) { return !b.empty() && b[0] == 2; };  // PCP's version
+  d.mapper.add(lab.w.net.now(), 17, 5000, 600);
+  d.pump();
+  // B at 1, 4 and 10 s (RFC 6887 §8.1.1: 3 s, doubling), failed 12 s after the last.
+  lab.w.net.run_until(at(seconds(22)) - milliseconds(1));
+  EXPECT_EQ(d.seen.size(), 1u);
+  lab.w.net.run_until(at(seconds(23)));
+  ASSERT_EQ(d.seen.size(), 2u);
+  EXPECT_EQ(d.seen[1].event.kind, Kind::failed);
+  EXPECT_EQ(d.seen[1].event.id, 1u);
+  EXPECT_EQ(d.seen[1].event.protocol, MappingProtocol::pcp);
+  EXPECT_EQ(d.seen[1].at, at(seconds(22)));
+  EXPECT_EQ(d.mapper.protocol(), MappingProtocol::pcp);
+  ASSERT_TRUE(d.mapper.external(0));  // A is untouched
+  EXPECT_EQ(*d.mapper.external(0), a);
+  EXPECT_FALSE(d.mapper.external(1));
+
+  // A's refresh leaves at half its lifetime, 300.010 s, and is lost the same way: A
+  // fails 21 s later, still over PCP.
+  lab.w.net.run_until(at(seconds(400)));
+  ASSERT_EQ(d.seen.size(), 3u);
+  EXPECT_EQ(d.seen[2].event.kind, Kind::failed);
+  EXPECT_EQ(d.seen[2].event.id, 0u);
+  EXPECT_EQ(d.seen[2].event.protocol, MappingProtocol::pcp);
+  EXPECT_EQ(d.seen[2].at, kTimeZero + 2 * kLan + seconds(300 + 21));
+  EXPECT_EQ(d.mapper.protocol(), MappingProtocol::pcp);
+  EXPECT_FALSE(d.mapper.external(0));
+
+  // Every request went over PCP, at the instants of RFC 6887 §8.1.1's schedule; not one
+  // over NAT-PMP, and the gateway holds no NAT-PMP mapping.
+  const Duration refresh = 2 * kLan + seconds(300);
+  const std::vector<TimePoint> expected{
+      kTimeZero,   at(seconds(1)),           at(seconds(4)),           at(seconds(10)),
+      at(refresh), at(refresh + seconds(3)), at(refresh + seconds(9)),
+  };
+  ASSERT_EQ(d.sent.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(d.sent[i].at, expected[i]) << i;
+    EXPECT_EQ(d.sent[i].version, 2u) << i;
+  }
+  for (const auto& m : lab.site->gateway.mappings())
+    EXPECT_NE(m.owner, MappingOwner::natpmp);
+}
+
+TEST(PortMapper, UnsupportedVersionAfterPcpGrantsIsADowngrade) {
+  // PCP granted mapping A; then the gateway is downgraded to a NAT-PMP-only service and
+  // answers the next PCP request with "unsupported version" (RFC 6887 §9). That is the
+  // gateway's own word, not a lost exchange: the mapper follows it, and A, granted by a
+  // server that is gone, is re-created over NAT-PMP at once on the port it had.
+  testing::MapperLab lab({});
+  Driver& d = *lab.driver;
+  d.mapper.add(lab.w.net.now(), 17, 4000, 600);
+  d.pump();
+  lab.w.net.run_until(at(seconds(1)));
+  ASSERT_EQ(d.seen.size(), 1u);
+  EXPECT_EQ(d.seen[0].event.kind, Kind::mapped);
+  const Endpoint a = d.seen[0].event.external;
+
+  // New firmware: NAT-PMP only, booted without the old mappings and without a word.
+  PortMappingConfig natpmp_only;
+  natpmp_only.pcp = false;
+  natpmp_only.on_reboot = RebootMappings::forget_silently;
+  lab.site->gateway.enable_port_mapping(natpmp_only);
+  lab.site->gateway.reboot();
+  EXPECT_TRUE(lab.site->gateway.mappings().empty());
+  lab.w.net.run_until(at(seconds(2)));
+  EXPECT_EQ(d.seen.size(), 1u);
+  EXPECT_EQ(d.mapper.protocol(), MappingProtocol::pcp);
+
+  d.mapper.add(lab.w.net.now(), 17, 5000, 600);
+  d.pump();
+  lab.w.net.run_until(at(seconds(3)));
+  EXPECT_EQ(d.mapper.protocol(), MappingProtocol::natpmp);
+  // B's PCP request and its refusal, then the address and both map requests over
+  // NAT-PMP: two round trips.
+  ASSERT_EQ(d.seen.size(), 3u);
+  EXPECT_EQ(d.seen[1].event.kind, Kind::recreated);
+  EXPECT_EQ(d.seen[1].event.id, 0u);
+  EXPECT_EQ(d.seen[1].event.protocol, MappingProtocol::natpmp);
+  EXPECT_EQ(d.seen[1].event.external, a);
+  EXPECT_EQ(d.seen[1].at, at(seconds(2)) + 4 * kLan);
+  EXPECT_EQ(d.seen[2].event.kind, Kind::mapped);
+  EXPECT_EQ(d.seen[2].event.id, 1u);
+  EXPECT_EQ(d.seen[2].event.protocol, MappingProtocol::natpmp);
+  EXPECT_EQ(d.seen[2].at, at(seconds(2)) + 4 * kLan);
+  auto m = lab.site->gateway.mappings();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].owner, MappingOwner::natpmp);
+  EXPECT_EQ(m[1].owner, MappingOwner::natpmp);
 }
 
 TEST(PortMapper, CgnatHiddenGatewayIsDoubleNat) {

@@ -451,8 +451,10 @@ void PortMapper::handle_timeout(TimePoint now) {
       send(now, m);
       continue;
     }
-    // RFC 6887 §9: no PCP server answered; the next protocol (NAT-PMP by default).
-    if (fall_back(now)) {
+    // RFC 6887 §9: no PCP server answered; the next protocol (NAT-PMP by default). Only
+    // when nothing was ever granted over this one: a gateway that granted here is there,
+    // one lost exchange fails this mapping alone, and the others stay on this protocol.
+    if (!m.ever_mapped && !granted_over_protocol_ && fall_back(now)) {
       drain_upnp(now);
       return;
     }
@@ -569,7 +571,21 @@ void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a)
     // in PCP's format, RFC 6887 §9), not about this one.
     // Only within the race's grace period: later, the gateway means it (a downgrade).
     if (probe_chose_ == protocol_ && now < race_grace_until_) return;
-    // The gateway said at once that it does not speak this protocol: the next one.
+    // After grants over this protocol the gateway was downgraded (RFC 6887 §9: its answer
+    // names the version it speaks now). Unlike a lost exchange this is the gateway's own
+    // word, so follow it; the mappings it granted went with the old server and cannot be
+    // refreshed or deleted over a protocol it no longer speaks: re-created at once, on
+    // the ports they had, over the next protocol.
+    if (granted_over_protocol_ && has_next()) {
+      for (Mapping& o : mappings_) {
+        // A refresh under way too: what it refreshed is gone.
+        if (o.state != State::mapped && !(o.state == State::requesting && o.ever_mapped)) continue;
+        o.state = State::requesting;
+        o.recreating = true;
+        o.ask.lifetime = o.wanted_lifetime;
+      }
+    }
+    // The gateway said that it does not speak this protocol: the next one.
     if (fall_back(now)) return drain_upnp(now);
     // Told to use this protocol only: the gateway does not speak it.
     Mapping& m = mappings_[id];
@@ -622,6 +638,7 @@ void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a)
     return;
   }
   const bool first = !m.ever_mapped;
+  granted_over_protocol_ = true;  // a later timeout is this gateway's lost exchange
   m.state = State::mapped;
   m.ever_mapped = true;
   m.lifetime = a.lifetime;

@@ -1,7 +1,8 @@
 #pragma once
 // Asks the gateway for port mappings: PCP first (RFC 6887), NAT-PMP when the gateway
-// answers that it speaks only that or PCP goes unanswered (RFC 6887 §9), each mapping
-// refreshed at half its lifetime; a gateway reboot is detected from the epoch
+// answers that it speaks only that or PCP goes unanswered before granting anything
+// (RFC 6887 §9; once it granted, an unanswered request fails that mapping alone), each
+// mapping refreshed at half its lifetime; a gateway reboot is detected from the epoch
 // (RFC 6887 §8.5, RFC 6886 §3.6) and the mappings re-created at once. A mapping whose
 // external address is private or shared (RFC 1918, RFC 6598 100.64/10) is flagged as
 // double NAT: the internet cannot reach it. The protocols and their order are the
@@ -27,15 +28,17 @@ struct PortMapperConfig {
   Endpoint gateway;        // the gateway's port 5351
   std::uint64_t seed = 1;  // mapping nonces
   // RFC 6887 §8.1.1: first retransmission after 3 s, doubling; after this many
-  // unanswered PCP requests the mapper tries NAT-PMP.
+  // unanswered PCP requests the mapper tries NAT-PMP, unless PCP already granted a
+  // mapping: then only the mapping asked for fails.
   std::uint32_t pcp_attempts = 3;
   // RFC 6886 §3.1: 250 ms doubling, 9 attempts, then the mapping failed.
   std::uint32_t natpmp_attempts = 9;
-  // The protocols tried, in order: the next takes over when one goes unanswered or the
-  // gateway says it does not speak it (PCP → NAT-PMP: RFC 6887 §9; UPnP: no SSDP answer,
-  // or no usable description or control URL). One entry: that protocol alone. Empty: the
-  // default; a repeated entry counts once. UPnP IGD is not in the default, so gateways
-  // without it see no SSDP.
+  // The protocols tried, in order: the next takes over when one goes unanswered before
+  // it granted anything, or the gateway says it does not speak it (PCP → NAT-PMP:
+  // RFC 6887 §9; UPnP: no SSDP answer, or no usable description or control URL); said
+  // after grants, that is a downgrade and the granted mappings are re-created over the
+  // next. One entry: that protocol alone. Empty: the default; a repeated entry counts
+  // once. UPnP IGD is not in the default, so gateways without it see no SSDP.
   std::vector<MappingProtocol> protocols{MappingProtocol::pcp, MappingProtocol::natpmp};
   // Probe the gateway with every protocol in `protocols` at once — a PCP ANNOUNCE request
   // (RFC 6887 §14.1), a NAT-PMP external address request (RFC 6886 §3.2) and the UPnP
