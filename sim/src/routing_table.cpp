@@ -74,8 +74,9 @@ void RoutingTable::index_route(std::uint32_t position) {
   const std::uint8_t length = route.prefix.length();
   const IpAddress& key = route.prefix.address();
   if (key.is_v4()) {
-    level_for(v4_, length, [&] { return Level4{length, mask_of(length), {}}; })
-        .index.emplace(key.v4_value(), position);
+    level_for(v4_, length, [&] {
+      return Level4{length, mask_of(length), {}};
+    }).index.emplace(key.v4_value(), position);
   } else {
     level_for(v6_, length, [&] { return Level6{length, {}}; }).index.emplace(key, position);
   }

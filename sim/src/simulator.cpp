@@ -6,6 +6,53 @@
 
 namespace natsim::sim {
 
+struct Simulator::Spare {
+  // Only modest vectors are kept, so one huge run does not pin its memory for the thread.
+  static constexpr std::size_t kMaxEntries = 1024;
+  std::vector<std::vector<Entry>> buckets;
+  std::vector<std::uint32_t> free_slots;
+  std::unique_ptr<Slot[]> chunk;  // every slot free, its function empty
+};
+
+Simulator::Spare& Simulator::spare() {
+  thread_local Spare spare;
+  return spare;
+}
+
+Simulator::Simulator() {
+  Spare& s = spare();
+  for (auto& bucket : buckets_) {
+    if (s.buckets.empty()) break;
+    bucket = std::move(s.buckets.back());
+    s.buckets.pop_back();
+  }
+  free_slots_ = std::move(s.free_slots);
+  if (s.chunk) chunks_.push_back(std::move(s.chunk));
+}
+
+Simulator::~Simulator() {
+  Spare& s = spare();
+  for (auto& bucket : buckets_) {
+    if (bucket.capacity() == 0 || bucket.capacity() > Spare::kMaxEntries) continue;
+    bucket.clear();
+    s.buckets.push_back(std::move(bucket));
+  }
+  if (free_slots_.capacity() <= Spare::kMaxEntries &&
+      free_slots_.capacity() > s.free_slots.capacity()) {
+    free_slots_.clear();
+    s.free_slots = std::move(free_slots_);
+  }
+  if (!chunks_.empty() && !s.chunk) {
+    // Pending events are destroyed here, as they would be with their chunk.
+    for (std::uint32_t i = 0; i < (std::uint32_t{1} << kChunkBits); ++i) {
+      Slot& slot = chunks_[0][i];
+      slot.seq = 0;
+      slot.fn.reset();
+    }
+    s.chunk = std::move(chunks_[0]);
+  }
+}
+
 Result<TimerId> Simulator::schedule_at(TimePoint when, EventFn fn) {
   if (when < now_) return Errc::time_in_past;
   return post_at(when, std::move(fn));
@@ -22,7 +69,7 @@ std::uint32_t Simulator::acquire_slot() {
     free_slots_.pop_back();
     return slot;
   }
-  if ((slot_count_ >> kChunkBits) == chunks_.size()) {
+  if ((slot_count_ >> kChunkBits) >= chunks_.size()) {
     // Default-initialised, not value-initialised: each slot's constructor still sets
     // seq = 0 and an empty function, but the 56-byte closure buffers are not zeroed
     // (a memset of 18 KB per world, 5% of a short connect).

@@ -27,9 +27,10 @@ struct TimerId {
 
 class Simulator {
  public:
-  Simulator() = default;
+  Simulator();
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
+  ~Simulator();
 
   [[nodiscard]] TimePoint now() const { return now_; }
 
@@ -81,6 +82,10 @@ class Simulator {
     return chunks_[i >> kChunkBits][i & ((1u << kChunkBits) - 1)];
   }
   std::uint32_t acquire_slot();
+  // The queue's storage of simulators that finished on this thread, for the next one: a
+  // fresh world per connect would otherwise allocate its buckets and slots anew.
+  struct Spare;
+  static Spare& spare();
   TimerId enqueue(TimePoint when, std::uint32_t slot);
 
   // A radix heap: event times never precede the last one taken out, so entries are
