@@ -31,11 +31,13 @@ Site add_site(sim::Network& net, sim::Router& upstream, const std::string& name,
   gw.set_wan(wan.a_iface);
 
   sim::Link& lan = net.add_segment(name + "-lan", options.lan_link);
+  const int count =
+      options.host_names.empty() ? options.hosts : static_cast<int>(options.host_names.size());
+  lan.reserve(static_cast<std::size_t>(count) + 1);
   const sim::IfaceId gw_lan = net.attach(gw, lan);
   gw.add_address(gw_lan, options.lan);
   std::vector<sim::Host*> hosts;
-  const int count =
-      options.host_names.empty() ? options.hosts : static_cast<int>(options.host_names.size());
+  hosts.reserve(static_cast<std::size_t>(count));
   for (int i = 1; i <= count; ++i) {
     sim::Host& h = net.add_host(options.host_names.empty()
                                     ? name + "-h" + std::to_string(i)

@@ -32,7 +32,43 @@ std::uint32_t Link::attach(Node& node, IfaceId iface) {
 }
 
 void Link::learn_address(std::uint32_t member, const IpAddress& address) {
+  if (!neighbors_.empty()) {
+    neighbors_.insert_or_assign(address, member);
+    return;
+  }
+  for (auto& [known, owner] : few_neighbors_) {
+    if (known == address) {
+      owner = member;
+      return;
+    }
+  }
+  if (few_neighbors_.size() < kFewNeighbors) {
+    few_neighbors_.emplace_back(address, member);
+    return;
+  }
+  neighbors_.insert(few_neighbors_.begin(), few_neighbors_.end());
   neighbors_.insert_or_assign(address, member);
+  few_neighbors_ = {};
+}
+
+void Link::forget_address(const IpAddress& address) {
+  if (!neighbors_.empty()) {
+    neighbors_.erase(address);
+    return;
+  }
+  std::erase_if(few_neighbors_, [&](const auto& n) { return n.first == address; });
+}
+
+std::optional<std::uint32_t> Link::neighbor(const IpAddress& address) const {
+  if (!neighbors_.empty()) {
+    const auto it = neighbors_.find(address);
+    if (it == neighbors_.end()) return std::nullopt;
+    return it->second;
+  }
+  for (const auto& [known, owner] : few_neighbors_) {
+    if (known == address) return owner;
+  }
+  return std::nullopt;
 }
 
 void Link::set_params(const LinkParams& params) {
@@ -134,12 +170,10 @@ void Link::transmit(std::uint32_t from, PacketPtr packet, const IpAddress& next_
     }
     return;
   }
-  const auto it = neighbors_.find(next_hop);
-  if (it == neighbors_.end() || it->second == from) {
-    return drop(std::move(packet), DropReason::no_neighbor);
-  }
-  if (duplicate) schedule_arrival(it->second, arrival, net_.packets().clone(*packet));
-  schedule_arrival(it->second, arrival, std::move(packet));
+  const auto to = neighbor(next_hop);
+  if (!to || *to == from) return drop(std::move(packet), DropReason::no_neighbor);
+  if (duplicate) schedule_arrival(*to, arrival, net_.packets().clone(*packet));
+  schedule_arrival(*to, arrival, std::move(packet));
 }
 
 void Link::schedule_arrival(std::uint32_t to, TimePoint when, PacketPtr packet) {

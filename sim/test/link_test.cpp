@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "test_world.hpp"
 
@@ -12,6 +14,7 @@ namespace {
 
 using testing::bytes;
 using testing::ep;
+using testing::ip;
 using testing::Pair;
 
 // 100-byte payload: 128 bytes on an IPv4 wire.
@@ -222,6 +225,39 @@ TEST(Segment, DeliversByAddressAndFloodsMulticast) {
   net.run();
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, (std::vector<std::string>{"b:ssdp", "c:ssdp", "c:unicast"}));
+  EXPECT_EQ(lan.counters().drops(DropReason::no_neighbor), 1u);
+}
+
+// A LAN of 40 hosts outgrows the few neighbours scanned in place: delivery by address must
+// stay right across the change, and an address removed from a host is no longer delivered.
+TEST(Segment, DeliversByAddressOnALargeLan) {
+  Network net;
+  LinkParams params;
+  params.latency = milliseconds(1);
+  Link& lan = net.add_segment("lan", params);
+  std::vector<Host*> hosts;
+  std::vector<std::uint64_t> got(40, 0);
+  for (int i = 0; i < 40; ++i) {
+    Host& h = net.add_host("h" + std::to_string(i));
+    h.add_address(net.attach(h, lan), "10.0.0." + std::to_string(10 + i) + "/24");
+    UdpSocket* s = h.udp_bind(5000).value();
+    s->on_receive([&got, i](const Datagram&) { ++got[static_cast<std::size_t>(i)]; });
+    hosts.push_back(&h);
+  }
+  UdpSocket* sender = hosts[0]->udp_bind().value();
+  for (int i = 1; i < 40; ++i)
+    (void)sender->send_to(ep(("10.0.0." + std::to_string(10 + i) + ":5000").c_str()), bytes("x"));
+  net.run();
+  for (int i = 1; i < 40; ++i)
+    EXPECT_EQ(got[static_cast<std::size_t>(i)], 1u) << i;
+  EXPECT_EQ(net.now(), kTimeZero + milliseconds(1));
+
+  EXPECT_TRUE(hosts[25]->remove_address(0, ip("10.0.0.35")));
+  (void)sender->send_to(ep("10.0.0.35:5000"), bytes("x"));
+  (void)sender->send_to(ep("10.0.0.36:5000"), bytes("x"));
+  net.run();
+  EXPECT_EQ(got[25], 1u);
+  EXPECT_EQ(got[26], 2u);
   EXPECT_EQ(lan.counters().drops(DropReason::no_neighbor), 1u);
 }
 

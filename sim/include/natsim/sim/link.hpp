@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "natsim/base/ip_address.hpp"
@@ -71,7 +72,9 @@ class Link {
   // Called by nodes.
   std::uint32_t attach(Node& node, IfaceId iface);
   void learn_address(std::uint32_t member, const IpAddress& address);
-  void forget_address(const IpAddress& address) { neighbors_.erase(address); }
+  void forget_address(const IpAddress& address);
+  // Room for `members` attachments at once (a LAN whose size is known).
+  void reserve(std::size_t members) { members_.reserve(members); }
   void transmit(std::uint32_t from, PacketPtr packet, const IpAddress& next_hop);
 
  private:
@@ -99,6 +102,12 @@ class Link {
   std::uint64_t name_hash_;  // stable_hash(name_), for the trace digest
   LinkParams default_params_;
   std::vector<Member> members_;
+  [[nodiscard]] std::optional<std::uint32_t> neighbor(const IpAddress& address) const;
+  // Which member owns an address, for delivery on a LAN. A segment of a few hosts scans
+  // few_neighbors_; past kFewNeighbors the hash table takes over (and few_neighbors_ is
+  // emptied), so small LANs and point-to-point links allocate no table.
+  static constexpr std::size_t kFewNeighbors = 16;
+  std::vector<std::pair<IpAddress, std::uint32_t>> few_neighbors_;
   boost::unordered_flat_map<IpAddress, std::uint32_t, std::hash<IpAddress>> neighbors_;
   Counters counters_;
   bool up_ = true;
