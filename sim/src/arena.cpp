@@ -3,6 +3,9 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 namespace natsim::sim {
 
@@ -28,6 +31,50 @@ void* map_huge(std::size_t size) {
   return reinterpret_cast<void*>(aligned);
 }
 
+// Mapped chunks of worlds torn down, for the next world to build in: its pages are then
+// already faulted in, as a heap's would be. Capped, so memory goes back to the system
+// beyond what one mid-sized world needs.
+class SpareChunks {
+ public:
+  static SpareChunks& instance() {
+    // Never destroyed: a world in a static may be torn down after any other static.
+    static auto* spare = new SpareChunks;
+    return *spare;
+  }
+  // The chunk of exactly `size` bytes kept last (the warmest), or nullptr.
+  void* take(std::size_t size) {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = chunks_.size(); i-- > 0;) {
+      if (chunks_[i].second != size) continue;
+      void* chunk = chunks_[i].first;
+      chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(i));
+      kept_ -= size;
+      return chunk;
+    }
+    return nullptr;
+  }
+  void give(void* chunk, std::size_t size) {
+    {
+      std::lock_guard lock(mutex_);
+      if (kept_ + size <= kKeep) {
+        chunks_.emplace_back(chunk, size);
+        kept_ += size;
+        return;
+      }
+    }
+    ::munmap(chunk, size);
+  }
+  SpareChunks(const SpareChunks&) = delete;
+  SpareChunks& operator=(const SpareChunks&) = delete;
+
+ private:
+  SpareChunks() = default;
+  static constexpr std::size_t kKeep = std::size_t{256} << 20;
+  std::mutex mutex_;
+  std::vector<std::pair<void*, std::size_t>> chunks_;
+  std::size_t kept_ = 0;
+};
+
 }  // namespace
 
 Arena::~Arena() {
@@ -35,7 +82,7 @@ Arena::~Arena() {
     Chunk* chunk = last_;
     last_ = chunk->previous;
     if (chunk->mapped) {
-      ::munmap(chunk, chunk->size);
+      SpareChunks::instance().give(chunk, chunk->size);
     } else {
       ::operator delete(chunk, chunk->size);
     }
@@ -51,7 +98,8 @@ void Arena::grow(std::size_t at_least) {
   bool mapped = false;
   if (size >= kHugePage) {
     size = (size + kHugePage - 1) & ~(kHugePage - 1);
-    memory = map_huge(size);
+    memory = SpareChunks::instance().take(size);
+    if (memory == nullptr) memory = map_huge(size);
     mapped = memory != nullptr;
   }
   if (memory == nullptr) memory = ::operator new(size);

@@ -58,5 +58,28 @@ TEST(Arena, GrowsFromSmallChunksToLargeMappedOnes) {
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(big) % 64, 0u);
 }
 
+// A world torn down leaves its mapped chunks to the next: the same pieces land at the same
+// addresses, in memory already faulted in.
+TEST(Arena, NextArenaBuildsInTheMappedChunksOfTheLast) {
+  auto fill = [](Arena& arena) {
+    std::vector<void*> pieces;
+    for (int i = 0; i < 6 * 1024; ++i)  // 6 MB: the heap chunks up to 1 MB, then mapped ones
+      pieces.push_back(arena.allocate(1024, 16));
+    return pieces;
+  };
+  std::vector<void*> first;
+  std::size_t mapped = 0;
+  {
+    Arena arena;
+    first = fill(arena);
+    mapped = arena.mapped();
+  }
+  ASSERT_GT(mapped, 0u);
+  Arena again;
+  const std::vector<void*> second = fill(again);
+  EXPECT_EQ(again.mapped(), mapped);
+  EXPECT_EQ(second.back(), first.back());  // the last piece is in a mapped chunk
+}
+
 }  // namespace
 }  // namespace natsim::sim

@@ -3,7 +3,8 @@
 // so building a node is not a heap allocation, and neighbours sit next to each other.
 // Chunks double from 4 KB; from 2 MB on they are mapped on their own and marked for
 // transparent huge pages, because a million-host world otherwise pays a page fault per
-// 4 KB, which on a virtual machine costs more than building the nodes.
+// 4 KB, which on a virtual machine costs more than building the nodes. Mapped chunks of a
+// world torn down (up to 256 MB) serve the next world, already faulted in.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
