@@ -1,5 +1,6 @@
 #include "natsim/sim/simulator.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <limits>
 #include <utility>
@@ -44,7 +45,9 @@ Simulator::~Simulator() {
   }
   if (!chunks_.empty() && !s.chunk) {
     // Pending events are destroyed here, as they would be with their chunk.
-    for (std::uint32_t i = 0; i < (std::uint32_t{1} << kChunkBits); ++i) {
+    // Slots past slot_count_ were never handed out here, so they are free already.
+    const std::uint32_t used = std::min(slot_count_, std::uint32_t{1} << kChunkBits);
+    for (std::uint32_t i = 0; i < used; ++i) {
       Slot& slot = chunks_[0][i];
       slot.seq = 0;
       slot.fn.reset();
