@@ -84,7 +84,7 @@ Arena::~Arena() {
     if (chunk->mapped) {
       SpareChunks::instance().give(chunk, chunk->size);
     } else {
-      ::operator delete(chunk, chunk->size);
+      ::operator delete(chunk);
     }
   }
 }
