@@ -1,5 +1,6 @@
 #include "natsim/nat_models/site.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace natsim::nat {
@@ -31,8 +32,8 @@ Site add_site(sim::Network& net, sim::Router& upstream, const std::string& name,
   gw.set_wan(wan.a_iface);
 
   sim::Link& lan = net.add_segment(name + "-lan", options.lan_link);
-  const int count =
-      options.host_names.empty() ? options.hosts : static_cast<int>(options.host_names.size());
+  const int count = std::max(
+      0, options.host_names.empty() ? options.hosts : static_cast<int>(options.host_names.size()));
   lan.reserve(static_cast<std::size_t>(count) + 1);
   const sim::IfaceId gw_lan = net.attach(gw, lan);
   gw.add_address(gw_lan, options.lan);

@@ -1,5 +1,7 @@
 #include "natsim/sim/arena.hpp"
 
+#include "natsim/sim/memory_reuse.hpp"
+
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -56,7 +58,7 @@ class SpareChunks {
   void give(void* chunk, std::size_t size) {
     {
       std::lock_guard lock(mutex_);
-      if (kept_ + size <= kKeep) {
+      if (kReuseWorldMemory && kept_ + size <= kKeep) {
         chunks_.emplace_back(chunk, size);
         kept_ += size;
         return;

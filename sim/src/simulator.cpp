@@ -1,5 +1,7 @@
 #include "natsim/sim/simulator.hpp"
 
+#include "natsim/sim/memory_reuse.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <limits>
@@ -7,43 +9,57 @@
 
 namespace natsim::sim {
 
+namespace {
+// Set when this thread's Spare is destroyed (thread exit): a simulator destroyed after that,
+// one held by a later thread_local say, frees its storage as usual.
+thread_local bool t_spare_gone = false;
+}  // namespace
+
 struct Simulator::Spare {
   // Only modest vectors are kept, so one huge run does not pin its memory for the thread.
   static constexpr std::size_t kMaxEntries = 1024;
+  Spare() { buckets.reserve(kBuckets); }  // never grows after: no allocation in ~Simulator
+  Spare(const Spare&) = delete;
+  Spare& operator=(const Spare&) = delete;
+  ~Spare() { t_spare_gone = true; }
   std::vector<std::vector<Entry>> buckets;
   std::vector<std::uint32_t> free_slots;
   std::unique_ptr<Slot[]> chunk;  // every slot free, its function empty
 };
 
-Simulator::Spare& Simulator::spare() {
+Simulator::Spare* Simulator::spare() {
+  if (t_spare_gone) return nullptr;
   thread_local Spare spare;
-  return spare;
+  return &spare;
 }
 
 Simulator::Simulator() {
-  Spare& s = spare();
+  Spare* s = spare();
+  if (s == nullptr) return;
   for (auto& bucket : buckets_) {
-    if (s.buckets.empty()) break;
-    bucket = std::move(s.buckets.back());
-    s.buckets.pop_back();
+    if (s->buckets.empty()) break;
+    bucket = std::move(s->buckets.back());
+    s->buckets.pop_back();
   }
-  free_slots_ = std::move(s.free_slots);
-  if (s.chunk) chunks_.push_back(std::move(s.chunk));
+  free_slots_ = std::move(s->free_slots);
+  if (s->chunk) chunks_.push_back(std::move(s->chunk));
 }
 
 Simulator::~Simulator() {
-  Spare& s = spare();
+  Spare* s = spare();
+  if (s == nullptr) return;
   for (auto& bucket : buckets_) {
     if (bucket.capacity() == 0 || bucket.capacity() > Spare::kMaxEntries) continue;
+    if (s->buckets.size() == static_cast<std::size_t>(kBuckets)) break;
     bucket.clear();
-    s.buckets.push_back(std::move(bucket));
+    s->buckets.push_back(std::move(bucket));
   }
   if (free_slots_.capacity() <= Spare::kMaxEntries &&
-      free_slots_.capacity() > s.free_slots.capacity()) {
+      free_slots_.capacity() > s->free_slots.capacity()) {
     free_slots_.clear();
-    s.free_slots = std::move(free_slots_);
+    s->free_slots = std::move(free_slots_);
   }
-  if (!chunks_.empty() && !s.chunk) {
+  if (kReuseWorldMemory && !chunks_.empty() && !s->chunk) {
     // Pending events are destroyed here, as they would be with their chunk.
     // Slots past slot_count_ were never handed out here, so they are free already.
     const std::uint32_t used = std::min(slot_count_, std::uint32_t{1} << kChunkBits);
@@ -52,7 +68,7 @@ Simulator::~Simulator() {
       slot.seq = 0;
       slot.fn.reset();
     }
-    s.chunk = std::move(chunks_[0]);
+    s->chunk = std::move(chunks_[0]);
   }
 }
 

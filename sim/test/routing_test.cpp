@@ -77,24 +77,28 @@ TEST(RoutingTable, AgreesWithBruteForceSmallAndIndexed) {
     }
     EXPECT_EQ(t.size(), added.size());
   };
-  for (IfaceId i = 0; i < 24; ++i) {
-    const bool v6 = i % 4 == 3;
-    const auto length = static_cast<std::uint8_t>(v6 ? rng.below(129) : rng.below(33));
-    const Route r{Prefix(random_address(v6), length), i, {}};
-    t.add(r);
-    auto same = std::find_if(added.begin(), added.end(),
-                             [&](const Route& a) { return a.prefix == r.prefix; });
-    if (same != added.end()) {
-      *same = r;
-    } else {
-      added.push_back(r);
+  // Twice: once staying small (at most eight routes, scanned), once growing to 24 (indexed),
+  // removing everything after each.
+  for (const IfaceId count : {IfaceId{8}, IfaceId{24}}) {
+    for (IfaceId i = 0; i < count; ++i) {
+      const bool v6 = i % 4 == 3;
+      const auto length = static_cast<std::uint8_t>(v6 ? rng.below(129) : rng.below(33));
+      const Route r{Prefix(random_address(v6), length), i, {}};
+      t.add(r);
+      auto same = std::find_if(added.begin(), added.end(),
+                               [&](const Route& a) { return a.prefix == r.prefix; });
+      if (same != added.end()) {
+        *same = r;
+      } else {
+        added.push_back(r);
+      }
+      check();
     }
-    check();
-  }
-  while (!added.empty()) {
-    EXPECT_TRUE(t.remove(added.back().prefix));
-    added.pop_back();
-    check();
+    while (!added.empty()) {
+      EXPECT_TRUE(t.remove(added.back().prefix));
+      added.pop_back();
+      check();
+    }
   }
 }
 

@@ -5,11 +5,50 @@
 #include <algorithm>
 #include <array>
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace natsim::sim {
 namespace {
+
+// A simulator destroyed with events pending leaves its queue storage to the next one on the
+// thread: the pending closures must be destroyed with it, and the next simulator must hand
+// out the same handles and run the same order as the one before it.
+TEST(Simulator, QueueStorageLeftToTheNextSimulatorStartsClean) {
+  auto token = std::make_shared<int>(0);
+  {
+    Simulator sim;
+    for (int i = 0; i < 300; ++i)  // more than the first chunk of 256 slots
+      (void)sim.schedule_at(at(milliseconds(1 + i % 7)), [token] { ++*token; });
+    sim.run_until(at(milliseconds(3)));
+    EXPECT_GT(*token, 0);
+  }
+  EXPECT_EQ(token.use_count(), 1);  // every pending closure destroyed with its simulator
+
+  auto run_once = [] {
+    Simulator sim;
+    EXPECT_EQ(sim.pending(), 0u);
+    EXPECT_FALSE(sim.step());
+    std::vector<TimerId> ids;
+    std::string order;
+    for (int i = 0; i < 20; ++i) {
+      const char c = static_cast<char>('a' + i);
+      ids.push_back(
+          sim.schedule_at(at(milliseconds(20 - i % 5)), [&order, c] { order += c; }).value());
+    }
+    EXPECT_TRUE(sim.cancel(ids[3]));
+    sim.run();
+    EXPECT_EQ(sim.now(), at(milliseconds(20)));
+    return std::pair(ids, order);
+  };
+  const auto first = run_once();
+  const auto second = run_once();
+  EXPECT_EQ(first.first, second.first);
+  EXPECT_EQ(first.second, second.second);
+  EXPECT_EQ(first.second.size(), 19u);
+}
 
 TEST(Simulator, RunsEventsInTimeOrderAndTiesInSchedulingOrder) {
   Simulator sim;

@@ -85,7 +85,7 @@ class Simulator {
   // The queue's storage of simulators that finished on this thread, for the next one: a
   // fresh world per connect would otherwise allocate its buckets and slots anew.
   struct Spare;
-  static Spare& spare();
+  static Spare* spare();  // nullptr once the thread's spare is gone (thread exit)
   TimerId enqueue(TimePoint when, std::uint32_t slot);
 
   // A radix heap: event times never precede the last one taken out, so entries are
