@@ -222,6 +222,51 @@ TEST(PortMapper, UnsupportedVersionAfterPcpGrantsIsADowngrade) {
   EXPECT_EQ(m[1].owner, MappingOwner::natpmp);
 }
 
+TEST(PortMapper, DowngradeWithTwoRefreshesOutIgnoresTheLateRefusal) {
+  // Two mappings granted over PCP at the same instant refresh at the same instant; the
+  // gateway, downgraded to NAT-PMP only meanwhile, refuses both requests. The first
+  // refusal moves both mappings to NAT-PMP; the second, to the other PCP request, must not
+  // be read as NAT-PMP being refused: both are re-created over NAT-PMP.
+  testing::MapperLab lab({});
+  Driver& d = *lab.driver;
+  d.mapper.add(lab.w.net.now(), 17, 4000, 600);
+  d.mapper.add(lab.w.net.now(), 17, 5000, 600);
+  d.pump();
+  lab.w.net.run_until(at(seconds(1)));
+  ASSERT_EQ(d.seen.size(), 2u);
+  EXPECT_EQ(d.seen[0].event.kind, Kind::mapped);
+  EXPECT_EQ(d.seen[1].event.kind, Kind::mapped);
+  EXPECT_EQ(d.seen[1].at, kTimeZero + 2 * kLan);
+  const Endpoint a = d.seen[0].event.external;
+  const Endpoint b = d.seen[1].event.external;
+
+  PortMappingConfig natpmp_only;
+  natpmp_only.pcp = false;
+  natpmp_only.on_reboot = RebootMappings::forget_silently;
+  lab.site->gateway.enable_port_mapping(natpmp_only);
+  lab.site->gateway.reboot();
+  lab.w.net.run_until(at(seconds(300)));
+  EXPECT_EQ(d.seen.size(), 2u);
+
+  // Both refreshes leave at 300.010 s and are refused at 300.020 s; the address and both
+  // map requests over NAT-PMP are answered one round trip later.
+  lab.w.net.run_until(at(seconds(400)));
+  ASSERT_EQ(d.seen.size(), 4u);
+  for (std::size_t i = 2; i < 4; ++i) {
+    EXPECT_EQ(d.seen[i].event.kind, Kind::recreated) << i;
+    EXPECT_EQ(d.seen[i].event.id, i - 2) << i;
+    EXPECT_EQ(d.seen[i].event.protocol, MappingProtocol::natpmp) << i;
+    EXPECT_EQ(d.seen[i].at, at(seconds(300)) + 6 * kLan) << i;
+  }
+  EXPECT_EQ(d.seen[2].event.external, a);
+  EXPECT_EQ(d.seen[3].event.external, b);
+  EXPECT_EQ(d.mapper.protocol(), MappingProtocol::natpmp);
+  auto m = lab.site->gateway.mappings();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].owner, MappingOwner::natpmp);
+  EXPECT_EQ(m[1].owner, MappingOwner::natpmp);
+}
+
 TEST(PortMapper, CgnatHiddenGatewayIsDoubleNat) {
   // The home gateway's "external" address is in 100.64/10 (RFC 6598).
   testing::MapperLab lab({}, "100.64.0.2/10", "100.64.0.1/10");

@@ -315,7 +315,8 @@ void PortMapper::upnp_event(TimePoint now, const upnp::ClientEvent& e) {
   PortMapperEvent::Kind kind;
   switch (e.kind) {
     case K::mapped:
-      kind = PortMapperEvent::Kind::mapped;
+      // A mapping the old protocol's server lost, granted anew here after a downgrade.
+      kind = m.recreating ? PortMapperEvent::Kind::recreated : PortMapperEvent::Kind::mapped;
       break;
     case K::refreshed:
       kind = PortMapperEvent::Kind::refreshed;
@@ -342,6 +343,7 @@ void PortMapper::upnp_event(TimePoint now, const upnp::ClientEvent& e) {
     case PortMapperEvent::Kind::recreated:
       m.state = State::mapped;
       m.ever_mapped = true;
+      m.recreating = false;
       m.external = e.external;
       m.lifetime = e.lease;
       break;
@@ -391,6 +393,7 @@ bool PortMapper::fall_back(TimePoint now) {
   const MappingProtocol from = protocol_;
   protocol_ = order_[++stage_];
   granted_over_protocol_ = false;
+  stale_refusals_ = 0;
   take_over(now, from);
   return true;
 }
@@ -454,7 +457,9 @@ void PortMapper::handle_timeout(TimePoint now) {
     // RFC 6887 §9: no PCP server answered; the next protocol (NAT-PMP by default). Only
     // when nothing was ever granted over this one: a gateway that granted here is there,
     // one lost exchange fails this mapping alone, and the others stay on this protocol.
-    if (!m.ever_mapped && !granted_over_protocol_ && fall_back(now)) {
+    // Whether this mapping was granted before (over a protocol since left) does not count:
+    // every mapping waiting on this protocol must meet the same fate, whatever its order.
+    if (!granted_over_protocol_ && fall_back(now)) {
       drain_upnp(now);
       return;
     }
@@ -571,6 +576,20 @@ void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a)
     // in PCP's format, RFC 6887 §9), not about this one.
     // Only within the race's grace period: later, the gateway means it (a downgrade).
     if (probe_chose_ == protocol_ && now < race_grace_until_) return;
+    // A refusal that moved every mapping on left the other requests of the old protocol
+    // still out: their refusals carry no nonce, may come in the new protocol's own format
+    // (a NAT-PMP-only gateway answers PCP in NAT-PMP's, RFC 6887 §9) and would be read as
+    // the new protocol refused. Ignored for the race's 2 s grace, and only as many as were
+    // out: a gateway that speaks neither refuses the new protocol at once too, and that
+    // refusal must move the mappings on without delay.
+    if (stale_refusals_ > 0 && now < stale_refusals_until_) {
+      --stale_refusals_;
+      return;
+    }
+    // This one is answered; the others waiting on the same protocol will be refused too.
+    std::uint32_t waiting = 0;
+    for (const Mapping& o : mappings_)
+      if (o.state == State::requesting || o.state == State::deleting) ++waiting;
     // After grants over this protocol the gateway was downgraded (RFC 6887 §9: its answer
     // names the version it speaks now). Unlike a lost exchange this is the gateway's own
     // word, so follow it; the mappings it granted went with the old server and cannot be
@@ -586,7 +605,11 @@ void PortMapper::answered(TimePoint now, std::size_t id, const MappingAnswer& a)
       }
     }
     // The gateway said that it does not speak this protocol: the next one.
-    if (fall_back(now)) return drain_upnp(now);
+    if (fall_back(now)) {
+      stale_refusals_ = waiting > 0 ? waiting - 1 : 0;
+      stale_refusals_until_ = now + kRaceGrace;
+      return drain_upnp(now);
+    }
     // Told to use this protocol only: the gateway does not speak it.
     Mapping& m = mappings_[id];
     m.state = State::failed;

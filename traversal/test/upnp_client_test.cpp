@@ -918,6 +918,50 @@ TEST(PortMapperUpnp, UnsupportedVersionAfterTheRaceFallsBack) {
   EXPECT_EQ(lan.client.protocol(), MappingProtocol::natpmp);
 }
 
+TEST(PortMapperUpnp, DowngradeOntoUpnpReportsRecreated) {
+  PortMapperConfig c = mapper_config(false);
+  c.protocols = {MappingProtocol::pcp, MappingProtocol::upnp};
+  MapperLan lan(c);
+  // A PCP server granting MAP requests 1 ms later, until it is downgraded at 100 s: from
+  // then on, UNSUPP_VERSION (RFC 6887 §9).
+  lan.port_5351 = [&lan](const Transmit& t, const std::string& bytes) {
+    const ByteView b(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    auto q = pcp::parse_request(b);
+    if (!q || q->opcode != pcp::Opcode::map) return;
+    std::array<std::uint8_t, 1100> out{};
+    std::optional<std::size_t> n;
+    if (lan.now < at(seconds(100))) {
+      pcp::Response r;
+      r.opcode = pcp::Opcode::map;
+      r.lifetime = q->lifetime;
+      r.epoch = 100 + static_cast<std::uint32_t>((lan.now - kTimeZero) / seconds(1));
+      r.data = q->data;
+      r.data.external_address = kExternal;
+      n = pcp::emit_response(r, out);
+    } else {
+      n = pcp::emit_error(b, pcp::ResultCode::unsupp_version, 0, 400, out);
+    }
+    if (!n) return;
+    lan.inject(milliseconds(1), t.local, t.remote,
+               std::string(reinterpret_cast<const char*>(out.data()), *n));
+  };
+  const auto id = lan.client.add(lan.now, 17, 50000, 600, 50000);
+  lan.run_until(at(seconds(1)));
+  TimePoint t;
+  ASSERT_TRUE(lan.find(PortMapperEvent::Kind::mapped, id, &t));
+  EXPECT_EQ(t, at(milliseconds(1)));
+  // The refresh leaves at 300.001 s and is refused at 300.002 s: the mapping the old
+  // server granted is re-created over UPnP after its four round trips, on its port.
+  lan.run_until(at(seconds(400)));
+  const PortMapperEvent* r = lan.find(PortMapperEvent::Kind::recreated, id, &t);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->protocol, MappingProtocol::upnp);
+  EXPECT_EQ(r->external, (Endpoint{kExternal, 50000}));
+  EXPECT_EQ(t, at(seconds(300) + milliseconds(10)));
+  EXPECT_EQ(lan.client.protocol(), MappingProtocol::upnp);
+  EXPECT_EQ(lan.events.size(), 2u);  // mapped, recreated: no `mapped` for the re-creation
+}
+
 TEST(PortMapperUpnp, OneUpnpFailureDoesNotMoveGrantedMappings) {
   PortMapperConfig c = mapper_config(false);
   c.protocols = {MappingProtocol::upnp, MappingProtocol::pcp};

@@ -164,6 +164,10 @@ class PortMapper {
   bool granted_over_protocol_ = false;
   // Until then an "unsupported version" answers the race's other probe (see answered()).
   TimePoint race_grace_until_ = kTimeZero;
+  // Late "unsupported version" answers to the old protocol's requests still expected after
+  // a refusal moved the mappings on, and until when (see answered()).
+  std::uint32_t stale_refusals_ = 0;
+  TimePoint stale_refusals_until_ = kTimeZero;
   upnp::Outcome upnp_discovery_outcome_ = upnp::Outcome::ok;
   std::string upnp_discovery_detail_;
   std::uint32_t probe_attempts_ = 0;
