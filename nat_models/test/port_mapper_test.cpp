@@ -20,6 +20,15 @@ using traversal::PortMapper;
 using traversal::PortMapperEvent;
 using Kind = PortMapperEvent::Kind;
 
+// New firmware: NAT-PMP only, booted without the old mappings and without a word.
+void downgrade_to_natpmp_only(testing::MapperLab& lab) {
+  PortMappingConfig natpmp_only;
+  natpmp_only.pcp = false;
+  natpmp_only.on_reboot = RebootMappings::forget_silently;
+  lab.site->gateway.enable_port_mapping(natpmp_only);
+  lab.site->gateway.reboot();
+}
+
 TEST(PortMapper, MapsRefreshesAtHalfLifeAndRecreatesAfterAReboot) {
   testing::MapperLab lab({});
   Driver& d = *lab.driver;
@@ -189,12 +198,7 @@ TEST(PortMapper, UnsupportedVersionAfterPcpGrantsIsADowngrade) {
   EXPECT_EQ(d.seen[0].event.kind, Kind::mapped);
   const Endpoint a = d.seen[0].event.external;
 
-  // New firmware: NAT-PMP only, booted without the old mappings and without a word.
-  PortMappingConfig natpmp_only;
-  natpmp_only.pcp = false;
-  natpmp_only.on_reboot = RebootMappings::forget_silently;
-  lab.site->gateway.enable_port_mapping(natpmp_only);
-  lab.site->gateway.reboot();
+  downgrade_to_natpmp_only(lab);
   EXPECT_TRUE(lab.site->gateway.mappings().empty());
   lab.w.net.run_until(at(seconds(2)));
   EXPECT_EQ(d.seen.size(), 1u);
@@ -240,11 +244,7 @@ TEST(PortMapper, DowngradeWithTwoRefreshesOutIgnoresTheLateRefusal) {
   const Endpoint a = d.seen[0].event.external;
   const Endpoint b = d.seen[1].event.external;
 
-  PortMappingConfig natpmp_only;
-  natpmp_only.pcp = false;
-  natpmp_only.on_reboot = RebootMappings::forget_silently;
-  lab.site->gateway.enable_port_mapping(natpmp_only);
-  lab.site->gateway.reboot();
+  downgrade_to_natpmp_only(lab);
   lab.w.net.run_until(at(seconds(300)));
   EXPECT_EQ(d.seen.size(), 2u);
 
