@@ -22,16 +22,6 @@ Level& level_for(std::vector<Level>& levels, std::uint8_t length, Make make) {
 }  // namespace
 
 // Adds `route` under `key` in `level`, or replaces the route already there.
-template <class Index, class Key>
-void RoutingTable::put(Index& index, const Key& key, const Route& route) {
-  const auto [it, inserted] = index.try_emplace(key, static_cast<std::uint32_t>(routes_.size()));
-  if (inserted) {
-    routes_.push_back(route);
-  } else {
-    routes_[it->second] = route;
-  }
-}
-
 void RoutingTable::add(const Route& route) {
   if (!indexed()) {
     // A host has two routes (its subnet and a default): room for both at once.
@@ -52,34 +42,35 @@ void RoutingTable::add(const Route& route) {
     }
     // Too many to scan: index what is there, then this one.
     for (std::uint32_t i = 0; i < routes_.size(); ++i)
-      index_route(i);
+      (void)index_entry(routes_[i].prefix, i);
   }
-  const std::uint8_t length = route.prefix.length();
-  const IpAddress& key = route.prefix.address();
-  if (key.is_v4()) {
-    put(level_for(v4_, length,
-                  [&] {
-                    return Level4{length, mask_of(length), {}};
-                  })
-            .index,
-        key.v4_value(), route);
+  const auto [slot, inserted] =
+      index_entry(route.prefix, static_cast<std::uint32_t>(routes_.size()));
+  if (inserted) {
+    routes_.push_back(route);
   } else {
-    put(level_for(v6_, length, [&] { return Level6{length, {}}; }).index, key, route);
+    routes_[*slot] = route;
   }
 }
 
-// Enters routes_[position] in its level's index.
-void RoutingTable::index_route(std::uint32_t position) {
-  const Route& route = routes_[position];
-  const std::uint8_t length = route.prefix.length();
-  const IpAddress& key = route.prefix.address();
+// The index entry for `prefix` in its level (created if missing), set to `position` if new.
+std::pair<std::uint32_t*, bool> RoutingTable::index_entry(const Prefix& prefix,
+                                                          std::uint32_t position) {
+  const std::uint8_t length = prefix.length();
+  const IpAddress& key = prefix.address();
+  auto entry = [&](auto& level_index, const auto& k) {
+    const auto [it, inserted] = level_index.try_emplace(k, position);
+    return std::pair(&it->second, inserted);
+  };
   if (key.is_v4()) {
-    level_for(v4_, length, [&] {
-      return Level4{length, mask_of(length), {}};
-    }).index.emplace(key.v4_value(), position);
-  } else {
-    level_for(v6_, length, [&] { return Level6{length, {}}; }).index.emplace(key, position);
+    return entry(level_for(v4_, length,
+                           [&] {
+                             return Level4{length, mask_of(length), {}};
+                           })
+                     .index,
+                 key.v4_value());
   }
+  return entry(level_for(v6_, length, [&] { return Level6{length, {}}; }).index, key);
 }
 
 std::uint32_t* RoutingTable::slot_of(const Route& route) {

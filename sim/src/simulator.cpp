@@ -88,7 +88,7 @@ std::uint32_t Simulator::acquire_slot() {
     free_slots_.pop_back();
     return slot;
   }
-  if ((slot_count_ >> kChunkBits) >= chunks_.size()) {
+  if ((slot_count_ >> kChunkBits) == chunks_.size()) {
     // Default-initialised, not value-initialised: each slot's constructor still sets
     // seq = 0 and an empty function, but the 56-byte closure buffers are not zeroed
     // (a memset of 18 KB per world, 5% of a short connect).

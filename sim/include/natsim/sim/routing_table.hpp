@@ -6,6 +6,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "natsim/base/ip_address.hpp"
@@ -51,9 +52,7 @@ class RoutingTable {
   };
   static constexpr std::size_t kLinearRoutes = 8;
   [[nodiscard]] bool indexed() const { return !v4_.empty() || !v6_.empty(); }
-  void index_route(std::uint32_t position);
-  template <class Index, class Key>
-  void put(Index& index, const Key& key, const Route& route);
+  std::pair<std::uint32_t*, bool> index_entry(const Prefix& prefix, std::uint32_t position);
   // The entry of `route`'s level index that holds its position in routes_.
   std::uint32_t* slot_of(const Route& route);
   std::vector<Level4> v4_;  // longest prefix first; both empty while the table is small
